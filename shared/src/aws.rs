@@ -1,0 +1,264 @@
+//! AWS access, the same in every tool: `--profile`, `--region`, `--endpoint-url` over the SDK's
+//! own environment and files; standard retries; timeouts that end a dead connection in seconds;
+//! and AWS failures turned into one sentence a user can act on instead of the SDK's chain of every
+//! provider it tried.
+
+use crate::config::{EnvSettings, Project};
+use crate::error::{Error, Result};
+use aws_config::imds;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// The AWS flags every tool has. Each one beats promote.toml's `[env.NAME]`, which beats the
+/// SDK's own environment variables and config files.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AwsArgs {
+    /// AWS profile from the shared config files (default: AWS_PROFILE, else "default").
+    #[arg(long, global = true, value_name = "NAME", help_heading = "AWS")]
+    pub profile: Option<String>,
+    /// AWS region (default: AWS_REGION, else the profile's region).
+    #[arg(long, global = true, value_name = "REGION", help_heading = "AWS")]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint (a local emulator, a VPC endpoint). AWS_ENDPOINT_URL
+    /// and AWS_ENDPOINT_URL_<SERVICE> are honoured too.
+    #[arg(long, global = true, value_name = "URL", help_heading = "AWS")]
+    pub endpoint_url: Option<String>,
+}
+
+/// Retries per call: the SDK's standard mode (exponential backoff with jitter, throttling and
+/// transient errors retried).
+const MAX_ATTEMPTS: u32 = 5;
+/// A host that does not answer is given up on quickly; a slow answer gets longer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Builds and keeps one SDK configuration per distinct (profile, region, endpoint): every
+/// environment that shares them shares one configuration and one credentials cache.
+#[derive(Debug)]
+pub struct Aws {
+    args: AwsArgs,
+    project: Option<Project>,
+    configs: tokio::sync::Mutex<HashMap<EnvSettings, SdkConfig>>,
+}
+
+impl Aws {
+    #[must_use]
+    pub fn new(args: AwsArgs, project: Option<Project>) -> Self {
+        Aws {
+            args,
+            project,
+            configs: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The settings that apply to `env`: flags first, then promote.toml's `[env.NAME]`.
+    #[must_use]
+    pub fn settings(&self, env: Option<&str>) -> EnvSettings {
+        let file = match (env, &self.project) {
+            (Some(env), Some(project)) => project.env_settings(env),
+            _ => EnvSettings::default(),
+        };
+        EnvSettings {
+            region: self.args.region.clone().or(file.region),
+            profile: self.args.profile.clone().or(file.profile),
+            endpoint_url: self.args.endpoint_url.clone().or(file.endpoint_url),
+        }
+    }
+
+    /// The SDK configuration for an environment (or for no environment in particular).
+    pub async fn config(&self, env: Option<&str>) -> Result<SdkConfig> {
+        self.config_with(self.settings(env)).await
+    }
+
+    /// The SDK configuration for an environment, in a given region (a record's `region` decides
+    /// where its resource lives).
+    pub async fn config_in(&self, env: Option<&str>, region: Option<&str>) -> Result<SdkConfig> {
+        let mut settings = self.settings(env);
+        if let Some(region) = region {
+            settings.region = Some(region.to_string());
+        }
+        self.config_with(settings).await
+    }
+
+    async fn config_with(&self, settings: EnvSettings) -> Result<SdkConfig> {
+        let mut configs = self.configs.lock().await;
+        if let Some(config) = configs.get(&settings) {
+            return Ok(config.clone());
+        }
+        let config = load(&settings).await?;
+        configs.insert(settings, config.clone());
+        Ok(config)
+    }
+}
+
+/// Load a configuration the way the AWS CLI would, but bounded in time: the instance metadata
+/// service is asked once with a short timeout, so a laptop with no credentials gets its answer
+/// in about a second instead of waiting on retries to an address that does not exist.
+async fn load(settings: &EnvSettings) -> Result<SdkConfig> {
+    let imds = imds::Client::builder()
+        .max_attempts(1)
+        .connect_timeout(Duration::from_millis(500))
+        .read_timeout(Duration::from_secs(1))
+        .build();
+
+    let mut profile_region = aws_config::profile::ProfileFileRegionProvider::builder();
+    if let Some(profile) = &settings.profile {
+        profile_region = profile_region.profile_name(profile);
+    }
+    let region = RegionProviderChain::first_try(settings.region.clone().map(Region::new))
+        .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
+        .or_else(profile_region.build())
+        .or_else(
+            aws_config::imds::region::ImdsRegionProvider::builder()
+                .imds_client(imds.clone())
+                .build(),
+        )
+        .region()
+        .await
+        .ok_or_else(|| Error::Aws {
+            doing: "choosing an AWS region".into(),
+            message: "no region is configured: pass --region, set AWS_REGION, add `region` to \
+                      your profile, or set `region` under [env.NAME] in promote.toml"
+                .into(),
+        })?;
+
+    let mut credentials = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+        .region(region.clone())
+        .imds_client(imds);
+    if let Some(profile) = &settings.profile {
+        credentials = credentials.profile_name(profile);
+    }
+    let credentials = credentials.build().await;
+
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(credentials)
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        );
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(url) = &settings.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    Ok(loader.load().await)
+}
+
+/// The region a configuration talks to, for records.
+#[must_use]
+pub fn region_of(config: &SdkConfig) -> Option<String> {
+    config.region().map(ToString::to_string)
+}
+
+/// Turn an SDK failure into an error that says what was being done and what went wrong, in one
+/// sentence. Service errors keep AWS's code (`ResourceNotFoundException: ...`); a missing
+/// credential, an unreachable endpoint or a timeout says so and what to do.
+pub fn aws_error<E, R>(doing: impl Into<String>, err: &SdkError<E, R>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    Error::Aws {
+        doing: doing.into(),
+        message: describe(err),
+    }
+}
+
+/// The one-sentence description of an SDK failure used by [`aws_error`].
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if let Some(service) = err.as_service_error() {
+        return match (service.code(), service.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => service.to_string(),
+        };
+    }
+    if chain_has_credentials_error(err) {
+        return "no AWS credentials found: pass --profile or set AWS_PROFILE, set \
+                AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or sign in with `aws sso login`"
+            .to_string();
+    }
+    let cause = root_cause(err);
+    match err {
+        SdkError::TimeoutError(_) => {
+            "AWS did not answer in time (operation timeout); check the network and the endpoint".into()
+        }
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => format!(
+            "AWS did not answer in time ({cause}); check the network, the region and the endpoint"
+        ),
+        SdkError::DispatchFailure(failure) if failure.is_io() => format!(
+            "could not reach AWS ({cause}); check the region, the endpoint URL and the network"
+        ),
+        SdkError::ResponseError(_) => format!("unreadable answer from AWS: {cause}"),
+        _ => cause,
+    }
+}
+
+fn chain_has_credentials_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// The innermost cause's message: the SDK's outer layers ("dispatch failure", "io error") say
+/// little a user can act on.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = err.to_string();
+    let mut current = err.source();
+    while let Some(e) = current {
+        message = e.to_string();
+        current = e.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_the_file_which_beats_nothing() {
+        let project = Project::parse(
+            std::path::Path::new("promote.toml"),
+            "[envs]\norder=[\"staging\",\"prod\"]\n[env.prod]\nregion=\"eu-west-1\"\nprofile=\"p\"\n",
+        )
+        .unwrap();
+        let aws = Aws::new(AwsArgs::default(), Some(project.clone()));
+        assert_eq!(aws.settings(Some("prod")).region.as_deref(), Some("eu-west-1"));
+        assert_eq!(aws.settings(Some("staging")), EnvSettings::default());
+        assert_eq!(aws.settings(None), EnvSettings::default());
+
+        let flags = AwsArgs {
+            region: Some("us-east-2".into()),
+            ..AwsArgs::default()
+        };
+        let aws = Aws::new(flags, Some(project));
+        let prod = aws.settings(Some("prod"));
+        assert_eq!(prod.region.as_deref(), Some("us-east-2"));
+        assert_eq!(prod.profile.as_deref(), Some("p"));
+    }
+}

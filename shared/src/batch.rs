@@ -1,0 +1,126 @@
+//! The batch runner every command that acts on many resources goes through: bounded
+//! concurrency, records written in input order as soon as each is ready, records of other
+//! services passed through in their place, and the worst exit code at the end. A failure of one
+//! item is reported on stderr and the others go on.
+
+use crate::cli::report;
+use crate::error::{ExitCode, Result};
+use crate::output::Output;
+use crate::record::Record;
+use futures::stream::{self, StreamExt};
+use std::future::Future;
+
+/// One item of a batch: work for this tool, or a record of another service to pass on.
+#[derive(Debug)]
+pub enum Work<'a, T> {
+    Own(T),
+    PassThrough(&'a str),
+}
+
+enum Done<'a> {
+    Records(Result<Vec<Record>>),
+    PassThrough(&'a str),
+}
+
+/// Run `act` on every `Own` item, at most `concurrency` at once, writing each item's records (or
+/// passing its raw record on) in input order. Returns the worst exit code of the items; a closed
+/// stdout ends the batch early with [`crate::Error::BrokenPipe`].
+pub async fn run<'a, T, F, Fut>(
+    items: Vec<Work<'a, T>>,
+    concurrency: usize,
+    out: &mut Output,
+    act: F,
+) -> Result<ExitCode>
+where
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = Result<Vec<Record>>>,
+{
+    let act = &act;
+    let mut results = stream::iter(items.into_iter().map(|work| async move {
+        match work {
+            Work::Own(item) => Done::Records(act(item).await),
+            Work::PassThrough(raw) => Done::PassThrough(raw),
+        }
+    }))
+    .buffered(concurrency.max(1));
+
+    let mut worst = ExitCode::Success;
+    while let Some(done) = results.next().await {
+        match done {
+            Done::PassThrough(raw) => out.raw(raw)?,
+            Done::Records(Ok(records)) => {
+                for record in &records {
+                    out.record(record)?;
+                }
+            }
+            Done::Records(Err(e)) => {
+                report(&e);
+                worst = worst.worst(e.exit_code());
+            }
+        }
+    }
+    Ok(worst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use crate::output::Format;
+    use crate::record::{Action, Service};
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn keeps_input_order_and_reports_the_worst_code() {
+        let buf = Shared::default();
+        let mut out = Output::to_writer(Format::Json, Box::new(buf.clone()));
+        let items = vec![
+            Work::Own(30u64),
+            Work::PassThrough(r#"{"service":"ecs","action":"resolved","resource":"x"}"#),
+            Work::Own(1),
+            Work::Own(0),
+            Work::Own(20),
+        ];
+        let running = Arc::new(Mutex::new((0usize, 0usize)));
+        let code = run(items, 2, &mut out, |ms| {
+            let running = running.clone();
+            async move {
+                {
+                    let mut r = running.lock().unwrap();
+                    r.0 += 1;
+                    r.1 = r.1.max(r.0);
+                }
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                running.lock().unwrap().0 -= 1;
+                match ms {
+                    0 => Err(Error::precondition("refused")),
+                    _ => Ok(vec![Record::new(Service::Lambda, Action::Resolved, ms.to_string())]),
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, ExitCode::Precondition);
+        assert_eq!(running.lock().unwrap().1, 2, "at most `concurrency` at once");
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let resources: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["resource"].to_string())
+            .collect();
+        assert_eq!(resources, ["\"30\"", "\"x\"", "\"1\"", "\"20\""]);
+    }
+}

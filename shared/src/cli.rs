@@ -1,0 +1,151 @@
+//! The entry point every tool's `main` calls, and the flags every tool has. Parsing, logging,
+//! promote.toml, the runtime, printing errors and choosing the exit code happen here once, so the
+//! tools hold only their own logic.
+
+use crate::aws::{Aws, AwsArgs};
+use crate::config::Project;
+use crate::error::{Error, ExitCode, Result};
+use crate::input::Input;
+use crate::output::{Format, Output};
+use std::future::Future;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// Flags shared by every tool, flattened into each tool's command line.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// promote.toml to read (default: ./promote.toml, when it exists).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Make no change: print `planned` records of what would change.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+    /// How records are shown on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Json, value_name = "FORMAT")]
+    pub output: Format,
+    /// More diagnostics on stderr (-v, -vv, -vvv). Secrets are never printed at any level.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// How many resources to work on at once.
+    #[arg(long, global = true, default_value_t = 8, value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+/// What a tool's `run` gets: its promote.toml, AWS access and where records go.
+#[derive(Debug)]
+pub struct Context {
+    pub project: Option<Project>,
+    pub aws: Aws,
+    pub out: Output,
+    pub dry_run: bool,
+    pub concurrency: usize,
+}
+
+impl Context {
+    /// The records on stdin, unless stdin is a terminal (nobody is piping anything in).
+    /// An empty stream gives `None` too: "no records" and "no input" mean the same to a tool.
+    pub fn stdin(&self) -> Result<Option<Input>> {
+        if std::io::stdin().is_terminal() {
+            return Ok(None);
+        }
+        let input = Input::from_stdin()?;
+        Ok((!input.is_empty()).then_some(input))
+    }
+
+    /// promote.toml, or a usage error saying what needs it.
+    pub fn project(&self, needed_for: &str) -> Result<&Project> {
+        self.project.as_ref().ok_or_else(|| {
+            Error::usage(format!(
+                "{needed_for} needs promote.toml (none in this directory; pass --config PATH)"
+            ))
+        })
+    }
+}
+
+/// A tool: its command line and what it does with it.
+pub trait Tool: clap::Parser {
+    /// The flags every tool has.
+    fn common(&self) -> &CommonArgs;
+    /// Do the work; the exit code is the worst outcome (errors already reported).
+    fn run(self, ctx: &mut Context) -> impl Future<Output = Result<ExitCode>>;
+}
+
+static TOOL_NAME: OnceLock<String> = OnceLock::new();
+
+/// The whole life of a tool's process. `crate_name` is the tool's crate (for log filtering).
+pub fn main<T: Tool>(crate_name: &str) -> std::process::ExitCode {
+    let tool = T::parse();
+    let _ = TOOL_NAME.set(T::command().get_name().to_string());
+    let common = tool.common().clone();
+    init_logging(crate_name, common.verbose, common.quiet);
+
+    let code = match run(tool, common) {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e);
+            e.exit_code()
+        }
+    };
+    code.into()
+}
+
+fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
+    let project = Project::find(common.config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::usage(format!("cannot start the async runtime: {e}")))?;
+    let mut ctx = Context {
+        aws: Aws::new(common.aws.clone(), project.clone()),
+        project,
+        out: Output::stdout(common.output),
+        dry_run: common.dry_run,
+        concurrency: usize::from(common.concurrency),
+    };
+    runtime.block_on(async {
+        let code = tool.run(&mut ctx).await;
+        // The table view is printed even when some items failed: it shows what did happen.
+        let finished = ctx.out.finish();
+        match (code, finished) {
+            (Err(Error::BrokenPipe), _) | (Ok(_), Err(Error::BrokenPipe)) => Ok(ExitCode::Success),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+            (Ok(code), Ok(())) => Ok(code),
+        }
+    })
+}
+
+/// Print an error for people on stderr, prefixed with the tool's name.
+pub fn report(error: &Error) {
+    if matches!(error, Error::BrokenPipe) {
+        return;
+    }
+    let name = TOOL_NAME.get().map_or("error", String::as_str);
+    eprintln!("{name}: {error}");
+}
+
+fn init_logging(crate_name: &str, verbose: u8, quiet: bool) {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(filter) if !filter.is_empty() => filter,
+        _ => match (quiet, verbose) {
+            (true, _) => "error".to_string(),
+            (false, 0) => "warn".to_string(),
+            (false, 1) => format!("warn,shared=info,{crate_name}=info"),
+            (false, 2) => format!("info,shared=debug,{crate_name}=debug"),
+            (false, _) => "trace".to_string(),
+        },
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(verbose >= 2)
+        .without_time()
+        .try_init();
+}

@@ -1,0 +1,371 @@
+//! promote.toml: the application file. It names the environments in promotion order and, per
+//! service, where each environment's pointer and configuration live, `{env}` standing for the
+//! environment's name. Every tool works without it through its flags; when it is there, a typo
+//! in it is an error naming the file, line and key (exit 2), never silently ignored.
+
+use crate::error::{Error, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The file a tool looks for in the current directory when `--config` is not given.
+pub const FILE_NAME: &str = "promote.toml";
+
+/// A parsed, checked promote.toml.
+#[derive(Debug, Clone, Default)]
+pub struct Project {
+    /// Where it was read from (for messages).
+    pub path: PathBuf,
+    /// Environments in promotion order: each promotes into the next.
+    pub order: Vec<String>,
+    /// Per-environment AWS settings (another region or profile, e.g. prod in its own account).
+    pub envs: BTreeMap<String, EnvSettings>,
+    pub lambda: Option<LambdaSection>,
+}
+
+/// AWS settings for one environment; each overrides the SDK's defaults, a command-line flag
+/// overrides it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct EnvSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// `[lambda]`: the functions of the application and how an environment names its alias.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LambdaSection {
+    pub functions: Vec<Template>,
+    pub alias: Template,
+}
+
+/// A name with `{env}` placeholders, checked when the file is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template(String);
+
+impl Template {
+    /// Check a pattern: `{env}` is the only placeholder, braces must pair.
+    pub fn parse(pattern: &str) -> std::result::Result<Template, String> {
+        let mut rest = pattern;
+        while let Some(open) = rest.find(['{', '}']) {
+            if rest[open..].starts_with('}') {
+                return Err(format!("unmatched `}}` in {pattern:?}"));
+            }
+            let after = &rest[open + 1..];
+            let close = after
+                .find('}')
+                .ok_or_else(|| format!("unclosed `{{` in {pattern:?}"))?;
+            let name = &after[..close];
+            if name != "env" {
+                return Err(format!(
+                    "unknown placeholder `{{{name}}}` in {pattern:?} (the only placeholder is {{env}})"
+                ));
+            }
+            rest = &after[close + 1..];
+        }
+        if pattern.is_empty() {
+            return Err("empty name".into());
+        }
+        Ok(Template(pattern.to_string()))
+    }
+
+    /// The name for one environment.
+    #[must_use]
+    pub fn render(&self, env: &str) -> String {
+        self.0.replace("{env}", env)
+    }
+
+    /// The pattern as written.
+    #[must_use]
+    pub fn pattern(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether the pattern names a different thing per environment.
+    #[must_use]
+    pub fn varies_by_env(&self) -> bool {
+        self.0.contains("{env}")
+    }
+
+    /// Which of `envs` renders to `name`, if any: maps an alias or stage back to its environment.
+    pub fn env_of<'a>(&self, name: &str, envs: &'a [String]) -> Option<&'a str> {
+        envs.iter()
+            .map(String::as_str)
+            .find(|env| self.render(env) == name)
+    }
+}
+
+impl Project {
+    /// Read `explicit`, or ./promote.toml when it exists. `Ok(None)`: no file, flags only.
+    pub fn find(explicit: Option<&Path>) -> Result<Option<Project>> {
+        let path = match explicit {
+            Some(path) => path.to_path_buf(),
+            None => {
+                let path = PathBuf::from(FILE_NAME);
+                if !path.is_file() {
+                    return Ok(None);
+                }
+                path
+            }
+        };
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::bad_input(path.display(), format!("cannot read: {e}")))?;
+        Project::parse(&path, &text).map(Some)
+    }
+
+    /// Parse and check the text of a promote.toml.
+    pub fn parse(path: &Path, text: &str) -> Result<Project> {
+        let at = |span: std::ops::Range<usize>, message: String| {
+            let line = 1 + text[..span.start.min(text.len())].matches('\n').count();
+            Error::bad_input(format!("{}:{line}", path.display()), message)
+        };
+        let file: RawFile = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            at(span, e.message().trim_end().to_string())
+        })?;
+
+        let mut order: Vec<String> = Vec::new();
+        if let Some(envs) = &file.envs {
+            for name in envs.order.get_ref() {
+                check_env_name(name).map_err(|m| at(envs.order.span(), format!("in `order`: {m}")))?;
+                if order.contains(name) {
+                    return Err(at(
+                        envs.order.span(),
+                        format!("in `order`: environment {name:?} is listed twice"),
+                    ));
+                }
+                order.push(name.clone());
+            }
+        }
+
+        let mut envs = BTreeMap::new();
+        for (name, settings) in file.env {
+            if !order.contains(name.get_ref()) {
+                return Err(at(
+                    name.span(),
+                    format!(
+                        "[env.{0}] names an environment that is not in [envs] order ({1})",
+                        name.get_ref(),
+                        if order.is_empty() {
+                            "no order given".to_string()
+                        } else {
+                            order.join(", ")
+                        }
+                    ),
+                ));
+            }
+            envs.insert(
+                name.into_inner(),
+                EnvSettings {
+                    region: settings.region,
+                    profile: settings.profile,
+                    endpoint_url: settings.endpoint_url,
+                },
+            );
+        }
+
+        let template = |value: &Spanned<String>, key: &str| {
+            Template::parse(value.get_ref()).map_err(|m| at(value.span(), format!("in `{key}`: {m}")))
+        };
+        let lambda = match file.lambda {
+            None => None,
+            Some(section) => Some(LambdaSection {
+                functions: section
+                    .functions
+                    .iter()
+                    .map(|f| template(f, "functions"))
+                    .collect::<Result<_>>()?,
+                alias: match &section.alias {
+                    Some(alias) => template(alias, "alias")?,
+                    None => Template("{env}".into()),
+                },
+            }),
+        };
+
+        Ok(Project {
+            path: path.to_path_buf(),
+            order,
+            envs,
+            lambda,
+        })
+    }
+
+    /// The environment that promotes into `to`: the one before it in `order`.
+    pub fn env_before(&self, to: &str) -> Result<Option<&str>> {
+        let position = self.position(to)?;
+        Ok(position
+            .checked_sub(1)
+            .map(|i| self.order[i].as_str()))
+    }
+
+    /// Where `env` stands in the order; an environment not in it is a usage error.
+    pub fn position(&self, env: &str) -> Result<usize> {
+        self.order.iter().position(|e| e == env).ok_or_else(|| {
+            Error::usage(format!(
+                "environment {env:?} is not in {}'s [envs] order ({})",
+                self.path.display(),
+                if self.order.is_empty() {
+                    "none given".to_string()
+                } else {
+                    self.order.join(", ")
+                }
+            ))
+        })
+    }
+
+    /// The AWS settings of `env` (empty when the file has no `[env.NAME]` for it).
+    #[must_use]
+    pub fn env_settings(&self, env: &str) -> EnvSettings {
+        self.envs.get(env).cloned().unwrap_or_default()
+    }
+}
+
+fn check_env_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err("an environment name is empty".into());
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "environment name {name:?} may hold only letters, digits, `-` and `_`"
+        ));
+    }
+    Ok(())
+}
+
+// The file as written. `deny_unknown_fields` everywhere: a misspelt key is an error, not a
+// silently ignored setting.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    envs: Option<RawEnvs>,
+    #[serde(default)]
+    env: BTreeMap<Spanned<String>, RawEnvSettings>,
+    lambda: Option<RawLambda>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvs {
+    order: Spanned<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvSettings {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLambda {
+    #[serde(default)]
+    functions: Vec<Spanned<String>>,
+    alias: Option<Spanned<String>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Project> {
+        Project::parse(Path::new("promote.toml"), text)
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    const GOOD: &str = r#"
+[envs]
+order = ["dev", "staging", "prod"]
+
+[env.prod]
+region = "eu-west-1"
+profile = "prod"
+
+[lambda]
+functions = ["orders-api", "orders-worker"]
+alias = "live-{env}"
+"#;
+
+    #[test]
+    fn reads_the_documented_example() {
+        let p = parse(GOOD).unwrap();
+        assert_eq!(p.order, ["dev", "staging", "prod"]);
+        assert_eq!(p.env_settings("prod").region.as_deref(), Some("eu-west-1"));
+        assert_eq!(p.env_settings("dev"), EnvSettings::default());
+        let lambda = p.lambda.unwrap();
+        assert_eq!(lambda.functions[1].render("prod"), "orders-worker");
+        assert_eq!(lambda.alias.render("prod"), "live-prod");
+    }
+
+    #[test]
+    fn alias_defaults_to_the_environment_name() {
+        let p = parse("[envs]\norder=[\"a\",\"b\"]\n[lambda]\nfunctions=[\"f\"]\n").unwrap();
+        assert_eq!(p.lambda.unwrap().alias.render("b"), "b");
+    }
+
+    #[test]
+    fn env_before_follows_the_order() {
+        let p = parse(GOOD).unwrap();
+        assert_eq!(p.env_before("prod").unwrap(), Some("staging"));
+        assert_eq!(p.env_before("dev").unwrap(), None);
+        let e = p.env_before("qa").unwrap_err();
+        assert_eq!(e.exit_code().code(), 2);
+        assert!(e.to_string().contains("dev, staging, prod"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line_and_key() {
+        let e = error("[envs]\norder = [\"a\"]\n\n[lambda]\nfunctions = []\naliases = \"x\"\n");
+        assert!(e.starts_with("promote.toml:6: unknown field `aliases`"), "{e}");
+        let e = error("[lamda]\n");
+        assert!(e.starts_with("promote.toml:1: unknown field `lamda`"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_line() {
+        let e = error("[envs]\norder = \"dev\"\n");
+        assert!(e.starts_with("promote.toml:2: invalid type"), "{e}");
+        let e = error("[envs]\norder = [\"dev\", \"dev\"]\n");
+        assert!(e.contains("listed twice"), "{e}");
+        let e = error("[envs]\norder = [\"d v\"]\n");
+        assert!(e.starts_with("promote.toml:2: in `order`"), "{e}");
+    }
+
+    #[test]
+    fn bad_templates_are_refused_with_their_line() {
+        let e = error("[lambda]\nfunctions = [\"f\"]\nalias = \"{stage}\"\n");
+        assert!(
+            e.starts_with("promote.toml:3: in `alias`: unknown placeholder `{stage}`"),
+            "{e}"
+        );
+        let e = error("[lambda]\nfunctions = [\"f-{env\"]\n");
+        assert!(e.starts_with("promote.toml:2: in `functions`: unclosed `{`"), "{e}");
+        let e = error("[lambda]\nalias = \"a}\"\n");
+        assert!(e.contains("unmatched `}`"), "{e}");
+    }
+
+    #[test]
+    fn env_sections_must_name_ordered_environments() {
+        let e = error("[envs]\norder = [\"dev\"]\n\n[env.prd]\nregion = \"x\"\n");
+        assert!(e.starts_with("promote.toml:4:"), "{e}");
+        assert!(e.contains("[env.prd]"), "{e}");
+    }
+
+    #[test]
+    fn templates_map_names_back_to_environments() {
+        let t = Template::parse("live-{env}").unwrap();
+        let envs = vec!["dev".to_string(), "prod".to_string()];
+        assert_eq!(t.env_of("live-prod", &envs), Some("prod"));
+        assert_eq!(t.env_of("prod", &envs), None);
+        assert!(t.varies_by_env());
+        assert!(!Template::parse("x").unwrap().varies_by_env());
+    }
+}

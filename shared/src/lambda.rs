@@ -1,0 +1,121 @@
+//! Reading Lambda pointers (aliases) and artifacts (versions). Every tool that needs to know what
+//! an alias holds (lambda-promote, and cfg-diff for the configuration of that version) reads it
+//! through here, the same way.
+
+use crate::aws::aws_error;
+use crate::error::Result;
+use crate::record::LambdaArtifact;
+use aws_sdk_lambda::Client;
+use std::collections::BTreeMap;
+
+/// An alias as it is now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alias {
+    pub name: String,
+    /// The version the alias points at.
+    pub version: String,
+    /// A canary's additional versions and their share of traffic (0..1).
+    pub weights: BTreeMap<String, f64>,
+    /// AWS's revision of the alias: sent back on update, so a concurrent change is refused
+    /// instead of overwritten (compare-and-swap).
+    pub revision_id: Option<String>,
+}
+
+impl Alias {
+    /// The alias's routing as an artifact, given the code hash of its version.
+    #[must_use]
+    pub fn artifact(&self, code_sha256: String) -> LambdaArtifact {
+        LambdaArtifact {
+            version: self.version.clone(),
+            code_sha256,
+            weights: self.weights.clone(),
+        }
+    }
+}
+
+fn alias_from(
+    name: Option<&str>,
+    version: Option<&str>,
+    routing: Option<&aws_sdk_lambda::types::AliasRoutingConfiguration>,
+    revision_id: Option<&str>,
+) -> Alias {
+    Alias {
+        name: name.unwrap_or_default().to_string(),
+        version: version.unwrap_or_default().to_string(),
+        weights: routing
+            .and_then(|r| r.additional_version_weights())
+            .map(|w| w.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default(),
+        revision_id: revision_id.map(str::to_string),
+    }
+}
+
+/// The alias, or `None` when the function has no alias of that name.
+pub async fn get_alias(client: &Client, function: &str, alias: &str) -> Result<Option<Alias>> {
+    match client.get_alias().function_name(function).name(alias).send().await {
+        Ok(out) => Ok(Some(alias_from(
+            out.name(),
+            out.function_version(),
+            out.routing_config(),
+            out.revision_id(),
+        ))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            // A missing function and a missing alias are both "not found"; tell them apart only
+            // when it matters (see `code_sha256`), to spend no extra call here.
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(
+            format!("failed to read alias {alias} of {function}"),
+            &e,
+        )),
+    }
+}
+
+/// Every alias of the function.
+pub async fn list_aliases(client: &Client, function: &str) -> Result<Vec<Alias>> {
+    let mut aliases = Vec::new();
+    let mut pages = client
+        .list_aliases()
+        .function_name(function)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error(format!("failed to list the aliases of {function}"), &e))?;
+        aliases.extend(page.aliases().iter().map(|a| {
+            alias_from(
+                a.name(),
+                a.function_version(),
+                a.routing_config(),
+                a.revision_id(),
+            )
+        }));
+    }
+    Ok(aliases)
+}
+
+/// The code hash of one published version, or `None` when the version (or the function) does
+/// not exist.
+pub async fn code_sha256(client: &Client, function: &str, version: &str) -> Result<Option<String>> {
+    match client
+        .get_function_configuration()
+        .function_name(function)
+        .qualifier(version)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(out.code_sha256().unwrap_or_default().to_string())),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(
+            format!("failed to read version {version} of {function}"),
+            &e,
+        )),
+    }
+}

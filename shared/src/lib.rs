@@ -1,0 +1,17 @@
+//! What every promotion tool shares: the record contract and its reader and writer, the error
+//! type and exit codes, AWS access, promote.toml, the batch runner and the entry point. Service
+//! SDKs enter only behind cargo features, so each tool compiles only the services it calls.
+
+pub mod aws;
+pub mod batch;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod input;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+pub mod output;
+pub mod record;
+
+pub use error::{Error, ExitCode, Result};
+pub use record::{Action, Record, Service};

@@ -1,0 +1,271 @@
+//! Writing records. stdout carries data only: one record per line, each written whole and flushed
+//! at once, so a reader never sees half a line and a pipeline sees each change as it happens.
+//! A reader that goes away (`| head -1`) ends the tool quietly; `--output table` is a view for
+//! people, printed when the run ends.
+
+use crate::error::{Error, Result};
+use crate::record::Record;
+use serde_json::Value;
+use std::io::{ErrorKind, Write};
+
+/// How records are shown on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// One JSON object per line (NDJSON): for pipes, jq and other tools.
+    #[default]
+    Json,
+    /// An aligned table for people, printed at the end of the run.
+    Table,
+}
+
+/// Where records go. One per process.
+pub struct Output {
+    format: Format,
+    sink: Box<dyn Write + Send>,
+    table: Vec<Value>,
+    closed: bool,
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Output")
+            .field("format", &self.format)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Output {
+    /// Records to the process's stdout.
+    #[must_use]
+    pub fn stdout(format: Format) -> Self {
+        Output::to_writer(format, Box::new(std::io::stdout()))
+    }
+
+    /// Records to any writer (tests).
+    #[must_use]
+    pub fn to_writer(format: Format, sink: Box<dyn Write + Send>) -> Self {
+        Output {
+            format,
+            sink,
+            table: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// Write one record made by this tool.
+    pub fn record(&mut self, record: &Record) -> Result<()> {
+        match self.format {
+            Format::Json => self.line(&record.to_json_line()),
+            Format::Table => {
+                self.table
+                    .push(serde_json::to_value(record).unwrap_or(Value::Null));
+                Ok(())
+            }
+        }
+    }
+
+    /// Pass a record of another service on, as it came. A record that came pretty-printed over
+    /// several lines is put on one line, its tokens untouched.
+    pub fn raw(&mut self, raw: &str) -> Result<()> {
+        match self.format {
+            Format::Json if raw.contains('\n') => self.line(&one_line(raw)),
+            Format::Json => self.line(raw),
+            Format::Table => {
+                self.table
+                    .push(serde_json::from_str(raw).unwrap_or(Value::Null));
+                Ok(())
+            }
+        }
+    }
+
+    /// End of the run: print the table, if that is the format.
+    pub fn finish(&mut self) -> Result<()> {
+        if self.format == Format::Table && !self.table.is_empty() {
+            let table = render_table(&self.table);
+            self.table.clear();
+            self.line(&table)?;
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, text: &str) -> Result<()> {
+        if self.closed {
+            return Err(Error::BrokenPipe);
+        }
+        let mut bytes = Vec::with_capacity(text.len() + 1);
+        bytes.extend_from_slice(text.as_bytes());
+        bytes.push(b'\n');
+        let written = self
+            .sink
+            .write_all(&bytes)
+            .and_then(|()| self.sink.flush());
+        match written {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Err(Error::BrokenPipe)
+            }
+            Err(e) => Err(Error::Output(e)),
+        }
+    }
+}
+
+/// Remove the white space between a JSON text's tokens, leaving every token byte for byte.
+fn one_line(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for c in raw.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The table view: one row per record, artifacts summarised on one line.
+fn render_table(records: &[Value]) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::NOTHING);
+    table.set_header([
+        "SERVICE", "ACTION", "RESOURCE", "ENV", "POINTER", "ARTIFACT", "PREVIOUS",
+    ]);
+    for record in records {
+        let field = |name: &str| match record.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => "-".to_string(),
+            Some(other) => summarize(other),
+        };
+        table.add_row([
+            field("service"),
+            field("action"),
+            field("resource"),
+            field("env"),
+            field("pointer"),
+            field("artifact"),
+            field("previous"),
+        ]);
+    }
+    table.to_string()
+}
+
+/// `{"version":"7","code_sha256":"abc..."}` -> `version=7 code_sha256=abcdef012345…`.
+/// Long values (hashes, digests, ARNs) are shortened: the table is for reading, the JSON is exact.
+#[must_use]
+pub fn summarize(value: &Value) -> String {
+    const MAX: usize = 16;
+    let short = |s: &str| {
+        if s.chars().count() > MAX {
+            let head: String = s.chars().take(MAX).collect();
+            format!("{head}…")
+        } else {
+            s.to_string()
+        }
+    };
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => format!("{k}={}", short(s)),
+                other => format!("{k}={}", short(&other.to_string())),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::String(s) => short(s),
+        other => short(&other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Action, Service};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    struct Closed;
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from(ErrorKind::BrokenPipe))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn writes_one_record_per_line_and_passes_raw_records_through() {
+        let buf = Shared::default();
+        let mut out = Output::to_writer(Format::Json, Box::new(buf.clone()));
+        out.record(&Record::new(Service::Lambda, Action::Resolved, "f"))
+            .unwrap();
+        out.raw(r#"{"service":"ecs", "action":"resolved","resource":"c/s"}"#)
+            .unwrap();
+        out.raw("{\n  \"service\": \"s3\",\n  \"resource\": \"a b\"\n}")
+            .unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[0].starts_with(r#"{"service":"lambda","action":"resolved""#));
+        assert_eq!(
+            lines[1],
+            r#"{"service":"ecs", "action":"resolved","resource":"c/s"}"#
+        );
+        assert_eq!(lines[2], r#"{"service":"s3","resource":"a b"}"#);
+    }
+
+    #[test]
+    fn a_closed_pipe_is_reported_as_broken_pipe() {
+        let mut out = Output::to_writer(Format::Json, Box::new(Closed));
+        let e = out
+            .record(&Record::new(Service::Lambda, Action::Resolved, "f"))
+            .unwrap_err();
+        assert!(matches!(e, Error::BrokenPipe));
+        assert_eq!(e.exit_code().code(), 0);
+    }
+
+    #[test]
+    fn one_line_keeps_white_space_inside_strings() {
+        assert_eq!(
+            one_line("{\n \"a\" : \"x \\\" y\",\n \"b\": [1, 2]\n}"),
+            r#"{"a":"x \" y","b":[1,2]}"#
+        );
+    }
+
+    #[test]
+    fn table_summarises_artifacts() {
+        let buf = Shared::default();
+        let mut out = Output::to_writer(Format::Table, Box::new(buf.clone()));
+        let mut r = Record::new(Service::Lambda, Action::Promoted, "orders-api");
+        r.artifact = Some(serde_json::json!({"version": "7", "code_sha256": "0123456789abcdefXYZ"}));
+        out.record(&r).unwrap();
+        out.finish().unwrap();
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("SERVICE"), "{text}");
+        assert!(text.contains("version=7 code_sha256=0123456789abcdef…"), "{text}");
+    }
+}

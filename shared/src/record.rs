@@ -1,0 +1,298 @@
+//! The record: the one data shape every tool reads and writes, one JSON object per line. The
+//! contract is documented in docs/records.md and published as docs/record.schema.json; a change
+//! here is a change to that contract.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::str::FromStr;
+
+/// The AWS service (or `config`) a record belongs to. Decides which tool acts on it; every
+/// other tool passes it through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Lambda,
+    Ecr,
+    Ecs,
+    Apigateway,
+    S3,
+    Config,
+}
+
+impl Service {
+    /// Every service, in the order the docs list them.
+    pub const ALL: [Service; 6] = [
+        Service::Lambda,
+        Service::Ecr,
+        Service::Ecs,
+        Service::Apigateway,
+        Service::S3,
+        Service::Config,
+    ];
+
+    /// The name as it appears in records.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Lambda => "lambda",
+            Service::Ecr => "ecr",
+            Service::Ecs => "ecs",
+            Service::Apigateway => "apigateway",
+            Service::S3 => "s3",
+            Service::Config => "config",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Service {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Service::ALL
+            .into_iter()
+            .find(|service| service.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown service {s:?} (expected one of: {})",
+                    Service::ALL.map(Service::as_str).join(", ")
+                )
+            })
+    }
+}
+
+/// What happened to the pointer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Read only: the pointer holds `artifact`.
+    Resolved,
+    /// A new immutable artifact was made (and, with a pointer, the pointer moved to it).
+    Published,
+    /// The pointer moved to `artifact`, from `previous`.
+    Promoted,
+    /// The pointer already held `artifact`: nothing was written.
+    Unchanged,
+    /// A dry run: `artifact` is what the pointer would hold, `previous` what it holds now.
+    Planned,
+    /// A canary was put on (or changed on) the pointer.
+    Canary,
+    /// The pointer was moved back to `artifact`, from `previous`.
+    RolledBack,
+}
+
+impl Action {
+    /// Every action, in the order the docs list them.
+    pub const ALL: [Action; 7] = [
+        Action::Resolved,
+        Action::Published,
+        Action::Promoted,
+        Action::Unchanged,
+        Action::Planned,
+        Action::Canary,
+        Action::RolledBack,
+    ];
+
+    /// The name as it appears in records.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Resolved => "resolved",
+            Action::Published => "published",
+            Action::Promoted => "promoted",
+            Action::Unchanged => "unchanged",
+            Action::Planned => "planned",
+            Action::Canary => "canary",
+            Action::RolledBack => "rolled_back",
+        }
+    }
+
+    /// Whether a record with this action says a pointer was moved, so rollback can undo it.
+    /// `published` moves a pointer only when the record names one.
+    #[must_use]
+    pub fn moved_a_pointer(self) -> bool {
+        matches!(
+            self,
+            Action::Published | Action::Promoted | Action::Canary | Action::RolledBack
+        )
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Action::ALL
+            .into_iter()
+            .find(|action| action.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown action {s:?} (expected one of: {})",
+                    Action::ALL.map(Action::as_str).join(", ")
+                )
+            })
+    }
+}
+
+/// One record. Field order on output is the order here; fields a tool does not know are kept in
+/// `extra` so a record read and written again loses nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub service: Service,
+    pub action: Action,
+    /// What owns the pointer: a function, a repository, `CLUSTER/SERVICE`, an API id, `BUCKET/KEY`.
+    pub resource: String,
+    /// The AWS region of the resource.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// The environment the pointer belongs to, when it belongs to one.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// The movable name: an alias, a tag, a service, a stage, a key.
+    #[serde(default)]
+    pub pointer: Option<String>,
+    /// The immutable thing the pointer holds after the action (service-specific shape).
+    #[serde(default)]
+    pub artifact: Option<Value>,
+    /// What the pointer held before a change (same shape as `artifact`), null when the pointer is
+    /// new. This is what makes rollback exact.
+    #[serde(default)]
+    pub previous: Option<Value>,
+    /// Fields beyond the contract's core (e.g. `planned_action` on dry runs). Kept as they came.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl Record {
+    /// A record with the core fields set and nothing else.
+    pub fn new(service: Service, action: Action, resource: impl Into<String>) -> Self {
+        Record {
+            service,
+            action,
+            resource: resource.into(),
+            region: None,
+            env: None,
+            pointer: None,
+            artifact: None,
+            previous: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// The record as one line of JSON, without the newline.
+    #[must_use]
+    pub fn to_json_line(&self) -> String {
+        // Serializing a struct of strings and `Value`s cannot fail; fall back to an empty object
+        // rather than panic should serde ever disagree.
+        serde_json::to_string(self).unwrap_or_else(|_| String::from("{}"))
+    }
+}
+
+/// The artifact of a Lambda pointer: an immutable version and the hash of its code. `weights`
+/// holds a canary's additional versions and their share of traffic (0..1, as AWS spells it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LambdaArtifact {
+    /// The version number as a string, as AWS spells it ("7").
+    pub version: String,
+    /// Base64 SHA-256 of the deployment package, as AWS reports it.
+    pub code_sha256: String,
+    /// Weighted routing to other versions: version -> fraction of traffic.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub weights: std::collections::BTreeMap<String, f64>,
+}
+
+impl LambdaArtifact {
+    /// Whether the pointer routes exactly as `other` does (same version and same weights). The
+    /// code hash is not compared: versions are immutable, so the version decides it.
+    #[must_use]
+    pub fn same_routing(&self, other: &LambdaArtifact) -> bool {
+        self.version == other.version && self.weights == other.weights
+    }
+
+    /// The artifact as a record's JSON value.
+    #[must_use]
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_and_actions_round_trip_their_names() {
+        for service in Service::ALL {
+            assert_eq!(service.as_str().parse::<Service>(), Ok(service));
+            assert_eq!(
+                serde_json::to_value(service).ok(),
+                Some(Value::String(service.as_str().into()))
+            );
+        }
+        for action in Action::ALL {
+            assert_eq!(action.as_str().parse::<Action>(), Ok(action));
+            assert_eq!(
+                serde_json::to_value(action).ok(),
+                Some(Value::String(action.as_str().into()))
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_service_lists_the_known_ones() {
+        let err = "lamda".parse::<Service>().unwrap_err();
+        assert!(err.contains("\"lamda\""), "{err}");
+        assert!(err.contains("lambda, ecr, ecs, apigateway, s3, config"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_survive_a_round_trip() {
+        let line = r#"{"service":"lambda","action":"resolved","resource":"f","ticket":"OPS-1"}"#;
+        let record: Record = serde_json::from_str(line).unwrap();
+        assert_eq!(record.extra.get("ticket"), Some(&Value::from("OPS-1")));
+        let again: Value = serde_json::from_str(&record.to_json_line()).unwrap();
+        assert_eq!(again["ticket"], "OPS-1");
+        assert_eq!(again["previous"], Value::Null);
+    }
+
+    #[test]
+    fn output_keeps_the_documented_field_order() {
+        let mut record = Record::new(Service::Lambda, Action::Promoted, "orders-api");
+        record.env = Some("prod".into());
+        let line = record.to_json_line();
+        let keys: Vec<&str> = [
+            "service", "action", "resource", "region", "env", "pointer", "artifact", "previous",
+        ]
+        .into_iter()
+        .collect();
+        let positions: Vec<usize> = keys
+            .iter()
+            .map(|k| line.find(&format!("\"{k}\"")).unwrap())
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{line}");
+    }
+
+    #[test]
+    fn lambda_artifact_omits_empty_weights_and_compares_routing() {
+        let a = LambdaArtifact {
+            version: "7".into(),
+            code_sha256: "abc=".into(),
+            weights: Default::default(),
+        };
+        assert_eq!(a.to_value(), serde_json::json!({"version": "7", "code_sha256": "abc="}));
+        let mut b = a.clone();
+        b.weights.insert("8".into(), 0.1);
+        assert!(!a.same_routing(&b));
+        assert!(a.same_routing(&a.clone()));
+    }
+}
