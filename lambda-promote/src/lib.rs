@@ -1,1 +1,176 @@
-pub fn x(){}
+//! lambda-promote: environments are aliases of one function, artifacts are its published
+//! versions. Promoting moves the next environment's alias to the version the previous one holds,
+//! checked by code hash, with the alias's RevisionId as compare-and-swap.
+//!
+//! Layout: `args` (the command line), `plan` (the decisions, pure), `calls` (the Lambda writes
+//! and clients), one module per subcommand.
+
+pub mod args;
+pub mod calls;
+mod canary;
+pub mod function;
+pub mod plan;
+mod promote;
+mod publish;
+mod rollback;
+mod status;
+
+pub use args::Cli;
+use args::Command;
+use calls::{Clients, Located};
+use plan::Routing;
+use shared::cli::{CommonArgs, Context, Tool};
+use shared::config::{Project, Template};
+use shared::record::LambdaArtifact;
+use shared::{Action, Error, ExitCode, Record, Result, Service};
+
+impl Tool for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
+        let clients = Clients::new(&ctx.aws);
+        let opts = Options {
+            dry_run: ctx.dry_run,
+            concurrency: ctx.concurrency,
+        };
+        match self.command {
+            Command::Publish(args) => {
+                publish::run(args, ctx.project.as_ref(), &clients, opts, &mut ctx.out).await
+            }
+            Command::Promote(args) => {
+                let input = ctx.stdin_if(args.functions.is_empty())?;
+                promote::run(
+                    args,
+                    ctx.project.as_ref(),
+                    input.as_ref(),
+                    &clients,
+                    opts,
+                    &mut ctx.out,
+                )
+                .await
+            }
+            Command::Canary(args) => {
+                canary::run(args, ctx.project.as_ref(), &clients, opts, &mut ctx.out).await
+            }
+            Command::Rollback => {
+                let input = ctx.stdin()?.ok_or_else(|| {
+                    Error::usage("rollback reads the records to undo on stdin: lambda-promote rollback < promoted.ndjson")
+                })?;
+                rollback::run(&input, &clients, opts, &mut ctx.out).await
+            }
+            Command::Status(args) => {
+                let input = ctx.stdin_if(args.functions.is_empty())?;
+                status::run(
+                    args,
+                    ctx.project.as_ref(),
+                    input.as_ref(),
+                    &clients,
+                    opts,
+                    &mut ctx.out,
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// Run-wide settings the subcommands share.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub dry_run: bool,
+    pub concurrency: usize,
+}
+
+/// One alias of one function: the pointer a record is about.
+#[derive(Debug, Clone)]
+pub(crate) struct Pointer {
+    pub function: String,
+    pub alias: String,
+    pub env: Option<String>,
+}
+
+impl Pointer {
+    /// "orders-api alias prod", for messages.
+    pub fn name(&self) -> String {
+        format!("{} alias {}", self.function, self.alias)
+    }
+
+    /// A record about this pointer.
+    pub fn record(
+        &self,
+        action: Action,
+        at: &Located,
+        artifact: Option<&LambdaArtifact>,
+        previous: Option<&LambdaArtifact>,
+    ) -> Record {
+        let mut record = Record::new(Service::Lambda, action, &self.function);
+        record.region.clone_from(&at.region);
+        record.env.clone_from(&self.env);
+        record.pointer = Some(self.alias.clone());
+        record.artifact = artifact.map(LambdaArtifact::to_value);
+        record.previous = previous.map(LambdaArtifact::to_value);
+        record
+    }
+
+    /// A dry run's record: what would be done, as `planned`.
+    pub fn planned(
+        &self,
+        would: Action,
+        at: &Located,
+        artifact: Option<&LambdaArtifact>,
+        previous: Option<&LambdaArtifact>,
+    ) -> Record {
+        let mut record = self.record(Action::Planned, at, artifact, previous);
+        record
+            .extra
+            .insert("planned_action".into(), would.as_str().into());
+        record
+    }
+}
+
+/// The alias template: promote.toml's `[lambda] alias`, else the environment's own name.
+pub(crate) fn alias_template(project: Option<&Project>) -> Template {
+    project
+        .and_then(|p| p.lambda.as_ref())
+        .map(|l| l.alias.clone())
+        .unwrap_or_else(Template::env_name)
+}
+
+/// The code hash of a version that must exist (it is what an alias points at).
+pub(crate) async fn existing_code_sha256(
+    at: &Located,
+    function: &str,
+    version: &str,
+) -> Result<String> {
+    shared::lambda::code_sha256(&at.client, function, version)
+        .await?
+        .ok_or_else(|| {
+            Error::precondition(format!(
+                "{function} has no version {version} (it was deleted, or the function does not exist)"
+            ))
+        })
+}
+
+/// What an alias holds, as an artifact: reads the code hash of its version, reusing `known`
+/// when it is the same version.
+pub(crate) async fn artifact_of(
+    at: &Located,
+    function: &str,
+    alias: &shared::lambda::Alias,
+    known: Option<&LambdaArtifact>,
+) -> Result<LambdaArtifact> {
+    let sha = match known {
+        Some(k) if k.version == alias.version => k.code_sha256.clone(),
+        _ => existing_code_sha256(at, function, &alias.version).await?,
+    };
+    Ok(alias.artifact(sha))
+}
+
+pub(crate) fn routing_of(alias: &shared::lambda::Alias) -> Routing {
+    Routing {
+        version: alias.version.clone(),
+        weights: alias.weights.clone(),
+    }
+}

@@ -129,9 +129,10 @@ async fn load(settings: &EnvSettings) -> Result<SdkConfig> {
                 .into(),
         })?;
 
-    let mut credentials = aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-        .region(region.clone())
-        .imds_client(imds);
+    let mut credentials =
+        aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+            .region(region.clone())
+            .imds_client(imds);
     if let Some(profile) = &settings.profile {
         credentials = credentials.profile_name(profile);
     }
@@ -198,7 +199,8 @@ where
     let cause = root_cause(err);
     match err {
         SdkError::TimeoutError(_) => {
-            "AWS did not answer in time (operation timeout); check the network and the endpoint".into()
+            "AWS did not answer in time (operation timeout); check the network and the endpoint"
+                .into()
         }
         SdkError::DispatchFailure(failure) if failure.is_timeout() => format!(
             "AWS did not answer in time ({cause}); check the network, the region and the endpoint"
@@ -248,7 +250,10 @@ mod tests {
         )
         .unwrap();
         let aws = Aws::new(AwsArgs::default(), Some(project.clone()));
-        assert_eq!(aws.settings(Some("prod")).region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            aws.settings(Some("prod")).region.as_deref(),
+            Some("eu-west-1")
+        );
         assert_eq!(aws.settings(Some("staging")), EnvSettings::default());
         assert_eq!(aws.settings(None), EnvSettings::default());
 

@@ -108,14 +108,22 @@ mod tests {
                 running.lock().unwrap().0 -= 1;
                 match ms {
                     0 => Err(Error::precondition("refused")),
-                    _ => Ok(vec![Record::new(Service::Lambda, Action::Resolved, ms.to_string())]),
+                    _ => Ok(vec![Record::new(
+                        Service::Lambda,
+                        Action::Resolved,
+                        ms.to_string(),
+                    )]),
                 }
             }
         })
         .await
         .unwrap();
         assert_eq!(code, ExitCode::Precondition);
-        assert_eq!(running.lock().unwrap().1, 2, "at most `concurrency` at once");
+        assert_eq!(
+            running.lock().unwrap().1,
+            2,
+            "at most `concurrency` at once"
+        );
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let resources: Vec<String> = text
             .lines()

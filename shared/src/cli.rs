@@ -59,6 +59,16 @@ impl Context {
         Ok((!input.is_empty()).then_some(input))
     }
 
+    /// The records on stdin when `wanted` (a command reads stdin only when no names were given
+    /// on its command line).
+    pub fn stdin_if(&self, wanted: bool) -> Result<Option<Input>> {
+        if wanted {
+            self.stdin()
+        } else {
+            Ok(None)
+        }
+    }
+
     /// promote.toml, or a usage error saying what needs it.
     pub fn project(&self, needed_for: &str) -> Result<&Project> {
         self.project.as_ref().ok_or_else(|| {

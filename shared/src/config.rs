@@ -70,6 +70,12 @@ impl Template {
         Ok(Template(pattern.to_string()))
     }
 
+    /// `{env}`: a name that is the environment's own name (the default alias and stage).
+    #[must_use]
+    pub fn env_name() -> Template {
+        Template("{env}".to_string())
+    }
+
     /// The name for one environment.
     #[must_use]
     pub fn render(&self, env: &str) -> String {
@@ -94,6 +100,17 @@ impl Template {
             .map(String::as_str)
             .find(|env| self.render(env) == name)
     }
+}
+
+/// The same resource in another environment: the name that the template which names `name` in
+/// `from` gives for `to`. A name no template gives for `from` is the same in every environment
+/// (a Lambda function whose environments are aliases of one function).
+#[must_use]
+pub fn map_name(templates: &[Template], name: &str, from: &str, to: &str) -> String {
+    templates
+        .iter()
+        .find(|t| t.varies_by_env() && t.render(from) == name)
+        .map_or_else(|| name.to_string(), |t| t.render(to))
 }
 
 impl Project {
@@ -128,7 +145,8 @@ impl Project {
         let mut order: Vec<String> = Vec::new();
         if let Some(envs) = &file.envs {
             for name in envs.order.get_ref() {
-                check_env_name(name).map_err(|m| at(envs.order.span(), format!("in `order`: {m}")))?;
+                check_env_name(name)
+                    .map_err(|m| at(envs.order.span(), format!("in `order`: {m}")))?;
                 if order.contains(name) {
                     return Err(at(
                         envs.order.span(),
@@ -166,7 +184,8 @@ impl Project {
         }
 
         let template = |value: &Spanned<String>, key: &str| {
-            Template::parse(value.get_ref()).map_err(|m| at(value.span(), format!("in `{key}`: {m}")))
+            Template::parse(value.get_ref())
+                .map_err(|m| at(value.span(), format!("in `{key}`: {m}")))
         };
         let lambda = match file.lambda {
             None => None,
@@ -178,7 +197,7 @@ impl Project {
                     .collect::<Result<_>>()?,
                 alias: match &section.alias {
                     Some(alias) => template(alias, "alias")?,
-                    None => Template("{env}".into()),
+                    None => Template::env_name(),
                 },
             }),
         };
@@ -194,9 +213,7 @@ impl Project {
     /// The environment that promotes into `to`: the one before it in `order`.
     pub fn env_before(&self, to: &str) -> Result<Option<&str>> {
         let position = self.position(to)?;
-        Ok(position
-            .checked_sub(1)
-            .map(|i| self.order[i].as_str()))
+        Ok(position.checked_sub(1).map(|i| self.order[i].as_str()))
     }
 
     /// Where `env` stands in the order; an environment not in it is a usage error.
@@ -324,9 +341,15 @@ alias = "live-{env}"
     #[test]
     fn unknown_keys_name_the_line_and_key() {
         let e = error("[envs]\norder = [\"a\"]\n\n[lambda]\nfunctions = []\naliases = \"x\"\n");
-        assert!(e.starts_with("promote.toml:6: unknown field `aliases`"), "{e}");
+        assert!(
+            e.starts_with("promote.toml:6: unknown field `aliases`"),
+            "{e}"
+        );
         let e = error("[lamda]\n");
-        assert!(e.starts_with("promote.toml:1: unknown field `lamda`"), "{e}");
+        assert!(
+            e.starts_with("promote.toml:1: unknown field `lamda`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -347,7 +370,10 @@ alias = "live-{env}"
             "{e}"
         );
         let e = error("[lambda]\nfunctions = [\"f-{env\"]\n");
-        assert!(e.starts_with("promote.toml:2: in `functions`: unclosed `{`"), "{e}");
+        assert!(
+            e.starts_with("promote.toml:2: in `functions`: unclosed `{`"),
+            "{e}"
+        );
         let e = error("[lambda]\nalias = \"a}\"\n");
         assert!(e.contains("unmatched `}`"), "{e}");
     }
@@ -357,6 +383,20 @@ alias = "live-{env}"
         let e = error("[envs]\norder = [\"dev\"]\n\n[env.prd]\nregion = \"x\"\n");
         assert!(e.starts_with("promote.toml:4:"), "{e}");
         assert!(e.contains("[env.prd]"), "{e}");
+    }
+
+    #[test]
+    fn names_map_between_environments() {
+        let templates = [
+            Template::parse("orders-{env}").unwrap(),
+            Template::parse("shared").unwrap(),
+        ];
+        assert_eq!(
+            map_name(&templates, "orders-staging", "staging", "prod"),
+            "orders-prod"
+        );
+        assert_eq!(map_name(&templates, "shared", "staging", "prod"), "shared");
+        assert_eq!(map_name(&templates, "other", "staging", "prod"), "other");
     }
 
     #[test]

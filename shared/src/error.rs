@@ -115,7 +115,10 @@ mod tests {
             ExitCode::Aws,
             "an AWS failure outranks success"
         );
-        assert_eq!(ExitCode::Aws.worst(ExitCode::Precondition), ExitCode::Precondition);
+        assert_eq!(
+            ExitCode::Aws.worst(ExitCode::Precondition),
+            ExitCode::Precondition
+        );
         assert_eq!(ExitCode::Drift.worst(ExitCode::Success), ExitCode::Drift);
     }
 

@@ -239,7 +239,10 @@ mod tests {
     }
 
     fn error(text: &str) -> String {
-        Input::from_text("stdin", text).records().unwrap_err().to_string()
+        Input::from_text("stdin", text)
+            .records()
+            .unwrap_err()
+            .to_string()
     }
 
     const L: &str = r#"{"service":"lambda","action":"resolved","resource":"f"}"#;
@@ -298,16 +301,24 @@ mod tests {
 
     #[test]
     fn names_missing_fields_unknown_services_and_wrong_types() {
-        let e = error(&format!("{L}\n{{\"service\":\"lambda\",\"action\":\"resolved\"}}"));
+        let e = error(&format!(
+            "{L}\n{{\"service\":\"lambda\",\"action\":\"resolved\"}}"
+        ));
         assert_eq!(e, "stdin:2: record has no \"resource\"");
         let e = error(r#"{"service":"lamda","action":"resolved","resource":"f"}"#);
         assert!(e.starts_with("stdin:1: unknown service \"lamda\""), "{e}");
         let e = error(r#"{"service":"lambda","action":"moved","resource":"f"}"#);
         assert!(e.starts_with("stdin:1: unknown action \"moved\""), "{e}");
         let e = error(r#"{"service":7,"action":"resolved","resource":"f"}"#);
-        assert!(e.starts_with("stdin:1: wrong type in record: invalid type: integer `7`"), "{e}");
+        assert!(
+            e.starts_with("stdin:1: wrong type in record: invalid type: integer `7`"),
+            "{e}"
+        );
         let e = error("[1]");
-        assert!(e.starts_with("stdin:1: a record must be a JSON object, found 1"), "{e}");
+        assert!(
+            e.starts_with("stdin:1: a record must be a JSON object, found 1"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -52,7 +52,13 @@ fn alias_from(
 
 /// The alias, or `None` when the function has no alias of that name.
 pub async fn get_alias(client: &Client, function: &str, alias: &str) -> Result<Option<Alias>> {
-    match client.get_alias().function_name(function).name(alias).send().await {
+    match client
+        .get_alias()
+        .function_name(function)
+        .name(alias)
+        .send()
+        .await
+    {
         Ok(out) => Ok(Some(alias_from(
             out.name(),
             out.function_version(),
@@ -83,7 +89,8 @@ pub async fn list_aliases(client: &Client, function: &str) -> Result<Vec<Alias>>
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| aws_error(format!("failed to list the aliases of {function}"), &e))?;
+        let page =
+            page.map_err(|e| aws_error(format!("failed to list the aliases of {function}"), &e))?;
         aliases.extend(page.aliases().iter().map(|a| {
             alias_from(
                 a.name(),

@@ -96,10 +96,7 @@ impl Output {
         let mut bytes = Vec::with_capacity(text.len() + 1);
         bytes.extend_from_slice(text.as_bytes());
         bytes.push(b'\n');
-        let written = self
-            .sink
-            .write_all(&bytes)
-            .and_then(|()| self.sink.flush());
+        let written = self.sink.write_all(&bytes).and_then(|()| self.sink.flush());
         match written {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::BrokenPipe => {
@@ -261,11 +258,15 @@ mod tests {
         let buf = Shared::default();
         let mut out = Output::to_writer(Format::Table, Box::new(buf.clone()));
         let mut r = Record::new(Service::Lambda, Action::Promoted, "orders-api");
-        r.artifact = Some(serde_json::json!({"version": "7", "code_sha256": "0123456789abcdefXYZ"}));
+        r.artifact =
+            Some(serde_json::json!({"version": "7", "code_sha256": "0123456789abcdefXYZ"}));
         out.record(&r).unwrap();
         out.finish().unwrap();
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert!(text.contains("SERVICE"), "{text}");
-        assert!(text.contains("version=7 code_sha256=0123456789abcdef…"), "{text}");
+        assert!(
+            text.contains("version=7 code_sha256=0123456789abcdef…"),
+            "{text}"
+        );
     }
 }

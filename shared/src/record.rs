@@ -252,7 +252,10 @@ mod tests {
     fn unknown_service_lists_the_known_ones() {
         let err = "lamda".parse::<Service>().unwrap_err();
         assert!(err.contains("\"lamda\""), "{err}");
-        assert!(err.contains("lambda, ecr, ecs, apigateway, s3, config"), "{err}");
+        assert!(
+            err.contains("lambda, ecr, ecs, apigateway, s3, config"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -289,7 +292,10 @@ mod tests {
             code_sha256: "abc=".into(),
             weights: Default::default(),
         };
-        assert_eq!(a.to_value(), serde_json::json!({"version": "7", "code_sha256": "abc="}));
+        assert_eq!(
+            a.to_value(),
+            serde_json::json!({"version": "7", "code_sha256": "abc="})
+        );
         let mut b = a.clone();
         b.weights.insert("8".into(), 0.1);
         assert!(!a.same_routing(&b));

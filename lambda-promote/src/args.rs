@@ -1,0 +1,190 @@
+//! The command line of lambda-promote. Shapes and checks of arguments only: nothing here talks
+//! to AWS, so every usage error is found before the first call.
+
+use clap::{Args, Parser, Subcommand};
+use shared::cli::CommonArgs;
+
+/// Promote Lambda versions between environments by moving aliases.
+///
+/// Each environment is an alias (by default named after it) of one function; a version is the
+/// immutable artifact. Records go to stdout as NDJSON (see docs/records.md); records of other
+/// services on stdin pass through.
+#[derive(Debug, Parser)]
+#[command(name = "lambda-promote", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish $LATEST as a new immutable version; with --env, point that environment's alias at it.
+    Publish(PublishArgs),
+    /// Point an environment's alias at the version the previous environment holds (or --version).
+    Promote(PromoteArgs),
+    /// Send part of an alias's traffic to another version; --finish or --abort ends the canary.
+    Canary(CanaryArgs),
+    /// Undo the changes described by records on stdin, where the pointer has not moved since.
+    Rollback,
+    /// One `resolved` record per alias: its version, code hash and canary weights.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Function name or ARN.
+    #[arg(value_name = "FUNCTION", value_parser = parse_function)]
+    pub function: String,
+    /// Also point this environment's alias at the new version (creating the alias if needed).
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Functions to promote (names or ARNs). Default: the `lambda` records on stdin, else
+    /// promote.toml's [lambda] functions.
+    #[arg(value_name = "FUNCTION", value_parser = parse_function)]
+    pub functions: Vec<String>,
+    /// The environment whose alias moves.
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub to: String,
+    /// The environment whose alias's version is promoted (default: the one before --to in
+    /// promote.toml's order).
+    #[arg(long, value_name = "ENV", value_parser = parse_env, conflicts_with = "version")]
+    pub from: Option<String>,
+    /// Promote this version instead of what --from holds.
+    #[arg(long, value_name = "N", value_parser = parse_version)]
+    pub version: Option<String>,
+    /// Refuse (exit 4) unless the --to alias holds this version now.
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pub expect: Option<String>,
+    /// Promote a version, or records from an environment, that the promotion order would refuse.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("step").required(true).args(["version", "finish", "abort"])))]
+pub struct CanaryArgs {
+    /// Function name or ARN.
+    #[arg(value_name = "FUNCTION", value_parser = parse_function)]
+    pub function: String,
+    /// The environment whose alias carries the canary.
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub env: String,
+    /// The version to send part of the traffic to.
+    #[arg(long, value_name = "N", value_parser = parse_version, requires = "weight")]
+    pub version: Option<String>,
+    /// Percent of traffic for the canary version (0 < PCT < 100).
+    #[arg(long, value_name = "PCT", value_parser = parse_weight, requires = "version")]
+    pub weight: Option<f64>,
+    /// Move the alias to the canary version and clear the weights.
+    #[arg(long, conflicts_with_all = ["version", "abort"])]
+    pub finish: bool,
+    /// Clear the weights: all traffic back to the alias's version.
+    #[arg(long, conflicts_with_all = ["version", "finish"])]
+    pub abort: bool,
+    /// Refuse (exit 4) unless the alias's main version is this one now.
+    #[arg(long, value_name = "VERSION", value_parser = parse_version)]
+    pub expect: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Functions to show (names or ARNs). Default: the `lambda` records on stdin, else
+    /// promote.toml's [lambda] functions.
+    #[arg(value_name = "FUNCTION", value_parser = parse_function)]
+    pub functions: Vec<String>,
+    /// Only this environment's alias (default: every alias of each function).
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub env: Option<String>,
+}
+
+/// A published version: a positive whole number. `$LATEST` is mutable, so never an artifact.
+fn parse_version(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && s.parse::<u64>().is_ok_and(|n| n > 0)
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a published version number (a whole number from 1; $LATEST is not immutable)"
+        ))
+    }
+}
+
+fn parse_weight(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(w) if w > 0.0 && w < 100.0 => Ok(w),
+        _ => Err(format!(
+            "{s:?} is not a percentage between 0 and 100 (exclusive)"
+        )),
+    }
+}
+
+fn parse_env(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not an environment name (letters, digits, `-` and `_`)"
+        ))
+    }
+}
+
+fn parse_function(s: &str) -> Result<String, String> {
+    crate::function::FunctionRef::parse(s).map(|_| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn versions_are_published_numbers() {
+        assert_eq!(parse_version("7"), Ok("7".into()));
+        assert!(parse_version("$LATEST").is_err());
+        assert!(parse_version("0").is_err());
+        assert!(parse_version("-1").is_err());
+        assert!(parse_version("").is_err());
+    }
+
+    #[test]
+    fn weights_are_open_percentages() {
+        assert_eq!(parse_weight("10"), Ok(10.0));
+        assert_eq!(parse_weight("12.5%"), Ok(12.5));
+        assert!(parse_weight("0").is_err());
+        assert!(parse_weight("100").is_err());
+        assert!(parse_weight("x").is_err());
+    }
+
+    #[test]
+    fn canary_needs_exactly_one_step() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["lambda-promote", "canary", "f", "--env", "prod"]
+                    .iter()
+                    .chain(args),
+            )
+        };
+        assert!(parse(&["--version", "3", "--weight", "10"]).is_ok());
+        assert!(parse(&["--finish"]).is_ok());
+        assert!(parse(&["--abort"]).is_ok());
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--version", "3"]).is_err());
+        assert!(parse(&["--finish", "--abort"]).is_err());
+    }
+}

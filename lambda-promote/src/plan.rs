@@ -1,0 +1,414 @@
+//! The decisions: given what the aliases and versions hold now, what should happen. Plain values
+//! in, a decision or a refusal out; no AWS types and no calls, so every rule is unit-tested here.
+
+use shared::record::LambdaArtifact;
+use shared::{Action, Error, Result};
+use std::collections::BTreeMap;
+
+/// Where an alias routes traffic: its version and a canary's weights. What a pointer "holds".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routing {
+    pub version: String,
+    pub weights: BTreeMap<String, f64>,
+}
+
+impl Routing {
+    #[must_use]
+    pub fn plain(version: &str) -> Routing {
+        Routing {
+            version: version.to_string(),
+            weights: BTreeMap::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn of(artifact: &LambdaArtifact) -> Routing {
+        Routing {
+            version: artifact.version.clone(),
+            weights: artifact.weights.clone(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        if self.weights.is_empty() {
+            format!("version {}", self.version)
+        } else {
+            let canary: Vec<String> = self
+                .weights
+                .iter()
+                .map(|(v, w)| format!("{}% to version {v}", w * 100.0))
+                .collect();
+            format!(
+                "version {} with a canary ({})",
+                self.version,
+                canary.join(", ")
+            )
+        }
+    }
+}
+
+fn describe(routing: Option<&Routing>) -> String {
+    routing.map_or_else(|| "no alias".to_string(), Routing::describe)
+}
+
+/// What to do with a pointer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// It already holds what is wanted: no write.
+    Unchanged,
+    /// Create the alias with this routing.
+    Create(Routing),
+    /// Update the existing alias to this routing.
+    Update(Routing),
+    /// Delete the alias (undoing its creation).
+    Delete,
+}
+
+/// Everything `promote` knows about one function before it writes.
+#[derive(Debug)]
+pub struct PromoteFacts<'a> {
+    /// The function and alias being moved, for messages: "orders-api alias prod".
+    pub target_name: &'a str,
+    /// The artifact to promote: version and the code hash the source saw.
+    pub want: &'a LambdaArtifact,
+    /// The code hash of that version in the target function; `None` when it has no such version.
+    pub target_code_sha256: Option<&'a str>,
+    /// What the target alias holds now; `None` when there is no such alias.
+    pub target: Option<&'a Routing>,
+    /// `--expect`: the version the caller says the target holds now.
+    pub expect: Option<&'a str>,
+}
+
+/// Decide a promotion. Refusals are precondition failures (exit 4): nothing is written.
+pub fn promote(facts: &PromoteFacts<'_>) -> Result<Step> {
+    let PromoteFacts {
+        target_name,
+        want,
+        target_code_sha256,
+        target,
+        expect,
+    } = *facts;
+    if let Some(expected) = expect {
+        if target.map(|t| t.version.as_str()) != Some(expected) {
+            return Err(Error::precondition(format!(
+                "{target_name} holds {}, not version {expected} as --expect says; nothing changed",
+                describe(target)
+            )));
+        }
+    }
+    match target_code_sha256 {
+        None => {
+            return Err(Error::precondition(format!(
+                "{target_name}: the function has no version {}; nothing changed",
+                want.version
+            )))
+        }
+        Some(sha) if sha != want.code_sha256 => return Err(Error::precondition(format!(
+            "{target_name}: version {} has code_sha256 {sha}, but the artifact being promoted has \
+                 {}: not the same bits, so nothing changed",
+            want.version, want.code_sha256
+        ))),
+        Some(_) => {}
+    }
+    let wanted = Routing::plain(&want.version);
+    Ok(match target {
+        None => Step::Create(wanted),
+        Some(now) if *now == wanted => Step::Unchanged,
+        // Same version but a canary running: promoting settles the alias on the version alone.
+        Some(_) => Step::Update(wanted),
+    })
+}
+
+/// With promote.toml's order and `--version`, the version must be what the environment before
+/// `--to` holds: a version that skipped an environment is refused unless forced.
+pub fn check_chain(version: &str, previous_env: &str, previous: Option<&Routing>) -> Result<()> {
+    match previous {
+        Some(routing) if routing.version == version => Ok(()),
+        other => Err(Error::precondition(format!(
+            "version {version} is not what {previous_env} holds ({}): promote it to {previous_env} \
+             first, or pass --force",
+            describe(other)
+        ))),
+    }
+}
+
+/// Undo one change: the pointer was moved from `restore` to `changed_to` (`None`: no alias).
+/// Only where the pointer still holds `changed_to` is it moved back; where it already holds
+/// `restore` nothing is left to do; anything else means someone moved it since, and it is left
+/// alone (exit 4).
+pub fn rollback(
+    name: &str,
+    changed_to: Option<&Routing>,
+    restore: Option<&Routing>,
+    now: Option<&Routing>,
+) -> Result<Step> {
+    if now == changed_to {
+        return Ok(match (restore, now) {
+            (None, None) => Step::Unchanged,
+            (None, Some(_)) => Step::Delete,
+            (Some(r), None) => Step::Create(r.clone()),
+            (Some(r), Some(_)) => Step::Update(r.clone()),
+        });
+    }
+    if now == restore {
+        return Ok(Step::Unchanged);
+    }
+    Err(Error::precondition(format!(
+        "{name} holds {}, not {} as the record says: it was moved since, so it is left as it is",
+        describe(now),
+        describe(changed_to)
+    )))
+}
+
+/// One step of a canary's life.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CanaryStep {
+    /// Send `percent` of the traffic to `version`.
+    Start { version: String, percent: f64 },
+    /// Move the alias to the canary version, clear the weights.
+    Finish,
+    /// Clear the weights, leave the alias's version.
+    Abort,
+}
+
+/// Decide a canary step on an alias that holds `now`. Returns the new routing and the record's
+/// action, or `None` when nothing needs to change.
+pub fn canary(
+    name: &str,
+    step: &CanaryStep,
+    now: &Routing,
+    expect: Option<&str>,
+) -> Result<Option<(Routing, Action)>> {
+    if let Some(expected) = expect {
+        if now.version != expected {
+            return Err(Error::precondition(format!(
+                "{name} holds {}, not version {expected} as --expect says; nothing changed",
+                now.describe()
+            )));
+        }
+    }
+    let (next, action) = match step {
+        CanaryStep::Start { version, percent } => {
+            if *version == now.version {
+                return Err(Error::usage(format!(
+                    "{name} already holds version {version}: a canary sends traffic to another version"
+                )));
+            }
+            let mut weights = BTreeMap::new();
+            weights.insert(version.clone(), percent / 100.0);
+            (
+                Routing {
+                    version: now.version.clone(),
+                    weights,
+                },
+                Action::Canary,
+            )
+        }
+        CanaryStep::Finish => {
+            let mut canaries = now.weights.keys();
+            match (canaries.next(), canaries.next()) {
+                (Some(version), None) => (Routing::plain(version), Action::Promoted),
+                (None, _) => {
+                    return Err(Error::precondition(format!(
+                        "{name} has no canary to finish (it holds {})",
+                        now.describe()
+                    )))
+                }
+                (Some(_), Some(_)) => {
+                    return Err(Error::precondition(format!(
+                        "{name} routes to several canary versions ({}); finish by promoting one \
+                         with `lambda-promote promote --version N`",
+                        now.describe()
+                    )))
+                }
+            }
+        }
+        CanaryStep::Abort => (Routing::plain(&now.version), Action::RolledBack),
+    };
+    Ok((next != *now).then_some((next, action)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn artifact(version: &str, sha: &str) -> LambdaArtifact {
+        LambdaArtifact {
+            version: version.into(),
+            code_sha256: sha.into(),
+            weights: BTreeMap::new(),
+        }
+    }
+
+    fn canary_on(version: &str, canary: &str, w: f64) -> Routing {
+        let mut r = Routing::plain(version);
+        r.weights.insert(canary.into(), w);
+        r
+    }
+
+    fn facts<'a>(
+        want: &'a LambdaArtifact,
+        sha: Option<&'a str>,
+        target: Option<&'a Routing>,
+        expect: Option<&'a str>,
+    ) -> PromoteFacts<'a> {
+        PromoteFacts {
+            target_name: "f alias prod",
+            want,
+            target_code_sha256: sha,
+            target,
+            expect,
+        }
+    }
+
+    #[test]
+    fn promote_moves_creates_or_leaves_alone() {
+        let want = artifact("7", "A");
+        let at6 = Routing::plain("6");
+        let at7 = Routing::plain("7");
+        assert_eq!(
+            promote(&facts(&want, Some("A"), Some(&at6), None)).unwrap(),
+            Step::Update(Routing::plain("7"))
+        );
+        assert_eq!(
+            promote(&facts(&want, Some("A"), None, None)).unwrap(),
+            Step::Create(Routing::plain("7"))
+        );
+        assert_eq!(
+            promote(&facts(&want, Some("A"), Some(&at7), None)).unwrap(),
+            Step::Unchanged
+        );
+    }
+
+    #[test]
+    fn promote_onto_a_running_canary_settles_the_alias() {
+        let want = artifact("7", "A");
+        let busy = canary_on("7", "8", 0.1);
+        assert_eq!(
+            promote(&facts(&want, Some("A"), Some(&busy), None)).unwrap(),
+            Step::Update(Routing::plain("7"))
+        );
+    }
+
+    #[test]
+    fn promote_refuses_other_bits() {
+        let want = artifact("7", "A");
+        let e = promote(&facts(&want, Some("B"), Some(&Routing::plain("6")), None)).unwrap_err();
+        assert_eq!(e.exit_code().code(), 4);
+        assert!(e.to_string().contains("not the same bits"), "{e}");
+        let e = promote(&facts(&want, None, None, None)).unwrap_err();
+        assert!(e.to_string().contains("has no version 7"), "{e}");
+    }
+
+    #[test]
+    fn expect_refuses_unless_the_target_holds_it() {
+        let want = artifact("7", "A");
+        let at6 = Routing::plain("6");
+        assert!(promote(&facts(&want, Some("A"), Some(&at6), Some("6"))).is_ok());
+        let e = promote(&facts(&want, Some("A"), Some(&at6), Some("5"))).unwrap_err();
+        assert_eq!(e.exit_code().code(), 4);
+        assert!(
+            e.to_string().contains("holds version 6, not version 5"),
+            "{e}"
+        );
+        let e = promote(&facts(&want, Some("A"), None, Some("5"))).unwrap_err();
+        assert!(e.to_string().contains("holds no alias"), "{e}");
+    }
+
+    #[test]
+    fn chain_refuses_a_version_the_previous_environment_does_not_hold() {
+        assert!(check_chain("7", "staging", Some(&Routing::plain("7"))).is_ok());
+        let e = check_chain("8", "staging", Some(&Routing::plain("7"))).unwrap_err();
+        assert_eq!(e.exit_code().code(), 4);
+        assert!(e.to_string().contains("--force"), "{e}");
+        assert!(check_chain("8", "staging", None).is_err());
+    }
+
+    #[test]
+    fn rollback_restores_only_what_still_holds_the_change() {
+        let v6 = Routing::plain("6");
+        let v7 = Routing::plain("7");
+        let v9 = Routing::plain("9");
+        assert_eq!(
+            rollback("a", Some(&v7), Some(&v6), Some(&v7)).unwrap(),
+            Step::Update(v6.clone())
+        );
+        assert_eq!(
+            rollback("a", Some(&v7), Some(&v6), Some(&v6)).unwrap(),
+            Step::Unchanged
+        );
+        let e = rollback("a", Some(&v7), Some(&v6), Some(&v9)).unwrap_err();
+        assert_eq!(e.exit_code().code(), 4);
+        assert!(
+            e.to_string().contains("holds version 9, not version 7"),
+            "{e}"
+        );
+        // The change created the alias: undoing it deletes the alias.
+        assert_eq!(
+            rollback("a", Some(&v7), None, Some(&v7)).unwrap(),
+            Step::Delete
+        );
+        assert_eq!(
+            rollback("a", Some(&v7), None, None).unwrap(),
+            Step::Unchanged
+        );
+        // The change deleted the alias: undoing it creates it again.
+        assert_eq!(
+            rollback("a", None, Some(&v6), None).unwrap(),
+            Step::Create(v6.clone())
+        );
+        // Weights count: a canary that was put on is taken off.
+        let c = canary_on("6", "7", 0.1);
+        assert_eq!(
+            rollback("a", Some(&c), Some(&v6), Some(&c)).unwrap(),
+            Step::Update(v6)
+        );
+    }
+
+    #[test]
+    fn canary_start_finish_abort() {
+        let now = Routing::plain("6");
+        let start = CanaryStep::Start {
+            version: "7".into(),
+            percent: 10.0,
+        };
+        let (next, action) = canary("a", &start, &now, None).unwrap().unwrap();
+        assert_eq!(next, canary_on("6", "7", 0.1));
+        assert_eq!(action, Action::Canary);
+        // The same canary again: nothing to do.
+        assert_eq!(canary("a", &start, &next, None).unwrap(), None);
+
+        let (done, action) = canary("a", &CanaryStep::Finish, &next, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(done, Routing::plain("7"));
+        assert_eq!(action, Action::Promoted);
+
+        let (back, action) = canary("a", &CanaryStep::Abort, &next, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(back, Routing::plain("6"));
+        assert_eq!(action, Action::RolledBack);
+        assert_eq!(canary("a", &CanaryStep::Abort, &now, None).unwrap(), None);
+    }
+
+    #[test]
+    fn canary_refusals() {
+        let now = Routing::plain("6");
+        let same = CanaryStep::Start {
+            version: "6".into(),
+            percent: 10.0,
+        };
+        assert_eq!(
+            canary("a", &same, &now, None)
+                .unwrap_err()
+                .exit_code()
+                .code(),
+            2
+        );
+        let e = canary("a", &CanaryStep::Finish, &now, None).unwrap_err();
+        assert_eq!(e.exit_code().code(), 4);
+        let e = canary("a", &CanaryStep::Abort, &now, Some("5")).unwrap_err();
+        assert_eq!(e.exit_code().code(), 4);
+    }
+}

@@ -1,0 +1,95 @@
+//! `publish`: turn $LATEST into an immutable version (the "build once"), and optionally point an
+//! environment's alias at it.
+
+use crate::args::PublishArgs;
+use crate::calls::{self, Clients};
+use crate::function::FunctionRef;
+use crate::plan::Routing;
+use crate::{alias_template, artifact_of, Options, Pointer};
+use shared::config::Project;
+use shared::output::Output;
+use shared::record::LambdaArtifact;
+use shared::{Action, Error, ExitCode, Record, Result, Service};
+
+pub(crate) async fn run(
+    args: PublishArgs,
+    project: Option<&Project>,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    if let (Some(project), Some(env)) = (project, &args.env) {
+        project.position(env)?;
+    }
+    let function = FunctionRef::parse(&args.function).map_err(Error::usage)?;
+    let at = clients
+        .get(args.env.as_deref(), function.region.as_deref())
+        .await?;
+    let pointer = args.env.as_ref().map(|env| Pointer {
+        function: function.id.clone(),
+        alias: alias_template(project).render(env),
+        env: Some(env.clone()),
+    });
+
+    // What the alias holds before, so the record can undo the move.
+    let current = match &pointer {
+        Some(p) => shared::lambda::get_alias(&at.client, &p.function, &p.alias).await?,
+        None => None,
+    };
+    let previous = match (&pointer, &current) {
+        (Some(p), Some(alias)) => Some(artifact_of(&at, &p.function, alias, None).await?),
+        _ => None,
+    };
+
+    if opts.dry_run {
+        // The version number is only known once published.
+        let record = match &pointer {
+            Some(p) => p.planned(Action::Published, &at, None, previous.as_ref()),
+            None => {
+                let mut r = Record::new(Service::Lambda, Action::Planned, &function.id);
+                r.region.clone_from(&at.region);
+                r.extra.insert("planned_action".into(), "published".into());
+                r
+            }
+        };
+        out.record(&record)?;
+        return Ok(ExitCode::Success);
+    }
+
+    let (version, code_sha256) = calls::publish_version(&at, &function.id).await?;
+    let artifact = LambdaArtifact {
+        version,
+        code_sha256,
+        weights: Default::default(),
+    };
+    tracing::info!("{}: published version {}", function.id, artifact.version);
+
+    let record = match &pointer {
+        None => {
+            let mut r = Record::new(Service::Lambda, Action::Published, &function.id);
+            r.region.clone_from(&at.region);
+            r.artifact = Some(artifact.to_value());
+            r
+        }
+        Some(p) => {
+            let wanted = Routing::plain(&artifact.version);
+            match &current {
+                None => calls::create_alias(&at, &p.function, &p.alias, &wanted).await?,
+                Some(alias) if crate::routing_of(alias) == wanted => {}
+                Some(alias) => {
+                    calls::update_alias(
+                        &at,
+                        &p.function,
+                        &p.alias,
+                        &wanted,
+                        alias.revision_id.as_deref(),
+                    )
+                    .await?;
+                }
+            }
+            p.record(Action::Published, &at, Some(&artifact), previous.as_ref())
+        }
+    };
+    out.record(&record)?;
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,168 @@
+//! `status`: what each alias holds now, as `resolved` records. With --env, the records of one
+//! environment are a release manifest that `promote` can take on stdin.
+
+use crate::args::StatusArgs;
+use crate::calls::{Clients, Located};
+use crate::function::FunctionRef;
+use crate::{alias_template, existing_code_sha256, Options, Pointer};
+use shared::batch::{self, Work};
+use shared::config::{Project, Template};
+use shared::input::Input;
+use shared::lambda::Alias;
+use shared::output::Output;
+use shared::{Action, Error, ExitCode, Record, Result, Service};
+use std::collections::BTreeMap;
+
+/// One function to show: one alias of it, or all of them.
+#[derive(Debug)]
+struct Item {
+    function: FunctionRef,
+    alias: Option<String>,
+    env: Option<String>,
+}
+
+pub(crate) async fn run(
+    args: StatusArgs,
+    project: Option<&Project>,
+    input: Option<&Input>,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    if let (Some(project), Some(env)) = (project, &args.env) {
+        project.position(env)?;
+    }
+    let aliases = alias_template(project);
+    let alias_for = |env: &Option<String>| env.as_ref().map(|e| aliases.render(e));
+
+    let mut work: Vec<Work<'_, Item>> = Vec::new();
+    if !args.functions.is_empty() {
+        for name in &args.functions {
+            work.push(Work::Own(Item {
+                function: FunctionRef::parse(name).map_err(Error::usage)?,
+                alias: alias_for(&args.env),
+                env: args.env.clone(),
+            }));
+        }
+    } else if let Some(input) = input {
+        for record in input.records()? {
+            if record.service != Service::Lambda {
+                work.push(Work::PassThrough(record.raw));
+                continue;
+            }
+            let parsed = record.parse(input.origin())?;
+            let origin = format!("{}:{}", input.origin(), record.line);
+            let function = FunctionRef::parse(&parsed.resource)
+                .map_err(|e| Error::bad_input(&origin, format!("`resource`: {e}")))?;
+            // --env names the alias; without it, the alias the record names.
+            let (alias, env) = match &args.env {
+                Some(_) => (alias_for(&args.env), args.env.clone()),
+                None => (parsed.pointer.clone(), parsed.env.clone()),
+            };
+            work.push(Work::Own(Item {
+                function: FunctionRef {
+                    region: function.region.or(parsed.region),
+                    ..function
+                },
+                alias,
+                env,
+            }));
+        }
+    } else if let Some(lambda) = project
+        .and_then(|p| p.lambda.as_ref())
+        .filter(|l| !l.functions.is_empty())
+    {
+        let envs: Vec<Option<String>> = match &args.env {
+            Some(env) => vec![Some(env.clone())],
+            None => project.map_or_else(Vec::new, |p| p.order.iter().cloned().map(Some).collect()),
+        };
+        for template in &lambda.functions {
+            if args.env.is_none() && !template.varies_by_env() {
+                // One function for all environments: list all its aliases at once.
+                work.push(Work::Own(Item {
+                    function: FunctionRef::parse(template.pattern()).map_err(Error::usage)?,
+                    alias: None,
+                    env: None,
+                }));
+                continue;
+            }
+            for env in &envs {
+                let name = env
+                    .as_ref()
+                    .map_or_else(|| template.pattern().to_string(), |e| template.render(e));
+                work.push(Work::Own(Item {
+                    function: FunctionRef::parse(&name).map_err(Error::usage)?,
+                    alias: alias_for(env),
+                    env: env.clone(),
+                }));
+            }
+        }
+    } else {
+        return Err(Error::usage(
+            "nothing to show: name a FUNCTION, pipe lambda records in, or list functions under \
+             [lambda] in promote.toml",
+        ));
+    }
+
+    let order = project.map(|p| p.order.clone()).unwrap_or_default();
+    let ctx = (&aliases, order.as_slice());
+    batch::run(work, opts.concurrency, out, |item| async move {
+        status_one(item, clients, ctx).await
+    })
+    .await
+}
+
+async fn status_one(
+    item: Item,
+    clients: &Clients<'_>,
+    (aliases, order): (&Template, &[String]),
+) -> Result<Vec<Record>> {
+    let at = clients
+        .get(item.env.as_deref(), item.function.region.as_deref())
+        .await?;
+    let function = &item.function.id;
+    let found: Vec<Alias> = match &item.alias {
+        Some(alias) => vec![shared::lambda::get_alias(&at.client, function, alias)
+            .await?
+            .ok_or_else(|| Error::precondition(format!("{function} has no alias {alias}")))?],
+        None => shared::lambda::list_aliases(&at.client, function).await?,
+    };
+
+    // One read per distinct version, however many aliases share it.
+    let mut versions: Vec<&str> = found.iter().map(|a| a.version.as_str()).collect();
+    versions.sort_unstable();
+    versions.dedup();
+    let hashes = futures::future::try_join_all(
+        versions
+            .iter()
+            .map(|v| existing_code_sha256(&at, function, v)),
+    )
+    .await?;
+    let sha: BTreeMap<&str, String> = versions.into_iter().zip(hashes).collect();
+
+    Ok(found
+        .iter()
+        .map(|alias| {
+            // Without promote.toml an environment's alias is its own name.
+            let env = item.env.clone().or_else(|| {
+                if order.is_empty() {
+                    Some(alias.name.clone())
+                } else {
+                    aliases.env_of(&alias.name, order).map(str::to_string)
+                }
+            });
+            let pointer = Pointer {
+                function: function.clone(),
+                alias: alias.name.clone(),
+                env,
+            };
+            let artifact =
+                alias.artifact(sha.get(alias.version.as_str()).cloned().unwrap_or_default());
+            resolved(&pointer, &at, &artifact)
+        })
+        .collect())
+}
+
+fn resolved(pointer: &Pointer, at: &Located, artifact: &shared::record::LambdaArtifact) -> Record {
+    pointer.record(Action::Resolved, at, Some(artifact), None)
+}
