@@ -15,12 +15,13 @@ mod publish;
 mod rollback;
 mod status;
 
-pub use args::Cli;
-use args::Command;
+pub use args::{Cli, Command};
 use calls::{Clients, Located};
 use plan::Routing;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{Project, Template};
+use shared::input::Input;
+use shared::output::Output;
 use shared::record::LambdaArtifact;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 
@@ -30,49 +31,58 @@ impl Tool for Cli {
     }
 
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
+        let input = ctx.stdin_if(self.command.reads_stdin())?;
         let clients = Clients::new(&ctx.aws);
         let opts = Options {
             dry_run: ctx.dry_run,
             concurrency: ctx.concurrency,
         };
-        match self.command {
-            Command::Publish(args) => {
-                publish::run(args, ctx.project.as_ref(), &clients, opts, &mut ctx.out).await
-            }
-            Command::Promote(args) => {
-                let input = ctx.stdin_if(args.functions.is_empty())?;
-                promote::run(
-                    args,
-                    ctx.project.as_ref(),
-                    input.as_ref(),
-                    &clients,
-                    opts,
-                    &mut ctx.out,
-                )
-                .await
-            }
-            Command::Canary(args) => {
-                canary::run(args, ctx.project.as_ref(), &clients, opts, &mut ctx.out).await
-            }
-            Command::Rollback => {
-                let input = ctx.stdin()?.ok_or_else(|| {
-                    Error::usage("rollback reads the records to undo on stdin: lambda-promote rollback < promoted.ndjson")
-                })?;
-                rollback::run(&input, &clients, opts, &mut ctx.out).await
-            }
-            Command::Status(args) => {
-                let input = ctx.stdin_if(args.functions.is_empty())?;
-                status::run(
-                    args,
-                    ctx.project.as_ref(),
-                    input.as_ref(),
-                    &clients,
-                    opts,
-                    &mut ctx.out,
-                )
-                .await
-            }
+        execute(
+            self.command,
+            ctx.project.as_ref(),
+            input.as_ref(),
+            &clients,
+            opts,
+            &mut ctx.out,
+        )
+        .await
+    }
+}
+
+impl Command {
+    /// Whether the command takes records on stdin: when it names no function (rollback always).
+    #[must_use]
+    pub fn reads_stdin(&self) -> bool {
+        match self {
+            Command::Promote(args) => args.functions.is_empty(),
+            Command::Status(args) => args.functions.is_empty(),
+            Command::Rollback => true,
+            Command::Publish(_) | Command::Canary(_) => false,
         }
+    }
+}
+
+/// Run one subcommand: the whole tool without its process (the entry point, and tests that give
+/// it SDK-level mock clients).
+pub async fn execute(
+    command: Command,
+    project: Option<&Project>,
+    input: Option<&Input>,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    match command {
+        Command::Publish(args) => publish::run(args, project, clients, opts, out).await,
+        Command::Promote(args) => promote::run(args, project, input, clients, opts, out).await,
+        Command::Canary(args) => canary::run(args, project, clients, opts, out).await,
+        Command::Rollback => {
+            let input = input.ok_or_else(|| {
+                Error::usage("rollback reads the records to undo on stdin: lambda-promote rollback < promoted.ndjson")
+            })?;
+            rollback::run(input, clients, opts, out).await
+        }
+        Command::Status(args) => status::run(args, project, input, clients, opts, out).await,
     }
 }
 

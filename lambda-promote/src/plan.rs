@@ -103,11 +103,13 @@ pub fn promote(facts: &PromoteFacts<'_>) -> Result<Step> {
                 want.version
             )))
         }
-        Some(sha) if sha != want.code_sha256 => return Err(Error::precondition(format!(
+        Some(sha) if sha != want.code_sha256 => {
+            return Err(Error::precondition(format!(
             "{target_name}: version {} has code_sha256 {sha}, but the artifact being promoted has \
                  {}: not the same bits, so nothing changed",
             want.version, want.code_sha256
-        ))),
+        )))
+        }
         Some(_) => {}
     }
     let wanted = Routing::plain(&want.version);

@@ -176,7 +176,16 @@ pub(crate) async fn run(
         expect: args.expect.as_deref(),
         chain,
     };
-    batch::run(work, opts.concurrency, out, |item| {
+    // Two records for one alias (a manifest listing a function twice) go one after the other.
+    let key = |item: &Result<Item>| {
+        item.as_ref().ok().map(|i| {
+            format!(
+                "{}\n{}\n{:?}",
+                i.target.function, i.target.alias, i.target.env
+            )
+        })
+    };
+    batch::run_keyed(work, opts.concurrency, out, key, |item| {
         let run = &run;
         async move { promote_one(item?, run).await }
     })

@@ -40,7 +40,7 @@ pub(crate) async fn run(
         }
         let origin = format!("{}:{}", input.origin(), record.line);
         let parsed = record.parse(input.origin())?;
-        let Some((pointer, changed_to, restore)) = change_of(&parsed, &origin)? else {
+        let Some(change) = change_of(&parsed, &origin)? else {
             tracing::debug!(
                 "{origin}: {} record changed no alias; nothing to undo",
                 parsed.action
@@ -48,22 +48,17 @@ pub(crate) async fn run(
             continue;
         };
         let key = (
-            pointer.function.clone(),
-            pointer.alias.clone(),
-            parsed.region.clone(),
+            change.pointer.function.clone(),
+            change.pointer.alias.clone(),
+            change.region.clone(),
         );
         match by_pointer.get(&key) {
             // A later change to the same pointer: the undo now starts from its result.
-            Some(&index) => undos[index].changed_to = changed_to,
+            Some(&index) => undos[index].changed_to = change.changed_to,
             None => {
                 by_pointer.insert(key, undos.len());
                 work.push(Work::Own(undos.len()));
-                undos.push(Undo {
-                    pointer,
-                    region: parsed.region.clone(),
-                    changed_to,
-                    restore,
-                });
+                undos.push(change);
             }
         }
     }
@@ -77,10 +72,7 @@ pub(crate) async fn run(
 
 /// The pointer a record changed, what it was changed to, and what it held before; `None` for a
 /// record that changed no pointer.
-fn change_of(
-    record: &Record,
-    origin: &str,
-) -> Result<Option<(Pointer, Option<LambdaArtifact>, Option<LambdaArtifact>)>> {
+fn change_of(record: &Record, origin: &str) -> Result<Option<Undo>> {
     if !record.action.moved_a_pointer() {
         return Ok(None);
     }
@@ -96,21 +88,20 @@ fn change_of(
             ),
         ));
     };
-    let artifact = |field: &str,
-                    value: &Option<serde_json::Value>|
-     -> Result<Option<LambdaArtifact>> {
-        match value {
-            None | Some(serde_json::Value::Null) => Ok(None),
-            Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
-                Error::bad_input(
-                    origin,
-                    format!(
+    let artifact =
+        |field: &str, value: &Option<serde_json::Value>| -> Result<Option<LambdaArtifact>> {
+            match value {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => serde_json::from_value(v.clone()).map(Some).map_err(|e| {
+                    Error::bad_input(
+                        origin,
+                        format!(
                         "`{field}` is not a lambda artifact {{\"version\", \"code_sha256\"}}: {e}"
                     ),
-                )
-            }),
-        }
-    };
+                    )
+                }),
+            }
+        };
     let changed_to = artifact("artifact", &record.artifact)?;
     let restore = artifact("previous", &record.previous)?;
     if changed_to.is_none() && restore.is_none() {
@@ -119,15 +110,16 @@ fn change_of(
             "the record has neither `artifact` nor `previous`: nothing to roll back to",
         ));
     }
-    Ok(Some((
-        Pointer {
+    Ok(Some(Undo {
+        pointer: Pointer {
             function: record.resource.clone(),
             alias: alias.clone(),
             env: record.env.clone(),
         },
+        region: record.region.clone(),
         changed_to,
         restore,
-    )))
+    }))
 }
 
 async fn undo(undo: &Undo, clients: &Clients<'_>, opts: Options) -> Result<Vec<Record>> {

@@ -31,9 +31,10 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
 }
 
-/// Retries per call: the SDK's standard mode (exponential backoff with jitter, throttling and
-/// transient errors retried).
-const MAX_ATTEMPTS: u32 = 5;
+/// Attempts per call in the SDK's standard retry mode (exponential backoff with jitter; throttling
+/// and transient errors retried). Three is AWS's default, and keeps an unreachable endpoint's
+/// failure within a few seconds.
+const MAX_ATTEMPTS: u32 = 3;
 /// A host that does not answer is given up on quickly; a slow answer gets longer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);

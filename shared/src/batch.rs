@@ -8,7 +8,9 @@ use crate::error::{ExitCode, Result};
 use crate::output::Output;
 use crate::record::Record;
 use futures::stream::{self, StreamExt};
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 /// One item of a batch: work for this tool, or a record of another service to pass on.
 #[derive(Debug)]
@@ -16,6 +18,9 @@ pub enum Work<'a, T> {
     Own(T),
     PassThrough(&'a str),
 }
+
+/// Held while an item works on its pointer.
+type Turn = Arc<tokio::sync::Mutex<()>>;
 
 enum Done<'a> {
     Records(Result<Vec<Record>>),
@@ -35,10 +40,45 @@ where
     F: Fn(T) -> Fut,
     Fut: Future<Output = Result<Vec<Record>>>,
 {
+    run_keyed(items, concurrency, out, |_| None, act).await
+}
+
+/// [`run`], but items with the same key (the pointer they move) run one after another, in
+/// input order: two records that move one pointer never race each other.
+pub async fn run_keyed<'a, T, K, F, Fut>(
+    items: Vec<Work<'a, T>>,
+    concurrency: usize,
+    out: &mut Output,
+    key: K,
+    act: F,
+) -> Result<ExitCode>
+where
+    K: Fn(&T) -> Option<String>,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = Result<Vec<Record>>>,
+{
+    let mut locks: HashMap<String, Turn> = HashMap::new();
+    let items: Vec<(Work<'a, T>, Option<Turn>)> = items
+        .into_iter()
+        .map(|work| {
+            let lock = match &work {
+                Work::Own(item) => key(item).map(|k| locks.entry(k).or_default().clone()),
+                Work::PassThrough(_) => None,
+            };
+            (work, lock)
+        })
+        .collect();
     let act = &act;
-    let mut results = stream::iter(items.into_iter().map(|work| async move {
+    let mut results = stream::iter(items.into_iter().map(|(work, lock)| async move {
         match work {
-            Work::Own(item) => Done::Records(act(item).await),
+            Work::Own(item) => {
+                // tokio's Mutex is fair: the earlier item (polled first) gets the pointer first.
+                let _turn = match &lock {
+                    Some(lock) => Some(lock.lock().await),
+                    None => None,
+                };
+                Done::Records(act(item).await)
+            }
             Work::PassThrough(raw) => Done::PassThrough(raw),
         }
     }))
@@ -130,5 +170,40 @@ mod tests {
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["resource"].to_string())
             .collect();
         assert_eq!(resources, ["\"30\"", "\"x\"", "\"1\"", "\"20\""]);
+    }
+
+    #[tokio::test]
+    async fn items_with_one_key_never_overlap() {
+        let mut out = Output::to_writer(Format::Json, Box::new(Shared::default()));
+        let items: Vec<Work<'_, (u64, &str)>> = vec![
+            Work::Own((20, "a")),
+            Work::Own((0, "a")),
+            Work::Own((5, "b")),
+        ];
+        let log = Arc::new(Mutex::new(Vec::new()));
+        run_keyed(
+            items,
+            3,
+            &mut out,
+            |(_, k)| Some((*k).to_string()),
+            |(ms, k)| {
+                let log = log.clone();
+                async move {
+                    log.lock().unwrap().push(format!("start {k}{ms}"));
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    log.lock().unwrap().push(format!("end {k}{ms}"));
+                    Ok(vec![])
+                }
+            },
+        )
+        .await
+        .unwrap();
+        let log = log.lock().unwrap().clone();
+        let position = |s: &str| log.iter().position(|l| l == s).unwrap();
+        assert!(position("end a20") < position("start a0"), "{log:?}");
+        assert!(
+            position("start b5") < position("end a20"),
+            "other keys still run alongside: {log:?}"
+        );
     }
 }

@@ -104,27 +104,38 @@ impl Input {
     fn values(&self) -> Result<Vec<&RawValue>> {
         let text = self.text.as_str();
         if text.trim_start().starts_with('[') {
-            return serde_json::from_str::<Vec<&RawValue>>(text).map_err(|e| self.json_error(&e));
+            return serde_json::from_str::<Vec<&RawValue>>(text)
+                .map_err(|e| self.json_error(&e, 0));
         }
-        serde_json::Deserializer::from_str(text)
-            .into_iter::<&RawValue>()
-            .map(|value| value.map_err(|e| self.json_error(&e)))
-            .collect()
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<&RawValue>();
+        let mut values = Vec::new();
+        loop {
+            let start = stream.byte_offset();
+            match stream.next() {
+                None => return Ok(values),
+                Some(Ok(value)) => values.push(value),
+                Some(Err(e)) => return Err(self.json_error(&e, start)),
+            }
+        }
     }
 
-    fn json_error(&self, e: &serde_json::Error) -> Error {
-        let what = match e.classify() {
-            serde_json::error::Category::Eof => "truncated JSON",
-            _ => "not valid JSON",
-        };
+    /// A parse error, at the line serde_json names; a truncated record is reported at the line
+    /// where it starts (`start`: where the unfinished value may begin), not at the end of input.
+    fn json_error(&self, e: &serde_json::Error, start: usize) -> Error {
+        if e.is_eof() {
+            let text = &self.text[start..];
+            let begins = start + (text.len() - text.trim_start().len());
+            let line = 1 + self.text[..begins].matches('\n').count();
+            return Error::bad_input(
+                format!("{}:{line}", self.origin),
+                "truncated JSON: the record that starts here never ends",
+            );
+        }
         // serde_json's message ends with its own "at line L column C"; the line is in the origin.
-        let message = e.to_string();
-        let message = message
-            .rsplit_once(" at line ")
-            .map_or(message.as_str(), |(head, _)| head);
+        let message = strip_position(e);
         Error::bad_input(
             format!("{}:{}", self.origin, e.line()),
-            format!("{what}: {message} (column {})", e.column()),
+            format!("not valid JSON: {message} (column {})", e.column()),
         )
     }
 
@@ -170,12 +181,22 @@ impl InputRecord<'_> {
     /// Parse the whole record. Only the tool that handles the record's service does this; the
     /// types of the core fields are checked here (a string `artifact` is refused, for example).
     pub fn parse(&self, origin: &str) -> Result<Record> {
-        serde_json::from_str(self.raw).map_err(|e| {
+        let at = |message: String| {
             Error::bad_input(
                 format!("{origin}:{}", self.line),
-                format!("wrong type in record: {}", strip_position(&e)),
+                format!("wrong type in record: {message}"),
             )
-        })
+        };
+        let record: Record = serde_json::from_str(self.raw).map_err(|e| at(strip_position(&e)))?;
+        for (field, value) in [
+            ("artifact", &record.artifact),
+            ("previous", &record.previous),
+        ] {
+            if value.as_ref().is_some_and(|v| !v.is_object()) {
+                return Err(at(format!("`{field}` must be an object or null")));
+            }
+        }
+        Ok(record)
     }
 }
 
@@ -292,9 +313,14 @@ mod tests {
 
     #[test]
     fn names_the_line_of_broken_json() {
-        let text = format!("{L}\n{{\"service\": \n");
+        let text = format!("{L}\n\n{{\"service\": ");
         let e = error(&text);
         assert!(e.starts_with("stdin:3: truncated JSON"), "{e}");
+        let e = error(&format!("{L}\n{{\"service\": \n\n"));
+        assert!(
+            e.starts_with("stdin:2: truncated JSON"),
+            "the line where it starts: {e}"
+        );
         let e = error(&format!("{L}\nnot json\n"));
         assert!(e.starts_with("stdin:2: not valid JSON"), "{e}");
     }

@@ -1,1 +1,39 @@
-pub fn x() {}
+//! The test harness every tool's integration tests use: one emulator (moto's server) per test
+//! process, or the one `scripts/test` started; each tool run as its real binary in a sandbox
+//! that cannot reach a developer's AWS setup; its records read back and checked against the
+//! published JSON Schema; and AWS resources seeded through the official SDK.
+//!
+//! Tests make uniquely named resources ([`unique`]) so they can run in parallel without resets.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)] // reason: test code: a failed setup should stop the test loudly
+
+pub mod emulator;
+pub mod lambda;
+pub mod run;
+pub mod schema;
+pub mod zip;
+
+pub use emulator::Emulator;
+pub use run::{Run, Sandbox};
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A name no other test (in this or another process) uses: `prefix-PID-N`.
+#[must_use]
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The workspace's root folder (where docs/ and .venv-emulator/ are).
+#[must_use]
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_path_buf()
+}
