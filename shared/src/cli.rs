@@ -145,7 +145,9 @@ fn init_logging(crate_name: &str, verbose: u8, quiet: bool) {
         Ok(filter) if !filter.is_empty() => filter,
         _ => match (quiet, verbose) {
             (true, _) => "error".to_string(),
-            (false, 0) => "warn".to_string(),
+            // The SDK's own warnings (every credentials provider it tried) only from -v on: the
+            // error message already says what to do.
+            (false, 0) => format!("error,shared=warn,{crate_name}=warn"),
             (false, 1) => format!("warn,shared=info,{crate_name}=info"),
             (false, 2) => format!("info,shared=debug,{crate_name}=debug"),
             (false, _) => "trace".to_string(),

@@ -33,3 +33,50 @@ pub fn check(record: &Value) {
 pub fn is_valid(record: &Value) -> bool {
     validator().is_valid(record)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid;
+    use serde_json::json;
+
+    fn lambda() -> serde_json::Value {
+        json!({"service": "lambda", "action": "promoted", "resource": "f", "region": "us-east-1",
+               "env": "prod", "pointer": "prod",
+               "artifact": {"version": "7", "code_sha256": "abc=", "weights": {"8": 0.1}},
+               "previous": null})
+    }
+
+    #[test]
+    fn accepts_a_full_record_and_unknown_fields() {
+        assert!(is_valid(&lambda()));
+        let mut extra = lambda();
+        extra["ticket"] = json!("OPS-1");
+        assert!(is_valid(&extra));
+        assert!(is_valid(
+            &json!({"service": "ecs", "action": "resolved", "resource": "c/s"})
+        ));
+    }
+
+    #[test]
+    fn refuses_what_the_contract_forbids() {
+        let broken = |path: &str, value: serde_json::Value| {
+            let mut record = lambda();
+            record.pointer_mut(path).map(|v| *v = value);
+            record
+        };
+        assert!(!is_valid(&broken("/service", json!("lamda"))));
+        assert!(!is_valid(&broken("/action", json!("moved"))));
+        assert!(!is_valid(&broken("/resource", json!(""))));
+        assert!(!is_valid(&broken("/artifact/version", json!("$LATEST"))));
+        assert!(!is_valid(&broken("/artifact/version", json!(7))));
+        assert!(!is_valid(&broken("/artifact/weights", json!({"8": 1.5}))));
+        assert!(!is_valid(&broken("/previous", json!("7"))));
+        assert!(
+            !is_valid(&broken("/action", json!("planned"))),
+            "planned needs planned_action"
+        );
+        let mut missing = lambda();
+        missing.as_object_mut().unwrap().remove("resource");
+        assert!(!is_valid(&missing));
+    }
+}
