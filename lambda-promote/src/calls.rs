@@ -4,80 +4,18 @@
 use crate::plan::Routing;
 use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use aws_sdk_lambda::Client;
-use shared::aws::{aws_error, region_of, Aws};
-use shared::config::EnvSettings;
+use shared::aws::{aws_error, Aws};
 use shared::{Error, Result};
-use std::collections::HashMap;
 
-/// A client and where it points.
-#[derive(Debug, Clone)]
-pub struct Located {
-    pub client: Client,
-    pub region: Option<String>,
-    /// The effective settings (profile, region, endpoint): two locations with equal settings are
-    /// the same account and region, so a version read in one holds in the other.
-    pub settings: EnvSettings,
-}
+/// Lambda clients per environment and region.
+pub type Clients<'a> = shared::aws::Clients<'a, Client>;
+/// A Lambda client and where it points.
+pub type Located = shared::aws::Located<Client>;
 
-/// Hands out Lambda clients per (environment, region), built once each.
-#[derive(Debug)]
-pub struct Clients<'a> {
-    source: Source<'a>,
-    cache: tokio::sync::Mutex<HashMap<EnvSettings, Located>>,
-}
-
-#[derive(Debug)]
-enum Source<'a> {
-    Aws(&'a Aws),
-    /// One client for everything (tests with SDK-level mocks).
-    Fixed(Located),
-}
-
-impl<'a> Clients<'a> {
-    #[must_use]
-    pub fn new(aws: &'a Aws) -> Self {
-        Clients {
-            source: Source::Aws(aws),
-            cache: tokio::sync::Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Every call goes to `client` (its region reported as `region`).
-    #[must_use]
-    pub fn fixed(client: Client, region: &str) -> Clients<'static> {
-        Clients {
-            source: Source::Fixed(Located {
-                client,
-                region: Some(region.to_string()),
-                settings: EnvSettings::default(),
-            }),
-            cache: tokio::sync::Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// The client for `env`, in `region` when a function ARN or a record names one.
-    pub async fn get(&self, env: Option<&str>, region: Option<&str>) -> Result<Located> {
-        let aws = match &self.source {
-            Source::Fixed(located) => return Ok(located.clone()),
-            Source::Aws(aws) => aws,
-        };
-        let mut settings = aws.settings(env);
-        if let Some(region) = region {
-            settings.region = Some(region.to_string());
-        }
-        let mut cache = self.cache.lock().await;
-        if let Some(located) = cache.get(&settings) {
-            return Ok(located.clone());
-        }
-        let config = aws.config_in(env, region).await?;
-        let located = Located {
-            client: Client::new(&config),
-            region: region_of(&config),
-            settings: settings.clone(),
-        };
-        cache.insert(settings, located.clone());
-        Ok(located)
-    }
+/// Lambda clients for every environment the run touches.
+#[must_use]
+pub fn clients(aws: &Aws) -> Clients<'_> {
+    Clients::new(aws, Client::new)
 }
 
 fn routing_config(routing: &Routing) -> AliasRoutingConfiguration {

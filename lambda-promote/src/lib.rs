@@ -32,7 +32,7 @@ impl Tool for Cli {
 
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
         let input = ctx.stdin_if(self.command.reads_stdin())?;
-        let clients = Clients::new(&ctx.aws);
+        let clients = calls::clients(&ctx.aws);
         let opts = Options {
             dry_run: ctx.dry_run,
             concurrency: ctx.concurrency,

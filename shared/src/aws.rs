@@ -159,6 +159,87 @@ async fn load(settings: &EnvSettings) -> Result<SdkConfig> {
     Ok(loader.load().await)
 }
 
+/// A service client and where it points.
+#[derive(Debug, Clone)]
+pub struct Located<C> {
+    pub client: C,
+    /// The region the client calls, for records.
+    pub region: Option<String>,
+    /// The effective settings (profile, region, endpoint): two locations with equal settings are
+    /// the same account and region, so what is read through one holds for the other.
+    pub settings: EnvSettings,
+}
+
+/// Hands out a tool's service clients per (environment, region), each built once. `C` is whatever
+/// a tool calls: one SDK client, or a pair of them.
+pub struct Clients<'a, C> {
+    source: ClientSource<'a, C>,
+    cache: tokio::sync::Mutex<HashMap<EnvSettings, Located<C>>>,
+}
+
+enum ClientSource<'a, C> {
+    Aws {
+        aws: &'a Aws,
+        make: fn(&SdkConfig) -> C,
+    },
+    /// One client for everything (tests with SDK-level mocks).
+    Fixed(Located<C>),
+}
+
+impl<C> std::fmt::Debug for Clients<'_, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clients").finish_non_exhaustive()
+    }
+}
+
+impl<'a, C: Clone> Clients<'a, C> {
+    /// Clients built by `make` from the configuration of each environment.
+    #[must_use]
+    pub fn new(aws: &'a Aws, make: fn(&SdkConfig) -> C) -> Self {
+        Clients {
+            source: ClientSource::Aws { aws, make },
+            cache: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Every call goes to `client`, reported as being in `region`.
+    #[must_use]
+    pub fn fixed(client: C, region: &str) -> Clients<'static, C> {
+        Clients {
+            source: ClientSource::Fixed(Located {
+                client,
+                region: Some(region.to_string()),
+                settings: EnvSettings::default(),
+            }),
+            cache: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The client for `env`, in `region` when an ARN, a URI or a record names one.
+    pub async fn get(&self, env: Option<&str>, region: Option<&str>) -> Result<Located<C>> {
+        let (aws, make) = match &self.source {
+            ClientSource::Fixed(located) => return Ok(located.clone()),
+            ClientSource::Aws { aws, make } => (aws, make),
+        };
+        let mut settings = aws.settings(env);
+        if let Some(region) = region {
+            settings.region = Some(region.to_string());
+        }
+        let mut cache = self.cache.lock().await;
+        if let Some(located) = cache.get(&settings) {
+            return Ok(located.clone());
+        }
+        let config = aws.config_in(env, region).await?;
+        let located = Located {
+            client: make(&config),
+            region: region_of(&config),
+            settings: settings.clone(),
+        };
+        cache.insert(settings, located.clone());
+        Ok(located)
+    }
+}
+
 /// The region a configuration talks to, for records.
 #[must_use]
 pub fn region_of(config: &SdkConfig) -> Option<String> {
