@@ -4,7 +4,7 @@
 //! item is reported on stderr and the others go on.
 
 use crate::cli::report;
-use crate::error::{ExitCode, Result};
+use crate::error::{Error, ExitCode, Result};
 use crate::output::Output;
 use crate::record::Record;
 use futures::stream::{self, StreamExt};
@@ -22,15 +22,50 @@ pub enum Work<'a, T> {
 /// Held while an item works on its pointer.
 type Turn = Arc<tokio::sync::Mutex<()>>;
 
+/// What one item ends with: the records of what it changed, and the error that stopped it, if
+/// any. Both can be there: a service updated whose deployment then failed has a record (the
+/// change happened and can be rolled back) and an error (exit 3).
+#[derive(Debug)]
+pub struct Outcome {
+    pub records: Vec<Record>,
+    pub error: Option<Error>,
+}
+
+impl Outcome {
+    /// Records of what happened, then the error that followed.
+    #[must_use]
+    pub fn partial(records: Vec<Record>, error: Error) -> Self {
+        Outcome {
+            records,
+            error: Some(error),
+        }
+    }
+}
+
+impl From<Result<Vec<Record>>> for Outcome {
+    fn from(result: Result<Vec<Record>>) -> Self {
+        match result {
+            Ok(records) => Outcome {
+                records,
+                error: None,
+            },
+            Err(error) => Outcome {
+                records: Vec::new(),
+                error: Some(error),
+            },
+        }
+    }
+}
+
 enum Done<'a> {
-    Records(Result<Vec<Record>>),
+    Records(Outcome),
     PassThrough(&'a str),
 }
 
 /// Run `act` on every `Own` item, at most `concurrency` at once, writing each item's records (or
 /// passing its raw record on) in input order. Returns the worst exit code of the items; a closed
 /// stdout ends the batch early with [`crate::Error::BrokenPipe`].
-pub async fn run<'a, T, F, Fut>(
+pub async fn run<'a, T, F, Fut, O>(
     items: Vec<Work<'a, T>>,
     concurrency: usize,
     out: &mut Output,
@@ -38,14 +73,15 @@ pub async fn run<'a, T, F, Fut>(
 ) -> Result<ExitCode>
 where
     F: Fn(T) -> Fut,
-    Fut: Future<Output = Result<Vec<Record>>>,
+    Fut: Future<Output = O>,
+    O: Into<Outcome>,
 {
     run_keyed(items, concurrency, out, |_| None, act).await
 }
 
 /// [`run`], but items with the same key (the pointer they move) run one after another, in
 /// input order: two records that move one pointer never race each other.
-pub async fn run_keyed<'a, T, K, F, Fut>(
+pub async fn run_keyed<'a, T, K, F, Fut, O>(
     items: Vec<Work<'a, T>>,
     concurrency: usize,
     out: &mut Output,
@@ -55,7 +91,8 @@ pub async fn run_keyed<'a, T, K, F, Fut>(
 where
     K: Fn(&T) -> Option<String>,
     F: Fn(T) -> Fut,
-    Fut: Future<Output = Result<Vec<Record>>>,
+    Fut: Future<Output = O>,
+    O: Into<Outcome>,
 {
     let mut locks: HashMap<String, Turn> = HashMap::new();
     let items: Vec<(Work<'a, T>, Option<Turn>)> = items
@@ -77,7 +114,7 @@ where
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
-                Done::Records(act(item).await)
+                Done::Records(act(item).await.into())
             }
             Work::PassThrough(raw) => Done::PassThrough(raw),
         }
@@ -88,14 +125,15 @@ where
     while let Some(done) = results.next().await {
         match done {
             Done::PassThrough(raw) => out.raw(raw)?,
-            Done::Records(Ok(records)) => {
-                for record in &records {
+            Done::Records(outcome) => {
+                // The records first: a change that happened is always written.
+                for record in &outcome.records {
                     out.record(record)?;
                 }
-            }
-            Done::Records(Err(e)) => {
-                report(&e);
-                worst = worst.worst(e.exit_code());
+                if let Some(e) = outcome.error {
+                    report(&e);
+                    worst = worst.worst(e.exit_code());
+                }
             }
         }
     }

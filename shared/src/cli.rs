@@ -46,6 +46,8 @@ pub struct Context {
     pub out: Output,
     pub dry_run: bool,
     pub concurrency: usize,
+    /// `-q`: only errors on stderr (no progress lines either).
+    pub quiet: bool,
 }
 
 impl Context {
@@ -118,6 +120,7 @@ fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
         out: Output::stdout(common.output),
         dry_run: common.dry_run,
         concurrency: usize::from(common.concurrency),
+        quiet: common.quiet,
     };
     runtime.block_on(async {
         let code = tool.run(&mut ctx).await;

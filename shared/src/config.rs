@@ -22,6 +22,14 @@ pub struct Project {
     /// Per-environment AWS settings (another region or profile, e.g. prod in its own account).
     pub envs: BTreeMap<String, EnvSettings>,
     pub lambda: Option<LambdaSection>,
+    pub ecs: Option<EcsSection>,
+}
+
+/// `[ecs]`: each environment's cluster and the application's services in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcsSection {
+    pub cluster: Template,
+    pub services: Vec<Template>,
 }
 
 /// AWS settings for one environment; each overrides the SDK's defaults, a command-line flag
@@ -202,11 +210,24 @@ impl Project {
             }),
         };
 
+        let ecs = match file.ecs {
+            None => None,
+            Some(section) => Some(EcsSection {
+                cluster: template(&section.cluster, "cluster")?,
+                services: section
+                    .services
+                    .iter()
+                    .map(|s| template(s, "services"))
+                    .collect::<Result<_>>()?,
+            }),
+        };
+
         Ok(Project {
             path: path.to_path_buf(),
             order,
             envs,
             lambda,
+            ecs,
         })
     }
 
@@ -262,6 +283,15 @@ struct RawFile {
     #[serde(default)]
     env: BTreeMap<Spanned<String>, RawEnvSettings>,
     lambda: Option<RawLambda>,
+    ecs: Option<RawEcs>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEcs {
+    cluster: Spanned<String>,
+    #[serde(default)]
+    services: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -309,6 +339,10 @@ profile = "prod"
 [lambda]
 functions = ["orders-api", "orders-worker"]
 alias = "live-{env}"
+
+[ecs]
+cluster = "orders-{env}"
+services = ["orders-web"]
 "#;
 
     #[test]
@@ -320,6 +354,9 @@ alias = "live-{env}"
         let lambda = p.lambda.unwrap();
         assert_eq!(lambda.functions[1].render("prod"), "orders-worker");
         assert_eq!(lambda.alias.render("prod"), "live-prod");
+        let ecs = p.ecs.unwrap();
+        assert_eq!(ecs.cluster.render("staging"), "orders-staging");
+        assert_eq!(ecs.services[0].render("staging"), "orders-web");
     }
 
     #[test]

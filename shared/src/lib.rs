@@ -6,6 +6,10 @@ pub mod aws;
 pub mod batch;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "ecr")]
+pub mod ecr;
+#[cfg(feature = "ecs")]
+pub mod ecs;
 pub mod error;
 pub mod input;
 #[cfg(feature = "lambda")]

@@ -226,6 +226,56 @@ impl LambdaArtifact {
     }
 }
 
+/// The artifact of an ECR tag: the image digest it names, and the image pinned by that digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EcrArtifact {
+    /// `sha256:...`
+    pub digest: String,
+    /// `<registry>/<repository>@sha256:...`
+    pub image: String,
+}
+
+/// The artifact of an ECS service: the task definition it runs and each container's image,
+/// pinned by digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EcsArtifact {
+    /// The task definition's ARN. Null on a dry run's plan to register a new revision.
+    pub task_definition: Option<String>,
+    pub images: Vec<ContainerImage>,
+}
+
+/// One container's image in an [`EcsArtifact`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerImage {
+    pub container: String,
+    /// The image pinned by digest: `<registry>/<repository>@sha256:...`.
+    pub image: String,
+    /// `sha256:...`
+    pub digest: String,
+}
+
+impl EcsArtifact {
+    /// Whether both run the same bits: the same digest in every container, by name.
+    #[must_use]
+    pub fn same_images(&self, other: &EcsArtifact) -> bool {
+        let digests = |a: &EcsArtifact| {
+            let mut d: Vec<(String, String)> = a
+                .images
+                .iter()
+                .map(|i| (i.container.clone(), i.digest.clone()))
+                .collect();
+            d.sort();
+            d
+        };
+        digests(self) == digests(other)
+    }
+}
+
+/// Any artifact type as a record's JSON value.
+pub fn to_value<T: Serialize>(artifact: &T) -> Value {
+    serde_json::to_value(artifact).unwrap_or(Value::Null)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

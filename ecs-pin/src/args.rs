@@ -1,0 +1,217 @@
+//! The command line of ecs-pin. Shapes and checks of arguments only.
+
+use clap::{Args, Parser, Subcommand};
+use shared::cli::CommonArgs;
+use std::time::Duration;
+
+/// Pin ECS services to image digests and promote what one environment runs to the next.
+///
+/// An image digest is the immutable artifact; a tag, or the task definition a service runs, is
+/// the pointer. Records go to stdout as NDJSON (see docs/records.md); records of other services
+/// on stdin pass through.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ecs-pin",
+    version,
+    max_term_width = 100,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print a `resolved` record of what the service runs: its task definition and every image
+    /// pinned by digest. Changes nothing. (The same as `ecs-pin status` without deployments.)
+    #[arg(long)]
+    pub resolve_digest: bool,
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One `resolved` record per image: its repository, tag and digest.
+    Resolve(ResolveArgs),
+    /// Make TAG point at IMAGE's digest in its repository, without pulling or pushing layers.
+    Tag(TagArgs),
+    /// Register a revision of the service's task definition with every image pinned by digest.
+    Pin(PinArgs),
+    /// Run the image digests of --from's service in --to's service, with --to's own configuration.
+    Promote(PromoteArgs),
+    /// Undo the changes described by records on stdin, where the pointer has not moved since.
+    Rollback(RollbackArgs),
+    /// What each service runs: task definition, images by digest, deployments' rollout state.
+    Status(ServiceArgs),
+}
+
+/// Which services: --cluster and --service, else promote.toml's [ecs] for --env.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServiceArgs {
+    /// The environment (its cluster and services come from promote.toml's [ecs]).
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub env: Option<String>,
+    /// The cluster (`{env}` stands for --env's name).
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: Option<String>,
+    /// A service in the cluster (repeatable). Default: promote.toml's [ecs] services.
+    #[arg(long = "service", value_name = "SERVICE")]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ResolveArgs {
+    /// REPO:TAG, REPO@sha256:..., or a full ECR image URI.
+    #[arg(value_name = "IMAGE", required = true, value_parser = parse_image)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The image whose digest TAG should name (REPO:TAG, REPO@sha256:... or a full URI).
+    #[arg(value_name = "IMAGE", value_parser = parse_image)]
+    pub image: String,
+    /// The tag to point at it, in the same repository.
+    #[arg(value_name = "TAG", value_parser = parse_tag)]
+    pub tag: String,
+}
+
+/// How long to wait for a deployment, and whether to.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct WaitArgs {
+    /// Wait until the service's deployment has completed (a failed or rolled-back deployment,
+    /// or the timeout, is exit 3).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits: seconds, or a number with s, m or h.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// How often --wait asks ECS (seconds or with s, m).
+    #[arg(long, value_name = "DURATION", default_value = "6s", value_parser = parse_duration, hide = true)]
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct PinArgs {
+    /// The service's cluster.
+    #[arg(long, value_name = "CLUSTER")]
+    pub cluster: String,
+    /// The service whose task definition is pinned.
+    #[arg(long, value_name = "SERVICE")]
+    pub service: String,
+    /// Also update the service to run the pinned revision.
+    #[arg(long)]
+    pub deploy: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The environment whose services are updated.
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub to: String,
+    /// The environment whose images are promoted (default: the one before --to in promote.toml).
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub from: Option<String>,
+    /// Only this service (repeatable). Default: the `ecs` records on stdin, else promote.toml's.
+    #[arg(long = "service", value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// The cluster of each environment, `{env}` standing for its name (default: promote.toml's
+    /// [ecs] cluster).
+    #[arg(long, value_name = "PATTERN")]
+    pub cluster: Option<String>,
+    /// Refuse (exit 4) unless --to's service runs this task definition now (ARN or family:revision).
+    #[arg(long, value_name = "TASKDEF")]
+    pub expect: Option<String>,
+    /// Promote records from an environment that the promotion order would refuse.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub wait: WaitArgs,
+}
+
+fn parse_env(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not an environment name (letters, digits, `-` and `_`)"
+        ))
+    }
+}
+
+fn parse_image(s: &str) -> Result<String, String> {
+    crate::image::ImageRef::parse(s).map(|_| s.to_string())
+}
+
+fn parse_tag(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a tag (up to 128 letters, digits, `.`, `_` and `-`)"
+        ))
+    }
+}
+
+/// `90`, `90s`, `15m`, `1h`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 15m, 1h)"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("{s:?} is not a duration (e.g. 90s, 15m, 1h)")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn resolve_digest_is_a_top_level_flag() {
+        let cli = Cli::try_parse_from(["ecs-pin", "--resolve-digest", "--env", "staging"]).unwrap();
+        assert!(cli.resolve_digest && cli.command.is_none());
+        assert_eq!(cli.services.env.as_deref(), Some("staging"));
+        let cli =
+            Cli::try_parse_from(["ecs-pin", "status", "--cluster", "c", "--service", "s"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Status(_))));
+    }
+}

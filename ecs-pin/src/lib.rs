@@ -1,0 +1,323 @@
+//! ecs-pin: on ECR an image is immutable per digest and a tag is a movable label; an ECS service
+//! runs a task definition that names images. ecs-pin resolves tags to digests, retags without
+//! re-pushing, pins task definitions by digest, and promotes exactly the digests one environment
+//! runs into the next environment's own task definition, keeping that environment's configuration.
+//!
+//! Layout: `args` (the command line), `image` (references, pure), `plan` (the decisions, pure),
+//! `calls` (ECR/ECS writes and clients), `digests` (tags to digests), one module per subcommand.
+
+pub mod args;
+pub mod calls;
+pub mod digests;
+pub mod image;
+mod pin;
+pub mod plan;
+mod promote;
+mod resolve;
+mod rollback;
+mod status;
+mod tag;
+mod wait;
+
+use args::ServiceArgs;
+pub use args::{Cli, Command};
+use aws_sdk_ecs::types::{Tag, TaskDefinition};
+pub use calls::Clients;
+use calls::Located;
+use shared::cli::{CommonArgs, Context, Tool};
+use shared::config::{Project, Template};
+use shared::ecs::ServiceState;
+use shared::input::Input;
+use shared::output::Output;
+use shared::record::{to_value, EcsArtifact};
+use shared::{Action, Error, ExitCode, Record, Result, Service};
+
+impl Tool for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
+        let reads_stdin = matches!(
+            &self.command,
+            Some(Command::Rollback(_)) | Some(Command::Promote(_))
+        );
+        let input = ctx.stdin_if(reads_stdin)?;
+        let clients = calls::clients(&ctx.aws);
+        let opts = Options {
+            dry_run: ctx.dry_run,
+            concurrency: ctx.concurrency,
+            quiet: ctx.quiet,
+        };
+        let invocation = Invocation {
+            resolve_digest: self.resolve_digest,
+            services: self.services,
+            command: self.command,
+        };
+        execute(
+            invocation,
+            ctx.project.as_ref(),
+            input.as_ref(),
+            &clients,
+            opts,
+            &mut ctx.out,
+        )
+        .await
+    }
+}
+
+/// What was asked for: a subcommand, or the top-level `--resolve-digest`.
+#[derive(Debug)]
+pub struct Invocation {
+    pub resolve_digest: bool,
+    pub services: ServiceArgs,
+    pub command: Option<Command>,
+}
+
+impl From<Cli> for Invocation {
+    fn from(cli: Cli) -> Self {
+        Invocation {
+            resolve_digest: cli.resolve_digest,
+            services: cli.services,
+            command: cli.command,
+        }
+    }
+}
+
+/// Run-wide settings the subcommands share.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub dry_run: bool,
+    pub concurrency: usize,
+    /// No progress lines on stderr (`-q`).
+    pub quiet: bool,
+}
+
+/// Run one invocation: the whole tool without its process (the entry point, and tests that give
+/// it SDK-level mock clients).
+pub async fn execute(
+    invocation: Invocation,
+    project: Option<&Project>,
+    input: Option<&Input>,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    match invocation.command {
+        None if invocation.resolve_digest => {
+            status::run(&invocation.services, false, project, clients, opts, out).await
+        }
+        None => Err(Error::usage(
+            "name a command (resolve, tag, pin, promote, rollback, status) or --resolve-digest; see ecs-pin --help",
+        )),
+        Some(Command::Resolve(args)) => resolve::run(&args, clients, out).await,
+        Some(Command::Tag(args)) => tag::run(&args, clients, opts, out).await,
+        Some(Command::Pin(args)) => pin::run(&args, project, clients, opts, out).await,
+        Some(Command::Promote(args)) => promote::run(&args, project, input, clients, opts, out).await,
+        Some(Command::Rollback(args)) => {
+            let input = input.ok_or_else(|| {
+                Error::usage("rollback reads the records to undo on stdin: ecs-pin rollback < promoted.ndjson")
+            })?;
+            rollback::run(&args, input, clients, opts, out).await
+        }
+        Some(Command::Status(args)) => status::run(&args, true, project, clients, opts, out).await,
+    }
+}
+
+/// One service of one cluster: the pointer an `ecs` record is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServiceRef {
+    pub cluster: String,
+    pub service: String,
+    pub env: Option<String>,
+}
+
+impl ServiceRef {
+    /// `CLUSTER/SERVICE`, the record's `resource`.
+    pub fn resource(&self) -> String {
+        format!("{}/{}", self.cluster, self.service)
+    }
+
+    /// Parse a record's `resource`.
+    pub fn from_resource(
+        resource: &str,
+        env: Option<String>,
+    ) -> std::result::Result<ServiceRef, String> {
+        match resource.split_once('/') {
+            Some((cluster, service))
+                if !cluster.is_empty() && !service.is_empty() && !service.contains('/') =>
+            {
+                Ok(ServiceRef {
+                    cluster: cluster.to_string(),
+                    service: service.to_string(),
+                    env,
+                })
+            }
+            _ => Err(format!("{resource:?} is not CLUSTER/SERVICE")),
+        }
+    }
+
+    /// A record about this service.
+    pub fn record(
+        &self,
+        action: Action,
+        at: &Located,
+        artifact: Option<&EcsArtifact>,
+        previous: Option<&EcsArtifact>,
+    ) -> Record {
+        let mut record = Record::new(Service::Ecs, action, self.resource());
+        record.region.clone_from(&at.region);
+        record.env.clone_from(&self.env);
+        record.pointer = Some(self.service.clone());
+        record.artifact = artifact.map(to_value);
+        record.previous = previous.map(to_value);
+        record
+    }
+
+    /// A dry run's record.
+    pub fn planned(
+        &self,
+        would: Action,
+        at: &Located,
+        artifact: Option<&EcsArtifact>,
+        previous: Option<&EcsArtifact>,
+    ) -> Record {
+        let mut record = self.record(Action::Planned, at, artifact, previous);
+        record
+            .extra
+            .insert("planned_action".into(), would.as_str().into());
+        record
+    }
+}
+
+/// What a service runs now, read in full: where it is, its state, its task definition (and the
+/// definition's tags), and the artifact: that definition with every image pinned by digest.
+#[derive(Debug)]
+pub(crate) struct Running {
+    pub at: Located,
+    pub state: ServiceState,
+    pub definition: TaskDefinition,
+    pub tags: Vec<Tag>,
+    pub artifact: EcsArtifact,
+}
+
+impl Running {
+    /// The containers' names, in the definition's order.
+    pub fn container_names(&self) -> Vec<String> {
+        self.definition
+            .container_definitions()
+            .iter()
+            .map(|c| c.name().unwrap_or_default().to_string())
+            .collect()
+    }
+}
+
+/// Read what `service` runs. A service that does not exist is a refusal (exit 4) naming it.
+pub(crate) async fn read_running(clients: &Clients<'_>, service: &ServiceRef) -> Result<Running> {
+    let at = clients.get(service.env.as_deref(), None).await?;
+    let state = shared::ecs::describe_service(&at.client.ecs, &service.cluster, &service.service)
+        .await?
+        .ok_or_else(|| {
+            Error::precondition(format!("service {} does not exist", service.resource()))
+        })?;
+    let (definition, tags) =
+        shared::ecs::describe_task_definition(&at.client.ecs, &state.task_definition).await?;
+    let containers: Vec<(String, String)> = definition
+        .container_definitions()
+        .iter()
+        .map(|c| {
+            (
+                c.name().unwrap_or_default().to_string(),
+                c.image().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let images = digests::pin_containers(
+        clients,
+        service.env.as_deref(),
+        &service.resource(),
+        &containers,
+    )
+    .await?;
+    let artifact = EcsArtifact {
+        // What ECS answers for the service is the definition's own ARN where it has it.
+        task_definition: Some(
+            definition
+                .task_definition_arn()
+                .unwrap_or(&state.task_definition)
+                .to_string(),
+        ),
+        images,
+    };
+    Ok(Running {
+        at,
+        state,
+        definition,
+        tags,
+        artifact,
+    })
+}
+
+/// The services a command names: --cluster and --service, else promote.toml's [ecs] for --env.
+pub(crate) fn services(args: &ServiceArgs, project: Option<&Project>) -> Result<Vec<ServiceRef>> {
+    if let (Some(project), Some(env)) = (project, &args.env) {
+        project.position(env)?;
+    }
+    let ecs = project.and_then(|p| p.ecs.as_ref());
+    let render = |pattern: &str, what: &str| -> Result<String> {
+        let template =
+            Template::parse(pattern).map_err(|e| Error::usage(format!("--{what}: {e}")))?;
+        match &args.env {
+            Some(env) => Ok(template.render(env)),
+            None if template.varies_by_env() => Err(Error::usage(format!(
+                "--{what} {pattern:?} needs --env ENV"
+            ))),
+            None => Ok(template.render("")),
+        }
+    };
+    let cluster = match (&args.cluster, ecs, &args.env) {
+        (Some(cluster), _, _) => render(cluster, "cluster")?,
+        (None, Some(ecs), Some(env)) => ecs.cluster.render(env),
+        (None, Some(_), None) => {
+            return Err(Error::usage(
+                "pass --env ENV (promote.toml's [ecs] names each environment's cluster), or --cluster C --service S",
+            ))
+        }
+        (None, None, _) => {
+            return Err(Error::usage(
+                "name the service: --cluster C --service S, or --env ENV with an [ecs] section in promote.toml",
+            ))
+        }
+    };
+    let names: Vec<String> =
+        if args.services.is_empty() {
+            match (ecs, &args.env) {
+                (Some(ecs), Some(env)) if !ecs.services.is_empty() => {
+                    ecs.services.iter().map(|s| s.render(env)).collect()
+                }
+                _ => return Err(Error::usage(
+                    "name the service with --service S (or list [ecs] services in promote.toml)",
+                )),
+            }
+        } else {
+            args.services
+                .iter()
+                .map(|s| render(s, "service"))
+                .collect::<Result<_>>()?
+        };
+    // The environment of records: as given, else the one whose cluster this is.
+    let env = args.env.clone().or_else(|| {
+        let (ecs, project) = (ecs?, project?);
+        ecs.cluster
+            .env_of(&cluster, &project.order)
+            .map(str::to_string)
+    });
+    Ok(names
+        .into_iter()
+        .map(|service| ServiceRef {
+            cluster: cluster.clone(),
+            service,
+            env: env.clone(),
+        })
+        .collect())
+}

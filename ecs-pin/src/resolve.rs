@@ -1,0 +1,44 @@
+//! `resolve`: tags (or digests) to `resolved` records naming the digest and the pinned image.
+
+use crate::args::ResolveArgs;
+use crate::digests;
+use crate::image::ImageRef;
+use crate::Clients;
+use shared::output::Output;
+use shared::record::{to_value, EcrArtifact};
+use shared::{cli::report, Action, Error, ExitCode, Record, Result, Service};
+
+pub(crate) async fn run(
+    args: &ResolveArgs,
+    clients: &Clients<'_>,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    let references = args
+        .images
+        .iter()
+        .map(|i| ImageRef::parse(i).map_err(Error::usage))
+        .collect::<Result<Vec<_>>>()?;
+    let mut worst = ExitCode::Success;
+    for (reference, found) in references
+        .iter()
+        .zip(digests::find(clients, None, &references).await?)
+    {
+        match found {
+            Ok(found) => {
+                let mut record = Record::new(Service::Ecr, Action::Resolved, &reference.repository);
+                record.region.clone_from(&found.at.region);
+                record.pointer.clone_from(&reference.tag);
+                record.artifact = Some(to_value(&EcrArtifact {
+                    digest: found.image.digest.clone(),
+                    image: found.pinned.clone(),
+                }));
+                out.record(&record)?;
+            }
+            Err(e) => {
+                report(&e);
+                worst = worst.worst(e.exit_code());
+            }
+        }
+    }
+    Ok(worst)
+}

@@ -1,0 +1,57 @@
+//! `status` and `--resolve-digest`: what each service runs, as `resolved` records with every image
+//! pinned by digest. `status` adds the deployments and their rollout state.
+
+use crate::args::ServiceArgs;
+use crate::{read_running, services, Clients, Options};
+use serde_json::json;
+use shared::batch::{self, Work};
+use shared::config::Project;
+use shared::output::Output;
+use shared::{Action, ExitCode, Result};
+
+pub(crate) async fn run(
+    args: &ServiceArgs,
+    with_deployments: bool,
+    project: Option<&Project>,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    let work: Vec<Work<'_, _>> = services(args, project)?
+        .into_iter()
+        .map(Work::Own)
+        .collect();
+    batch::run(work, opts.concurrency, out, |service| async move {
+        let running = read_running(clients, &service).await?;
+        let mut record =
+            service.record(Action::Resolved, &running.at, Some(&running.artifact), None);
+        if with_deployments {
+            let state = &running.state;
+            record.extra.insert("desired".into(), state.desired.into());
+            record.extra.insert("running".into(), state.running.into());
+            record.extra.insert(
+                "deployments".into(),
+                state
+                    .deployments
+                    .iter()
+                    .map(|d| {
+                        json!({
+                            "id": d.id,
+                            "status": d.status,
+                            "task_definition": d.task_definition,
+                            "rollout_state": d.rollout_state,
+                            "rollout_state_reason": d.rollout_state_reason,
+                            "desired": d.desired,
+                            "running": d.running,
+                            "pending": d.pending,
+                            "failed_tasks": d.failed_tasks,
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
+        }
+        Ok(vec![record])
+    })
+    .await
+}

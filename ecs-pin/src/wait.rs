@@ -1,0 +1,72 @@
+//! `--wait`: follow a service's deployment until ECS says it completed, failed, or was rolled
+//! back by the deployment circuit breaker, or until the timeout. Anything but completion is exit 3
+//! with the reason: a deployment that did not finish is never reported as a success.
+
+use crate::args::WaitArgs;
+use crate::calls::Located;
+use crate::plan::{self, Rollout};
+use crate::ServiceRef;
+use shared::{Error, Result};
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+/// Wait until `service`'s deployment of `ours` is complete.
+pub(crate) async fn until_deployed(
+    at: &Located,
+    service: &ServiceRef,
+    ours: &str,
+    args: &WaitArgs,
+    quiet: bool,
+) -> Result<()> {
+    let started = Instant::now();
+    let live = !quiet && std::io::stderr().is_terminal();
+    let mut last = String::new();
+    let failed = |message: String| Error::Aws {
+        doing: format!("waiting for {} to deploy {ours}", service.resource()),
+        message,
+    };
+    loop {
+        let state =
+            shared::ecs::describe_service(&at.client.ecs, &service.cluster, &service.service)
+                .await?
+                .ok_or_else(|| failed("the service no longer exists".into()))?;
+        let elapsed = started.elapsed().as_secs();
+        match plan::rollout(ours, &state) {
+            Rollout::Completed => {
+                if live {
+                    eprint!("\r\x1b[2K");
+                }
+                if !quiet {
+                    eprintln!("{}: deployment completed in {elapsed}s", service.resource());
+                }
+                return Ok(());
+            }
+            Rollout::Failed(reason) => {
+                return Err(failed(format!("the deployment failed: {reason}")));
+            }
+            Rollout::RolledBack(reason) => {
+                return Err(failed(format!("ECS rolled the deployment back: {reason}")));
+            }
+            Rollout::InProgress(progress) => {
+                if live {
+                    eprint!("\r\x1b[2K{}: {progress} ({elapsed}s)", service.resource());
+                    let _ = std::io::stderr().flush();
+                } else if !quiet && progress != last {
+                    eprintln!("{}: {progress} ({elapsed}s)", service.resource());
+                }
+                last = progress;
+            }
+        }
+        let waited = started.elapsed();
+        if waited >= args.timeout {
+            if live {
+                eprintln!();
+            }
+            return Err(failed(format!(
+                "timed out after {}s ({last}); the deployment goes on in ECS",
+                args.timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(args.poll_interval.min(args.timeout - waited)).await;
+    }
+}
