@@ -17,7 +17,7 @@ mod resolve;
 mod rollback;
 mod status;
 mod tag;
-mod wait;
+pub mod wait;
 
 use args::ServiceArgs;
 pub use args::{Cli, Command};

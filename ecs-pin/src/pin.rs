@@ -115,7 +115,16 @@ async fn pin(
     }
     let records = vec![record(Action::Published, &artifact, previous)];
     if args.wait.wait {
-        if let Err(e) = wait::until_deployed(at, service, &arn, &args.wait, opts.quiet).await {
+        if let Err(e) = wait::until_deployed(
+            at,
+            &service.cluster,
+            &service.service,
+            &arn,
+            &args.wait,
+            opts.quiet,
+        )
+        .await
+        {
             return Outcome::partial(records, e);
         }
     }

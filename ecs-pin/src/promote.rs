@@ -256,7 +256,16 @@ async fn promote_one(
     };
     let records = vec![target.record(Action::Promoted, at, Some(&artifact), Some(previous))];
     if args.wait.wait {
-        if let Err(e) = wait::until_deployed(at, &target, &arn, &args.wait, opts.quiet).await {
+        if let Err(e) = wait::until_deployed(
+            at,
+            &target.cluster,
+            &target.service,
+            &arn,
+            &args.wait,
+            opts.quiet,
+        )
+        .await
+        {
             return Outcome::partial(records, e);
         }
     }

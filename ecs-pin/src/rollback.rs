@@ -252,7 +252,16 @@ async fn undo_service(
     }
     let records = vec![service.record(Action::RolledBack, &at, Some(restore), Some(changed_to))];
     if args.wait.wait {
-        if let Err(e) = wait::until_deployed(&at, service, back, &args.wait, opts.quiet).await {
+        if let Err(e) = wait::until_deployed(
+            &at,
+            &service.cluster,
+            &service.service,
+            back,
+            &args.wait,
+            opts.quiet,
+        )
+        .await
+        {
             return Outcome::partial(records, e);
         }
     }

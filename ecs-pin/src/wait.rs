@@ -5,31 +5,31 @@
 use crate::args::WaitArgs;
 use crate::calls::Located;
 use crate::plan::{self, Rollout};
-use crate::ServiceRef;
 use shared::{Error, Result};
 use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
-/// Wait until `service`'s deployment of `ours` is complete.
-pub(crate) async fn until_deployed(
+/// Wait until the deployment of task definition `ours` to `cluster/service` is complete.
+pub async fn until_deployed(
     at: &Located,
-    service: &ServiceRef,
+    cluster: &str,
+    service: &str,
     ours: &str,
     args: &WaitArgs,
     quiet: bool,
 ) -> Result<()> {
+    let resource = format!("{cluster}/{service}");
     let started = Instant::now();
     let live = !quiet && std::io::stderr().is_terminal();
     let mut last = String::new();
     let failed = |message: String| Error::Aws {
-        doing: format!("waiting for {} to deploy {ours}", service.resource()),
+        doing: format!("waiting for {resource} to deploy {ours}"),
         message,
     };
     loop {
-        let state =
-            shared::ecs::describe_service(&at.client.ecs, &service.cluster, &service.service)
-                .await?
-                .ok_or_else(|| failed("the service no longer exists".into()))?;
+        let state = shared::ecs::describe_service(&at.client.ecs, cluster, service)
+            .await?
+            .ok_or_else(|| failed("the service no longer exists".into()))?;
         let elapsed = started.elapsed().as_secs();
         match plan::rollout(ours, &state) {
             Rollout::Completed => {
@@ -37,7 +37,7 @@ pub(crate) async fn until_deployed(
                     eprint!("\r\x1b[2K");
                 }
                 if !quiet {
-                    eprintln!("{}: deployment completed in {elapsed}s", service.resource());
+                    eprintln!("{}: deployment completed in {elapsed}s", resource);
                 }
                 return Ok(());
             }
@@ -49,10 +49,10 @@ pub(crate) async fn until_deployed(
             }
             Rollout::InProgress(progress) => {
                 if live {
-                    eprint!("\r\x1b[2K{}: {progress} ({elapsed}s)", service.resource());
+                    eprint!("\r\x1b[2K{}: {progress} ({elapsed}s)", resource);
                     let _ = std::io::stderr().flush();
                 } else if !quiet && progress != last {
-                    eprintln!("{}: {progress} ({elapsed}s)", service.resource());
+                    eprintln!("{}: {progress} ({elapsed}s)", resource);
                 }
                 last = progress;
             }

@@ -1,0 +1,594 @@
+//! ecs-pin's real binary against the emulator: every command, dry runs, pass-through, the
+//! rollback round trip, refusals and bad input, each checked by reading the emulator back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
+
+use serde_json::{json, Value};
+use test_harness::ecs::{
+    self, create_repository, create_service, push_image, service_task_definition, set_service,
+    tag_digest, task_definition, Container, REGISTRY,
+};
+use test_harness::{unique, Sandbox};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ecs-pin");
+
+/// An app: one repository with images v1 and v2, and a service per environment (staging runs
+/// v2, prod runs v1), each with its own environment variables and secrets.
+struct App {
+    repo: String,
+    prefix: String,
+    v1: String,
+    v2: String,
+}
+
+impl App {
+    async fn new() -> App {
+        let prefix = unique("app");
+        let repo = format!("{prefix}/web");
+        create_repository(&repo, false).await;
+        let v1 = push_image(&repo, &format!("{prefix}-1"), "v1").await;
+        let v2 = push_image(&repo, &format!("{prefix}-2"), "v2").await;
+        let app = App {
+            repo,
+            prefix,
+            v1,
+            v2,
+        };
+        app.service("staging", &[("web", "v2"), ("log", "v1")])
+            .await;
+        app.service("prod", &[("web", "v1"), ("log", "v1")]).await;
+        app
+    }
+
+    fn cluster(&self, env: &str) -> String {
+        format!("{}-{env}", self.prefix)
+    }
+
+    async fn service(&self, env: &str, containers: &[(&str, &str)]) -> String {
+        let db = format!("db.{env}.internal");
+        let key = format!("arn:aws:ssm:us-east-1:123456789012:parameter/{env}/api-key");
+        let containers: Vec<Container<'_>> = containers
+            .iter()
+            .map(|(name, tag)| Container {
+                name,
+                image: format!("{REGISTRY}/{}:{tag}", self.repo),
+                environment: vec![("DB_HOST", db.as_str()), ("STAGE", env)],
+                secrets: vec![("API_KEY", key.as_str())],
+            })
+            .collect();
+        create_service(
+            &self.cluster(env),
+            "web",
+            &format!("{}-{env}", self.prefix),
+            &containers,
+        )
+        .await
+    }
+
+    fn toml(&self) -> String {
+        format!(
+            "[envs]\norder = [\"staging\", \"prod\"]\n\n[ecs]\ncluster = \"{}-{{env}}\"\nservices = [\"web\"]\n",
+            self.prefix
+        )
+    }
+
+    fn pinned(&self, digest: &str) -> String {
+        format!("{REGISTRY}/{}@{digest}", self.repo)
+    }
+
+    async fn running(&self, env: &str) -> String {
+        service_task_definition(&self.cluster(env), "web").await
+    }
+
+    /// Container name -> image, of the task definition a service runs.
+    async fn images(&self, env: &str) -> Vec<(String, String)> {
+        let (definition, _) = task_definition(&self.running(env).await).await;
+        definition
+            .container_definitions()
+            .iter()
+            .map(|c| {
+                (
+                    c.name().unwrap().to_string(),
+                    c.image().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn resolve_names_each_digest_and_the_missing_tag() {
+    let app = App::new().await;
+    let run = Sandbox::new().run(
+        BIN,
+        &[
+            "resolve",
+            &format!("{}:v1", app.repo),
+            &format!("{REGISTRY}/{}:v2", app.repo),
+            &format!("{}:v9", app.repo),
+        ],
+        None,
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains(&format!("{}:v9 does not exist", app.repo)),
+        "{run}"
+    );
+    let records = run.records();
+    assert_eq!(records.len(), 2, "the found ones are still printed\n{run}");
+    assert_eq!(records[0]["service"], "ecr");
+    assert_eq!(records[0]["action"], "resolved");
+    assert_eq!(records[0]["resource"], app.repo.as_str());
+    assert_eq!(records[0]["pointer"], "v1");
+    assert_eq!(
+        records[0]["artifact"],
+        json!({"digest": app.v1, "image": app.pinned(&app.v1)})
+    );
+    assert_eq!(records[1]["artifact"]["digest"], app.v2.as_str());
+}
+
+#[tokio::test]
+async fn tag_moves_a_tag_without_pushing_and_records_what_it_named() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    let first = sandbox
+        .run(BIN, &["tag", &format!("{}:v1", app.repo), "prod"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(first["action"], "promoted");
+    assert_eq!(first["pointer"], "prod");
+    assert_eq!(first["previous"], Value::Null);
+    assert_eq!(tag_digest(&app.repo, "prod").await, Some(app.v1.clone()));
+
+    let second = sandbox
+        .run(
+            BIN,
+            &["tag", &format!("{}@{}", app.repo, app.v2), "prod"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(second["artifact"]["digest"], app.v2.as_str());
+    assert_eq!(second["previous"]["digest"], app.v1.as_str());
+    assert_eq!(tag_digest(&app.repo, "prod").await, Some(app.v2.clone()));
+
+    let again = sandbox
+        .run(BIN, &["tag", &format!("{}:v2", app.repo), "prod"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(again["action"], "unchanged");
+
+    // Undo both moves: the tag is removed again (it did not exist before).
+    let log = format!("{}\n{}\n", first, second);
+    let rolled = sandbox
+        .run(BIN, &["rollback"], Some(&log))
+        .expect_code(0)
+        .record();
+    assert_eq!(rolled["action"], "rolled_back");
+    assert_eq!(rolled["artifact"], Value::Null);
+    assert_eq!(tag_digest(&app.repo, "prod").await, None);
+    assert_eq!(
+        tag_digest(&app.repo, "v2").await,
+        Some(app.v2.clone()),
+        "the image itself stays"
+    );
+}
+
+#[tokio::test]
+async fn an_immutable_repository_refuses_to_move_a_tag() {
+    let repo = format!("{}/locked", unique("imm"));
+    create_repository(&repo, true).await;
+    let one = push_image(&repo, &format!("{repo}-1"), "v1").await;
+    push_image(&repo, &format!("{repo}-2"), "v2").await;
+    let run = Sandbox::new().run(BIN, &["tag", &format!("{repo}:v2"), "v1"], None);
+    run.expect_code(4);
+    assert!(run.stderr.contains("immutable"), "{run}");
+    assert_eq!(tag_digest(&repo, "v1").await, Some(one));
+}
+
+#[tokio::test]
+async fn resolve_digest_shows_every_container_pinned() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    let record = sandbox
+        .run(
+            BIN,
+            &[
+                "--resolve-digest",
+                "--cluster",
+                &app.cluster("staging"),
+                "--service",
+                "web",
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(record["service"], "ecs");
+    assert_eq!(record["action"], "resolved");
+    assert_eq!(
+        record["resource"],
+        format!("{}/web", app.cluster("staging"))
+    );
+    assert_eq!(record["pointer"], "web");
+    assert_eq!(
+        record["artifact"]["task_definition"],
+        app.running("staging").await.as_str()
+    );
+    assert_eq!(
+        record["artifact"]["images"],
+        json!([
+            {"container": "web", "image": app.pinned(&app.v2), "digest": app.v2},
+            {"container": "log", "image": app.pinned(&app.v1), "digest": app.v1},
+        ])
+    );
+
+    sandbox.write("promote.toml", &app.toml());
+    let by_env = sandbox
+        .run(BIN, &["--resolve-digest", "--env", "staging"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(by_env["env"], "staging");
+    assert_eq!(by_env["artifact"], record["artifact"]);
+
+    let status = sandbox
+        .run(BIN, &["status", "--env", "prod"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(status["artifact"]["images"][0]["digest"], app.v1.as_str());
+    assert_eq!(status["deployments"][0]["status"], "PRIMARY");
+    assert!(
+        status["deployments"][0]["rollout_state"].is_string(),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn pin_registers_a_digest_revision_and_deploys_it() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    let before = app.running("staging").await;
+    let (old, old_tags) = task_definition(&before).await;
+
+    let pinned = sandbox
+        .run(
+            BIN,
+            &[
+                "pin",
+                "--cluster",
+                &app.cluster("staging"),
+                "--service",
+                "web",
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(pinned["action"], "published");
+    assert_eq!(
+        pinned["pointer"],
+        Value::Null,
+        "without --deploy no pointer moves"
+    );
+    assert_eq!(
+        app.running("staging").await,
+        before,
+        "the service still runs the old revision"
+    );
+    let arn = pinned["artifact"]["task_definition"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (new, new_tags) = task_definition(&arn).await;
+    assert_eq!(new.revision(), old.revision() + 1);
+    let images: Vec<&str> = new
+        .container_definitions()
+        .iter()
+        .map(|c| c.image().unwrap())
+        .collect();
+    assert_eq!(images, [app.pinned(&app.v2), app.pinned(&app.v1)]);
+    // Everything but the images is the same, field by field.
+    for (a, b) in old
+        .container_definitions()
+        .iter()
+        .zip(new.container_definitions())
+    {
+        assert_eq!(a.environment(), b.environment());
+        assert_eq!(a.secrets(), b.secrets());
+        assert_eq!(a.memory(), b.memory());
+    }
+    assert_eq!(
+        (old.cpu(), old.memory(), old.execution_role_arn()),
+        (new.cpu(), new.memory(), new.execution_role_arn())
+    );
+    assert_eq!(old_tags, new_tags);
+
+    let deployed = sandbox
+        .run(
+            BIN,
+            &[
+                "pin",
+                "--cluster",
+                &app.cluster("staging"),
+                "--service",
+                "web",
+                "--deploy",
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(deployed["pointer"], "web");
+    assert_eq!(deployed["previous"]["task_definition"], before.as_str());
+    let running = app.running("staging").await;
+    assert_eq!(
+        running,
+        deployed["artifact"]["task_definition"].as_str().unwrap()
+    );
+
+    let again = sandbox
+        .run(
+            BIN,
+            &[
+                "pin",
+                "--cluster",
+                &app.cluster("staging"),
+                "--service",
+                "web",
+                "--deploy",
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(again["action"], "unchanged");
+    assert_eq!(app.running("staging").await, running);
+}
+
+#[tokio::test]
+async fn promote_runs_stagings_digests_with_prods_own_configuration() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+    let (old, old_tags) = task_definition(&before).await;
+
+    let record = sandbox
+        .run(BIN, &["promote", "--to", "prod"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(record["action"], "promoted");
+    assert_eq!(record["env"], "prod");
+    assert_eq!(record["resource"], format!("{}/web", app.cluster("prod")));
+    assert_eq!(record["previous"]["task_definition"], before.as_str());
+    assert_eq!(record["previous"]["images"][0]["digest"], app.v1.as_str());
+
+    let now = app.running("prod").await;
+    assert_eq!(record["artifact"]["task_definition"], now.as_str());
+    assert_eq!(
+        app.images("prod").await,
+        [
+            ("web".to_string(), app.pinned(&app.v2)),
+            ("log".to_string(), app.pinned(&app.v1))
+        ]
+    );
+    let (new, new_tags) = task_definition(&now).await;
+    assert_eq!(
+        new.family(),
+        old.family(),
+        "a revision of prod's own family"
+    );
+    for (a, b) in old
+        .container_definitions()
+        .iter()
+        .zip(new.container_definitions())
+    {
+        assert_eq!(a.name(), b.name());
+        assert_eq!(
+            a.environment(),
+            b.environment(),
+            "prod keeps its environment"
+        );
+        assert_eq!(a.secrets(), b.secrets(), "prod keeps its secrets");
+        assert!(b
+            .environment()
+            .iter()
+            .any(|e| e.value() == Some("db.prod.internal")));
+    }
+    assert_eq!(
+        (old.cpu(), old.memory(), old.execution_role_arn()),
+        (new.cpu(), new.memory(), new.execution_role_arn())
+    );
+    assert_eq!(old_tags, new_tags);
+
+    let again = sandbox
+        .run(BIN, &["promote", "--to", "prod"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(again["action"], "unchanged");
+    assert_eq!(app.running("prod").await, now, "no new revision");
+}
+
+#[tokio::test]
+async fn promote_refusals_change_nothing() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+
+    let run = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--expect", "nope:9"],
+        None,
+    );
+    run.expect_code(4);
+    assert!(run.stderr.contains("not nope:9 as --expect says"), "{run}");
+
+    let dry = sandbox
+        .run(BIN, &["promote", "--to", "prod", "--dry-run"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(dry["action"], "planned");
+    assert_eq!(dry["artifact"]["task_definition"], Value::Null);
+    assert_eq!(dry["artifact"]["images"][0]["digest"], app.v2.as_str());
+    assert_eq!(app.running("prod").await, before);
+
+    // A container that only one side has.
+    app.service("qa", &[("web", "v2")]).await;
+    let bare = Sandbox::new(); // no promote.toml: qa is not in its order
+    let run = bare.run(
+        BIN,
+        &[
+            "promote",
+            "--cluster",
+            &format!("{}-{{env}}", app.prefix),
+            "--service",
+            "web",
+            "--from",
+            "qa",
+            "--to",
+            "prod",
+        ],
+        None,
+    );
+    run.expect_code(4);
+    assert!(run.stderr.contains("only the target has log"), "{run}");
+    assert_eq!(app.running("prod").await, before);
+
+    // --expect with what prod runs lets it through.
+    let short = before.rsplit('/').next().unwrap();
+    sandbox
+        .run(BIN, &["promote", "--to", "prod", "--expect", short], None)
+        .expect_code(0);
+    assert_ne!(app.running("prod").await, before);
+}
+
+#[tokio::test]
+async fn a_manifest_promotes_its_digests_and_rollback_restores_exactly() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+    let manifest = sandbox.run(BIN, &["--resolve-digest", "--env", "staging"], None);
+    manifest.expect_code(0);
+    // staging moves on after the manifest was taken: prod must still get the manifest's digests.
+    app.service("staging", &[("web", "v1"), ("log", "v1")])
+        .await;
+
+    let lambda = r#"{"service":"lambda","action":"resolved","resource":"f",  "env":"staging"}"#;
+    let stream = format!("{lambda}\n{}", manifest.stdout);
+    let promoted = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&stream));
+    promoted.expect_code(0);
+    let lines: Vec<&str> = promoted.stdout.lines().collect();
+    assert_eq!(
+        lines[0], lambda,
+        "other services pass through byte for byte, in order"
+    );
+    assert_eq!(app.images("prod").await[0].1, app.pinned(&app.v2));
+
+    let rolled = sandbox.run(BIN, &["rollback"], Some(&promoted.stdout));
+    rolled.expect_code(0);
+    assert_eq!(rolled.stdout.lines().next(), Some(lambda));
+    assert_eq!(rolled.records()[1]["action"], "rolled_back");
+    assert_eq!(
+        app.running("prod").await,
+        before,
+        "prod runs exactly what it ran before"
+    );
+    let again = sandbox
+        .run(BIN, &["rollback"], Some(&promoted.stdout))
+        .expect_code(0)
+        .records();
+    assert_eq!(again[1]["action"], "unchanged");
+}
+
+#[tokio::test]
+async fn rollback_leaves_a_service_that_moved_since() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+    let promoted = sandbox
+        .run(BIN, &["promote", "--to", "prod"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    let other = app
+        .service("prod-other", &[("web", "v1"), ("log", "v1")])
+        .await;
+    set_service(&app.cluster("prod"), "web", &other).await;
+
+    let run = sandbox.run(BIN, &["rollback"], Some(&promoted));
+    run.expect_code(4);
+    assert!(run.stderr.contains("it was changed since"), "{run}");
+    assert_eq!(app.running("prod").await, other);
+    assert_ne!(other, before);
+}
+
+#[tokio::test]
+async fn bad_input_changes_nothing_and_names_the_line() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+    let good = sandbox
+        .run(BIN, &["--resolve-digest", "--env", "staging"], None)
+        .stdout
+        .clone();
+    for (input, message) in [
+        (format!("{good}{{\"service\":\"ecs\"\n"), "stdin:2: truncated JSON"),
+        (format!("{good}{{\"service\":\"ecs\",\"action\":\"resolved\",\"resource\":\"c/s\",\"artifact\":{{\"images\":\"x\"}}}}\n"), "stdin:2: ecs record's `artifact`"),
+        (format!("{good}{{\"service\":\"ecs\",\"action\":\"resolved\",\"resource\":\"nocluster\",\"artifact\":{{\"task_definition\":null,\"images\":[{{\"container\":\"web\",\"image\":\"x\",\"digest\":\"y\"}}]}}}}\n"), "stdin:2: `resource`"),
+        (format!("{good}{{\"service\":\"ecz\",\"action\":\"resolved\",\"resource\":\"c/s\"}}\n"), "stdin:2: unknown service \"ecz\""),
+    ] {
+        let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&input));
+        run.expect_code(2);
+        assert!(run.stderr.contains(message), "expected {message:?}\n{run}");
+        assert!(run.stdout.is_empty(), "{run}");
+    }
+    assert_eq!(app.running("prod").await, before);
+
+    sandbox.write(
+        "promote.toml",
+        &format!("{}servics = [\"web\"]\n", app.toml()),
+    );
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("promote.toml:7: unknown field `servics`"),
+        "{run}"
+    );
+
+    let run = sandbox.run(BIN, &["resolve", "Not/A:Ref"], None);
+    run.expect_code(2);
+    let run = sandbox.run(BIN, &[], None);
+    run.expect_code(2);
+    assert_eq!(app.running("prod").await, before);
+}
+
+#[tokio::test]
+async fn a_service_running_a_tag_outside_ecr_cannot_be_pinned() {
+    let cluster = unique("ext");
+    create_service(
+        &cluster,
+        "web",
+        &cluster,
+        &[Container {
+            name: "web",
+            image: "docker.io/library/nginx:1.27".into(),
+            environment: vec![],
+            secrets: vec![],
+        }],
+    )
+    .await;
+    let run = Sandbox::new().run(
+        BIN,
+        &["pin", "--cluster", &cluster, "--service", "web"],
+        None,
+    );
+    run.expect_code(4);
+    assert!(run.stderr.contains("a tag outside ECR"), "{run}");
+    let _ = ecs::ecs();
+}
