@@ -175,9 +175,26 @@ pub fn summarize(value: &Value) -> String {
     match value {
         Value::Object(map) => map
             .iter()
-            .map(|(k, v)| match v {
-                Value::String(s) => format!("{k}={}", short(s)),
-                other => format!("{k}={}", short(&other.to_string())),
+            .map(|(k, v)| match (k.as_str(), v) {
+                // A task definition ARN is read by its family:revision.
+                ("task_definition", Value::String(arn)) => {
+                    format!(
+                        "{k}={}",
+                        arn.rsplit_once('/').map_or(arn.as_str(), |(_, r)| r)
+                    )
+                }
+                // Container images: name@digest, one per container.
+                ("images", Value::Array(images)) => images
+                    .iter()
+                    .map(|i| {
+                        let name = i.get("container").and_then(Value::as_str).unwrap_or("?");
+                        let digest = i.get("digest").and_then(Value::as_str).unwrap_or("?");
+                        format!("{name}@{}", short(digest))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                (_, Value::String(s)) => format!("{k}={}", short(s)),
+                (_, other) => format!("{k}={}", short(&other.to_string())),
             })
             .collect::<Vec<_>>()
             .join(" "),
@@ -267,6 +284,18 @@ mod tests {
         assert!(
             text.contains("version=7 code_sha256=0123456789abcdef…"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn summaries_of_ecs_artifacts_are_readable() {
+        let artifact = serde_json::json!({
+            "task_definition": "arn:aws:ecs:us-east-1:1:task-definition/web-prod:7",
+            "images": [{"container": "web", "image": "r/web@sha256:0123456789abcdef00", "digest": "sha256:0123456789abcdef00"}]
+        });
+        assert_eq!(
+            summarize(&artifact),
+            "task_definition=web-prod:7 web@sha256:012345678…"
         );
     }
 }

@@ -58,6 +58,29 @@ mod tests {
     }
 
     #[test]
+    fn checks_ecr_and_ecs_artifacts() {
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let image = format!("r/app@{digest}");
+        assert!(is_valid(
+            &json!({"service": "ecs", "action": "promoted", "resource": "c/s",
+            "artifact": {"task_definition": "arn:td", "images": [{"container": "web", "image": image, "digest": digest}]},
+            "previous": null})
+        ));
+        assert!(is_valid(
+            &json!({"service": "ecr", "action": "promoted", "resource": "app", "pointer": "prod",
+            "artifact": {"digest": digest, "image": image}, "previous": null})
+        ));
+        assert!(!is_valid(
+            &json!({"service": "ecr", "action": "promoted", "resource": "app",
+            "artifact": {"digest": "sha256:short", "image": image}})
+        ));
+        assert!(!is_valid(
+            &json!({"service": "ecs", "action": "promoted", "resource": "c/s",
+            "artifact": {"task_definition": "arn:td", "images": [{"container": "web", "image": "r/app:latest", "digest": digest}]}})
+        ));
+    }
+
+    #[test]
     fn refuses_what_the_contract_forbids() {
         let broken = |path: &str, value: serde_json::Value| {
             let mut record = lambda();
