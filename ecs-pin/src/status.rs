@@ -17,10 +17,22 @@ pub(crate) async fn run(
     opts: Options,
     out: &mut Output,
 ) -> Result<ExitCode> {
-    let work: Vec<Work<'_, _>> = services(args, project)?
-        .into_iter()
-        .map(Work::Own)
-        .collect();
+    // With promote.toml and no --env or --cluster: every environment, in promotion order, so
+    // `ecs-pin --resolve-digest | cfg-diff staging prod` finds both sides.
+    let every_env = args.env.is_none() && args.cluster.is_none();
+    let targets = match project {
+        Some(p) if every_env && p.ecs.is_some() && !p.order.is_empty() => {
+            let mut all = Vec::new();
+            for env in &p.order {
+                let mut one = args.clone();
+                one.env = Some(env.clone());
+                all.extend(services(&one, project)?);
+            }
+            all
+        }
+        _ => services(args, project)?,
+    };
+    let work: Vec<Work<'_, _>> = targets.into_iter().map(Work::Own).collect();
     batch::run(work, opts.concurrency, out, |service| async move {
         let running = read_running(clients, &service).await?;
         let mut record =

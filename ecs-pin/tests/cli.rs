@@ -232,6 +232,14 @@ async fn resolve_digest_shows_every_container_pinned() {
     assert_eq!(by_env["env"], "staging");
     assert_eq!(by_env["artifact"], record["artifact"]);
 
+    // No --env: every environment of promote.toml, in order (what cfg-diff needs).
+    let all = sandbox
+        .run(BIN, &["--resolve-digest"], None)
+        .expect_code(0)
+        .records();
+    let envs: Vec<&str> = all.iter().map(|r| r["env"].as_str().unwrap()).collect();
+    assert_eq!(envs, ["staging", "prod"]);
+
     let status = sandbox
         .run(BIN, &["status", "--env", "prod"], None)
         .expect_code(0)
@@ -250,6 +258,32 @@ async fn pin_registers_a_digest_revision_and_deploys_it() {
     let sandbox = Sandbox::new();
     let before = app.running("staging").await;
     let (old, old_tags) = task_definition(&before).await;
+
+    let staging = app.cluster("staging");
+    let planned = sandbox
+        .run(
+            BIN,
+            &[
+                "pin",
+                "--cluster",
+                &staging,
+                "--service",
+                "web",
+                "--deploy",
+                "--dry-run",
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(planned["action"], "planned");
+    assert_eq!(planned["planned_action"], "published");
+    assert_eq!(planned["artifact"]["task_definition"], Value::Null);
+    assert_eq!(
+        app.running("staging").await,
+        before,
+        "a dry run registers and deploys nothing"
+    );
 
     let pinned = sandbox
         .run(
