@@ -11,6 +11,9 @@ use std::future::Future;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::OnceLock;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 /// Flags shared by every tool, flattened into each tool's command line.
 #[derive(Debug, Clone, clap::Args)]
@@ -153,14 +156,25 @@ fn init_logging(crate_name: &str, verbose: u8, quiet: bool) {
             (false, 0) => format!("error,shared=warn,{crate_name}=warn"),
             (false, 1) => format!("warn,shared=info,{crate_name}=info"),
             (false, 2) => format!("info,shared=debug,{crate_name}=debug"),
-            (false, _) => "trace".to_string(),
+            (false, _) => format!("debug,shared=trace,{crate_name}=trace"),
         },
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+    // Secrets are never printed, at any verbosity: at TRACE the SDK logs whole response bodies
+    // and parsed outputs (stage variables, parameter values). Whatever RUST_LOG says, other
+    // crates' TRACE events are dropped; their DEBUG carries no payloads.
+    let ours = [crate_name.to_string(), "shared".to_string()];
+    let no_payloads = tracing_subscriber::filter::filter_fn(move |meta| {
+        *meta.level() != tracing::Level::TRACE
+            || ours.iter().any(|crate_name| {
+                meta.target() == crate_name || meta.target().starts_with(&format!("{crate_name}::"))
+            })
+    });
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbose >= 2)
         .without_time()
-        .try_init();
+        .with_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_filter(no_payloads);
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }

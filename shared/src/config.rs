@@ -23,6 +23,14 @@ pub struct Project {
     pub envs: BTreeMap<String, EnvSettings>,
     pub lambda: Option<LambdaSection>,
     pub ecs: Option<EcsSection>,
+    pub apigateway: Option<ApigatewaySection>,
+}
+
+/// `[apigateway]`: the REST API (id or name) and how an environment names its stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApigatewaySection {
+    pub rest_api: Template,
+    pub stage: Template,
 }
 
 /// `[ecs]`: each environment's cluster and the application's services in it.
@@ -222,12 +230,24 @@ impl Project {
             }),
         };
 
+        let apigateway = match file.apigateway {
+            None => None,
+            Some(section) => Some(ApigatewaySection {
+                rest_api: template(&section.rest_api, "rest_api")?,
+                stage: match &section.stage {
+                    Some(stage) => template(stage, "stage")?,
+                    None => Template::env_name(),
+                },
+            }),
+        };
+
         Ok(Project {
             path: path.to_path_buf(),
             order,
             envs,
             lambda,
             ecs,
+            apigateway,
         })
     }
 
@@ -284,6 +304,14 @@ struct RawFile {
     env: BTreeMap<Spanned<String>, RawEnvSettings>,
     lambda: Option<RawLambda>,
     ecs: Option<RawEcs>,
+    apigateway: Option<RawApigateway>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApigateway {
+    rest_api: Spanned<String>,
+    stage: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -343,6 +371,9 @@ alias = "live-{env}"
 [ecs]
 cluster = "orders-{env}"
 services = ["orders-web"]
+
+[apigateway]
+rest_api = "orders"
 "#;
 
     #[test]
@@ -357,6 +388,13 @@ services = ["orders-web"]
         let ecs = p.ecs.unwrap();
         assert_eq!(ecs.cluster.render("staging"), "orders-staging");
         assert_eq!(ecs.services[0].render("staging"), "orders-web");
+        let apigateway = p.apigateway.unwrap();
+        assert_eq!(apigateway.rest_api.render("prod"), "orders");
+        assert_eq!(
+            apigateway.stage.render("prod"),
+            "prod",
+            "the stage defaults to the environment's name"
+        );
     }
 
     #[test]

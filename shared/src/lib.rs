@@ -2,6 +2,8 @@
 //! type and exit codes, AWS access, promote.toml, the batch runner and the entry point. Service
 //! SDKs enter only behind cargo features, so each tool compiles only the services it calls.
 
+#[cfg(feature = "apigateway")]
+pub mod apigateway;
 pub mod aws;
 pub mod batch;
 pub mod cli;
@@ -16,6 +18,7 @@ pub mod input;
 pub mod lambda;
 pub mod output;
 pub mod record;
+pub mod secrets;
 
 pub use error::{Error, ExitCode, Result};
 pub use record::{Action, Record, Service};

@@ -271,6 +271,22 @@ impl EcsArtifact {
     }
 }
 
+/// The artifact of an API Gateway stage: the deployment it runs, and its canary if one is on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApigatewayArtifact {
+    pub deployment_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryArtifact>,
+}
+
+/// A stage's canary in an [`ApigatewayArtifact`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanaryArtifact {
+    pub deployment_id: String,
+    /// Percent of the stage's traffic, 0 to 100 (as API Gateway spells it).
+    pub percent: f64,
+}
+
 /// Any artifact type as a record's JSON value.
 pub fn to_value<T: Serialize>(artifact: &T) -> Value {
     serde_json::to_value(artifact).unwrap_or(Value::Null)

@@ -1,0 +1,172 @@
+//! The command line of apigw-stage. Shapes and checks of arguments only.
+
+use clap::{Args, Parser, Subcommand};
+use shared::cli::CommonArgs;
+
+/// Promote API Gateway deployments from stage to stage.
+///
+/// A deployment is an immutable snapshot of a REST API (the artifact); a stage is a named pointer
+/// to one, with its own variables. Records go to stdout as NDJSON (see docs/records.md); records
+/// of other services on stdin pass through.
+#[derive(Debug, Parser)]
+#[command(name = "apigw-stage", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Deploy the API as it is now (the build) and point ENV's stage at the new deployment.
+    Deploy(DeployArgs),
+    /// Point --to's stage at the deployment --from's stage runs; its variables stay its own.
+    Promote(PromoteArgs),
+    /// Put a canary on a stage, or --promote it, or --abort it.
+    Canary(CanaryArgs),
+    /// The stage's variables as a `config` record (secret-looking values fingerprinted).
+    Vars(EnvArgs),
+    /// The API's deployments, newest first, each with the stages that run it.
+    History(HistoryArgs),
+    /// One `resolved` record per stage: the deployment it runs and its canary.
+    Status(StatusArgs),
+    /// Undo the changes described by records on stdin, where the stage has not moved since.
+    Rollback,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// REST API id or name (default: promote.toml's [apigateway] rest_api).
+    #[arg(value_name = "API")]
+    pub api: Option<String>,
+    /// The environment whose stage takes the new deployment (created if needed).
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub env: String,
+    /// The deployment's description.
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// REST API id or name. Default: the `apigateway` records on stdin, else promote.toml's.
+    #[arg(value_name = "API")]
+    pub api: Option<String>,
+    /// The environment whose stage moves.
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub to: String,
+    /// The environment whose stage's deployment is promoted (default: the one before --to).
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub from: Option<String>,
+    /// Refuse (exit 4) unless --to's stage runs this deployment now.
+    #[arg(long, value_name = "DEPLOYMENT_ID")]
+    pub expect: Option<String>,
+    /// Promote records from an environment that the promotion order would refuse.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("step").required(true).args(["deployment", "promote", "abort"])))]
+pub struct CanaryArgs {
+    /// REST API id or name (default: promote.toml's).
+    #[arg(value_name = "API")]
+    pub api: Option<String>,
+    /// The environment whose stage carries the canary.
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub env: String,
+    /// The deployment the canary sends traffic to.
+    #[arg(long, value_name = "ID", requires = "percent")]
+    pub deployment: Option<String>,
+    /// Percent of the stage's traffic for the canary (0 < P < 100).
+    #[arg(long, value_name = "P", value_parser = parse_percent, requires = "deployment")]
+    pub percent: Option<f64>,
+    /// Make the canary's deployment the stage's deployment and remove the canary, in one update.
+    #[arg(long, conflicts_with_all = ["deployment", "abort"])]
+    pub promote: bool,
+    /// Remove the canary; the stage keeps its deployment.
+    #[arg(long, conflicts_with_all = ["deployment", "promote"])]
+    pub abort: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// REST API id or name (default: promote.toml's).
+    #[arg(value_name = "API")]
+    pub api: Option<String>,
+    /// The environment whose stage is shown.
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// REST API id or name (default: promote.toml's).
+    #[arg(value_name = "API")]
+    pub api: Option<String>,
+    /// Mark the deployment this environment's stage runs.
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// REST API id or name. Default: the `apigateway` records on stdin, else promote.toml's.
+    #[arg(value_name = "API")]
+    pub api: Option<String>,
+    /// Only this environment's stage (default: every stage).
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub env: Option<String>,
+}
+
+fn parse_env(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not an environment name (letters, digits, `-` and `_`)"
+        ))
+    }
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(p) if p > 0.0 && p < 100.0 => Ok(p),
+        _ => Err(format!(
+            "{s:?} is not a percentage between 0 and 100 (exclusive)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn canary_takes_exactly_one_step() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["apigw-stage", "canary", "api", "--env", "prod"]
+                    .iter()
+                    .chain(args),
+            )
+        };
+        assert!(parse(&["--deployment", "d1", "--percent", "10"]).is_ok());
+        assert!(parse(&["--promote"]).is_ok());
+        assert!(parse(&["--abort"]).is_ok());
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--deployment", "d1"]).is_err());
+        assert!(parse(&["--deployment", "d1", "--percent", "100"]).is_err());
+        assert!(parse(&["--promote", "--abort"]).is_err());
+    }
+}

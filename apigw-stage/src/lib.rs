@@ -1,0 +1,190 @@
+//! apigw-stage: in API Gateway (REST APIs) a deployment is an immutable snapshot of the API and a
+//! stage is a named pointer to one, with its own variables. Promoting points the next stage at the
+//! deployment the previous stage runs, with one UpdateStage patch, never a new deployment of
+//! whatever the API looks like by then.
+//!
+//! Layout: `args` (the command line), `plan` (patch operations, pure), `calls` (the writes and
+//! clients), one module per subcommand.
+
+pub mod args;
+pub mod calls;
+mod canary;
+mod deploy;
+mod history;
+pub mod plan;
+mod promote;
+mod rollback;
+mod status;
+mod vars;
+
+pub use args::{Cli, Command};
+pub use calls::Clients;
+use calls::Located;
+use shared::cli::{CommonArgs, Context, Tool};
+use shared::config::{Project, Template};
+use shared::input::Input;
+use shared::output::Output;
+use shared::record::{to_value, ApigatewayArtifact, CanaryArtifact};
+use shared::{Action, Error, ExitCode, Record, Result, Service};
+
+impl Tool for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
+        let reads_stdin = match &self.command {
+            Command::Promote(args) => args.api.is_none(),
+            Command::Status(args) => args.api.is_none(),
+            Command::Rollback => true,
+            _ => false,
+        };
+        let input = ctx.stdin_if(reads_stdin)?;
+        let clients = calls::clients(&ctx.aws);
+        let opts = Options {
+            dry_run: ctx.dry_run,
+            concurrency: ctx.concurrency,
+        };
+        execute(
+            self.command,
+            ctx.project.as_ref(),
+            input.as_ref(),
+            &clients,
+            opts,
+            &mut ctx.out,
+        )
+        .await
+    }
+}
+
+/// Run-wide settings the subcommands share.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub dry_run: bool,
+    pub concurrency: usize,
+}
+
+/// Run one subcommand: the whole tool without its process (the entry point, and tests that give
+/// it SDK-level mock clients).
+pub async fn execute(
+    command: Command,
+    project: Option<&Project>,
+    input: Option<&Input>,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    match command {
+        Command::Deploy(args) => deploy::run(&args, project, clients, opts, out).await,
+        Command::Promote(args) => promote::run(&args, project, input, clients, opts, out).await,
+        Command::Canary(args) => canary::run(&args, project, clients, opts, out).await,
+        Command::Vars(args) => vars::run(&args, project, clients, out).await,
+        Command::History(args) => history::run(&args, project, clients, out).await,
+        Command::Status(args) => status::run(&args, project, input, clients, opts, out).await,
+        Command::Rollback => {
+            let input = input.ok_or_else(|| {
+                Error::usage("rollback reads the records to undo on stdin: apigw-stage rollback < promoted.ndjson")
+            })?;
+            rollback::run(input, clients, opts, out).await
+        }
+    }
+}
+
+/// One stage of one API: the pointer an `apigateway` record is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StageRef {
+    /// The REST API's id (records always carry the id, never the name).
+    pub api: String,
+    pub stage: String,
+    pub env: Option<String>,
+}
+
+impl StageRef {
+    /// "stage prod of API a1b2c3", for messages.
+    pub fn name(&self) -> String {
+        format!("stage {} of API {}", self.stage, self.api)
+    }
+
+    pub fn record(
+        &self,
+        action: Action,
+        at: &Located,
+        artifact: Option<&ApigatewayArtifact>,
+        previous: Option<&ApigatewayArtifact>,
+    ) -> Record {
+        let mut record = Record::new(Service::Apigateway, action, &self.api);
+        record.region.clone_from(&at.region);
+        record.env.clone_from(&self.env);
+        record.pointer = Some(self.stage.clone());
+        record.artifact = artifact.map(to_value);
+        record.previous = previous.map(to_value);
+        record
+    }
+
+    pub fn planned(
+        &self,
+        would: Action,
+        at: &Located,
+        artifact: Option<&ApigatewayArtifact>,
+        previous: Option<&ApigatewayArtifact>,
+    ) -> Record {
+        let mut record = self.record(Action::Planned, at, artifact, previous);
+        record
+            .extra
+            .insert("planned_action".into(), would.as_str().into());
+        record
+    }
+}
+
+/// What a stage runs, as an artifact.
+pub(crate) fn artifact_of(stage: &shared::apigateway::Stage) -> ApigatewayArtifact {
+    ApigatewayArtifact {
+        deployment_id: stage.deployment_id.clone(),
+        canary: stage.canary.as_ref().map(|c| CanaryArtifact {
+            deployment_id: c.deployment_id.clone(),
+            percent: c.percent,
+        }),
+    }
+}
+
+/// The stage template: promote.toml's `[apigateway] stage`, else the environment's own name.
+pub(crate) fn stage_template(project: Option<&Project>) -> Template {
+    project
+        .and_then(|p| p.apigateway.as_ref())
+        .map_or_else(Template::env_name, |a| a.stage.clone())
+}
+
+/// The API a command names: the argument, else promote.toml's `[apigateway] rest_api`.
+pub(crate) fn api_named(arg: Option<&str>, project: Option<&Project>, env: &str) -> Result<String> {
+    if let Some(api) = arg {
+        return Ok(api.to_string());
+    }
+    project
+        .and_then(|p| p.apigateway.as_ref())
+        .map(|a| a.rest_api.render(env))
+        .ok_or_else(|| {
+            Error::usage(
+                "name the REST API (its id or name), or set [apigateway] rest_api in promote.toml",
+            )
+        })
+}
+
+/// Check that `env` is one of promote.toml's environments, when there is a promote.toml.
+pub(crate) fn check_env(project: Option<&Project>, env: &str) -> Result<()> {
+    match project {
+        Some(p) => p.position(env).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
+/// A stage that must exist.
+pub(crate) async fn existing_stage(
+    at: &Located,
+    stage: &StageRef,
+) -> Result<shared::apigateway::Stage> {
+    shared::apigateway::get_stage(&at.client, &stage.api, &stage.stage)
+        .await?
+        .ok_or_else(|| {
+            Error::precondition(format!("API {} has no stage {}", stage.api, stage.stage))
+        })
+}

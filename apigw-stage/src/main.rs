@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    shared::cli::main::<apigw_stage::Cli>(env!("CARGO_CRATE_NAME"))
+}

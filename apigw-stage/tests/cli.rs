@@ -1,0 +1,357 @@
+//! apigw-stage's real binary against the emulator: deploy, promote (the target's variables kept),
+//! history, vars, the rollback round trip, refusals, name resolution, dry runs, pass-through and
+//! bad input, each checked by reading the emulator back. Canaries are tested with mocks
+//! (tests/mocks.rs): the emulator's canary settings are unusable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
+
+use serde_json::Value;
+use test_harness::apigateway::{create_api, create_stage, deploy, set_stage, stage};
+use test_harness::{unique, Sandbox};
+
+const BIN: &str = env!("CARGO_BIN_EXE_apigw-stage");
+
+/// An API with staging and prod on deployment one, each with its own variables.
+struct Api {
+    name: String,
+    id: String,
+    one: String,
+}
+
+impl Api {
+    async fn new() -> Api {
+        let name = unique("orders");
+        let id = create_api(&name).await;
+        let one = deploy(&id, "one").await;
+        create_stage(
+            &id,
+            "staging",
+            &one,
+            &[("DB_HOST", "db.staging"), ("API_TOKEN", "tok-staging-1f9e")],
+        )
+        .await;
+        create_stage(
+            &id,
+            "prod",
+            &one,
+            &[("DB_HOST", "db.prod"), ("API_TOKEN", "tok-prod-77aa")],
+        )
+        .await;
+        Api { name, id, one }
+    }
+
+    fn toml(&self) -> String {
+        format!(
+            "[envs]\norder = [\"staging\", \"prod\"]\n\n[apigateway]\nrest_api = \"{}\"\n",
+            self.name
+        )
+    }
+
+    async fn runs(&self, env: &str) -> Option<String> {
+        stage(&self.id, env).await.map(|(d, _)| d)
+    }
+}
+
+#[tokio::test]
+async fn deploy_then_promote_keeps_each_stages_variables() {
+    let api = Api::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &api.toml());
+    let (_, prod_vars) = stage(&api.id, "prod").await.unwrap();
+
+    let deployed = sandbox
+        .run(
+            BIN,
+            &["deploy", "--env", "staging", "--description", "two"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(deployed["service"], "apigateway");
+    assert_eq!(deployed["action"], "published");
+    assert_eq!(
+        deployed["resource"],
+        api.id.as_str(),
+        "records carry the API's id, not its name"
+    );
+    assert_eq!(deployed["pointer"], "staging");
+    assert_eq!(deployed["previous"]["deployment_id"], api.one.as_str());
+    let two = deployed["artifact"]["deployment_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(two, api.one);
+    assert_eq!(api.runs("staging").await, Some(two.clone()));
+
+    let promoted = sandbox
+        .run(BIN, &["promote", "--to", "prod"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(promoted["action"], "promoted");
+    assert_eq!(promoted["env"], "prod");
+    assert_eq!(promoted["artifact"]["deployment_id"], two.as_str());
+    assert_eq!(promoted["previous"]["deployment_id"], api.one.as_str());
+    let (now, vars) = stage(&api.id, "prod").await.unwrap();
+    assert_eq!(now, two, "prod runs staging's deployment");
+    assert_eq!(vars, prod_vars, "prod's variables are its own, unchanged");
+
+    let again = sandbox
+        .run(BIN, &["promote", "--to", "prod"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(again["action"], "unchanged");
+}
+
+#[tokio::test]
+async fn promote_creates_a_missing_stage_and_rollback_deletes_it() {
+    let api = Api::new().await;
+    let sandbox = Sandbox::new();
+    let record = sandbox
+        .run(
+            BIN,
+            &["promote", &api.id, "--from", "staging", "--to", "qa"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(record["previous"], Value::Null);
+    assert_eq!(api.runs("qa").await, Some(api.one.clone()));
+    let rolled = sandbox
+        .run(BIN, &["rollback"], Some(&format!("{record}\n")))
+        .expect_code(0)
+        .record();
+    assert_eq!(rolled["action"], "rolled_back");
+    assert_eq!(rolled["artifact"], Value::Null);
+    assert_eq!(api.runs("qa").await, None);
+}
+
+#[tokio::test]
+async fn rollback_round_trip_and_a_stage_moved_since() {
+    let api = Api::new().await;
+    let two = deploy(&api.id, "two").await;
+    set_stage(&api.id, "staging", &two).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &api.toml());
+    let ecs = r#"{"service":"ecs","action":"promoted","resource":"c/web","pointer":"web"}"#;
+    let promoted = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    promoted.expect_code(0);
+    let log = format!("{ecs}\n{}", promoted.stdout);
+    assert_eq!(api.runs("prod").await, Some(two.clone()));
+
+    let rolled = sandbox.run(BIN, &["rollback"], Some(&log));
+    rolled.expect_code(0);
+    let lines: Vec<&str> = rolled.stdout.lines().collect();
+    assert_eq!(
+        lines[0], ecs,
+        "other services pass through first, byte for byte"
+    );
+    assert_eq!(rolled.records()[1]["action"], "rolled_back");
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+    let again = sandbox
+        .run(BIN, &["rollback"], Some(&log))
+        .expect_code(0)
+        .records();
+    assert_eq!(again[1]["action"], "unchanged");
+
+    // Promote again, then someone moves prod: rollback leaves it alone.
+    let promoted = sandbox
+        .run(BIN, &["promote", "--to", "prod"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    let three = deploy(&api.id, "three").await;
+    set_stage(&api.id, "prod", &three).await;
+    let run = sandbox.run(BIN, &["rollback"], Some(&promoted));
+    run.expect_code(4);
+    assert!(run.stderr.contains("it was changed since"), "{run}");
+    assert_eq!(api.runs("prod").await, Some(three));
+}
+
+#[tokio::test]
+async fn expect_and_dry_run_change_nothing() {
+    let api = Api::new().await;
+    let two = deploy(&api.id, "two").await;
+    set_stage(&api.id, "staging", &two).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &api.toml());
+
+    let run = sandbox.run(BIN, &["promote", "--to", "prod", "--expect", "nope"], None);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("not deployment nope as --expect says"),
+        "{run}"
+    );
+    let planned = sandbox
+        .run(BIN, &["promote", "--to", "prod", "--dry-run"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(planned["action"], "planned");
+    assert_eq!(planned["planned_action"], "promoted");
+    assert_eq!(planned["artifact"]["deployment_id"], two.as_str());
+    let deploy_plan = sandbox
+        .run(BIN, &["deploy", "--env", "prod", "--dry-run"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(deploy_plan["planned_action"], "published");
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+
+    sandbox
+        .run(
+            BIN,
+            &["promote", "--to", "prod", "--expect", &api.one],
+            None,
+        )
+        .expect_code(0);
+    assert_eq!(api.runs("prod").await, Some(two));
+}
+
+#[tokio::test]
+async fn a_manifest_promotes_its_deployment_even_if_staging_moved() {
+    let api = Api::new().await;
+    let two = deploy(&api.id, "two").await;
+    set_stage(&api.id, "staging", &two).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &api.toml());
+    let manifest = sandbox.run(BIN, &["status", "--env", "staging"], None);
+    assert_eq!(manifest.record()["artifact"]["deployment_id"], two.as_str());
+    let three = deploy(&api.id, "three").await;
+    set_stage(&api.id, "staging", &three).await;
+
+    let record = sandbox
+        .run(BIN, &["promote", "--to", "prod"], Some(&manifest.stdout))
+        .expect_code(0)
+        .record();
+    assert_eq!(record["artifact"]["deployment_id"], two.as_str());
+    assert_eq!(api.runs("prod").await, Some(two));
+    // A record naming a deployment the API does not have is refused: tested with mocks, as the
+    // emulator answers GetDeployment of an unknown id with an HTML error page.
+}
+
+#[tokio::test]
+async fn vars_history_and_status() {
+    let api = Api::new().await;
+    let two = deploy(&api.id, "two").await;
+    set_stage(&api.id, "staging", &two).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &api.toml());
+
+    let vars = sandbox.run(BIN, &["vars", "--env", "prod", "-vvv"], None);
+    let record = vars.expect_code(0).record();
+    assert_eq!(record["service"], "config");
+    assert_eq!(record["source"], "apigateway");
+    assert_eq!(record["artifact"]["variables"]["DB_HOST"], "db.prod");
+    let token = record["artifact"]["variables"]["API_TOKEN"]
+        .as_str()
+        .unwrap();
+    assert!(token.starts_with("secret:"), "{token}");
+    assert!(
+        !vars.stdout.contains("tok-prod-77aa") && !vars.stderr.contains("tok-prod-77aa"),
+        "a secret was printed"
+    );
+
+    let history = sandbox
+        .run(BIN, &["history", "--env", "prod"], None)
+        .expect_code(0)
+        .records();
+    let ids: Vec<&str> = history
+        .iter()
+        .map(|r| r["artifact"]["deployment_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [two.as_str(), api.one.as_str()], "newest first");
+    assert_eq!(history[0]["stages"], serde_json::json!(["staging"]));
+    assert_eq!(history[1]["current"], true, "prod runs deployment one");
+    assert_eq!(history[0]["pointer"], Value::Null);
+
+    let status = sandbox.run(BIN, &["status"], None).expect_code(0).records();
+    let mut stages: Vec<(String, String)> = status
+        .iter()
+        .map(|r| {
+            (
+                r["env"].as_str().unwrap().to_string(),
+                r["artifact"]["deployment_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    stages.sort();
+    assert_eq!(
+        stages,
+        [
+            ("prod".to_string(), api.one.clone()),
+            ("staging".to_string(), two.clone())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn apis_are_found_by_id_or_name_and_a_shared_name_is_refused() {
+    let api = Api::new().await;
+    let sandbox = Sandbox::new();
+    let by_name = sandbox
+        .run(BIN, &["status", &api.name, "--env", "prod"], None)
+        .expect_code(0)
+        .record();
+    let by_id = sandbox
+        .run(BIN, &["status", &api.id, "--env", "prod"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(by_name, by_id);
+
+    let twin = create_api(&api.name).await;
+    let run = sandbox.run(BIN, &["status", &api.name], None);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(&api.id) && run.stderr.contains(&twin),
+        "lists both ids\n{run}"
+    );
+    let run = sandbox.run(BIN, &["status", "no-such-api-anywhere"], None);
+    run.expect_code(4);
+}
+
+#[tokio::test]
+async fn bad_input_changes_nothing_and_names_the_line() {
+    let api = Api::new().await;
+    let two = deploy(&api.id, "two").await;
+    set_stage(&api.id, "staging", &two).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &api.toml());
+    let good = sandbox
+        .run(BIN, &["status", "--env", "staging"], None)
+        .stdout
+        .clone();
+    for (input, message) in [
+        (format!("{good}[1"), "stdin:2: truncated JSON"),
+        (format!("{good}{{\"service\":\"apigateway\",\"action\":\"resolved\",\"resource\":\"x\",\"artifact\":{{\"deployment\":\"d\"}}}}\n"), "stdin:2: apigateway record's `artifact`"),
+        (format!("{good}{{\"service\":\"apigateway\",\"action\":\"resolved\"}}\n"), "stdin:2: record has no \"resource\""),
+    ] {
+        let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&input));
+        run.expect_code(2);
+        assert!(run.stderr.contains(message), "expected {message:?}\n{run}");
+    }
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+
+    sandbox.write("promote.toml", &format!("{}stages = \"x\"\n", api.toml()));
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("promote.toml:6: unknown field `stages`"),
+        "{run}"
+    );
+    Sandbox::new()
+        .run(
+            BIN,
+            &[
+                "canary",
+                &api.id,
+                "--env",
+                "prod",
+                "--deployment",
+                &two,
+                "--percent",
+                "0",
+            ],
+            None,
+        )
+        .expect_code(2);
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+}

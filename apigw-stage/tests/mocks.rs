@@ -1,0 +1,231 @@
+//! Canaries, with SDK-level mocks: the emulator ignores canary settings (a canary patch even
+//! overwrites the live deployment there), so these tests check the exact UpdateStage patch
+//! operations sent for put, promote and abort, and that a missing deployment is refused.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
+
+use apigw_stage::{execute, Cli, Clients, Options};
+use aws_sdk_apigateway::operation::get_deployment::{GetDeploymentError, GetDeploymentOutput};
+use aws_sdk_apigateway::operation::get_rest_api::GetRestApiOutput;
+use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
+use aws_sdk_apigateway::operation::update_stage::{UpdateStageInput, UpdateStageOutput};
+use aws_sdk_apigateway::types::error::NotFoundException;
+use aws_sdk_apigateway::types::CanarySettings;
+use aws_sdk_apigateway::Client;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use clap::Parser;
+use shared::output::{Format, Output};
+use shared::ExitCode;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn run(
+    rules: &[Rule],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (ExitCode, Vec<serde_json::Value>) {
+    let cli =
+        Cli::try_parse_from(std::iter::once("apigw-stage").chain(args.iter().copied())).unwrap();
+    let client = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, rules);
+    let clients = Clients::fixed(client, "eu-west-1");
+    let captured = Captured::default();
+    let mut out = Output::to_writer(Format::Json, Box::new(captured.clone()));
+    let input = stdin.map(|t| shared::input::Input::from_text("stdin", t));
+    let opts = Options {
+        dry_run: cli.common.dry_run,
+        concurrency: 2,
+    };
+    let code = match execute(cli.command, None, input.as_ref(), &clients, opts, &mut out).await {
+        Ok(code) => code,
+        Err(e) => e.exit_code(),
+    };
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    (
+        code,
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    )
+}
+
+fn api() -> Rule {
+    mock!(Client::get_rest_api).then_output(|| {
+        GetRestApiOutput::builder()
+            .id("api1")
+            .name("orders")
+            .build()
+    })
+}
+
+fn stage(deployment: &'static str, canary: Option<(&'static str, f64)>) -> Rule {
+    mock!(Client::get_stage).then_output(move || {
+        GetStageOutput::builder()
+            .stage_name("prod")
+            .deployment_id(deployment)
+            .set_canary_settings(canary.map(|(d, p)| {
+                CanarySettings::builder()
+                    .deployment_id(d)
+                    .percent_traffic(p)
+                    .build()
+            }))
+            .build()
+    })
+}
+
+fn deployment_exists() -> Rule {
+    mock!(Client::get_deployment).then_output(|| GetDeploymentOutput::builder().id("d2").build())
+}
+
+/// An UpdateStage rule that only matches exactly these operations, in this order.
+fn update_with(expected: &'static [(&'static str, &'static str, Option<&'static str>)]) -> Rule {
+    mock!(Client::update_stage)
+        .match_requests(move |r: &UpdateStageInput| {
+            let sent: Vec<(&str, &str, Option<&str>)> = r
+                .patch_operations()
+                .iter()
+                .map(|op| {
+                    (
+                        op.op().map_or("", |o| o.as_str()),
+                        op.path().unwrap_or(""),
+                        op.value(),
+                    )
+                })
+                .collect();
+            r.rest_api_id() == Some("api1") && r.stage_name() == Some("prod") && sent == expected
+        })
+        .then_output(|| UpdateStageOutput::builder().build())
+}
+
+#[tokio::test]
+async fn putting_a_canary_sends_its_deployment_and_percent() {
+    let update = update_with(&[
+        ("replace", "/canarySettings/deploymentId", Some("d2")),
+        ("replace", "/canarySettings/percentTraffic", Some("12.5")),
+    ]);
+    let rules = [
+        api(),
+        stage("d1", None),
+        deployment_exists(),
+        update.clone(),
+    ];
+    let (code, records) = run(
+        &rules,
+        &[
+            "canary",
+            "orders",
+            "--env",
+            "prod",
+            "--deployment",
+            "d2",
+            "--percent",
+            "12.5",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(records[0]["action"], "canary");
+    assert_eq!(
+        records[0]["artifact"],
+        serde_json::json!({"deployment_id": "d1", "canary": {"deployment_id": "d2", "percent": 12.5}})
+    );
+    assert_eq!(
+        records[0]["previous"],
+        serde_json::json!({"deployment_id": "d1"})
+    );
+}
+
+#[tokio::test]
+async fn promoting_a_canary_is_one_update_of_deployment_and_canary() {
+    let update = update_with(&[
+        ("replace", "/deploymentId", Some("d2")),
+        ("remove", "/canarySettings", None),
+    ]);
+    let rules = [api(), stage("d1", Some(("d2", 10.0))), update.clone()];
+    let (code, records) = run(
+        &rules,
+        &["canary", "orders", "--env", "prod", "--promote"],
+        None,
+    )
+    .await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(records[0]["action"], "promoted");
+    assert_eq!(
+        records[0]["artifact"],
+        serde_json::json!({"deployment_id": "d2"})
+    );
+}
+
+#[tokio::test]
+async fn aborting_a_canary_removes_only_the_canary() {
+    let update = update_with(&[("remove", "/canarySettings", None)]);
+    let rules = [api(), stage("d1", Some(("d2", 10.0))), update.clone()];
+    let (code, records) = run(
+        &rules,
+        &["canary", "orders", "--env", "prod", "--abort"],
+        None,
+    )
+    .await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(records[0]["action"], "rolled_back");
+
+    // Rolling that back puts the canary on again, exactly.
+    let restore = update_with(&[
+        ("replace", "/canarySettings/deploymentId", Some("d2")),
+        ("replace", "/canarySettings/percentTraffic", Some("10")),
+    ]);
+    let rules = [stage("d1", None), restore.clone()];
+    let log = serde_json::to_string(&records[0]).unwrap();
+    let (code, _) = run(&rules, &["rollback"], Some(&log)).await;
+    assert_eq!(code, ExitCode::Success);
+    assert_eq!(restore.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_deployment_the_api_does_not_have_is_refused() {
+    let missing = mock!(Client::get_deployment).then_error(|| {
+        GetDeploymentError::NotFoundException(
+            NotFoundException::builder()
+                .message("Invalid Deployment identifier specified")
+                .build(),
+        )
+    });
+    let update = mock!(Client::update_stage).then_output(|| UpdateStageOutput::builder().build());
+    let rules = [api(), stage("d1", None), missing, update.clone()];
+    let (code, _) = run(
+        &rules,
+        &[
+            "canary",
+            "orders",
+            "--env",
+            "prod",
+            "--deployment",
+            "zz",
+            "--percent",
+            "5",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(code, ExitCode::Usage);
+    let record = r#"{"service":"apigateway","action":"resolved","resource":"api1","env":"staging","pointer":"staging","artifact":{"deployment_id":"zz"}}"#;
+    let (code, records) = run(&rules, &["promote", "--to", "prod"], Some(record)).await;
+    assert_eq!(code, ExitCode::Precondition);
+    assert!(records.is_empty());
+    assert_eq!(update.num_calls(), 0, "nothing was written");
+}

@@ -1,0 +1,237 @@
+//! Reading API Gateway REST APIs, stages and deployments: which deployment each stage runs, its
+//! canary, its variables. apigw-stage acts on them; cfg-diff compares stage variables.
+
+use crate::aws::aws_error;
+use crate::error::{Error, Result};
+use aws_sdk_apigateway::Client;
+use std::collections::BTreeMap;
+
+/// A REST API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Api {
+    pub id: String,
+    pub name: String,
+}
+
+/// A stage as it is now. Its variables are configuration and may hold secrets: `Debug` does not
+/// show their values.
+#[derive(Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub deployment_id: String,
+    pub canary: Option<Canary>,
+    pub variables: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stage")
+            .field("name", &self.name)
+            .field("deployment_id", &self.deployment_id)
+            .field("canary", &self.canary)
+            .field("variables", &self.variables.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A canary on a stage: another deployment taking a share of the traffic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Canary {
+    pub deployment_id: String,
+    /// Percent of traffic, 0 to 100.
+    pub percent: f64,
+}
+
+/// A deployment: an immutable snapshot of the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub id: String,
+    pub description: Option<String>,
+    /// When it was made, RFC 3339.
+    pub created: Option<String>,
+}
+
+/// Find an API by id, else by name. A name several APIs share is a usage error listing them.
+pub async fn find_api(client: &Client, id_or_name: &str) -> Result<Api> {
+    match client.get_rest_api().rest_api_id(id_or_name).send().await {
+        Ok(api) => {
+            return Ok(Api {
+                id: api.id().unwrap_or(id_or_name).to_string(),
+                name: api.name().unwrap_or_default().to_string(),
+            })
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) => {}
+        // An id-shaped lookup can fail for a name with characters ids cannot have: go by name.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_bad_request_exception()) => {}
+        Err(e) => {
+            return Err(aws_error(
+                format!("failed to read REST API {id_or_name}"),
+                &e,
+            ))
+        }
+    }
+    let mut matches = Vec::new();
+    let mut pages = client.get_rest_apis().limit(500).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("failed to list REST APIs", &e))?;
+        matches.extend(
+            page.items()
+                .iter()
+                .filter(|a| a.name() == Some(id_or_name))
+                .map(|a| Api {
+                    id: a.id().unwrap_or_default().to_string(),
+                    name: id_or_name.to_string(),
+                }),
+        );
+    }
+    match matches.len() {
+        1 => Ok(matches.remove(0)),
+        0 => Err(Error::precondition(format!(
+            "there is no REST API with id or name {id_or_name:?}"
+        ))),
+        _ => Err(Error::usage(format!(
+            "{} REST APIs are named {id_or_name:?} ({}): give the id",
+            matches.len(),
+            matches
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+fn stage_from(
+    name: Option<&str>,
+    deployment_id: Option<&str>,
+    canary: Option<&aws_sdk_apigateway::types::CanarySettings>,
+    variables: Option<&std::collections::HashMap<String, String>>,
+) -> Stage {
+    Stage {
+        name: name.unwrap_or_default().to_string(),
+        deployment_id: deployment_id.unwrap_or_default().to_string(),
+        canary: canary.and_then(|c| {
+            Some(Canary {
+                deployment_id: c.deployment_id()?.to_string(),
+                percent: c.percent_traffic(),
+            })
+        }),
+        variables: variables
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// The stage, or `None` when the API has no stage of that name.
+pub async fn get_stage(client: &Client, api_id: &str, stage: &str) -> Result<Option<Stage>> {
+    match client
+        .get_stage()
+        .rest_api_id(api_id)
+        .stage_name(stage)
+        .send()
+        .await
+    {
+        Ok(s) => Ok(Some(stage_from(
+            s.stage_name(),
+            s.deployment_id(),
+            s.canary_settings(),
+            s.variables(),
+        ))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(
+            format!("failed to read stage {stage} of API {api_id}"),
+            &e,
+        )),
+    }
+}
+
+/// Every stage of the API.
+pub async fn get_stages(client: &Client, api_id: &str) -> Result<Vec<Stage>> {
+    let out = client
+        .get_stages()
+        .rest_api_id(api_id)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("failed to list the stages of API {api_id}"), &e))?;
+    Ok(out
+        .item()
+        .iter()
+        .map(|s| {
+            stage_from(
+                s.stage_name(),
+                s.deployment_id(),
+                s.canary_settings(),
+                s.variables(),
+            )
+        })
+        .collect())
+}
+
+/// Every deployment of the API, newest first.
+pub async fn get_deployments(client: &Client, api_id: &str) -> Result<Vec<Deployment>> {
+    let mut deployments = Vec::new();
+    let mut pages = client
+        .get_deployments()
+        .rest_api_id(api_id)
+        .limit(500)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            aws_error(
+                format!("failed to list the deployments of API {api_id}"),
+                &e,
+            )
+        })?;
+        for d in page.items() {
+            let created = d
+                .created_date()
+                .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok());
+            deployments.push((
+                d.created_date().map(|t| (t.secs(), t.subsec_nanos())),
+                Deployment {
+                    id: d.id().unwrap_or_default().to_string(),
+                    description: d.description().map(str::to_string),
+                    created,
+                },
+            ));
+        }
+    }
+    // Creation times have one-second precision; API Gateway lists oldest first, so reversing
+    // before a stable sort keeps deployments made in the same second newest first too.
+    deployments.reverse();
+    deployments.sort_by_key(|d| std::cmp::Reverse(d.0));
+    Ok(deployments.into_iter().map(|(_, d)| d).collect())
+}
+
+/// Whether the API has a deployment with this id.
+pub async fn deployment_exists(client: &Client, api_id: &str, id: &str) -> Result<bool> {
+    match client
+        .get_deployment()
+        .rest_api_id(api_id)
+        .deployment_id(id)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(aws_error(
+            format!("failed to read deployment {id} of API {api_id}"),
+            &e,
+        )),
+    }
+}
