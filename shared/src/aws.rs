@@ -10,6 +10,7 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::collections::HashMap;
@@ -249,10 +250,9 @@ pub fn region_of(config: &SdkConfig) -> Option<String> {
 /// Turn an SDK failure into an error that says what was being done and what went wrong, in one
 /// sentence. Service errors keep AWS's code (`ResourceNotFoundException: ...`); a missing
 /// credential, an unreachable endpoint or a timeout says so and what to do.
-pub fn aws_error<E, R>(doing: impl Into<String>, err: &SdkError<E, R>) -> Error
+pub fn aws_error<E>(doing: impl Into<String>, err: &SdkError<E, HttpResponse>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     Error::Aws {
         doing: doing.into(),
@@ -261,16 +261,23 @@ where
 }
 
 /// The one-sentence description of an SDK failure used by [`aws_error`].
-pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+pub fn describe<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
 {
     if let Some(service) = err.as_service_error() {
         return match (service.code(), service.message()) {
             (Some(code), Some(message)) => format!("{code}: {message}"),
             (Some(code), None) => code.to_string(),
-            _ => service.to_string(),
+            // No error code: an answer the SDK could not read. Its HTTP status says more than
+            // the SDK's "unhandled error".
+            _ => match err.raw_response() {
+                Some(raw) => format!(
+                    "AWS answered HTTP {} in a form the SDK could not read ({service})",
+                    raw.status().as_u16()
+                ),
+                None => service.to_string(),
+            },
         };
     }
     if chain_has_credentials_error(err) {

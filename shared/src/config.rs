@@ -24,6 +24,13 @@ pub struct Project {
     pub lambda: Option<LambdaSection>,
     pub ecs: Option<EcsSection>,
     pub apigateway: Option<ApigatewaySection>,
+    pub s3: Option<S3Section>,
+}
+
+/// `[s3]`: the application's objects, `s3://BUCKET/KEY` with `{env}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Section {
+    pub objects: Vec<Template>,
 }
 
 /// `[apigateway]`: the REST API (id or name) and how an environment names its stage.
@@ -241,6 +248,26 @@ impl Project {
             }),
         };
 
+        let s3 = match file.s3 {
+            None => None,
+            Some(section) => Some(S3Section {
+                objects: section
+                    .objects
+                    .iter()
+                    .map(|o| {
+                        if o.get_ref().starts_with("s3://") {
+                            template(o, "objects")
+                        } else {
+                            Err(at(
+                                o.span(),
+                                format!("in `objects`: {:?} is not s3://BUCKET/KEY", o.get_ref()),
+                            ))
+                        }
+                    })
+                    .collect::<Result<_>>()?,
+            }),
+        };
+
         Ok(Project {
             path: path.to_path_buf(),
             order,
@@ -248,6 +275,7 @@ impl Project {
             lambda,
             ecs,
             apigateway,
+            s3,
         })
     }
 
@@ -305,6 +333,14 @@ struct RawFile {
     lambda: Option<RawLambda>,
     ecs: Option<RawEcs>,
     apigateway: Option<RawApigateway>,
+    s3: Option<RawS3>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawS3 {
+    #[serde(default)]
+    objects: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +410,9 @@ services = ["orders-web"]
 
 [apigateway]
 rest_api = "orders"
+
+[s3]
+objects = ["s3://orders-artifacts/{env}/web.zip"]
 "#;
 
     #[test]
@@ -394,6 +433,10 @@ rest_api = "orders"
             apigateway.stage.render("prod"),
             "prod",
             "the stage defaults to the environment's name"
+        );
+        assert_eq!(
+            p.s3.unwrap().objects[0].render("dev"),
+            "s3://orders-artifacts/dev/web.zip"
         );
     }
 

@@ -287,6 +287,19 @@ pub struct CanaryArtifact {
     pub percent: f64,
 }
 
+/// The artifact of an S3 key: one object version, identified by its id and its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Artifact {
+    /// The version id ("null" in a bucket without versioning).
+    pub version_id: String,
+    /// The ETag, without its quotes.
+    pub etag: String,
+    pub size: i64,
+    /// A checksum S3 stores for the object, as `ALGORITHM:VALUE` (`sha256:...`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
+}
+
 /// Any artifact type as a record's JSON value.
 pub fn to_value<T: Serialize>(artifact: &T) -> Value {
     serde_json::to_value(artifact).unwrap_or(Value::Null)

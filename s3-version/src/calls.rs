@@ -1,0 +1,367 @@
+//! The S3 calls: reading versions, copying one version onto a key (in one call, or in parts above
+//! the single-copy limit), hiding a key behind a delete marker, and the clients per environment.
+
+use crate::location::{copy_source, Location};
+use crate::plan;
+use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use shared::aws::aws_error;
+use shared::record::S3Artifact;
+use shared::{Error, Result};
+use std::collections::HashMap;
+
+/// S3 clients per environment and region.
+pub type Clients<'a> = shared::aws::Clients<'a, Client>;
+/// A client and where it points.
+pub type Located = shared::aws::Located<Client>;
+
+/// Clients for every environment the run touches. With an endpoint override (an emulator, a
+/// private endpoint) requests use path-style addressing: `http://host:port/bucket/key`, since
+/// `bucket.localhost` does not resolve.
+#[must_use]
+pub fn clients(aws: &shared::aws::Aws) -> Clients<'_> {
+    Clients::new(aws, |config| {
+        let overridden = config.endpoint_url().is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
+        Client::from_conf(
+            aws_sdk_s3::config::Builder::from(config)
+                .force_path_style(overridden)
+                .build(),
+        )
+    })
+}
+
+/// One object version with what a copy must carry along.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub artifact: S3Artifact,
+    pub content_type: Option<String>,
+    pub metadata: HashMap<String, String>,
+}
+
+fn unquote(etag: &str) -> String {
+    etag.trim_matches('"').to_string()
+}
+
+/// A version of a key (its current one without `version_id`), or `None` when there is none: no
+/// such key, the version does not exist, or the current version is a delete marker.
+pub async fn head(
+    at: &Located,
+    location: &Location,
+    version_id: Option<&str>,
+) -> Result<Option<Version>> {
+    // "null" is the one version of a key in a bucket without versioning: the current one. Asking
+    // for it without an id reads the same object, from servers that refuse "null" too.
+    let version_id = version_id.filter(|v| *v != "null");
+    let result = at
+        .client
+        .head_object()
+        .bucket(&location.bucket)
+        .key(&location.key)
+        .set_version_id(version_id.map(str::to_string))
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await;
+    let out = match result {
+        Ok(out) => out,
+        // HEAD answers carry no error body: 404 (no such key or version) and 405 (the version is
+        // a delete marker) are told apart only by their status.
+        Err(e)
+            if e.as_service_error().is_some_and(|s| s.is_not_found())
+                || e.raw_response()
+                    .is_some_and(|r| matches!(r.status().as_u16(), 404 | 405)) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(aws_error(
+                format!(
+                    "failed to read {location}{}",
+                    version_id
+                        .map(|v| format!(" version {v}"))
+                        .unwrap_or_default()
+                ),
+                &e,
+            ))
+        }
+    };
+    let checksum = [
+        ("sha256", out.checksum_sha256()),
+        ("crc64nvme", out.checksum_crc64_nvme()),
+        ("crc32c", out.checksum_crc32_c()),
+        ("crc32", out.checksum_crc32()),
+        ("sha1", out.checksum_sha1()),
+    ]
+    .into_iter()
+    .find_map(|(algorithm, value)| value.map(|v| format!("{algorithm}:{v}")));
+    Ok(Some(Version {
+        artifact: S3Artifact {
+            version_id: out.version_id().unwrap_or("null").to_string(),
+            etag: unquote(out.e_tag().unwrap_or_default()),
+            size: out.content_length().unwrap_or_default(),
+            checksum,
+        },
+        content_type: out.content_type().map(str::to_string),
+        metadata: out.metadata().cloned().unwrap_or_default(),
+    }))
+}
+
+/// A bucket's versioning status: `Enabled`, `Suspended`, or empty (never enabled).
+pub async fn versioning(at: &Located, bucket: &str) -> Result<String> {
+    match at
+        .client
+        .get_bucket_versioning()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default()),
+        // Some S3-compatible servers (the local emulator among them) answer 200 with a root element
+        // other than VersioningConfiguration, which the SDK refuses to parse. The <Status> element
+        // inside is the same, so read it from the answer itself.
+        Err(e) => match e
+            .raw_response()
+            .filter(|r| r.status().is_success())
+            .and_then(|r| r.body().bytes())
+        {
+            Some(body) => {
+                Ok(xml_element(&String::from_utf8_lossy(body), "Status").unwrap_or_default())
+            }
+            None => Err(aws_error(
+                format!("failed to read the versioning of bucket {bucket}"),
+                &e,
+            )),
+        },
+    }
+}
+
+/// The text of the first `<name>...</name>` element of a small XML document.
+fn xml_element(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{name}>"))?;
+    Some(xml[start..start + end].trim().to_string())
+}
+
+/// A bucket's object lock: `None` when it has none.
+pub async fn object_lock(at: &Located, bucket: &str) -> Result<Option<serde_json::Value>> {
+    match at
+        .client
+        .get_object_lock_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.object_lock_configuration().map(|c| {
+            let retention = c.rule().and_then(|r| r.default_retention());
+            serde_json::json!({
+                "enabled": c.object_lock_enabled().map(|e| e.as_str()) == Some("Enabled"),
+                "mode": retention.and_then(|r| r.mode()).map(|m| m.as_str().to_string()),
+                "days": retention.and_then(|r| r.days()),
+                "years": retention.and_then(|r| r.years()),
+            })
+        })),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+        Err(e) => Err(aws_error(
+            format!("failed to read the object lock of bucket {bucket}"),
+            &e,
+        )),
+    }
+}
+
+/// Copy one version of `source` onto `target`, server-side, keeping content type and metadata.
+/// Returns the new version's id.
+pub async fn copy(
+    at: &Located,
+    source: &Location,
+    version: &Version,
+    target: &Location,
+) -> Result<String> {
+    if version.artifact.size > plan::SINGLE_COPY_LIMIT {
+        return multipart_copy(at, source, version, target).await;
+    }
+    let out = at
+        .client
+        .copy_object()
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .copy_source(copy_source(source, &version.artifact.version_id))
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("failed to copy {source} onto {target}"), &e))?;
+    Ok(out.version_id().unwrap_or("null").to_string())
+}
+
+/// Copy above the single-copy limit: the parts are copied server-side, in order, and the upload
+/// is aborted if any part fails, so no half object is left behind.
+async fn multipart_copy(
+    at: &Located,
+    source: &Location,
+    version: &Version,
+    target: &Location,
+) -> Result<String> {
+    let doing = || format!("failed to copy {source} onto {target} in parts");
+    let upload = at
+        .client
+        .create_multipart_upload()
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .set_content_type(version.content_type.clone())
+        .set_metadata(Some(version.metadata.clone()).filter(|m| !m.is_empty()))
+        .send()
+        .await
+        .map_err(|e| aws_error(doing(), &e))?;
+    let upload_id = upload.upload_id().unwrap_or_default().to_string();
+    let mut completed = Vec::new();
+    for (index, (first, last)) in plan::parts(version.artifact.size).into_iter().enumerate() {
+        let number = i32::try_from(index + 1).unwrap_or(i32::MAX);
+        let part = at
+            .client
+            .upload_part_copy()
+            .bucket(&target.bucket)
+            .key(&target.key)
+            .upload_id(&upload_id)
+            .part_number(number)
+            .copy_source(copy_source(source, &version.artifact.version_id))
+            .copy_source_range(format!("bytes={first}-{last}"))
+            .send()
+            .await;
+        match part {
+            Ok(part) => completed.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(
+                        part.copy_part_result()
+                            .and_then(|r| r.e_tag())
+                            .map(str::to_string),
+                    )
+                    .build(),
+            ),
+            Err(e) => {
+                let _ = at
+                    .client
+                    .abort_multipart_upload()
+                    .bucket(&target.bucket)
+                    .key(&target.key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+                return Err(aws_error(doing(), &e));
+            }
+        }
+    }
+    let out = at
+        .client
+        .complete_multipart_upload()
+        .bucket(&target.bucket)
+        .key(&target.key)
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(completed))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws_error(doing(), &e))?;
+    Ok(out.version_id().unwrap_or("null").to_string())
+}
+
+/// Hide a key behind a delete marker: in a versioned bucket no version is deleted.
+pub async fn hide(at: &Located, location: &Location) -> Result<()> {
+    at.client
+        .delete_object()
+        .bucket(&location.bucket)
+        .key(&location.key)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_error(format!("failed to place a delete marker on {location}"), &e))
+}
+
+/// One entry of a key's history.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub version_id: String,
+    pub etag: Option<String>,
+    pub size: Option<i64>,
+    pub last_modified: Option<String>,
+    pub is_latest: bool,
+    pub delete_marker: bool,
+}
+
+/// The versions and delete markers of exactly `location.key`, newest first. S3 lists by prefix;
+/// keys that only start with this one are left out.
+pub async fn history(at: &Located, location: &Location) -> Result<Vec<Listed>> {
+    let mut entries = Vec::new();
+    let mut key_marker: Option<String> = None;
+    let mut version_marker: Option<String> = None;
+    loop {
+        let page = at
+            .client
+            .list_object_versions()
+            .bucket(&location.bucket)
+            .prefix(&location.key)
+            .set_key_marker(key_marker.clone())
+            .set_version_id_marker(version_marker.clone())
+            .send()
+            .await
+            .map_err(|e| aws_error(format!("failed to list the versions of {location}"), &e))?;
+        let time = |t: Option<&aws_smithy_types::DateTime>| {
+            t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+        };
+        for v in page
+            .versions()
+            .iter()
+            .filter(|v| v.key() == Some(location.key.as_str()))
+        {
+            entries.push(Listed {
+                version_id: v.version_id().unwrap_or("null").to_string(),
+                etag: v.e_tag().map(unquote),
+                size: v.size(),
+                last_modified: time(v.last_modified()),
+                is_latest: v.is_latest().unwrap_or(false),
+                delete_marker: false,
+            });
+        }
+        for m in page
+            .delete_markers()
+            .iter()
+            .filter(|m| m.key() == Some(location.key.as_str()))
+        {
+            entries.push(Listed {
+                version_id: m.version_id().unwrap_or("null").to_string(),
+                etag: None,
+                size: None,
+                last_modified: time(m.last_modified()),
+                is_latest: m.is_latest().unwrap_or(false),
+                delete_marker: true,
+            });
+        }
+        // Keys come in order: once past this key, later pages hold only longer keys.
+        let past = page
+            .versions()
+            .iter()
+            .filter_map(|v| v.key())
+            .chain(page.delete_markers().iter().filter_map(|m| m.key()))
+            .any(|k| k > location.key.as_str());
+        if past || !page.is_truncated().unwrap_or(false) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        version_marker = page.next_version_id_marker().map(str::to_string);
+    }
+    // Newest first: by time, the latest at the top when times tie.
+    entries.sort_by(|a, b| {
+        b.last_modified
+            .cmp(&a.last_modified)
+            .then(b.is_latest.cmp(&a.is_latest))
+    });
+    if entries.is_empty() {
+        return Err(Error::precondition(format!("{location} has no versions")));
+    }
+    Ok(entries)
+}

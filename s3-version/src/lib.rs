@@ -1,0 +1,114 @@
+//! s3-version: in a versioned bucket every write keeps the old object as a version. An approved
+//! artifact is one version id; promoting it makes the next environment's key hold exactly those
+//! bytes (a server-side copy, checked afterwards), and the old content stays a version, so
+//! nothing is ever lost and rollback copies the old version back on top.
+//!
+//! Layout: `args` (the command line), `location` (s3:// parsing), `plan` (the decisions, pure),
+//! `calls` (the S3 calls and clients), one module per subcommand.
+
+pub mod args;
+pub mod calls;
+mod check;
+mod history;
+pub mod location;
+pub mod plan;
+mod promote;
+mod resolve;
+mod rollback;
+mod status;
+
+pub use args::{Cli, Command};
+pub use calls::Clients;
+use calls::Located;
+use location::Location;
+use shared::cli::{CommonArgs, Context, Tool};
+use shared::config::Project;
+use shared::input::Input;
+use shared::output::Output;
+use shared::record::{to_value, S3Artifact};
+use shared::{Action, Error, ExitCode, Record, Result, Service};
+
+impl Tool for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
+        let reads_stdin = match &self.command {
+            Command::Promote(args) => args.src.is_none(),
+            Command::Status(args) => args.locations.is_empty() && args.env.is_none(),
+            Command::Rollback => true,
+            _ => false,
+        };
+        let input = ctx.stdin_if(reads_stdin)?;
+        let clients = calls::clients(&ctx.aws);
+        let opts = Options {
+            dry_run: ctx.dry_run,
+            concurrency: ctx.concurrency,
+        };
+        execute(
+            self.command,
+            ctx.project.as_ref(),
+            input.as_ref(),
+            &clients,
+            opts,
+            &mut ctx.out,
+        )
+        .await
+    }
+}
+
+/// Run-wide settings the subcommands share.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub dry_run: bool,
+    pub concurrency: usize,
+}
+
+/// Run one subcommand: the whole tool without its process (the entry point, and tests that give
+/// it SDK-level mock clients).
+pub async fn execute(
+    command: Command,
+    project: Option<&Project>,
+    input: Option<&Input>,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    match command {
+        Command::Resolve(args) => resolve::run(&args, clients, out).await,
+        Command::Promote(args) => promote::run(&args, project, input, clients, opts, out).await,
+        Command::History(args) => history::run(&args, clients, out).await,
+        Command::Rollback => {
+            let input = input.ok_or_else(|| {
+                Error::usage("rollback reads the records to undo on stdin: s3-version rollback < promoted.ndjson")
+            })?;
+            rollback::run(input, clients, opts, out).await
+        }
+        Command::Check(args) => check::run(&args, clients, out).await,
+        Command::Status(args) => status::run(&args, project, input, clients, opts, out).await,
+    }
+}
+
+/// A record about a key.
+pub(crate) fn record(
+    action: Action,
+    location: &Location,
+    env: Option<&str>,
+    at: &Located,
+    artifact: Option<&S3Artifact>,
+    previous: Option<&S3Artifact>,
+) -> Record {
+    let mut record = Record::new(Service::S3, action, location.resource());
+    record.region.clone_from(&at.region);
+    record.env = env.map(str::to_string);
+    record.pointer = Some(location.key.clone());
+    record.artifact = artifact.map(to_value);
+    record.previous = previous.map(to_value);
+    record
+}
+
+/// Parse a location argument (already checked by clap) into a usage error if it is not one.
+pub(crate) fn location(text: &str) -> Result<Location> {
+    Location::parse(text).map_err(Error::usage)
+}

@@ -1,0 +1,266 @@
+//! The decisions: whether two object versions hold the same bytes, whether a key must change, how
+//! a large copy is split, and whether a rollback may proceed. Plain values in, decisions out.
+
+use shared::record::S3Artifact;
+use shared::{Error, Result};
+
+/// The largest object CopyObject copies in one call: above it, multipart copy.
+pub const SINGLE_COPY_LIMIT: i64 = 5 * 1024 * 1024 * 1024;
+/// S3 allows at most this many parts.
+const MAX_PARTS: i64 = 10_000;
+/// Parts of 512 MiB: few calls, well inside S3's 5 MiB to 5 GiB per part.
+const PART_SIZE: i64 = 512 * 1024 * 1024;
+
+/// Whether two versions hold the same bytes: `Some(true)` or `Some(false)` when it can be told,
+/// `None` when it cannot (multipart ETags and no common checksum).
+#[must_use]
+pub fn same_bytes(a: &S3Artifact, b: &S3Artifact) -> Option<bool> {
+    if a.size != b.size {
+        return Some(false);
+    }
+    if let (Some(x), Some(y)) = (&a.checksum, &b.checksum) {
+        let algorithm = |c: &str| c.split_once(':').map(|(alg, _)| alg.to_string());
+        // Full-object checksums only: a multipart upload's composite checksum ends in -N.
+        if algorithm(x) == algorithm(y) && !x.contains('-') && !y.contains('-') {
+            return Some(x == y);
+        }
+    }
+    // A single-part ETag is the MD5 of the bytes; a multipart one (with `-N`) is not.
+    if !a.etag.contains('-') && !b.etag.contains('-') {
+        return Some(a.etag == b.etag);
+    }
+    None
+}
+
+/// What to do with a destination key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// It already holds these bytes: no write.
+    Unchanged,
+    /// Copy the source version on top.
+    Copy,
+}
+
+/// Decide a promotion of `source` onto a key whose current version is `now`.
+pub fn promote(
+    name: &str,
+    source: &S3Artifact,
+    now: Option<&S3Artifact>,
+    expect: Option<&str>,
+) -> Result<Step> {
+    if let Some(expected) = expect {
+        if now.map(|n| n.version_id.as_str()) != Some(expected) {
+            return Err(Error::precondition(format!(
+                "{name} holds {}, not version {expected} as --expect says; nothing changed",
+                now.map_or_else(
+                    || "nothing".to_string(),
+                    |n| format!("version {}", n.version_id)
+                )
+            )));
+        }
+    }
+    Ok(match now {
+        Some(now) if same_bytes(source, now) == Some(true) => Step::Unchanged,
+        _ => Step::Copy,
+    })
+}
+
+/// Refuse to write into a bucket whose versioning is not enabled (its old content would be
+/// lost), unless allowed.
+pub fn check_versioning(bucket: &str, status: &str, allowed: bool) -> Result<()> {
+    if status == "Enabled" || allowed {
+        return Ok(());
+    }
+    Err(Error::precondition(format!(
+        "bucket {bucket} has versioning {}: copying into it would lose the old content; enable \
+         versioning, or pass --allow-unversioned",
+        if status.is_empty() {
+            "never enabled"
+        } else {
+            status
+        }
+    )))
+}
+
+/// How to undo a promotion of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undo {
+    /// It already holds the old bytes (or, for a new key, is gone): nothing to do.
+    Unchanged,
+    /// Copy this old version on top (a new version with the old bytes; every version stays).
+    CopyBack(String),
+    /// The key did not exist before: hide it behind a delete marker (every version stays).
+    Hide,
+}
+
+/// Decide a rollback: the key was changed from `restore` to `changed_to` (`None`: no object).
+/// Only where it still holds `changed_to` is it moved back; anything else was moved since.
+pub fn rollback(
+    name: &str,
+    now: Option<&S3Artifact>,
+    changed_to: Option<&S3Artifact>,
+    restore: Option<&S3Artifact>,
+) -> Result<Undo> {
+    let is = |a: Option<&S3Artifact>, b: Option<&S3Artifact>| match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.version_id == b.version_id,
+        _ => false,
+    };
+    // The old bytes are back (a rollback ran before): a copy back makes a new version with them.
+    let holds_restore = match (now, restore) {
+        (None, None) => true,
+        (Some(n), Some(r)) => n.version_id == r.version_id || same_bytes(n, r) == Some(true),
+        _ => false,
+    };
+    if is(now, changed_to) && !holds_restore {
+        return Ok(match restore {
+            Some(r) => Undo::CopyBack(r.version_id.clone()),
+            None => Undo::Hide,
+        });
+    }
+    if holds_restore {
+        return Ok(Undo::Unchanged);
+    }
+    let show = |a: Option<&S3Artifact>| {
+        a.map_or_else(
+            || "no object".to_string(),
+            |a| format!("version {}", a.version_id),
+        )
+    };
+    Err(Error::precondition(format!(
+        "{name} holds {}, not {} as the record says: it was changed since, so it is left as it is",
+        show(now),
+        show(changed_to)
+    )))
+}
+
+/// The byte ranges (first, last, inclusive) of a multipart copy of `size` bytes.
+#[must_use]
+pub fn parts(size: i64) -> Vec<(i64, i64)> {
+    let part = PART_SIZE.max((size + MAX_PARTS - 1) / MAX_PARTS);
+    let mut ranges = Vec::new();
+    let mut first = 0;
+    while first < size {
+        let last = (first + part).min(size) - 1;
+        ranges.push((first, last));
+        first = last + 1;
+    }
+    ranges
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn art(version: &str, etag: &str, size: i64, checksum: Option<&str>) -> S3Artifact {
+        S3Artifact {
+            version_id: version.into(),
+            etag: etag.into(),
+            size,
+            checksum: checksum.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn bytes_compare_by_checksum_then_etag() {
+        assert_eq!(
+            same_bytes(&art("a", "e1", 5, None), &art("b", "e1", 5, None)),
+            Some(true)
+        );
+        assert_eq!(
+            same_bytes(&art("a", "e1", 5, None), &art("b", "e2", 5, None)),
+            Some(false)
+        );
+        assert_eq!(
+            same_bytes(&art("a", "e1", 5, None), &art("b", "e1", 6, None)),
+            Some(false)
+        );
+        assert_eq!(
+            same_bytes(&art("a", "x-2", 5, None), &art("b", "y-3", 5, None)),
+            None
+        );
+        assert_eq!(
+            same_bytes(
+                &art("a", "x-2", 5, Some("sha256:Q")),
+                &art("b", "e", 5, Some("sha256:Q"))
+            ),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn promote_and_expect() {
+        let src = art("s", "e1", 5, None);
+        assert_eq!(promote("k", &src, None, None).unwrap(), Step::Copy);
+        assert_eq!(
+            promote("k", &src, Some(&art("d", "e1", 5, None)), None).unwrap(),
+            Step::Unchanged
+        );
+        assert_eq!(
+            promote("k", &src, Some(&art("d", "e2", 5, None)), None).unwrap(),
+            Step::Copy
+        );
+        assert_eq!(
+            promote("k", &src, Some(&art("d", "e2", 5, None)), Some("x"))
+                .unwrap_err()
+                .exit_code()
+                .code(),
+            4
+        );
+        assert!(promote("k", &src, Some(&art("d", "e2", 5, None)), Some("d")).is_ok());
+    }
+
+    #[test]
+    fn versioning_refusal() {
+        assert!(check_versioning("b", "Enabled", false).is_ok());
+        assert_eq!(
+            check_versioning("b", "Suspended", false)
+                .unwrap_err()
+                .exit_code()
+                .code(),
+            4
+        );
+        assert!(check_versioning("b", "", false)
+            .unwrap_err()
+            .to_string()
+            .contains("never enabled"));
+        assert!(check_versioning("b", "", true).is_ok());
+    }
+
+    #[test]
+    fn rollback_copies_back_or_hides() {
+        let old = art("v1", "e1", 5, None);
+        let new = art("v2", "e2", 5, None);
+        assert_eq!(
+            rollback("k", Some(&new), Some(&new), Some(&old)).unwrap(),
+            Undo::CopyBack("v1".into())
+        );
+        assert_eq!(
+            rollback("k", Some(&new), Some(&new), None).unwrap(),
+            Undo::Hide
+        );
+        // After a rollback the key holds a new version with the old bytes: nothing more to do.
+        assert_eq!(
+            rollback("k", Some(&art("v3", "e1", 5, None)), Some(&new), Some(&old)).unwrap(),
+            Undo::Unchanged
+        );
+        assert_eq!(
+            rollback("k", None, Some(&new), None).unwrap(),
+            Undo::Unchanged
+        );
+        let e = rollback("k", Some(&art("v9", "e9", 5, None)), Some(&new), Some(&old)).unwrap_err();
+        assert_eq!(e.exit_code().code(), 4);
+    }
+
+    #[test]
+    fn multipart_ranges_cover_every_byte_once() {
+        let size = SINGLE_COPY_LIMIT + 3;
+        let ranges = parts(size);
+        assert_eq!(ranges.first().unwrap().0, 0);
+        assert_eq!(ranges.last().unwrap().1, size - 1);
+        assert!(ranges.windows(2).all(|w| w[0].1 + 1 == w[1].0));
+        assert_eq!(ranges.len(), 11);
+        // A huge object still fits in 10,000 parts.
+        assert!(parts(5 * 1024 * 1024 * 1024 * 1024).len() <= 10_000);
+    }
+}

@@ -1,0 +1,151 @@
+//! `rollback`: make each key in the records on stdin hold its previous bytes again by copying the
+//! previous version on top (or, for a key that did not exist, a delete marker). Nothing is ever
+//! deleted: every version still exists afterwards. Other services pass through.
+
+use crate::location::Location;
+use crate::plan::{self, Undo};
+use crate::{calls, record, Clients, Options};
+use shared::batch::{self, Work};
+use shared::input::Input;
+use shared::output::Output;
+use shared::record::S3Artifact;
+use shared::{Action, Error, ExitCode, Record, Result, Service};
+use std::collections::HashMap;
+
+#[derive(Debug)]
+struct Change {
+    location: Location,
+    env: Option<String>,
+    changed_to: Option<S3Artifact>,
+    restore: Option<S3Artifact>,
+}
+
+pub(crate) async fn run(
+    input: &Input,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    let mut work: Vec<Work<'_, usize>> = Vec::new();
+    let mut changes: Vec<Change> = Vec::new();
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for raw in input.records()? {
+        if raw.service != Service::S3 {
+            work.push(Work::PassThrough(raw.raw));
+            continue;
+        }
+        let origin = format!("{}:{}", input.origin(), raw.line);
+        let parsed = raw.parse(input.origin())?;
+        let Some(change) = change_of(&parsed, &origin)? else {
+            continue;
+        };
+        match by_key.get(&change.location.to_string()) {
+            Some(&index) => changes[index].changed_to = change.changed_to,
+            None => {
+                by_key.insert(change.location.to_string(), changes.len());
+                work.push(Work::Own(changes.len()));
+                changes.push(change);
+            }
+        }
+    }
+    let changes = &changes;
+    batch::run(work, opts.concurrency, out, |index| async move {
+        undo(&changes[index], clients, opts).await
+    })
+    .await
+}
+
+fn change_of(record: &Record, origin: &str) -> Result<Option<Change>> {
+    if !record.action.moved_a_pointer() || record.pointer.is_none() {
+        return Ok(None);
+    }
+    let artifact = |field: &str, value: &Option<serde_json::Value>| -> Result<Option<S3Artifact>> {
+        match value {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(v) => serde_json::from_value(v.clone())
+                .map(Some)
+                .map_err(|e| Error::bad_input(origin, format!("`{field}` is not an s3 artifact {{\"version_id\", \"etag\", \"size\"}}: {e}"))),
+        }
+    };
+    let changed_to = artifact("artifact", &record.artifact)?;
+    let restore = artifact("previous", &record.previous)?;
+    if changed_to.is_none() && restore.is_none() {
+        return Err(Error::bad_input(
+            origin,
+            "the record has neither `artifact` nor `previous`: nothing to roll back to",
+        ));
+    }
+    Ok(Some(Change {
+        location: Location::from_resource(&record.resource)
+            .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?,
+        env: record.env.clone(),
+        changed_to,
+        restore,
+    }))
+}
+
+async fn undo(change: &Change, clients: &Clients<'_>, opts: Options) -> Result<Vec<Record>> {
+    let Change {
+        location,
+        env,
+        changed_to,
+        restore,
+    } = change;
+    let at = clients.get(env.as_deref(), None).await?;
+    let now = calls::head(&at, location, None).await?.map(|v| v.artifact);
+    let step = plan::rollback(
+        &location.to_string(),
+        now.as_ref(),
+        changed_to.as_ref(),
+        restore.as_ref(),
+    )?;
+    let env = env.as_deref();
+    if step == Undo::Unchanged {
+        return Ok(vec![record(
+            Action::Unchanged,
+            location,
+            env,
+            &at,
+            now.as_ref(),
+            now.as_ref(),
+        )]);
+    }
+    if opts.dry_run {
+        let mut r = record(
+            Action::Planned,
+            location,
+            env,
+            &at,
+            restore.as_ref(),
+            now.as_ref(),
+        );
+        r.extra
+            .insert("planned_action".into(), "rolled_back".into());
+        return Ok(vec![r]);
+    }
+    let after = match step {
+        Undo::CopyBack(version_id) => {
+            let version = calls::head(&at, location, Some(&version_id)).await?.ok_or_else(|| {
+                Error::precondition(format!("{location} version {version_id} no longer exists: it cannot be copied back"))
+            })?;
+            let new_version = calls::copy(&at, location, &version, location).await?;
+            calls::head(&at, location, Some(&new_version))
+                .await?
+                .map(|v| v.artifact)
+        }
+        Undo::Hide => {
+            calls::hide(&at, location).await?;
+            None
+        }
+        Undo::Unchanged => now.clone(),
+    };
+    tracing::info!("{location}: rolled back");
+    Ok(vec![record(
+        Action::RolledBack,
+        location,
+        env,
+        &at,
+        after.as_ref(),
+        now.as_ref(),
+    )])
+}

@@ -1,0 +1,81 @@
+//! `status`: the current version of each object, as `resolved` records; with --env, promote.toml's
+//! [s3] objects of that environment (a release manifest's lines).
+
+use crate::args::StatusArgs;
+use crate::location::Location;
+use crate::{calls, record, Clients, Options};
+use shared::batch::{self, Work};
+use shared::config::Project;
+use shared::input::Input;
+use shared::output::Output;
+use shared::{Action, Error, ExitCode, Result, Service};
+
+pub(crate) async fn run(
+    args: &StatusArgs,
+    project: Option<&Project>,
+    input: Option<&Input>,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    let mut work: Vec<Work<'_, (Location, Option<String>)>> = Vec::new();
+    if !args.locations.is_empty() {
+        for l in &args.locations {
+            work.push(Work::Own((
+                Location::parse(l).map_err(Error::usage)?,
+                args.env.clone(),
+            )));
+        }
+    } else if let Some(env) = &args.env {
+        if let Some(p) = project {
+            p.position(env)?;
+        }
+        let objects = project
+            .and_then(|p| p.s3.as_ref())
+            .map(|s| s.objects.clone())
+            .filter(|o| !o.is_empty())
+            .ok_or_else(|| {
+                Error::usage("--env needs [s3] objects in promote.toml (or name LOCATIONs)")
+            })?;
+        for template in objects {
+            work.push(Work::Own((
+                Location::parse(&template.render(env)).map_err(Error::usage)?,
+                Some(env.clone()),
+            )));
+        }
+    } else if let Some(input) = input {
+        for raw in input.records()? {
+            if raw.service != Service::S3 {
+                work.push(Work::PassThrough(raw.raw));
+                continue;
+            }
+            let parsed = raw.parse(input.origin())?;
+            let location = Location::from_resource(&parsed.resource).map_err(|e| {
+                Error::bad_input(
+                    format!("{}:{}", input.origin(), raw.line),
+                    format!("`resource`: {e}"),
+                )
+            })?;
+            work.push(Work::Own((location, parsed.env)));
+        }
+    } else {
+        return Err(Error::usage("name LOCATIONs, pass --env ENV with [s3] objects in promote.toml, or pipe s3 records in"));
+    }
+    batch::run(work, opts.concurrency, out, |(location, env)| async move {
+        let at = clients.get(env.as_deref(), None).await?;
+        let version = calls::head(&at, &location, None).await?.ok_or_else(|| {
+            Error::precondition(format!(
+                "{location} does not exist (or its current version is a delete marker)"
+            ))
+        })?;
+        Ok::<_, Error>(vec![record(
+            Action::Resolved,
+            &location,
+            env.as_deref(),
+            &at,
+            Some(&version.artifact),
+            None,
+        )])
+    })
+    .await
+}

@@ -1,0 +1,387 @@
+//! s3-version's real binary against the emulator: resolve, promote within and across buckets
+//! (content, content type and metadata read back), history of a key that is a prefix of another,
+//! the rollback round trip with every version still there, refusals, dry runs, pass-through and
+//! bad input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
+
+use serde_json::Value;
+use test_harness::s3::{create_bucket, get, put, versions};
+use test_harness::{unique, Sandbox};
+
+const BIN: &str = env!("CARGO_BIN_EXE_s3-version");
+
+/// A versioned bucket with staging/web.zip (two builds) and prod/web.zip (an old build).
+struct Bucket {
+    name: String,
+    build1: String,
+    build2: String,
+    prod0: String,
+}
+
+impl Bucket {
+    async fn new() -> Bucket {
+        let name = unique("art");
+        create_bucket(&name, true).await;
+        let build1 = put(
+            &name,
+            "staging/web.zip",
+            b"build-1",
+            "application/zip",
+            &[("build", "1")],
+        )
+        .await;
+        let build2 = put(
+            &name,
+            "staging/web.zip",
+            b"build-2",
+            "application/zip",
+            &[("build", "2")],
+        )
+        .await;
+        let prod0 = put(
+            &name,
+            "prod/web.zip",
+            b"build-0",
+            "application/zip",
+            &[("build", "0")],
+        )
+        .await;
+        Bucket {
+            name,
+            build1,
+            build2,
+            prod0,
+        }
+    }
+
+    fn at(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.name)
+    }
+
+    fn toml(&self) -> String {
+        format!("[envs]\norder = [\"staging\", \"prod\"]\n\n[s3]\nobjects = [\"s3://{}/{{env}}/web.zip\"]\n", self.name)
+    }
+
+    async fn prod(&self) -> Vec<u8> {
+        get(&self.name, "prod/web.zip", None)
+            .await
+            .map(|o| o.0)
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn resolve_names_the_current_or_a_given_version() {
+    let b = Bucket::new().await;
+    let sandbox = Sandbox::new();
+    let current = sandbox
+        .run(BIN, &["resolve", &b.at("staging/web.zip")], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(current["service"], "s3");
+    assert_eq!(current["resource"], format!("{}/staging/web.zip", b.name));
+    assert_eq!(current["pointer"], "staging/web.zip");
+    assert_eq!(current["artifact"]["version_id"], b.build2.as_str());
+    assert_eq!(current["artifact"]["size"], 7);
+    let old = sandbox
+        .run(
+            BIN,
+            &[
+                "resolve",
+                &b.at("staging/web.zip"),
+                "--version-id",
+                &b.build1,
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(old["artifact"]["version_id"], b.build1.as_str());
+    assert_ne!(old["artifact"]["etag"], current["artifact"]["etag"]);
+    sandbox
+        .run(BIN, &["resolve", &b.at("nothing/here")], None)
+        .expect_code(4);
+}
+
+#[tokio::test]
+async fn promote_copies_exactly_that_version_with_its_type_and_metadata() {
+    let b = Bucket::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &b.toml());
+
+    let record = sandbox
+        .run(BIN, &["promote", "--to", "prod"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(record["action"], "promoted");
+    assert_eq!(record["env"], "prod");
+    assert_eq!(record["previous"]["version_id"], b.prod0.as_str());
+    assert_eq!(
+        record["source"],
+        format!("{}?versionId={}", b.at("staging/web.zip"), b.build2)
+    );
+    let (bytes, content_type, metadata, version) =
+        get(&b.name, "prod/web.zip", None).await.unwrap();
+    assert_eq!(bytes, b"build-2");
+    assert_eq!(content_type.as_deref(), Some("application/zip"));
+    assert_eq!(metadata.get("build").map(String::as_str), Some("2"));
+    assert_eq!(record["artifact"]["version_id"], version.as_str());
+
+    let again = sandbox
+        .run(BIN, &["promote", "--to", "prod"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(again["action"], "unchanged", "the same bytes: no write");
+    assert_eq!(versions(&b.name, "prod/web.zip").await.len(), 2);
+
+    // An older version, explicitly, into another bucket.
+    let other = unique("other");
+    create_bucket(&other, true).await;
+    let target = format!("s3://{other}/site/web.zip");
+    let across = sandbox
+        .run(
+            BIN,
+            &[
+                "promote",
+                &b.at("staging/web.zip"),
+                "--to",
+                &target,
+                "--version-id",
+                &b.build1,
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(across["previous"], Value::Null);
+    let (bytes, _, metadata, _) = get(&other, "site/web.zip", None).await.unwrap();
+    assert_eq!(
+        (bytes.as_slice(), metadata.get("build").map(String::as_str)),
+        (&b"build-1"[..], Some("1"))
+    );
+}
+
+#[tokio::test]
+async fn history_lists_exactly_one_key_newest_first_with_delete_markers() {
+    let b = Bucket::new().await;
+    put(
+        &b.name,
+        "staging/web.zip.bak",
+        b"not this one",
+        "text/plain",
+        &[],
+    )
+    .await;
+    test_harness::s3::client()
+        .delete_object()
+        .bucket(&b.name)
+        .key("staging/web.zip")
+        .send()
+        .await
+        .unwrap();
+    let records = Sandbox::new()
+        .run(BIN, &["history", &b.at("staging/web.zip")], None)
+        .expect_code(0)
+        .records();
+    assert_eq!(
+        records.len(),
+        3,
+        "two versions and a delete marker, not the .bak key: {records:?}"
+    );
+    assert!(records
+        .iter()
+        .all(|r| r["resource"] == format!("{}/staging/web.zip", b.name)));
+    assert_eq!(records[0]["delete_marker"], true);
+    assert_eq!(records[0]["is_latest"], true);
+    assert_eq!(records[1]["artifact"]["version_id"], b.build2.as_str());
+    assert_eq!(records[2]["artifact"]["version_id"], b.build1.as_str());
+    assert!(records.iter().all(|r| r["pointer"].is_null()));
+}
+
+#[tokio::test]
+async fn rollback_restores_the_bytes_and_loses_no_version() {
+    let b = Bucket::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &b.toml());
+    let fresh = format!("s3://{}/fresh/web.zip", b.name);
+    let promoted = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    promoted.expect_code(0);
+    let created = sandbox.run(
+        BIN,
+        &["promote", &b.at("staging/web.zip"), "--to", &fresh],
+        None,
+    );
+    created.expect_code(0);
+    assert_eq!(b.prod().await, b"build-2");
+    let before: Vec<String> = versions(&b.name, "prod/web.zip").await;
+
+    let lambda = r#"{"service":"lambda","action":"promoted","resource":"f","pointer":"prod"}"#;
+    let log = format!("{lambda}\n{}{}", promoted.stdout, created.stdout);
+    let rolled = sandbox.run(BIN, &["rollback"], Some(&log));
+    rolled.expect_code(0);
+    assert_eq!(
+        rolled.stdout.lines().next(),
+        Some(lambda),
+        "other services pass through"
+    );
+    let records = rolled.records();
+    assert_eq!(records[1]["action"], "rolled_back");
+    assert_eq!(
+        records[2]["artifact"],
+        Value::Null,
+        "the new key is hidden behind a delete marker"
+    );
+    assert_eq!(b.prod().await, b"build-0", "prod holds its old bytes again");
+    assert!(get(&b.name, "fresh/web.zip", None).await.is_none());
+
+    let after = versions(&b.name, "prod/web.zip").await;
+    assert_eq!(after.len(), before.len() + 1, "rollback added a version");
+    assert!(
+        before.iter().all(|v| after.contains(v)),
+        "every version is still there"
+    );
+    assert_eq!(
+        versions(&b.name, "fresh/web.zip").await.len(),
+        1,
+        "the hidden key's version is still there"
+    );
+
+    let again = sandbox
+        .run(BIN, &["rollback"], Some(&log))
+        .expect_code(0)
+        .records();
+    assert!(
+        again[1..].iter().all(|r| r["action"] == "unchanged"),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn refusals_change_nothing() {
+    let b = Bucket::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &b.toml());
+
+    let run = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--expect", "v-wrong"],
+        None,
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("not version v-wrong as --expect says"),
+        "{run}"
+    );
+    let planned = sandbox
+        .run(BIN, &["promote", "--to", "prod", "--dry-run"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(planned["action"], "planned");
+    assert_eq!(planned["planned_action"], "promoted");
+    assert_eq!(b.prod().await, b"build-0");
+
+    let plain = unique("plain");
+    create_bucket(&plain, false).await;
+    put(&plain, "web.zip", b"keep me", "application/zip", &[]).await;
+    let target = format!("s3://{plain}/web.zip");
+    let run = sandbox.run(
+        BIN,
+        &["promote", &b.at("staging/web.zip"), "--to", &target],
+        None,
+    );
+    run.expect_code(4);
+    assert!(run.stderr.contains("--allow-unversioned"), "{run}");
+    assert_eq!(get(&plain, "web.zip", None).await.unwrap().0, b"keep me");
+    let check = sandbox.run(BIN, &["check", &format!("s3://{plain}")], None);
+    check.expect_code(1);
+    assert_eq!(check.record()["versioning"], "Disabled");
+    assert_eq!(
+        sandbox
+            .run(BIN, &["check", &format!("s3://{}", b.name)], None)
+            .expect_code(0)
+            .record()["versioning"],
+        "Enabled"
+    );
+    sandbox
+        .run(
+            BIN,
+            &[
+                "promote",
+                &b.at("staging/web.zip"),
+                "--to",
+                &target,
+                "--allow-unversioned",
+            ],
+            None,
+        )
+        .expect_code(0);
+    assert_eq!(get(&plain, "web.zip", None).await.unwrap().0, b"build-2");
+
+    sandbox
+        .run(
+            BIN,
+            &["promote", "--to", "prod", "--expect", &b.prod0],
+            None,
+        )
+        .expect_code(0);
+    assert_eq!(b.prod().await, b"build-2");
+}
+
+#[tokio::test]
+async fn a_manifest_promotes_exactly_its_version() {
+    let b = Bucket::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &b.toml());
+    let manifest = sandbox.run(BIN, &["status", "--env", "staging"], None);
+    assert_eq!(
+        manifest.record()["artifact"]["version_id"],
+        b.build2.as_str()
+    );
+    put(
+        &b.name,
+        "staging/web.zip",
+        b"build-3",
+        "application/zip",
+        &[],
+    )
+    .await; // staging moves on
+
+    sandbox
+        .run(BIN, &["promote", "--to", "prod"], Some(&manifest.stdout))
+        .expect_code(0);
+    assert_eq!(b.prod().await, b"build-2");
+}
+
+#[tokio::test]
+async fn bad_input_changes_nothing_and_names_the_line() {
+    let b = Bucket::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &b.toml());
+    let good = sandbox
+        .run(BIN, &["status", "--env", "staging"], None)
+        .stdout
+        .clone();
+    for (input, message) in [
+        (format!("{good}\u{1}\n"), "stdin:2: not valid JSON"),
+        (format!("{good}{{\"service\":\"s3\",\"action\":\"resolved\",\"resource\":\"{}/staging/web.zip\",\"env\":\"staging\",\"artifact\":{{\"version_id\":7}}}}\n", b.name), "stdin:2: s3 record's `artifact`"),
+        (format!("{good}{{\"service\":\"s3\",\"action\":\"resolved\",\"resource\":\"{}/other.zip\",\"env\":\"staging\",\"artifact\":{{\"version_id\":\"v\",\"etag\":\"e\",\"size\":1}}}}\n", b.name), "stdin:2: s3://"),
+    ] {
+        let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&input));
+        run.expect_code(2);
+        assert!(run.stderr.contains(message), "expected {message:?}\n{run}");
+    }
+    assert_eq!(b.prod().await, b"build-0");
+    sandbox.write("promote.toml", &format!("{}bucket = \"x\"\n", b.toml()));
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains("promote.toml:6: unknown field `bucket`"),
+        "{run}"
+    );
+    Sandbox::new()
+        .run(BIN, &["resolve", "s3://Not_A_Bucket/x"], None)
+        .expect_code(2);
+    assert_eq!(b.prod().await, b"build-0");
+}
