@@ -151,7 +151,7 @@ fn parse_env(s: &str) -> Result<String, String> {
 }
 
 fn parse_image(s: &str) -> Result<String, String> {
-    crate::image::ImageRef::parse(s).map(|_| s.to_string())
+    shared::image::ImageRef::parse(s).map(|_| s.to_string())
 }
 
 fn parse_tag(s: &str) -> Result<String, String> {

@@ -3,8 +3,8 @@
 //! asked once, however many tags of it are named.
 
 use crate::calls::{Clients, Located};
-use crate::image::ImageRef;
 use shared::ecr::{registry_host, Image, ImageId};
+use shared::image::ImageRef;
 use shared::record::ContainerImage;
 use shared::{Error, Result};
 use std::collections::BTreeMap;

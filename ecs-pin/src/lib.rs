@@ -3,13 +3,14 @@
 //! re-pushing, pins task definitions by digest, and promotes exactly the digests one environment
 //! runs into the next environment's own task definition, keeping that environment's configuration.
 //!
-//! Layout: `args` (the command line), `image` (references, pure), `plan` (the decisions, pure),
-//! `calls` (ECR/ECS writes and clients), `digests` (tags to digests), one module per subcommand.
+//! Layout: `args` (the command line), `plan` (the decisions, pure), `calls` (ECR/ECS writes and
+//! clients), `digests` (tags to digests; references are parsed by `shared::image`), one module
+//! per subcommand.
 
 pub mod args;
 pub mod calls;
 pub mod digests;
-pub mod image;
+
 mod pin;
 pub mod plan;
 mod promote;

@@ -2,8 +2,8 @@
 
 use crate::args::ResolveArgs;
 use crate::digests;
-use crate::image::ImageRef;
 use crate::Clients;
+use shared::image::ImageRef;
 use shared::output::Output;
 use shared::record::{to_value, EcrArtifact};
 use shared::{cli::report, Action, Error, ExitCode, Record, Result, Service};

@@ -3,11 +3,11 @@
 
 use crate::args::RollbackArgs;
 use crate::calls;
-use crate::image::ImageRef;
 use crate::plan;
 use crate::{wait, Clients, Options, ServiceRef};
 use shared::batch::{self, Outcome, Work};
 use shared::ecr::ImageId;
+use shared::image::ImageRef;
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::{to_value, EcrArtifact, EcsArtifact};

@@ -4,9 +4,9 @@
 use crate::args::TagArgs;
 use crate::calls;
 use crate::digests;
-use crate::image::ImageRef;
 use crate::{Clients, Options};
 use shared::ecr::{registry_host, ImageId};
+use shared::image::ImageRef;
 use shared::output::Output;
 use shared::record::{to_value, EcrArtifact};
 use shared::{Action, Error, ExitCode, Record, Result, Service};

@@ -25,6 +25,10 @@ pub struct Project {
     pub ecs: Option<EcsSection>,
     pub apigateway: Option<ApigatewaySection>,
     pub s3: Option<S3Section>,
+    /// `[ssm] path`: each environment's Parameter Store path, `/orders/{env}/`.
+    pub ssm_path: Option<Template>,
+    /// `[secrets] prefix`: each environment's Secrets Manager name prefix, `orders/{env}/`.
+    pub secrets_prefix: Option<Template>,
 }
 
 /// `[s3]`: the application's objects, `s3://BUCKET/KEY` with `{env}`.
@@ -268,6 +272,17 @@ impl Project {
             }),
         };
 
+        let ssm_path = file
+            .ssm
+            .as_ref()
+            .map(|s| template(&s.path, "path"))
+            .transpose()?;
+        let secrets_prefix = file
+            .secrets
+            .as_ref()
+            .map(|s| template(&s.prefix, "prefix"))
+            .transpose()?;
+
         Ok(Project {
             path: path.to_path_buf(),
             order,
@@ -276,6 +291,8 @@ impl Project {
             ecs,
             apigateway,
             s3,
+            ssm_path,
+            secrets_prefix,
         })
     }
 
@@ -334,6 +351,20 @@ struct RawFile {
     ecs: Option<RawEcs>,
     apigateway: Option<RawApigateway>,
     s3: Option<RawS3>,
+    ssm: Option<RawSsm>,
+    secrets: Option<RawSecrets>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSsm {
+    path: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecrets {
+    prefix: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -413,6 +444,12 @@ rest_api = "orders"
 
 [s3]
 objects = ["s3://orders-artifacts/{env}/web.zip"]
+
+[ssm]
+path = "/orders/{env}/"
+
+[secrets]
+prefix = "orders/{env}/"
 "#;
 
     #[test]
@@ -438,6 +475,8 @@ objects = ["s3://orders-artifacts/{env}/web.zip"]
             p.s3.unwrap().objects[0].render("dev"),
             "s3://orders-artifacts/dev/web.zip"
         );
+        assert_eq!(p.ssm_path.unwrap().render("prod"), "/orders/prod/");
+        assert_eq!(p.secrets_prefix.unwrap().render("prod"), "orders/prod/");
     }
 
     #[test]

@@ -103,6 +103,57 @@ pub async fn list_aliases(client: &Client, function: &str) -> Result<Vec<Alias>>
     Ok(aliases)
 }
 
+/// A published version's code hash and environment variables. The variables are configuration
+/// frozen into the version, and may hold secrets: `Debug` does not show their values.
+#[derive(Clone, PartialEq, Eq)]
+pub struct VersionConfig {
+    pub code_sha256: String,
+    pub environment: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for VersionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VersionConfig")
+            .field("code_sha256", &self.code_sha256)
+            .field("environment", &self.environment.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A version's code hash and environment, or `None` when it does not exist.
+pub async fn version_config(
+    client: &Client,
+    function: &str,
+    version: &str,
+) -> Result<Option<VersionConfig>> {
+    match client
+        .get_function_configuration()
+        .function_name(function)
+        .qualifier(version)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(VersionConfig {
+            code_sha256: out.code_sha256().unwrap_or_default().to_string(),
+            environment: out
+                .environment()
+                .and_then(|e| e.variables())
+                .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+        })),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(
+            format!("failed to read version {version} of {function}"),
+            &e,
+        )),
+    }
+}
+
 /// The code hash of one published version, or `None` when the version (or the function) does
 /// not exist.
 pub async fn code_sha256(client: &Client, function: &str, version: &str) -> Result<Option<String>> {

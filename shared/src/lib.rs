@@ -13,12 +13,17 @@ pub mod ecr;
 #[cfg(feature = "ecs")]
 pub mod ecs;
 pub mod error;
+pub mod image;
 pub mod input;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod output;
 pub mod record;
 pub mod secrets;
+#[cfg(feature = "secretsmanager")]
+pub mod secretsmanager;
+#[cfg(feature = "ssm")]
+pub mod ssm;
 
 pub use error::{Error, ExitCode, Result};
 pub use record::{Action, Record, Service};

@@ -24,6 +24,8 @@ pub struct Output {
     sink: Box<dyn Write + Send>,
     table: Vec<Value>,
     closed: bool,
+    /// Colour in the table view: only when stdout is a terminal.
+    colour: bool,
 }
 
 impl std::fmt::Debug for Output {
@@ -39,7 +41,9 @@ impl Output {
     /// Records to the process's stdout.
     #[must_use]
     pub fn stdout(format: Format) -> Self {
-        Output::to_writer(format, Box::new(std::io::stdout()))
+        let mut output = Output::to_writer(format, Box::new(std::io::stdout()));
+        output.colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        output
     }
 
     /// Records to any writer (tests).
@@ -50,6 +54,7 @@ impl Output {
             sink,
             table: Vec::new(),
             closed: false,
+            colour: false,
         }
     }
 
@@ -82,7 +87,7 @@ impl Output {
     /// End of the run: print the table, if that is the format.
     pub fn finish(&mut self) -> Result<()> {
         if self.format == Format::Table && !self.table.is_empty() {
-            let table = render_table(&self.table);
+            let table = render_table(&self.table, self.colour);
             self.table.clear();
             self.line(&table)?;
         }
@@ -133,30 +138,61 @@ fn one_line(raw: &str) -> String {
     out
 }
 
-/// The table view: one row per record, artifacts summarised on one line.
-fn render_table(records: &[Value]) -> String {
+/// The table view: one row per record, artifacts summarised on one line. Comparison records
+/// (cfg-diff's, with a `status`) get a diff's columns instead.
+fn render_table(records: &[Value], colour: bool) -> String {
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::NOTHING);
+    let field = |record: &Value, name: &str| match record.get(name) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => "-".to_string(),
+        Some(other) => summarize(other),
+    };
+    if records.iter().all(|r| r.get("status").is_some()) {
+        table.set_header(["SOURCE", "RESOURCE", "KEY", "STATUS", "A", "B"]);
+        for record in records {
+            let status = field(record, "status");
+            table.add_row([
+                field(record, "source"),
+                field(record, "resource"),
+                field(record, "key"),
+                paint(&status, colour),
+                field(record, "a"),
+                field(record, "b"),
+            ]);
+        }
+        return table.to_string();
+    }
     table.set_header([
         "SERVICE", "ACTION", "RESOURCE", "ENV", "POINTER", "ARTIFACT", "PREVIOUS",
     ]);
     for record in records {
-        let field = |name: &str| match record.get(name) {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Null) | None => "-".to_string(),
-            Some(other) => summarize(other),
-        };
         table.add_row([
-            field("service"),
-            field("action"),
-            field("resource"),
-            field("env"),
-            field("pointer"),
-            field("artifact"),
-            field("previous"),
+            field(record, "service"),
+            field(record, "action"),
+            field(record, "resource"),
+            field(record, "env"),
+            field(record, "pointer"),
+            field(record, "artifact"),
+            field(record, "previous"),
         ]);
     }
     table.to_string()
+}
+
+/// A comparison status in colour (only when stdout is a terminal): drift red, a difference
+/// yellow, the healthy cases green.
+fn paint(status: &str, colour: bool) -> String {
+    if !colour {
+        return status.to_string();
+    }
+    let code = match status {
+        "only_in_a" | "only_in_b" | "crossed" => "31",
+        "differs" => "33",
+        "same" | "parallel" => "32",
+        _ => return status.to_string(),
+    };
+    format!("\x1b[{code}m{status}\x1b[0m")
 }
 
 /// `{"version":"7","code_sha256":"abc..."}` -> `version=7 code_sha256=abcdef012345…`.

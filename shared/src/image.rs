@@ -1,6 +1,6 @@
 //! Image references: `REPO:TAG`, `REPO@sha256:...`, or a full URI with a registry host. Parsing
 //! is pure; an ECR host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`) tells which account and region
-//! to ask.
+//! to ask. ecs-pin resolves them; cfg-diff compares what two environments' services run.
 
 use std::fmt;
 

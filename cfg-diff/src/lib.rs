@@ -1,0 +1,464 @@
+//! cfg-diff: the artifact is promoted unchanged, so everything that differs between two
+//! environments must live outside it. cfg-diff reads each place configuration lives, for both
+//! environments, and prints one `config` record per key: same, differs, parallel (the healthy
+//! case: equal but for the environment's own name), only in one, or crossed (a value naming the
+//! other environment, or an environment named inside an artifact). Secret values appear only as
+//! fingerprints keyed per run.
+//!
+//! Layout: `args` (the command line), `compare` (the statuses, pure), `gather` (reading each
+//! place for one environment).
+
+pub mod args;
+pub mod compare;
+pub mod gather;
+
+pub use args::{Cli, Source};
+use compare::{classify, glob, Envs, Status};
+use futures::StreamExt;
+use gather::{Clients, Place, Side};
+use serde_json::Value as Json;
+use shared::cli::{CommonArgs, Context, Tool};
+use shared::config::{map_name, Project, Template};
+use shared::input::Input;
+use shared::output::Output;
+use shared::record::EcsArtifact;
+use shared::secrets::Fingerprinter;
+use shared::{Action, Error, ExitCode, Record, Result, Service};
+use std::collections::BTreeSet;
+
+impl Tool for Cli {
+    fn common(&self) -> &CommonArgs {
+        &self.common
+    }
+
+    async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
+        let input = ctx.stdin()?;
+        let clients = gather::clients(&ctx.aws);
+        execute(
+            &self,
+            ctx.project.as_ref(),
+            input.as_ref(),
+            &clients,
+            ctx.concurrency,
+            &mut ctx.out,
+        )
+        .await
+    }
+}
+
+/// One resource compared between the two environments.
+#[derive(Debug, Clone)]
+struct Unit {
+    source: Source,
+    a: Place,
+    b: Place,
+}
+
+/// Compare everything asked for; write a record per key (records of services cfg-diff does not
+/// compare pass through first).
+pub async fn execute(
+    cli: &Cli,
+    project: Option<&Project>,
+    input: Option<&Input>,
+    clients: &Clients<'_>,
+    concurrency: usize,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    if let Some(project) = project {
+        project.position(&cli.env_a)?;
+        project.position(&cli.env_b)?;
+    }
+    let wanted = |s: Source| cli.source.is_empty() || cli.source.contains(&s);
+    let mut units = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut push = |unit: Unit, units: &mut Vec<Unit>| {
+        if seen.insert(format!("{:?}", (unit.source, &unit.a, &unit.b))) {
+            units.push(unit);
+        }
+    };
+
+    let from_stdin = input.is_some();
+    if let Some(input) = input {
+        for raw in input.records()? {
+            let origin = format!("{}:{}", input.origin(), raw.line);
+            match raw.service {
+                Service::Lambda | Service::Ecs | Service::Apigateway => {
+                    let record = raw.parse(input.origin())?;
+                    if let Some(unit) = unit_from_record(&record, &origin, cli, project)? {
+                        if wanted(unit.source) {
+                            push(unit, &mut units);
+                        }
+                    }
+                }
+                // Not configuration cfg-diff reads: passed on, as every tool does.
+                _ => out.raw(raw.raw)?,
+            }
+        }
+    } else if let Some(project) = project {
+        for unit in units_from_project(project, cli)? {
+            if wanted(unit.source) {
+                push(unit, &mut units);
+            }
+        }
+    }
+    // Parameter Store and Secrets Manager come from promote.toml or the flags, stdin or not.
+    let ssm = cli.ssm_path.clone().or_else(|| {
+        project
+            .and_then(|p| p.ssm_path.as_ref())
+            .map(|t| t.pattern().to_string())
+    });
+    if let (Some(path), true) = (ssm, wanted(Source::Ssm)) {
+        let t = template(&path, "--ssm-path")?;
+        push(
+            Unit {
+                source: Source::Ssm,
+                a: Place::Ssm {
+                    path: t.render(&cli.env_a),
+                },
+                b: Place::Ssm {
+                    path: t.render(&cli.env_b),
+                },
+            },
+            &mut units,
+        );
+    }
+    let secrets = cli.secrets_prefix.clone().or_else(|| {
+        project
+            .and_then(|p| p.secrets_prefix.as_ref())
+            .map(|t| t.pattern().to_string())
+    });
+    if let (Some(prefix), true) = (secrets, wanted(Source::Secrets)) {
+        let t = template(&prefix, "--secrets-prefix")?;
+        push(
+            Unit {
+                source: Source::Secrets,
+                a: Place::Secrets {
+                    prefix: t.render(&cli.env_a),
+                },
+                b: Place::Secrets {
+                    prefix: t.render(&cli.env_b),
+                },
+            },
+            &mut units,
+        );
+    }
+    if units.is_empty() {
+        if from_stdin {
+            return Ok(ExitCode::Success);
+        }
+        return Err(Error::usage(
+            "nothing to compare: pipe lambda, ecs or apigateway records in, or describe the app in promote.toml \
+             (or pass --ssm-path / --secrets-prefix)",
+        ));
+    }
+
+    // Both sides of every unit, read concurrently (at most --concurrency units at once).
+    let sides: Vec<Result<(Side, Side)>> =
+        futures::stream::iter(units.iter().map(|unit| async move {
+            let (a, b) = futures::future::join(
+                read(clients, &cli.env_a, &unit.a),
+                read(clients, &cli.env_b, &unit.b),
+            )
+            .await;
+            Ok((a?, b?))
+        }))
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+
+    let fingerprints = Fingerprinter::new()?;
+    let all: Vec<String> = project.map(|p| p.order.clone()).unwrap_or_default();
+    let envs = Envs {
+        a: &cli.env_a,
+        b: &cli.env_b,
+        all: &all,
+    };
+    let mut worst = ExitCode::Success;
+    for (unit, sides) in units.iter().zip(sides) {
+        let (a, b) = match sides {
+            Ok(sides) => sides,
+            Err(e) => {
+                shared::cli::report(&e);
+                worst = worst.worst(e.exit_code());
+                continue;
+            }
+        };
+        for (status, key, record) in compare_unit(unit, &a, &b, &envs, &fingerprints) {
+            let excused = cli
+                .ignore
+                .iter()
+                .any(|p| glob(p, &key) || glob(p, &format!("{}:{key}", unit.source.as_str())));
+            if status.is_drift() && !excused {
+                worst = worst.worst(ExitCode::Drift);
+            }
+            out.record(&record)?;
+        }
+    }
+    Ok(worst)
+}
+
+fn template(pattern: &str, flag: &str) -> Result<Template> {
+    Template::parse(pattern).map_err(|e| Error::usage(format!("{flag}: {e}")))
+}
+
+async fn read(clients: &Clients<'_>, env: &str, place: &Place) -> Result<Side> {
+    let at = clients.get(Some(env), None).await?;
+    gather::read(&at.client, place).await
+}
+
+/// The unit a lambda, ecs or apigateway record names: the same resource in both environments.
+fn unit_from_record(
+    record: &Record,
+    origin: &str,
+    cli: &Cli,
+    project: Option<&Project>,
+) -> Result<Option<Unit>> {
+    let (a, b) = (cli.env_a.as_str(), cli.env_b.as_str());
+    let env = record.env.as_deref();
+    // The record's name in its own environment, mapped to each side through promote.toml.
+    let map = |templates: &[Template], name: &str, to: &str| match env {
+        Some(from) => map_name(templates, name, from, to),
+        None => name.to_string(),
+    };
+    Ok(Some(match record.service {
+        Service::Lambda => {
+            let functions = project
+                .and_then(|p| p.lambda.as_ref())
+                .map(|l| l.functions.clone())
+                .unwrap_or_default();
+            let alias = lambda_alias(project);
+            Unit {
+                source: Source::Lambda,
+                a: Place::Lambda {
+                    function: map(&functions, &record.resource, a),
+                    alias: alias.render(a),
+                },
+                b: Place::Lambda {
+                    function: map(&functions, &record.resource, b),
+                    alias: alias.render(b),
+                },
+            }
+        }
+        Service::Ecs => {
+            let (cluster, service) = record.resource.split_once('/').ok_or_else(|| {
+                Error::bad_input(
+                    origin,
+                    format!("`resource` {:?} is not CLUSTER/SERVICE", record.resource),
+                )
+            })?;
+            let ecs = project.and_then(|p| p.ecs.as_ref());
+            let clusters: Vec<Template> = ecs.map(|e| vec![e.cluster.clone()]).unwrap_or_default();
+            let services: Vec<Template> = ecs.map(|e| e.services.clone()).unwrap_or_default();
+            let images: Option<EcsArtifact> = record
+                .artifact
+                .clone()
+                .and_then(|v| serde_json::from_value(v).ok());
+            // The record's digests describe its own environment's side only.
+            let images_for = |side: &str| images.clone().filter(|_| env == Some(side));
+            Unit {
+                source: Source::Ecs,
+                a: Place::Ecs {
+                    cluster: map(&clusters, cluster, a),
+                    service: map(&services, service, a),
+                    images: images_for(a),
+                },
+                b: Place::Ecs {
+                    cluster: map(&clusters, cluster, b),
+                    service: map(&services, service, b),
+                    images: images_for(b),
+                },
+            }
+        }
+        Service::Apigateway => {
+            let stage = apigateway_stage(project);
+            Unit {
+                source: Source::Apigateway,
+                a: Place::Apigateway {
+                    api: record.resource.clone(),
+                    stage: stage.render(a),
+                },
+                b: Place::Apigateway {
+                    api: record.resource.clone(),
+                    stage: stage.render(b),
+                },
+            }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+fn lambda_alias(project: Option<&Project>) -> Template {
+    project
+        .and_then(|p| p.lambda.as_ref())
+        .map_or_else(Template::env_name, |l| l.alias.clone())
+}
+
+fn apigateway_stage(project: Option<&Project>) -> Template {
+    project
+        .and_then(|p| p.apigateway.as_ref())
+        .map_or_else(Template::env_name, |s| s.stage.clone())
+}
+
+/// Everything promote.toml describes.
+fn units_from_project(project: &Project, cli: &Cli) -> Result<Vec<Unit>> {
+    let (a, b) = (cli.env_a.as_str(), cli.env_b.as_str());
+    let mut units = Vec::new();
+    if let Some(lambda) = &project.lambda {
+        for f in &lambda.functions {
+            units.push(Unit {
+                source: Source::Lambda,
+                a: Place::Lambda {
+                    function: f.render(a),
+                    alias: lambda.alias.render(a),
+                },
+                b: Place::Lambda {
+                    function: f.render(b),
+                    alias: lambda.alias.render(b),
+                },
+            });
+        }
+    }
+    if let Some(ecs) = &project.ecs {
+        for s in &ecs.services {
+            units.push(Unit {
+                source: Source::Ecs,
+                a: Place::Ecs {
+                    cluster: ecs.cluster.render(a),
+                    service: s.render(a),
+                    images: None,
+                },
+                b: Place::Ecs {
+                    cluster: ecs.cluster.render(b),
+                    service: s.render(b),
+                    images: None,
+                },
+            });
+        }
+    }
+    if let Some(api) = &project.apigateway {
+        units.push(Unit {
+            source: Source::Apigateway,
+            a: Place::Apigateway {
+                api: api.rest_api.render(a),
+                stage: api.stage.render(a),
+            },
+            b: Place::Apigateway {
+                api: api.rest_api.render(b),
+                stage: api.stage.render(b),
+            },
+        });
+    }
+    Ok(units)
+}
+
+/// The records of one unit, with each one's status and key: the artifact line (Lambda, ECS), then
+/// one per key, sorted.
+fn compare_unit(
+    unit: &Unit,
+    a: &Side,
+    b: &Side,
+    envs: &Envs<'_>,
+    fingerprints: &Fingerprinter,
+) -> Vec<(Status, String, Record)> {
+    let source = unit.source.as_str();
+    let record = |key: &str,
+                  status: Status,
+                  va: Option<String>,
+                  vb: Option<String>,
+                  note: Option<String>| {
+        let mut r = Record::new(Service::Config, Action::Resolved, &a.resource);
+        r.extra.insert("source".into(), source.into());
+        if b.resource != a.resource {
+            r.extra
+                .insert("resource_b".into(), b.resource.clone().into());
+        }
+        r.extra.insert("key".into(), key.into());
+        r.extra.insert(
+            "status".into(),
+            serde_json::to_value(status).unwrap_or(Json::Null),
+        );
+        r.extra
+            .insert("a".into(), va.map_or(Json::Null, Json::String));
+        r.extra
+            .insert("b".into(), vb.map_or(Json::Null, Json::String));
+        r.extra.insert("env_a".into(), envs.a.into());
+        r.extra.insert("env_b".into(), envs.b.into());
+        if let Some(note) = note {
+            r.extra.insert("note".into(), note.into());
+        }
+        (status, key.to_string(), r)
+    };
+    match (a.present, b.present) {
+        (false, false) => {
+            return vec![record(
+                "(resource)",
+                Status::Same,
+                None,
+                None,
+                Some("in neither environment".into()),
+            )]
+        }
+        (true, false) => {
+            return vec![record(
+                "(resource)",
+                Status::OnlyInA,
+                Some(a.resource.clone()),
+                None,
+                None,
+            )]
+        }
+        (false, true) => {
+            return vec![record(
+                "(resource)",
+                Status::OnlyInB,
+                None,
+                Some(b.resource.clone()),
+                None,
+            )]
+        }
+        (true, true) => {}
+    }
+    let mut records = Vec::new();
+    if let (Some(x), Some(y)) = (&a.artifact, &b.artifact) {
+        let status = if x == y {
+            Status::Same
+        } else {
+            Status::Differs
+        };
+        records.push(record(
+            "(artifact)",
+            status,
+            Some(x.clone()),
+            Some(y.clone()),
+            None,
+        ));
+    }
+    let baked = unit.source == Source::Lambda;
+    let keys: BTreeSet<&String> = a.values.keys().chain(b.values.keys()).collect();
+    for key in keys {
+        let (va, vb) = (a.values.get(key), b.values.get(key));
+        let secret = va.is_some_and(|v| v.secret) || vb.is_some_and(|v| v.secret);
+        let (mut status, note) = classify(
+            va.map(|v| v.text.as_str()),
+            vb.map(|v| v.text.as_str()),
+            envs,
+            baked,
+        );
+        // Of a secret, say only whether it is the same: "parallel" would tell how two values
+        // differ.
+        if secret && status == Status::Parallel {
+            status = Status::Differs;
+        }
+        let show = |v: Option<&gather::Value>| {
+            v.map(|v| {
+                if secret {
+                    fingerprints.masked(&v.text)
+                } else {
+                    v.text.clone()
+                }
+            })
+        };
+        records.push(record(key, status, show(va), show(vb), note));
+    }
+    records
+}
