@@ -49,19 +49,17 @@ pub fn classify(
     envs: &Envs<'_>,
     baked: bool,
 ) -> (Status, Option<String>) {
-    let (a, b) = match (a, b) {
-        (Some(a), Some(b)) => (a, b),
-        (Some(_), None) => return (Status::OnlyInA, None),
-        (None, Some(_)) => return (Status::OnlyInB, None),
-        (None, None) => return (Status::Same, None),
-    };
+    // A value frozen into an artifact goes wherever the artifact is promoted: on either side,
+    // present on one side or both, naming any environment is crossed.
     if baked {
         let named: Vec<&str> = envs
             .all
             .iter()
             .map(String::as_str)
             .chain([envs.a, envs.b])
-            .filter(|env| names_env(a, env) || names_env(b, env))
+            .filter(|env| {
+                a.is_some_and(|a| names_env(a, env)) || b.is_some_and(|b| names_env(b, env))
+            })
             .collect();
         if let Some(env) = named.first() {
             return (
@@ -72,6 +70,12 @@ pub fn classify(
             );
         }
     }
+    let (a, b) = match (a, b) {
+        (Some(a), Some(b)) => (a, b),
+        (Some(_), None) => return (Status::OnlyInA, None),
+        (None, Some(_)) => return (Status::OnlyInB, None),
+        (None, None) => return (Status::Same, None),
+    };
     if names_env(b, envs.a) && envs.a != envs.b {
         return (
             Status::Crossed,
@@ -217,6 +221,15 @@ mod tests {
         assert_eq!(
             classify(Some("info"), Some("info"), &e, true).0,
             Status::Same
+        );
+        // Present in one version only: still baked, still crossed.
+        assert_eq!(
+            classify(Some("db.staging"), None, &e, true).0,
+            Status::Crossed
+        );
+        assert_eq!(
+            classify(Some("db.staging"), None, &e, false).0,
+            Status::OnlyInA
         );
     }
 

@@ -1,8 +1,8 @@
 //! Reading one environment's side of each place configuration lives. Every value is read in
 //! plaintext (to compare it) and marked secret where it must never be shown.
 
+use shared::ecr::ImageId;
 use shared::image::ImageRef;
-use shared::record::EcsArtifact;
 use shared::secrets::looks_secret;
 use shared::{Error, Result};
 use std::collections::BTreeMap;
@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone)]
 pub struct Services {
     pub lambda: aws_sdk_lambda::Client,
+    pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub apigateway: aws_sdk_apigateway::Client,
     pub ssm: aws_sdk_ssm::Client,
@@ -23,6 +24,7 @@ pub type Clients<'a> = shared::aws::Clients<'a, Services>;
 pub fn clients(aws: &shared::aws::Aws) -> Clients<'_> {
     Clients::new(aws, |c| Services {
         lambda: aws_sdk_lambda::Client::new(c),
+        ecr: aws_sdk_ecr::Client::new(c),
         ecs: aws_sdk_ecs::Client::new(c),
         apigateway: aws_sdk_apigateway::Client::new(c),
         ssm: aws_sdk_ssm::Client::new(c),
@@ -61,25 +63,11 @@ pub struct Side {
 /// Where one environment's configuration of one resource is.
 #[derive(Debug, Clone)]
 pub enum Place {
-    Lambda {
-        function: String,
-        alias: String,
-    },
-    Ecs {
-        cluster: String,
-        service: String,
-        images: Option<EcsArtifact>,
-    },
-    Apigateway {
-        api: String,
-        stage: String,
-    },
-    Ssm {
-        path: String,
-    },
-    Secrets {
-        prefix: String,
-    },
+    Lambda { function: String, alias: String },
+    Ecs { cluster: String, service: String },
+    Apigateway { api: String, stage: String },
+    Ssm { path: String },
+    Secrets { prefix: String },
 }
 
 fn value(key: &str, text: impl Into<String>) -> Value {
@@ -93,11 +81,7 @@ fn value(key: &str, text: impl Into<String>) -> Value {
 pub async fn read(services: &Services, place: &Place) -> Result<Side> {
     match place {
         Place::Lambda { function, alias } => lambda(services, function, alias).await,
-        Place::Ecs {
-            cluster,
-            service,
-            images,
-        } => ecs(services, cluster, service, images.as_ref()).await,
+        Place::Ecs { cluster, service } => ecs(services, cluster, service).await,
         Place::Apigateway { api, stage } => apigateway(services, api, stage).await,
         Place::Ssm { path } => ssm(services, path).await,
         Place::Secrets { prefix } => secrets(services, prefix).await,
@@ -134,12 +118,7 @@ async fn lambda(services: &Services, function: &str, alias: &str) -> Result<Side
     Ok(side)
 }
 
-async fn ecs(
-    services: &Services,
-    cluster: &str,
-    service: &str,
-    images: Option<&EcsArtifact>,
-) -> Result<Side> {
+async fn ecs(services: &Services, cluster: &str, service: &str) -> Result<Side> {
     let mut side = Side {
         resource: format!("{cluster}/{service}"),
         ..Side::default()
@@ -170,25 +149,42 @@ async fn ecs(
                 },
             );
         }
-        // What runs: the digest when the image is pinned, else the reference as written.
-        let image = container.image().unwrap_or_default();
-        let digest = ImageRef::parse(image).ok().and_then(|r| r.digest);
         running.push(format!(
             "{name}={}",
-            digest.unwrap_or_else(|| image.to_string())
+            digest_of(services, container.image().unwrap_or_default()).await?
         ));
-    }
-    // A record from ecs-pin carries every image resolved to its digest: better than a tag.
-    if let Some(artifact) = images {
-        running = artifact
-            .images
-            .iter()
-            .map(|i| format!("{}={}", i.container, i.digest))
-            .collect();
     }
     running.sort();
     side.artifact = Some(running.join(" "));
     Ok(side)
+}
+
+/// What an image reference runs: its digest (a tag in ECR is looked up), else the reference as
+/// written (a tag elsewhere cannot be resolved here).
+async fn digest_of(services: &Services, image: &str) -> Result<String> {
+    let Ok(reference) = ImageRef::parse(image) else {
+        return Ok(image.to_string());
+    };
+    if let Some(digest) = reference.digest.clone() {
+        return Ok(digest);
+    }
+    if !reference.is_ecr() {
+        return Ok(image.to_string());
+    }
+    let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
+    let account = reference.ecr().map(|e| e.account);
+    let found = shared::ecr::get_images(
+        &services.ecr,
+        account.as_deref(),
+        &reference.repository,
+        &[ImageId::Tag(tag)],
+    )
+    .await?;
+    Ok(found
+        .into_iter()
+        .flatten()
+        .next()
+        .map_or_else(|| image.to_string(), |i| i.digest))
 }
 
 async fn apigateway(services: &Services, api: &str, stage: &str) -> Result<Side> {

@@ -21,7 +21,7 @@ use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{map_name, Project, Template};
 use shared::input::Input;
 use shared::output::Output;
-use shared::record::EcsArtifact;
+
 use shared::secrets::Fingerprinter;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 use std::collections::BTreeSet;
@@ -249,23 +249,16 @@ fn unit_from_record(
             let ecs = project.and_then(|p| p.ecs.as_ref());
             let clusters: Vec<Template> = ecs.map(|e| vec![e.cluster.clone()]).unwrap_or_default();
             let services: Vec<Template> = ecs.map(|e| e.services.clone()).unwrap_or_default();
-            let images: Option<EcsArtifact> = record
-                .artifact
-                .clone()
-                .and_then(|v| serde_json::from_value(v).ok());
-            // The record's digests describe its own environment's side only.
-            let images_for = |side: &str| images.clone().filter(|_| env == Some(side));
+
             Unit {
                 source: Source::Ecs,
                 a: Place::Ecs {
                     cluster: map(&clusters, cluster, a),
                     service: map(&services, service, a),
-                    images: images_for(a),
                 },
                 b: Place::Ecs {
                     cluster: map(&clusters, cluster, b),
                     service: map(&services, service, b),
-                    images: images_for(b),
                 },
             }
         }
@@ -325,12 +318,10 @@ fn units_from_project(project: &Project, cli: &Cli) -> Result<Vec<Unit>> {
                 a: Place::Ecs {
                     cluster: ecs.cluster.render(a),
                     service: s.render(a),
-                    images: None,
                 },
                 b: Place::Ecs {
                     cluster: ecs.cluster.render(b),
                     service: s.render(b),
-                    images: None,
                 },
             });
         }

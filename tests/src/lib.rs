@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)] // reason: test code: a failed setup should stop the test loudly
 
 pub mod apigateway;
+pub mod config;
 pub mod ecs;
 pub mod emulator;
 pub mod lambda;
@@ -17,7 +18,7 @@ pub mod schema;
 pub mod zip;
 
 pub use emulator::Emulator;
-pub use run::{Run, Sandbox};
+pub use run::{binary, Run, Sandbox};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -120,6 +120,66 @@ impl Sandbox {
     }
 }
 
+/// The path of a workspace binary (`ecs-pin`, `cfg-diff`...), for tests that run several tools:
+/// built next to the test binaries by `cargo test --workspace` / `cargo nextest run --workspace`.
+#[must_use]
+pub fn binary(name: &str) -> String {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/debug/deps/TEST -> target/debug/NAME
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("a target folder");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with --workspace (or cargo build --workspace first)",
+        path.display()
+    );
+    path.display().to_string()
+}
+
+impl Sandbox {
+    /// Run a pipeline `first | second | ...`, each stage a binary and its arguments, with `stdin`
+    /// into the first. Returns each stage's exit code and the last stage's output.
+    pub fn pipe(&self, stages: &[(&str, &[&str])], stdin: Option<&str>) -> (Vec<i32>, Run) {
+        let script: Vec<String> = stages
+            .iter()
+            .map(|(binary, args)| {
+                std::iter::once(*binary)
+                    .chain(args.iter().copied())
+                    .map(shell_quote)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect();
+        // bash's PIPESTATUS gives every stage's code; it is printed on stderr's last line.
+        let line = format!(
+            "{}; echo \"pipestatus ${{PIPESTATUS[*]}}\" >&2",
+            script.join(" | ")
+        );
+        let run = self.run("bash", &["-c", &line], stdin);
+        let (stderr, codes) = run
+            .stderr
+            .rsplit_once("pipestatus ")
+            .unwrap_or((&run.stderr, ""));
+        let codes = codes
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+            .collect();
+        let last = Run {
+            code: run.code,
+            stdout: run.stdout.clone(),
+            stderr: stderr.to_string(),
+        };
+        (codes, last)
+    }
+}
+
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
 impl Run {
     /// The records on stdout, each checked against docs/record.schema.json.
     #[must_use]
