@@ -96,6 +96,12 @@ static TOOL_NAME: OnceLock<String> = OnceLock::new();
 
 /// The whole life of a tool's process. `crate_name` is the tool's crate (for log filtering).
 pub fn main<T: Tool>(crate_name: &str) -> std::process::ExitCode {
+    // `TOOL --completions SHELL` and `TOOL --man` print what packagers install, generated from
+    // the same command line definition users run.
+    let args: Vec<String> = std::env::args().skip(1).take(3).collect();
+    if let Some(code) = extras::<T>(&args) {
+        return code.into();
+    }
     let tool = T::parse();
     let _ = TOOL_NAME.set(T::command().get_name().to_string());
     let common = tool.common().clone();
@@ -109,6 +115,35 @@ pub fn main<T: Tool>(crate_name: &str) -> std::process::ExitCode {
         }
     };
     code.into()
+}
+
+/// `--completions SHELL` and `--man`, when they are the whole command line.
+fn extras<T: clap::CommandFactory>(args: &[String]) -> Option<ExitCode> {
+    let mut command = T::command();
+    let name = command.get_name().to_string();
+    // Generated into memory first: clap's generators panic on a closed pipe.
+    let mut text = Vec::new();
+    let generated = match args {
+        [flag, shell] if flag == "--completions" => {
+            let Ok(shell) = shell.parse::<clap_complete::Shell>() else {
+                eprintln!("{name}: --completions takes bash, zsh, fish, elvish or powershell, not {shell:?}");
+                return Some(ExitCode::Usage);
+            };
+            clap_complete::generate(shell, &mut command, name, &mut text);
+            Ok(())
+        }
+        [flag] if flag == "--man" => clap_mangen::Man::new(command).render(&mut text),
+        _ => return None,
+    };
+    let written = generated.and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &text));
+    Some(match written {
+        Ok(()) => ExitCode::Success,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Success,
+        Err(e) => {
+            report(&Error::Output(e));
+            ExitCode::Aws
+        }
+    })
 }
 
 fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {

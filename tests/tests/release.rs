@@ -1,0 +1,334 @@
+//! One release, one pipeline: a sample app (a Lambda function, an ECS service, a REST API, an S3
+//! bundle, configuration in Parameter Store and Secrets Manager) promoted dev -> staging through
+//! a pipe of every tool, staging -> prod through examples/Makefile, checked (prod runs exactly
+//! staging's artifacts with its own configuration), compared with cfg-diff, and rolled back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
+
+use test_harness::apigateway::{create_api, create_stage, deploy, stage};
+use test_harness::config::{create_secret, put_parameter};
+use test_harness::ecs::{
+    create_repository, create_service, push_image, service_task_definition, task_definition,
+    Container, REGISTRY,
+};
+use test_harness::lambda::{alias, code_sha256, create_function, publish, set_alias, update_code};
+use test_harness::s3::{create_bucket, get, put};
+use test_harness::{binary, unique, workspace_root, Sandbox};
+
+struct App {
+    name: String,
+    /// The REST API's name (promote.toml names it so) and id (the emulator is read by id).
+    api: String,
+    api_id: String,
+}
+
+impl App {
+    fn function(&self) -> String {
+        format!("{}-api", self.name)
+    }
+    fn cluster(&self, env: &str) -> String {
+        format!("{}-{env}", self.name)
+    }
+    fn bucket(&self) -> String {
+        format!("{}-art", self.name)
+    }
+    fn toml(&self) -> String {
+        let n = &self.name;
+        format!(
+            "[envs]\norder = [\"dev\", \"staging\", \"prod\"]\n\n[lambda]\nfunctions = [\"{n}-api\"]\n\n\
+             [ecs]\ncluster = \"{n}-{{env}}\"\nservices = [\"web\"]\n\n[apigateway]\nrest_api = \"{}\"\n\n\
+             [s3]\nobjects = [\"s3://{n}-art/{{env}}/site.zip\"]\n\n[ssm]\npath = \"/{n}/{{env}}/\"\n\n\
+             [secrets]\nprefix = \"{n}/{{env}}/\"\n",
+            self.api
+        )
+    }
+
+    /// Everything prod runs: Lambda version and code hash, the service's images and environment,
+    /// the stage's deployment and variables, the bundle's bytes.
+    async fn runs(&self, env: &str) -> String {
+        let (version, _) = alias(&self.function(), env).await.unwrap_or_default();
+        let sha = if version.is_empty() {
+            String::new()
+        } else {
+            code_sha256(&self.function(), &version).await
+        };
+        let (definition, _) =
+            task_definition(&service_task_definition(&self.cluster(env), "web").await).await;
+        let container = &definition.container_definitions()[0];
+        let environment: Vec<String> = container
+            .environment()
+            .iter()
+            .map(|e| format!("{}={}", e.name().unwrap(), e.value().unwrap()))
+            .collect();
+        let (deployment, variables) = stage(&self.api_id, env).await.unwrap_or_default();
+        let bundle = get(&self.bucket(), &format!("{env}/site.zip"), None)
+            .await
+            .map(|o| o.0)
+            .unwrap_or_default();
+        format!(
+            "lambda {version} {sha}\necs {} {environment:?}\napigateway {deployment} {variables:?}\ns3 {}",
+            container.image().unwrap(),
+            String::from_utf8_lossy(&bundle)
+        )
+    }
+}
+
+async fn seed() -> App {
+    let name = unique("rel");
+    // Lambda: version 1 everywhere, version 2 built and in dev.
+    let function = format!("{name}-api");
+    create_function(&function, "build-1", &[("LOG_LEVEL", "info")]).await;
+    publish(&function).await;
+    update_code(&function, "build-2").await;
+    publish(&function).await;
+    for (env, v) in [("dev", "2"), ("staging", "1"), ("prod", "1")] {
+        set_alias(&function, env, v).await;
+    }
+    // ECS: dev runs build 2, the others build 1, each with its own database.
+    let repo = format!("{name}/web");
+    create_repository(&repo, false).await;
+    push_image(&repo, &format!("{name}-1"), "build-1").await;
+    push_image(&repo, &format!("{name}-2"), "build-2").await;
+    for (env, tag) in [
+        ("dev", "build-2"),
+        ("staging", "build-1"),
+        ("prod", "build-1"),
+    ] {
+        let db = format!("db.{env}.internal");
+        let key = format!("arn:aws:ssm:us-east-1:123456789012:parameter/{name}/{env}/api-key");
+        create_service(
+            &format!("{name}-{env}"),
+            "web",
+            &format!("{name}-web-{env}"),
+            &[Container {
+                name: "web",
+                image: format!("{REGISTRY}/{repo}:{tag}"),
+                environment: vec![("DB_HOST", &db)],
+                secrets: vec![("API_KEY", &key)],
+            }],
+        )
+        .await;
+    }
+    // API Gateway: deployment one on staging and prod, two on dev; variables per stage.
+    let api_id = create_api(&format!("{name}-orders")).await;
+    let one = deploy(&api_id, "one").await;
+    let two = deploy(&api_id, "two").await;
+    for (env, d) in [("dev", &two), ("staging", &one), ("prod", &one)] {
+        create_stage(
+            &api_id,
+            env,
+            d,
+            &[("backend", &format!("https://{env}.orders.internal"))],
+        )
+        .await;
+    }
+    // S3: the site bundle per environment.
+    let bucket = format!("{name}-art");
+    create_bucket(&bucket, true).await;
+    for (env, build) in [("staging", "1"), ("prod", "1"), ("dev", "2")] {
+        put(
+            &bucket,
+            &format!("{env}/site.zip"),
+            format!("site {build} ({env} upload)").as_bytes(),
+            "application/zip",
+            &[],
+        )
+        .await;
+    }
+    // Configuration.
+    for env in ["staging", "prod"] {
+        put_parameter(
+            &format!("/{name}/{env}/db/host"),
+            &format!("db.{env}.internal"),
+            false,
+        )
+        .await;
+        put_parameter(
+            &format!("/{name}/{env}/db/password"),
+            &format!("rel-pw-{env}-4411"),
+            true,
+        )
+        .await;
+        create_secret(
+            &format!("{name}/{env}/payments"),
+            &format!("{{\"key\":\"rel-key-{env}-8899\"}}"),
+        )
+        .await;
+    }
+    let api = format!("{name}-orders");
+    App { name, api, api_id }
+}
+
+fn sandbox(app: &App) -> Sandbox {
+    let mut sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    // The tools on PATH, as users have them after `cargo install`.
+    let bin = std::path::Path::new(&binary("lambda-promote"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    sandbox.env(
+        "PATH",
+        &format!("{bin}:{}", std::env::var("PATH").unwrap_or_default()),
+    );
+    sandbox
+}
+
+#[tokio::test]
+async fn a_release_is_promoted_checked_and_rolled_back_across_every_tool() {
+    let app = seed().await;
+    let sandbox = sandbox(&app);
+    let tools = ["lambda-promote", "ecs-pin", "apigw-stage", "s3-version"].map(binary);
+
+    // dev -> staging: the manifest of what dev runs, piped through every tool.
+    let (codes, manifest) = sandbox.pipe(
+        &[(
+            "bash",
+            &["-c", "lambda-promote status --env dev; ecs-pin --resolve-digest --env dev; apigw-stage status --env dev; s3-version status --env dev"],
+        )],
+        None,
+    );
+    assert_eq!(codes, [0], "{manifest}");
+    assert_eq!(
+        manifest.records().len(),
+        4,
+        "one record per pointer\n{manifest}"
+    );
+    let (codes, promoted) = sandbox.pipe(
+        &[
+            (&tools[0], &["promote", "--to", "staging"]),
+            (&tools[1], &["promote", "--to", "staging"]),
+            (&tools[2], &["promote", "--to", "staging"]),
+            (&tools[3], &["promote", "--to", "staging"]),
+        ],
+        Some(&manifest.stdout),
+    );
+    assert_eq!(codes, [0, 0, 0, 0], "{promoted}");
+    let records = promoted.records();
+    assert_eq!(records.len(), 4, "{promoted}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["action"] == "promoted" && r["env"] == "staging"),
+        "{promoted}"
+    );
+
+    // staging -> prod with the example Makefile, exactly as a pipeline would run it.
+    let before = app.runs("prod").await;
+    let makefile = workspace_root()
+        .join("examples/Makefile")
+        .display()
+        .to_string();
+    let make = |target: &str, extra: &[&str]| {
+        let mut args = vec![
+            "-s",
+            "-f",
+            makefile.as_str(),
+            target,
+            "FROM=staging",
+            "TO=prod",
+        ];
+        args.extend_from_slice(extra);
+        sandbox.run("make", &args, None)
+    };
+    let dry = make("promote", &["DRY_RUN=--dry-run"]);
+    dry.expect_code(0);
+    assert_eq!(app.runs("prod").await, before, "a dry run changes nothing");
+    let run = make("promote", &[]);
+    run.expect_code(0);
+    let promoted = std::fs::read_to_string(sandbox.path().join("promoted-prod.ndjson")).unwrap();
+    assert_eq!(promoted.lines().count(), 4, "{promoted}");
+
+    // prod runs exactly staging's artifacts...
+    let staging = app.runs("staging").await;
+    let prod = app.runs("prod").await;
+    let line = |text: &str, service: &str| {
+        text.lines()
+            .find(|l| l.starts_with(service))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        line(&prod, "lambda"),
+        line(&staging, "lambda"),
+        "same version and code_sha256"
+    );
+    let digest = |l: &str| {
+        l.split('@')
+            .nth(1)
+            .unwrap_or_else(|| panic!("not pinned: {l}"))
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        digest(&line(&prod, "ecs")),
+        digest(&line(&staging, "ecs")),
+        "same image digest"
+    );
+    let deployment = |l: &str| l.split(' ').nth(1).unwrap().to_string();
+    assert_eq!(
+        deployment(&line(&prod, "apigateway")),
+        deployment(&line(&staging, "apigateway")),
+        "same deployment"
+    );
+    assert_eq!(
+        line(&prod, "s3"),
+        "s3 site 2 (dev upload)",
+        "dev's exact bytes, through staging"
+    );
+    // ...with its own configuration.
+    assert!(
+        line(&prod, "ecs").contains("DB_HOST=db.prod.internal"),
+        "{prod}"
+    );
+    assert!(
+        line(&prod, "apigateway").contains("https://prod.orders.internal"),
+        "{prod}"
+    );
+
+    // The configuration compared: healthy, secrets never shown.
+    let check = make("check", &[]);
+    assert!(check.stdout.contains("parallel"), "{check}");
+    for secret in [
+        "rel-pw-staging-4411",
+        "rel-pw-prod-4411",
+        "rel-key-staging-8899",
+        "rel-key-prod-8899",
+    ] {
+        assert!(
+            !check.stdout.contains(secret) && !check.stderr.contains(secret),
+            "a secret was printed\n{check}"
+        );
+    }
+    let diff = sandbox.run(&binary("cfg-diff"), &["staging", "prod"], None);
+    let artifact = diff
+        .records()
+        .into_iter()
+        .filter(|r| r["key"] == "(artifact)")
+        .collect::<Vec<_>>();
+    assert_eq!(artifact.len(), 2, "Lambda and ECS\n{diff}");
+    assert!(
+        artifact.iter().all(|r| r["status"] == "same"),
+        "prod runs staging's artifacts\n{diff}"
+    );
+
+    // And back: every pointer where it was.
+    make("rollback", &[]).expect_code(0);
+    let rolled = std::fs::read_to_string(sandbox.path().join("rolled-back-prod.ndjson")).unwrap();
+    assert_eq!(rolled.lines().count(), 4, "{rolled}");
+    let after = app.runs("prod").await;
+    assert_eq!(line(&after, "lambda"), line(&before, "lambda"));
+    assert_eq!(
+        line(&after, "ecs"),
+        line(&before, "ecs"),
+        "the task definition it ran before"
+    );
+    assert_eq!(
+        deployment(&line(&after, "apigateway")),
+        deployment(&line(&before, "apigateway"))
+    );
+    assert_eq!(line(&after, "s3"), line(&before, "s3"));
+}
