@@ -119,10 +119,22 @@ pub(crate) async fn run(
             .ok()
             .map(|i| format!("{} {}", i.api, i.target.stage))
     };
-    batch::run_keyed(work, opts.concurrency, out, key, |item| async move {
+    if args.atomic {
+        out.remember_changes();
+    }
+    let code = batch::run_keyed(work, opts.concurrency, out, key, |item| async move {
         promote_one(item?, args, clients, opts).await
     })
-    .await
+    .await?;
+    // --atomic: a run that failed takes back what it changed, with the tool's own rollback.
+    match out.take_changes() {
+        Some(undo) if args.atomic && code != ExitCode::Success => {
+            shared::cli::note("--atomic: the run failed; rolling back the changes it made");
+            let undone = crate::rollback::run(&undo, clients, opts, out).await?;
+            Ok(code.worst(undone))
+        }
+        _ => Ok(code),
+    }
 }
 
 fn item_from_record(

@@ -175,13 +175,32 @@ pub(crate) async fn run(
     }
 
     let key = |item: &Result<Item>| item.as_ref().ok().map(|i| i.target.resource());
-    batch::run_keyed(work, opts.concurrency, out, key, |item| async move {
+    if args.atomic {
+        out.remember_changes();
+    }
+    let code = batch::run_keyed(work, opts.concurrency, out, key, |item| async move {
         match item {
             Ok(item) => promote_one(item, args, clients, opts).await,
             Err(e) => Err(e).into(),
         }
     })
-    .await
+    .await?;
+    // --atomic: a run that failed takes back what it changed, with the tool's own rollback.
+    match out.take_changes() {
+        Some(undo) if args.atomic && code != ExitCode::Success => {
+            shared::cli::note("--atomic: the run failed; rolling back the changes it made");
+            let undone = crate::rollback::run(
+                &crate::args::RollbackArgs { wait: args.wait },
+                &undo,
+                clients,
+                opts,
+                out,
+            )
+            .await?;
+            Ok(code.worst(undone))
+        }
+        _ => Ok(code),
+    }
 }
 
 async fn promote_one(

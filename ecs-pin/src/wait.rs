@@ -67,6 +67,11 @@ pub async fn until_deployed(
                 args.timeout.as_secs()
             )));
         }
+        if shared::interrupt::requested() {
+            return Err(Error::Interrupted(format!(
+                "stopped waiting for {resource} ({last}); the deployment goes on in ECS"
+            )));
+        }
         tokio::time::sleep(args.poll_interval.min(args.timeout - waited)).await;
     }
 }

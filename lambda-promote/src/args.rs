@@ -64,6 +64,11 @@ pub struct PromoteArgs {
     /// Promote a version, or records from an environment, that the promotion order would refuse.
     #[arg(long)]
     pub force: bool,
+    /// All or nothing: if any promotion of this run fails (or the run is interrupted), the ones
+    /// already made are rolled back, and their `rolled_back` records follow. The exit code
+    /// still says the run failed.
+    #[arg(long)]
+    pub atomic: bool,
 }
 
 #[derive(Debug, Args)]

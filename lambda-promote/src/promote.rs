@@ -185,11 +185,23 @@ pub(crate) async fn run(
             )
         })
     };
-    batch::run_keyed(work, opts.concurrency, out, key, |item| {
+    if args.atomic {
+        out.remember_changes();
+    }
+    let code = batch::run_keyed(work, opts.concurrency, out, key, |item| {
         let run = &run;
         async move { promote_one(item?, run).await }
     })
-    .await
+    .await?;
+    // --atomic: a run that failed takes back what it changed, with the tool's own rollback.
+    match out.take_changes() {
+        Some(undo) if args.atomic && code != ExitCode::Success => {
+            shared::cli::note("--atomic: the run failed; rolling back the changes it made");
+            let undone = crate::rollback::run(&undo, clients, opts, out).await?;
+            Ok(code.worst(undone))
+        }
+        _ => Ok(code),
+    }
 }
 
 /// A lambda record from stdin as an item: its artifact is promoted into the same function (or

@@ -60,6 +60,7 @@ impl From<Result<Vec<Record>>> for Outcome {
 enum Done<'a> {
     Records(Outcome),
     PassThrough(&'a str),
+    NotStarted,
 }
 
 /// Run `act` on every `Own` item, at most `concurrency` at once, writing each item's records (or
@@ -114,6 +115,10 @@ where
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
+                // After a signal no new change starts; those in flight go on to the end.
+                if crate::interrupt::requested() {
+                    return Done::NotStarted;
+                }
                 Done::Records(act(item).await.into())
             }
             Work::PassThrough(raw) => Done::PassThrough(raw),
@@ -122,8 +127,10 @@ where
     .buffered(concurrency.max(1));
 
     let mut worst = ExitCode::Success;
+    let mut not_started = 0usize;
     while let Some(done) = results.next().await {
         match done {
+            Done::NotStarted => not_started += 1,
             Done::PassThrough(raw) => out.raw(raw)?,
             Done::Records(outcome) => {
                 // The records first: a change that happened is always written.
@@ -136,6 +143,13 @@ where
                 }
             }
         }
+    }
+    if not_started > 0 {
+        let e = Error::Interrupted(format!(
+            "{not_started} not started; the records above are every change that was made"
+        ));
+        report(&e);
+        worst = worst.worst(e.exit_code());
     }
     Ok(worst)
 }

@@ -104,6 +104,7 @@ pub fn main<T: Tool>(crate_name: &str) -> std::process::ExitCode {
     }
     let tool = T::parse();
     let _ = TOOL_NAME.set(T::command().get_name().to_string());
+    forget_empty_endpoints();
     let common = tool.common().clone();
     init_logging(crate_name, common.verbose, common.quiet);
 
@@ -115,6 +116,19 @@ pub fn main<T: Tool>(crate_name: &str) -> std::process::ExitCode {
         }
     };
     code.into()
+}
+
+/// An empty `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT_URL_<SERVICE>`) means "not set" to a user, but
+/// makes the SDK panic. Forgotten here, while the process has one thread.
+fn forget_empty_endpoints() {
+    let empty: Vec<String> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+        .filter(|(k, v)| k.starts_with("AWS_ENDPOINT_URL") && v.is_empty())
+        .map(|(k, _)| k)
+        .collect();
+    for key in empty {
+        std::env::remove_var(key);
+    }
 }
 
 /// `--completions SHELL` and `--man`, when they are the whole command line.
@@ -161,6 +175,7 @@ fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
         quiet: common.quiet,
     };
     runtime.block_on(async {
+        crate::interrupt::listen();
         let code = tool.run(&mut ctx).await;
         // The table view is printed even when some items failed: it shows what did happen.
         let finished = ctx.out.finish();
@@ -170,6 +185,12 @@ fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
             (Ok(code), Ok(())) => Ok(code),
         }
     })
+}
+
+/// Print a message for people on stderr, prefixed with the tool's name.
+pub fn note(message: &str) {
+    let name = TOOL_NAME.get().map_or("note", String::as_str);
+    eprintln!("{name}: {message}");
 }
 
 /// Print an error for people on stderr, prefixed with the tool's name.

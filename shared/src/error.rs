@@ -18,6 +18,9 @@ pub enum ExitCode {
     Aws = 3,
     /// A precondition failed: a pointer is not where the caller said it was, or the chain refuses.
     Precondition = 4,
+    /// Interrupted (SIGINT or SIGTERM): changes in flight finished and were written, no new one
+    /// was started. 128 + SIGINT, as shells report it.
+    Interrupted = 130,
 }
 
 impl ExitCode {
@@ -68,6 +71,10 @@ pub enum Error {
     /// The reader of stdout went away (`| head -1`). Not a failure: the tool stops quietly with 0.
     #[error("stdout was closed")]
     BrokenPipe,
+
+    /// A signal asked the run to stop: what was in flight finished; this says what was not started.
+    #[error("interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -79,6 +86,7 @@ impl Error {
             Error::Aws { .. } | Error::Output(_) => ExitCode::Aws,
             Error::Precondition(_) => ExitCode::Precondition,
             Error::BrokenPipe => ExitCode::Success,
+            Error::Interrupted(_) => ExitCode::Interrupted,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod ecs;
 pub mod error;
 pub mod image;
 pub mod input;
+pub mod interrupt;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod output;

@@ -26,6 +26,8 @@ pub struct Output {
     closed: bool,
     /// Colour in the table view: only when stdout is a terminal.
     colour: bool,
+    /// The change records written, kept for `--atomic` (None: not kept).
+    changes: Option<Vec<Record>>,
 }
 
 impl std::fmt::Debug for Output {
@@ -55,11 +57,33 @@ impl Output {
             table: Vec::new(),
             closed: false,
             colour: false,
+            changes: None,
         }
+    }
+
+    /// Keep every change record written from now on (for `--atomic`: what to undo).
+    pub fn remember_changes(&mut self) {
+        self.changes = Some(Vec::new());
+    }
+
+    /// The change records written since [`Output::remember_changes`], as input for the tool's
+    /// own rollback. `None` when there were none.
+    pub fn take_changes(&mut self) -> Option<crate::input::Input> {
+        let changes = self.changes.take().unwrap_or_default();
+        if changes.is_empty() {
+            return None;
+        }
+        let text: String = changes.iter().map(|r| r.to_json_line() + "\n").collect();
+        Some(crate::input::Input::from_text("this run", text))
     }
 
     /// Write one record made by this tool.
     pub fn record(&mut self, record: &Record) -> Result<()> {
+        if let Some(changes) = &mut self.changes {
+            if record.action.moved_a_pointer() && record.pointer.is_some() {
+                changes.push(record.clone());
+            }
+        }
         match self.format {
             Format::Json => self.line(&record.to_json_line()),
             Format::Table => {

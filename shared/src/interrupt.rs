@@ -1,0 +1,58 @@
+//! Interruption: the first SIGINT or SIGTERM asks the run to stop starting new changes; changes
+//! already in flight finish (or time out) and their records are written, whole. A second signal
+//! ends the process at once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static REQUESTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a signal has asked the run to stop starting new work.
+#[must_use]
+pub fn requested() -> bool {
+    REQUESTED.load(Ordering::SeqCst)
+}
+
+/// Ask the run to stop (what a signal does; tests call it directly).
+pub fn request() {
+    REQUESTED.store(true, Ordering::SeqCst);
+}
+
+/// Listen for SIGINT and SIGTERM on the current runtime.
+pub(crate) fn listen() {
+    tokio::spawn(async {
+        let mut count = 0;
+        loop {
+            wait_for_signal().await;
+            count += 1;
+            if count > 1 {
+                eprintln!("interrupted again: stopping now");
+                // The entry point's own exit: a second signal means "now", as in every CLI.
+                std::process::exit(i32::from(crate::ExitCode::Interrupted.code()));
+            }
+            request();
+            eprintln!("interrupted: finishing the changes in flight, starting no new one (signal again to stop now)");
+        }
+    });
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        // No signal handling: the default (terminate) stays.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
