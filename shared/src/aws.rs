@@ -143,7 +143,7 @@ async fn load(settings: &EnvSettings) -> Result<SdkConfig> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(region)
         .credentials_provider(credentials)
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .retry_config(retry_config())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
@@ -239,6 +239,18 @@ impl<'a, C: Clone> Clients<'a, C> {
         cache.insert(settings, located.clone());
         Ok(located)
     }
+}
+
+/// Standard retries, `MAX_ATTEMPTS` attempts, or what `AWS_MAX_ATTEMPTS` (the SDKs' and the AWS
+/// CLI's own setting) asks for: a pipeline through a busy control plane may want more. The SDK
+/// would read it itself, but an explicit retry configuration hides it.
+fn retry_config() -> RetryConfig {
+    let attempts = std::env::var("AWS_MAX_ATTEMPTS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|&n| n >= 1)
+        .unwrap_or(MAX_ATTEMPTS);
+    RetryConfig::standard().with_max_attempts(attempts)
 }
 
 /// The region a configuration talks to, for records.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod ecs;
 pub mod emulator;
 pub mod lambda;
+pub mod proxy;
 pub mod run;
 pub mod s3;
 pub mod schema;

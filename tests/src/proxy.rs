@@ -1,0 +1,376 @@
+//! A fault-injecting HTTP proxy for tests: it sits on 127.0.0.1 between the tools and the
+//! emulator and, at configured rates drawn from a seeded generator (so a run can be replayed),
+//! answers with each service's own throttling error (HTTP 429 or 400/503 with the service's error
+//! code and body), a server error, or resets the connection, before the request reaches the
+//! emulator; the rest it forwards. It counts every request by service and operation, and every
+//! write that reached the emulator by the pointer it moves. It stops when dropped, after a bounded
+//! number of requests, or after ten minutes, whichever comes first.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Fault rates, in percent of requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Faults {
+    pub throttle: u32,
+    pub server_error: u32,
+    pub reset: u32,
+    pub seed: u64,
+}
+
+/// What went through the proxy.
+#[derive(Debug, Default, Clone)]
+pub struct Counts {
+    /// "service Operation" -> requests (faulted or not).
+    pub requests: BTreeMap<String, u64>,
+    /// Faults injected, by kind.
+    pub injected: BTreeMap<&'static str, u64>,
+    /// Writes that reached the emulator, by the pointer they move ("lambda fn/alias", ...).
+    pub writes: BTreeMap<String, u64>,
+}
+
+/// A running proxy. Dropping it stops it.
+#[derive(Debug)]
+pub struct FaultProxy {
+    pub endpoint: String,
+    counts: Arc<Mutex<Counts>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The most requests one proxy serves before it stops by itself.
+const MAX_REQUESTS: u64 = 200_000;
+const MAX_LIFETIME: Duration = Duration::from_secs(600);
+
+impl FaultProxy {
+    /// Start a proxy to `upstream` (`http://127.0.0.1:PORT`).
+    pub fn start(upstream: &str, faults: Faults) -> FaultProxy {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let endpoint = format!("http://{}", listener.local_addr().expect("an address"));
+        let counts = Arc::new(Mutex::new(Counts::default()));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let shared = counts.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener).expect("a listener");
+                let rng = Arc::new(Mutex::new(faults.seed.max(1)));
+                let serve = async {
+                    loop {
+                        let Ok((client, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let served: u64 = shared.lock().expect("counts").requests.values().sum();
+                        if served >= MAX_REQUESTS {
+                            break;
+                        }
+                        tokio::spawn(connection(
+                            client,
+                            upstream.clone(),
+                            faults,
+                            rng.clone(),
+                            shared.clone(),
+                        ));
+                    }
+                };
+                tokio::select! {
+                    () = serve => {}
+                    _ = stopped => {}
+                    () = tokio::time::sleep(MAX_LIFETIME) => {}
+                }
+            });
+        });
+        FaultProxy {
+            endpoint,
+            counts,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// What went through so far.
+    #[must_use]
+    pub fn counts(&self) -> Counts {
+        self.counts.lock().expect("counts").clone()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// xorshift64*: small, seeded, good enough to spread faults.
+fn roll(state: &Mutex<u64>) -> u32 {
+    let mut s = state.lock().expect("rng");
+    let mut x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    u32::try_from(x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33).unwrap_or(0) % 100
+}
+
+struct Request {
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    fn method_and_path(&self) -> (&str, &str) {
+        let mut parts = self.head.split(' ');
+        (parts.next().unwrap_or(""), parts.next().unwrap_or(""))
+    }
+
+    /// The service, from the credential scope of the signature: `.../us-east-1/lambda/aws4_request`.
+    fn service(&self) -> String {
+        self.header("authorization")
+            .and_then(|a| a.split("Credential=").nth(1))
+            .and_then(|c| c.split('/').nth(3))
+            .unwrap_or("unknown")
+            .to_string()
+    }
+
+    fn operation(&self) -> String {
+        if let Some(target) = self.header("x-amz-target") {
+            return target.rsplit('.').next().unwrap_or(target).to_string();
+        }
+        let (method, path) = self.method_and_path();
+        let path = path.split('?').next().unwrap_or("");
+        format!(
+            "{method} {}",
+            path.split('/')
+                .filter(|s| !s.is_empty())
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("/")
+        )
+    }
+
+    /// The pointer a write moves, when it is one of the writes the tools make.
+    fn pointer_written(&self) -> Option<String> {
+        let (method, path) = self.method_and_path();
+        let path = path.split('?').next().unwrap_or("");
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let body = String::from_utf8_lossy(&self.body);
+        match (self.service().as_str(), method) {
+            // PUT /2015-03-31/functions/F/aliases/A, POST /2015-03-31/functions/F/aliases {"Name":A}
+            ("lambda", "PUT") if segments.get(3) == Some(&"aliases") => {
+                Some(format!("lambda {}/{}", segments[2], segments.get(4)?))
+            }
+            ("lambda", "POST") if segments.get(3) == Some(&"aliases") => {
+                let name: serde_json::Value = serde_json::from_str(&body).ok()?;
+                Some(format!("lambda {}/{}", segments[2], name["Name"].as_str()?))
+            }
+            ("ecs", "POST") if self.operation() == "UpdateService" => {
+                let req: serde_json::Value = serde_json::from_str(&body).ok()?;
+                Some(format!(
+                    "ecs {}/{}",
+                    req["cluster"].as_str()?,
+                    req["service"].as_str()?
+                ))
+            }
+            ("apigateway", "PATCH") if segments.get(2) == Some(&"stages") => {
+                Some(format!("apigateway {}/{}", segments[1], segments.get(3)?))
+            }
+            ("s3", "PUT") if self.header("x-amz-copy-source").is_some() => {
+                Some(format!("s3 {}", segments.join("/")))
+            }
+            _ => None,
+        }
+    }
+}
+
+async fn read_request(client: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Request> {
+    loop {
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..end]).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+                })
+                .and_then(|(_, v)| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buffer.len() < end + 4 + length {
+                let mut chunk = [0u8; 16384];
+                let n = client.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            let body = buffer[end + 4..end + 4 + length].to_vec();
+            buffer.drain(..end + 4 + length);
+            return Some(Request { head, body });
+        }
+        let mut chunk = [0u8; 16384];
+        let n = client.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The service's own throttling answer, as AWS sends it.
+fn throttled(service: &str) -> Vec<u8> {
+    let (status, content_type, extra, body) = match service {
+        "lambda" => ("429 Too Many Requests", "application/json", "x-amzn-ErrorType: TooManyRequestsException\r\n", r#"{"Reason":"CallerRateLimitExceeded","Type":"User","message":"Rate exceeded"}"#.to_string()),
+        "apigateway" => ("429 Too Many Requests", "application/json", "x-amzn-ErrorType: TooManyRequestsException\r\n", r#"{"message":"Too Many Requests"}"#.to_string()),
+        "s3" => ("503 Slow Down", "application/xml", "", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>FAULT</RequestId></Error>".to_string()),
+        // ECS, ECR, SSM, Secrets Manager (JSON 1.1)
+        _ => ("400 Bad Request", "application/x-amz-json-1.1", "", r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string()),
+    };
+    response(status, content_type, extra, &body)
+}
+
+fn server_error(service: &str) -> Vec<u8> {
+    match service {
+        "s3" => response("500 Internal Server Error", "application/xml", "", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message></Error>"),
+        "lambda" | "apigateway" => response("503 Service Unavailable", "application/json", "x-amzn-ErrorType: ServiceException\r\n", r#"{"message":"Service unavailable"}"#),
+        _ => response("500 Internal Server Error", "application/x-amz-json-1.1", "", r#"{"__type":"InternalFailure","message":"internal failure"}"#),
+    }
+}
+
+fn response(status: &str, content_type: &str, extra: &str, body: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nx-amzn-RequestId: fault\r\n{extra}\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+async fn connection(
+    mut client: TcpStream,
+    upstream: String,
+    faults: Faults,
+    rng: Arc<Mutex<u64>>,
+    counts: Arc<Mutex<Counts>>,
+) {
+    let mut buffer = Vec::new();
+    while let Some(request) = read_request(&mut client, &mut buffer).await {
+        let service = request.service();
+        {
+            let mut c = counts.lock().expect("counts");
+            *c.requests
+                .entry(format!("{service} {}", request.operation()))
+                .or_default() += 1;
+        }
+        let dice = roll(&rng);
+        let fault = if dice < faults.throttle {
+            Some("throttle")
+        } else if dice < faults.throttle + faults.server_error {
+            Some("server_error")
+        } else if dice < faults.throttle + faults.server_error + faults.reset {
+            Some("reset")
+        } else {
+            None
+        };
+        if let Some(kind) = fault {
+            *counts
+                .lock()
+                .expect("counts")
+                .injected
+                .entry(kind)
+                .or_default() += 1;
+        }
+        let answer = match fault {
+            // The connection dies before the request reaches the emulator: nothing happened.
+            Some("reset") => return,
+            Some("throttle") => throttled(&service),
+            Some(_) => server_error(&service),
+            None => match forward(&upstream, &request).await {
+                Some(answer) => {
+                    if let Some(pointer) = request.pointer_written() {
+                        *counts
+                            .lock()
+                            .expect("counts")
+                            .writes
+                            .entry(pointer)
+                            .or_default() += 1;
+                    }
+                    answer
+                }
+                None => return,
+            },
+        };
+        if client.write_all(&answer).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Send one request upstream on its own connection and read the whole answer.
+async fn forward(upstream: &str, request: &Request) -> Option<Vec<u8>> {
+    let mut server = TcpStream::connect(upstream).await.ok()?;
+    // One request per upstream connection: the answer ends when the emulator closes it.
+    let head: Vec<&str> = request
+        .head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    let mut bytes = head.join("\r\n").into_bytes();
+    bytes.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    bytes.extend_from_slice(&request.body);
+    server.write_all(&bytes).await.ok()?;
+    let mut answer = Vec::new();
+    server.read_to_end(&mut answer).await.ok()?;
+    // The client keeps its connection: the answer must say how long it is, and not close it.
+    Some(keep_alive(&answer))
+}
+
+/// Rewrite an answer that ended by closing the connection into one with a Content-Length.
+fn keep_alive(answer: &[u8]) -> Vec<u8> {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return answer.to_vec();
+    };
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let body = &answer[end + 4..];
+    let mut lines: Vec<String> = head
+        .lines()
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            !l.starts_with("connection:")
+                && !l.starts_with("content-length:")
+                && !l.starts_with("transfer-encoding:")
+        })
+        .map(str::to_string)
+        .collect();
+    // A HEAD answer carries the object's length but no body: keep its Content-Length as it was.
+    let original_length = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("content-length:"))
+        .map(str::to_string);
+    match original_length {
+        Some(length) if body.is_empty() => lines.push(length),
+        _ => lines.push(format!("Content-Length: {}", body.len())),
+    }
+    let mut out = lines.join("\r\n").into_bytes();
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+    out
+}

@@ -1,0 +1,302 @@
+//! Promotions through the fault-injecting proxy (tests/src/proxy.rs): a batch of 300 mixed across
+//! Lambda, ECS, API Gateway and S3 at 20% throttling, 5% server errors and 2% resets ends with
+//! every pointer where it should be, every change in the output records and no pointer written
+//! twice; with faults that outlast the retries, failures are reported per record with exit 3 and
+//! the changes that did happen are still written.
+//!
+//! The figures are printed (run with --no-capture); docs/reliability.md quotes them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
+
+use std::time::Instant;
+use test_harness::apigateway::{create_api, create_stage, deploy, stage};
+use test_harness::ecs::{
+    create_repository, create_service, push_image, service_task_definition, Container, REGISTRY,
+};
+use test_harness::lambda::{alias, create_function, publish, set_alias, update_code};
+use test_harness::proxy::{FaultProxy, Faults};
+use test_harness::s3::{create_bucket, get, put};
+use test_harness::{binary, unique, Emulator, Sandbox};
+
+const LAMBDA: usize = 80;
+const ECS: usize = 80;
+const APIS: usize = 70;
+const OBJECTS: usize = 70;
+
+struct Batch {
+    name: String,
+    functions: Vec<String>,
+    apis: Vec<(String, String, String)>, // id, staging deployment, prod deployment
+    digest_v2: String,
+}
+
+async fn seed() -> Batch {
+    let name = unique("flt");
+    let mut functions = Vec::new();
+    for i in 0..LAMBDA {
+        let f = format!("{name}-f{i}");
+        create_function(&f, &format!("{f}-1"), &[]).await;
+        let v1 = publish(&f).await;
+        update_code(&f, &format!("{f}-2")).await;
+        let v2 = publish(&f).await;
+        set_alias(&f, "staging", &v2).await;
+        set_alias(&f, "prod", &v1).await;
+        functions.push(f);
+    }
+    let repo = format!("{name}/app");
+    create_repository(&repo, false).await;
+    push_image(&repo, &format!("{name}-1"), "v1").await;
+    let digest_v2 = push_image(&repo, &format!("{name}-2"), "v2").await;
+    for i in 0..ECS {
+        for (env, tag) in [("staging", "v2"), ("prod", "v1")] {
+            let value = format!("{env}-{i}");
+            create_service(
+                &format!("{name}-{env}"),
+                &format!("s{i}"),
+                &format!("{name}-{env}-s{i}"),
+                &[Container {
+                    name: "app",
+                    image: format!("{REGISTRY}/{repo}:{tag}"),
+                    environment: vec![("ENV", &value)],
+                    secrets: vec![],
+                }],
+            )
+            .await;
+        }
+    }
+    let mut apis = Vec::new();
+    for i in 0..APIS {
+        let id = create_api(&format!("{name}-a{i}")).await;
+        let one = deploy(&id, "one").await;
+        let two = deploy(&id, "two").await;
+        create_stage(&id, "staging", &two, &[]).await;
+        create_stage(&id, "prod", &one, &[]).await;
+        apis.push((id, two, one));
+    }
+    let bucket = format!("{name}-b");
+    create_bucket(&bucket, true).await;
+    for i in 0..OBJECTS {
+        put(
+            &bucket,
+            &format!("staging/o{i}"),
+            format!("new {i}").as_bytes(),
+            "text/plain",
+            &[],
+        )
+        .await;
+        put(
+            &bucket,
+            &format!("prod/o{i}"),
+            format!("old {i}").as_bytes(),
+            "text/plain",
+            &[],
+        )
+        .await;
+    }
+    Batch {
+        name,
+        functions,
+        apis,
+        digest_v2,
+    }
+}
+
+fn toml(batch: &Batch) -> String {
+    let functions: Vec<String> = batch.functions.iter().map(|f| format!("\"{f}\"")).collect();
+    let services: Vec<String> = (0..ECS).map(|i| format!("\"s{i}\"")).collect();
+    let objects: Vec<String> = (0..OBJECTS)
+        .map(|i| format!("\"s3://{}-b/{{env}}/o{i}\"", batch.name))
+        .collect();
+    format!(
+        "[envs]\norder = [\"staging\", \"prod\"]\n[lambda]\nfunctions = [{}]\n[ecs]\ncluster = \"{}-{{env}}\"\nservices = [{}]\n[s3]\nobjects = [{}]\n",
+        functions.join(", "),
+        batch.name,
+        services.join(", "),
+        objects.join(", ")
+    )
+}
+
+fn apigateway_manifest(batch: &Batch) -> String {
+    batch
+        .apis
+        .iter()
+        .map(|(id, staging, _)| {
+            format!(
+                "{}\n",
+                serde_json::json!({"service": "apigateway", "action": "resolved", "resource": id, "env": "staging",
+                                   "pointer": "staging", "artifact": {"deployment_id": staging}})
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn three_hundred_promotions_through_throttling_errors_and_resets() {
+    let batch = seed().await;
+    let proxy = FaultProxy::start(
+        &Emulator::shared().endpoint,
+        Faults {
+            throttle: 20,
+            server_error: 5,
+            reset: 2,
+            seed: 7,
+        },
+    );
+    let mut sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &toml(&batch));
+    sandbox
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .env("AWS_MAX_ATTEMPTS", "10");
+
+    // The four tools at once, as a release would run them side by side.
+    let started = Instant::now();
+    let manifest = apigateway_manifest(&batch);
+    let sandbox = &sandbox;
+    let runs = std::thread::scope(|scope| {
+        let manifest = manifest.as_str();
+        let promote = |tool: &'static str, stdin: Option<&'static str>| {
+            scope.spawn(move || {
+                sandbox.run(
+                    &binary(tool),
+                    &["promote", "--to", "prod", "--concurrency", "16"],
+                    stdin,
+                )
+            })
+        };
+        let handles = [
+            promote("lambda-promote", None),
+            promote("ecs-pin", None),
+            scope.spawn(move || {
+                sandbox.run(
+                    &binary("apigw-stage"),
+                    &["promote", "--to", "prod", "--concurrency", "16"],
+                    Some(manifest),
+                )
+            }),
+            promote("s3-version", None),
+        ];
+        handles.map(|h| h.join().expect("a tool run"))
+    });
+    let elapsed = started.elapsed();
+    let mut records = Vec::new();
+    for run in &runs {
+        run.expect_code(0);
+        records.extend(run.records());
+    }
+    let total = LAMBDA + ECS + APIS + OBJECTS;
+    assert_eq!(records.len(), total, "every change is in the output");
+    assert!(records.iter().all(|r| r["action"] == "promoted"));
+
+    // Every pointer where it should be (read from the emulator directly, not through the proxy).
+    for f in &batch.functions {
+        let (staging, _) = alias(f, "staging").await.unwrap();
+        assert_eq!(alias(f, "prod").await.unwrap().0, staging, "{f}");
+    }
+    for i in 0..ECS {
+        let running =
+            service_task_definition(&format!("{}-prod", batch.name), &format!("s{i}")).await;
+        let (definition, _) = test_harness::ecs::task_definition(&running).await;
+        let container = &definition.container_definitions()[0];
+        assert!(
+            container.image().unwrap().ends_with(&batch.digest_v2),
+            "s{i}"
+        );
+        assert_eq!(
+            container.environment()[0].value(),
+            Some(format!("prod-{i}").as_str()),
+            "prod's own configuration"
+        );
+    }
+    for (id, staging, _) in &batch.apis {
+        assert_eq!(&stage(id, "prod").await.unwrap().0, staging, "{id}");
+    }
+    for i in 0..OBJECTS {
+        assert_eq!(
+            get(&format!("{}-b", batch.name), &format!("prod/o{i}"), None)
+                .await
+                .unwrap()
+                .0,
+            format!("new {i}").into_bytes()
+        );
+    }
+
+    // No pointer written twice: every write that reached the emulator, counted by pointer.
+    let counts = proxy.counts();
+    let twice: Vec<_> = counts.writes.iter().filter(|(_, &n)| n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "pointers written more than once: {twice:?}"
+    );
+    assert_eq!(
+        counts.writes.len(),
+        total,
+        "one write per pointer: {:?}",
+        counts.writes.len()
+    );
+    let requests: u64 = counts.requests.values().sum();
+    let injected: u64 = counts.injected.values().sum();
+    assert!(
+        injected * 100 / requests >= 20,
+        "faults were injected: {injected} of {requests}"
+    );
+    eprintln!(
+        "FIGURES: {total} promotions (Lambda {LAMBDA}, ECS {ECS}, API Gateway {APIS}, S3 {OBJECTS}) in {:.1} s; \
+         {requests} requests, {injected} faults injected {:?}; {} pointers written once each, none twice",
+        elapsed.as_secs_f64(),
+        counts.injected,
+        counts.writes.len()
+    );
+}
+
+#[tokio::test]
+async fn faults_that_outlast_the_retries_fail_per_record_and_keep_the_changes_made() {
+    let mut functions = Vec::new();
+    for i in 0..30 {
+        let f = unique(&format!("out{i}"));
+        create_function(&f, &f, &[]).await;
+        let v = publish(&f).await;
+        set_alias(&f, "staging", &v).await;
+        functions.push(f);
+    }
+    let proxy = FaultProxy::start(
+        &Emulator::shared().endpoint,
+        Faults {
+            throttle: 15,
+            server_error: 0,
+            reset: 0,
+            seed: 11,
+        },
+    );
+    let mut sandbox = Sandbox::new();
+    sandbox
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .env("AWS_MAX_ATTEMPTS", "1");
+    let mut args = vec!["promote", "--from", "staging", "--to", "prod"];
+    args.extend(functions.iter().map(String::as_str));
+    let run = sandbox.run(&binary("lambda-promote"), &args, None);
+    assert_eq!(run.code, 3, "{run}");
+    let records = run.records();
+    let failed = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("TooManyRequestsException"))
+        .count();
+    assert!(
+        !records.is_empty() && failed > 0,
+        "some succeed, some fail\n{run}"
+    );
+    assert_eq!(
+        records.len() + failed,
+        functions.len(),
+        "each failure is reported per record\n{run}"
+    );
+    for f in &functions {
+        let printed = records.iter().any(|r| r["resource"] == f.as_str());
+        assert_eq!(
+            alias(f, "prod").await.is_some(),
+            printed,
+            "{f}: moved exactly when its record was printed"
+        );
+    }
+    eprintln!("FIGURES: faults outlasting retries: {} of 30 promotions failed (exit 3), {} succeeded and were printed", failed, records.len());
+}
