@@ -1,7 +1,7 @@
 //! The command line of apigw-stage. Shapes and checks of arguments only.
 
 use clap::{Args, Parser, Subcommand};
-use shared::cli::CommonArgs;
+use shared::cli::{parse_env, CommonArgs};
 
 /// Promote API Gateway deployments from stage to stage.
 ///
@@ -123,19 +123,6 @@ pub struct StatusArgs {
     /// Only this environment's stage (default: every stage).
     #[arg(long, value_name = "ENV", value_parser = parse_env)]
     pub env: Option<String>,
-}
-
-fn parse_env(s: &str) -> Result<String, String> {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "{s:?} is not an environment name (letters, digits, `-` and `_`)"
-        ))
-    }
 }
 
 fn parse_percent(s: &str) -> Result<f64, String> {

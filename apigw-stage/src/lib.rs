@@ -128,11 +128,8 @@ impl StageRef {
         artifact: Option<&ApigatewayArtifact>,
         previous: Option<&ApigatewayArtifact>,
     ) -> Record {
-        let mut record = self.record(Action::Planned, at, artifact, previous);
-        record
-            .extra
-            .insert("planned_action".into(), would.as_str().into());
-        record
+        self.record(would, at, artifact, previous)
+            .into_planned(would)
     }
 }
 

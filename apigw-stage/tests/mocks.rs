@@ -16,20 +16,7 @@ use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use clap::Parser;
 use shared::output::{Format, Output};
 use shared::ExitCode;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use test_harness::Captured;
 
 async fn run(
     rules: &[Rule],
@@ -51,13 +38,7 @@ async fn run(
         Ok(code) => code,
         Err(e) => e.exit_code(),
     };
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    (
-        code,
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-    )
+    (code, captured.records())
 }
 
 fn api() -> Rule {

@@ -1,7 +1,7 @@
 //! The command line of ecs-pin. Shapes and checks of arguments only.
 
 use clap::{Args, Parser, Subcommand};
-use shared::cli::CommonArgs;
+use shared::cli::{parse_env, CommonArgs};
 use std::time::Duration;
 
 /// Pin ECS services to image digests and promote what one environment runs to the next.
@@ -140,19 +140,6 @@ pub struct PromoteArgs {
 pub struct RollbackArgs {
     #[command(flatten)]
     pub wait: WaitArgs,
-}
-
-fn parse_env(s: &str) -> Result<String, String> {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "{s:?} is not an environment name (letters, digits, `-` and `_`)"
-        ))
-    }
 }
 
 fn parse_image(s: &str) -> Result<String, String> {

@@ -183,11 +183,8 @@ impl ServiceRef {
         artifact: Option<&EcsArtifact>,
         previous: Option<&EcsArtifact>,
     ) -> Record {
-        let mut record = self.record(Action::Planned, at, artifact, previous);
-        record
-            .extra
-            .insert("planned_action".into(), would.as_str().into());
-        record
+        self.record(would, at, artifact, previous)
+            .into_planned(would)
     }
 }
 

@@ -88,9 +88,10 @@ async fn pin(
             },
             images: current.images.clone(),
         };
-        let mut r = record(Action::Planned, &planned, previous);
-        r.extra.insert("planned_action".into(), "published".into());
-        return Ok(vec![r]).into();
+        return Ok(vec![
+            record(Action::Published, &planned, previous).into_planned(Action::Published)
+        ])
+        .into();
     }
     let arn = if pinned {
         current.task_definition.clone().unwrap_or_default()

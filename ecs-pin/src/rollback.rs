@@ -310,10 +310,7 @@ async fn undo_tag(
             record.previous = record.artifact.clone();
         }
         Some(_) if opts.dry_run => {
-            record.action = Action::Planned;
-            record
-                .extra
-                .insert("planned_action".into(), "rolled_back".into());
+            record = record.into_planned(Action::RolledBack);
         }
         Some(Some(digest)) => {
             let image = shared::ecr::get_images(

@@ -55,10 +55,7 @@ pub(crate) async fn run(
     if before.as_ref() == Some(&after) {
         record.action = Action::Unchanged;
     } else if opts.dry_run {
-        record.action = Action::Planned;
-        record
-            .extra
-            .insert("planned_action".into(), "promoted".into());
+        record = record.into_planned(Action::Promoted);
     } else {
         calls::put_tag(
             at,

@@ -22,9 +22,8 @@ use ecs_pin::calls::{Located, Services};
 use ecs_pin::{execute, Cli, Clients, Options};
 use shared::output::{Format, Output};
 use shared::ExitCode;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use test_harness::Captured;
 
 const OURS: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web-prod:8";
 const OLD: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/web-prod:7";
@@ -169,18 +168,6 @@ async fn a_deployment_that_outlasts_the_timeout_is_exit_3() {
     assert!(rule.num_calls() >= 2, "it kept asking until the timeout");
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 async fn run(rules: &[Rule], args: &[&str]) -> (ExitCode, Vec<serde_json::Value>) {
     let cli = Cli::try_parse_from(std::iter::once("ecs-pin").chain(args.iter().copied())).unwrap();
     let at = located(rules);
@@ -196,13 +183,7 @@ async fn run(rules: &[Rule], args: &[&str]) -> (ExitCode, Vec<serde_json::Value>
         Ok(code) => code,
         Err(e) => e.exit_code(),
     };
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    (
-        code,
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-    )
+    (code, captured.records())
 }
 
 fn image_rule(tag: &'static str, digest: &'static str) -> Rule {

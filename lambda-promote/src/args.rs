@@ -2,7 +2,7 @@
 //! to AWS, so every usage error is found before the first call.
 
 use clap::{Args, Parser, Subcommand};
-use shared::cli::CommonArgs;
+use shared::cli::{parse_env, CommonArgs};
 
 /// Promote Lambda versions between environments by moving aliases.
 ///
@@ -128,19 +128,6 @@ fn parse_weight(s: &str) -> Result<f64, String> {
         _ => Err(format!(
             "{s:?} is not a percentage between 0 and 100 (exclusive)"
         )),
-    }
-}
-
-fn parse_env(s: &str) -> Result<String, String> {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "{s:?} is not an environment name (letters, digits, `-` and `_`)"
-        ))
     }
 }
 

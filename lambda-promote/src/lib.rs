@@ -132,11 +132,8 @@ impl Pointer {
         artifact: Option<&LambdaArtifact>,
         previous: Option<&LambdaArtifact>,
     ) -> Record {
-        let mut record = self.record(Action::Planned, at, artifact, previous);
-        record
-            .extra
-            .insert("planned_action".into(), would.as_str().into());
-        record
+        self.record(would, at, artifact, previous)
+            .into_planned(would)
     }
 }
 

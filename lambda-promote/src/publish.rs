@@ -46,10 +46,9 @@ pub(crate) async fn run(
         let record = match &pointer {
             Some(p) => p.planned(Action::Published, &at, None, previous.as_ref()),
             None => {
-                let mut r = Record::new(Service::Lambda, Action::Planned, &function.id);
+                let mut r = Record::new(Service::Lambda, Action::Published, &function.id);
                 r.region.clone_from(&at.region);
-                r.extra.insert("planned_action".into(), "published".into());
-                r
+                r.into_planned(Action::Published)
             }
         };
         out.record(&record)?;

@@ -254,9 +254,8 @@ async fn promote_checked(
         return Ok(Ok(vec![done(Action::Unchanged, &current)]).into());
     }
     if opts.dry_run {
-        let mut r = done(Action::Planned, &version.artifact);
-        r.extra.insert("planned_action".into(), "promoted".into());
-        return Ok(Ok(vec![r]).into());
+        let planned = done(Action::Promoted, &version.artifact).into_planned(Action::Promoted);
+        return Ok(Ok(vec![planned]).into());
     }
     let new_version = calls::copy(&at, source, &version, target).await?;
     // What the key holds now: read back and compared with the source's bytes.

@@ -111,17 +111,15 @@ async fn undo(change: &Change, clients: &Clients<'_>, opts: Options) -> Result<V
         )]);
     }
     if opts.dry_run {
-        let mut r = record(
-            Action::Planned,
+        let planned = record(
+            Action::RolledBack,
             location,
             env,
             &at,
             restore.as_ref(),
             now.as_ref(),
         );
-        r.extra
-            .insert("planned_action".into(), "rolled_back".into());
-        return Ok(vec![r]);
+        return Ok(vec![planned.into_planned(Action::RolledBack)]);
     }
     let after = match step {
         Undo::CopyBack(version_id) => {

@@ -17,22 +17,10 @@ use clap::Parser;
 use s3_version::{execute, Cli, Clients, Options};
 use shared::output::{Format, Output};
 use shared::ExitCode;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
+use test_harness::Captured;
 
 const SIZE: i64 = 5 * 1024 * 1024 * 1024 + 3;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 async fn run(rules: &[Rule], args: &[&str]) -> (ExitCode, Vec<serde_json::Value>) {
     let cli =
@@ -51,13 +39,7 @@ async fn run(rules: &[Rule], args: &[&str]) -> (ExitCode, Vec<serde_json::Value>
         Ok(code) => code,
         Err(e) => e.exit_code(),
     };
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    (
-        code,
-        text.lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-    )
+    (code, captured.records())
 }
 
 fn common() -> Vec<Rule> {

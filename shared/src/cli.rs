@@ -41,6 +41,20 @@ pub struct CommonArgs {
     pub concurrency: u16,
 }
 
+/// An environment name on the command line: letters, digits, `-` and `_` (as in promote.toml).
+pub fn parse_env(s: &str) -> std::result::Result<String, String> {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not an environment name (letters, digits, `-` and `_`)"
+        ))
+    }
+}
+
 /// What a tool's `run` gets: its promote.toml, AWS access and where records go.
 #[derive(Debug)]
 pub struct Context {

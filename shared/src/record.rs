@@ -189,6 +189,18 @@ impl Record {
         }
     }
 
+    /// The same record as a dry run's plan: action `planned`, and `planned_action` saying what
+    /// the real run would have done.
+    #[must_use]
+    pub fn into_planned(mut self, would: Action) -> Record {
+        self.action = Action::Planned;
+        self.extra.insert(
+            "planned_action".into(),
+            Value::String(would.as_str().to_string()),
+        );
+        self
+    }
+
     /// The record as one line of JSON, without the newline.
     #[must_use]
     pub fn to_json_line(&self) -> String {

@@ -42,3 +42,34 @@ pub fn workspace_root() -> std::path::PathBuf {
         .expect("tests/ sits in the workspace root")
         .to_path_buf()
 }
+
+/// A writer that keeps what is written: where a tool run in-process (with SDK-level mock clients)
+/// writes its records, read back with [`Captured::records`].
+#[derive(Debug, Clone, Default)]
+pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("the buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// The records written, one per line, each checked against the record schema.
+    #[must_use]
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        let text =
+            String::from_utf8(self.0.lock().expect("the buffer").clone()).expect("UTF-8 records");
+        text.lines()
+            .map(|line| {
+                let record: serde_json::Value = serde_json::from_str(line).expect("a JSON record");
+                schema::check(&record);
+                record
+            })
+            .collect()
+    }
+}
