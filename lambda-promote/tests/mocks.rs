@@ -171,11 +171,11 @@ async fn canary_and_rollback_are_compare_and_swap_too() {
     assert_eq!(canary.num_calls(), 1);
 
     let back = mock!(Client::update_alias)
-        .match_requests(|r| r.revision_id() == Some("rev-p") && r.function_version() == Some("0"))
+        .match_requests(|r| r.revision_id() == Some("rev-p") && r.function_version() == Some("3"))
         .then_output(|| UpdateAliasOutput::builder().build());
     let rules = [alias_rule("prod", "1", "rev-p"), back.clone()];
     let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &rules);
-    let log = r#"{"service":"lambda","action":"promoted","resource":"orders","env":"prod","pointer":"prod","artifact":{"version":"1","code_sha256":"SHA1"},"previous":{"version":"0","code_sha256":"SHA0"}}"#;
+    let log = r#"{"service":"lambda","action":"promoted","resource":"orders","env":"prod","pointer":"prod","artifact":{"version":"1","code_sha256":"SHA1"},"previous":{"version":"3","code_sha256":"SHA3"}}"#;
     let (code, records) = run(client, &["rollback"], Some(log)).await;
     assert_eq!(code, ExitCode::Success);
     assert_eq!(back.num_calls(), 1);

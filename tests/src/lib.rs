@@ -23,15 +23,20 @@ pub use run::{binary, Run, Sandbox};
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// A name no other test (in this or another process) uses: `prefix-PID-N`.
+/// A name no other test uses, in this run or an earlier one against the same emulator:
+/// `prefix-RUN-N`, RUN made of the process id and the time the process first asked (process ids
+/// are reused; together with the time they are not).
 #[must_use]
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    static RUN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let run = RUN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{:x}{:x}", std::process::id(), nanos % 0xff_ffff)
+    });
+    format!("{prefix}-{run}-{}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The workspace's root folder (where docs/ and .venv-emulator/ are).
