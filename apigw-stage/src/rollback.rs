@@ -3,12 +3,11 @@
 
 use crate::plan::{self, Step};
 use crate::{artifact_of, calls, Clients, Options, StageRef};
-use shared::batch::{self, Work};
+use shared::batch;
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::ApigatewayArtifact;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
-use std::collections::HashMap;
 
 #[derive(Debug)]
 struct Undo {
@@ -24,38 +23,25 @@ pub(crate) async fn run(
     opts: Options,
     out: &mut Output,
 ) -> Result<ExitCode> {
-    let mut work: Vec<Work<'_, usize>> = Vec::new();
-    let mut undos: Vec<Undo> = Vec::new();
-    let mut by_stage: HashMap<(String, String, Option<String>), usize> = HashMap::new();
-    for record in input.records()? {
-        if record.service != Service::Apigateway {
-            work.push(Work::PassThrough(record.raw));
-            continue;
-        }
-        let origin = format!("{}:{}", input.origin(), record.line);
-        let parsed = record.parse(input.origin())?;
-        let Some(undo) = undo_of(&parsed, &origin)? else {
-            continue;
-        };
-        let key = (
-            undo.stage.api.clone(),
-            undo.stage.stage.clone(),
-            undo.region.clone(),
-        );
-        match by_stage.get(&key) {
-            Some(&index) => undos[index].changed_to = undo.changed_to,
-            None => {
-                by_stage.insert(key, undos.len());
-                work.push(Work::Own(undos.len()));
-                undos.push(undo);
-            }
-        }
-    }
+    let (work, undos) = batch::changes(input, &[Service::Apigateway], undo_of)?;
     let undos = &undos;
     batch::run(work, opts.concurrency, out, |index| async move {
         undo(&undos[index], clients, opts).await
     })
     .await
+}
+
+impl batch::Change for Undo {
+    fn key(&self) -> String {
+        format!(
+            "{}\n{}\n{:?}",
+            self.stage.api, self.stage.stage, self.region
+        )
+    }
+
+    fn then(&mut self, later: Undo) {
+        self.changed_to = later.changed_to;
+    }
 }
 
 fn undo_of(record: &Record, origin: &str) -> Result<Option<Undo>> {

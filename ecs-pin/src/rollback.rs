@@ -5,14 +5,13 @@ use crate::args::RollbackArgs;
 use crate::calls;
 use crate::plan;
 use crate::{wait, Clients, Options, ServiceRef};
-use shared::batch::{self, Outcome, Work};
+use shared::batch::{self, Outcome};
 use shared::ecr::ImageId;
 use shared::image::ImageRef;
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::{to_value, EcrArtifact, EcsArtifact};
 use shared::{Action, Error, ExitCode, Record, Result, Service};
-use std::collections::HashMap;
 
 /// The net change to one pointer over all records about it.
 #[derive(Debug)]
@@ -31,7 +30,7 @@ enum Undo {
     },
 }
 
-impl Undo {
+impl batch::Change for Undo {
     fn key(&self) -> String {
         match self {
             Undo::Service { service, .. } => {
@@ -46,8 +45,7 @@ impl Undo {
         }
     }
 
-    /// A later change to the same pointer: the undo now starts from its result.
-    fn extend(&mut self, later: Undo) {
+    fn then(&mut self, later: Undo) {
         match (self, later) {
             (
                 Undo::Service { changed_to, .. },
@@ -73,28 +71,7 @@ pub(crate) async fn run(
     opts: Options,
     out: &mut Output,
 ) -> Result<ExitCode> {
-    let mut work: Vec<Work<'_, usize>> = Vec::new();
-    let mut undos: Vec<Undo> = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
-    for record in input.records()? {
-        if record.service != Service::Ecs && record.service != Service::Ecr {
-            work.push(Work::PassThrough(record.raw));
-            continue;
-        }
-        let origin = format!("{}:{}", input.origin(), record.line);
-        let parsed = record.parse(input.origin())?;
-        let Some(undo) = undo_of(&parsed, &origin)? else {
-            continue;
-        };
-        match by_key.get(&undo.key()) {
-            Some(&index) => undos[index].extend(undo),
-            None => {
-                by_key.insert(undo.key(), undos.len());
-                work.push(Work::Own(undos.len()));
-                undos.push(undo);
-            }
-        }
-    }
+    let (work, undos) = batch::changes(input, &[Service::Ecs, Service::Ecr], undo_of)?;
     let undos = &undos;
     batch::run(work, opts.concurrency, out, |index| async move {
         match &undos[index] {

@@ -5,12 +5,11 @@
 use crate::calls::{self, Clients};
 use crate::plan::{self, Routing, Step};
 use crate::{routing_of, Options, Pointer};
-use shared::batch::{self, Work};
+use shared::batch;
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::LambdaArtifact;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
-use std::collections::HashMap;
 
 /// The net change to one pointer over all records about it: from `restore` to `changed_to`.
 /// A pointer changed several times in one run (a promotion, then a canary) is undone in one step,
@@ -29,45 +28,25 @@ pub(crate) async fn run(
     opts: Options,
     out: &mut Output,
 ) -> Result<ExitCode> {
-    let mut work: Vec<Work<'_, usize>> = Vec::new();
-    let mut undos: Vec<Undo> = Vec::new();
-    let mut by_pointer: HashMap<(String, String, Option<String>), usize> = HashMap::new();
-
-    for record in input.records()? {
-        if record.service != Service::Lambda {
-            work.push(Work::PassThrough(record.raw));
-            continue;
-        }
-        let origin = format!("{}:{}", input.origin(), record.line);
-        let parsed = record.parse(input.origin())?;
-        let Some(change) = change_of(&parsed, &origin)? else {
-            tracing::debug!(
-                "{origin}: {} record changed no alias; nothing to undo",
-                parsed.action
-            );
-            continue;
-        };
-        let key = (
-            change.pointer.function.clone(),
-            change.pointer.alias.clone(),
-            change.region.clone(),
-        );
-        match by_pointer.get(&key) {
-            // A later change to the same pointer: the undo now starts from its result.
-            Some(&index) => undos[index].changed_to = change.changed_to,
-            None => {
-                by_pointer.insert(key, undos.len());
-                work.push(Work::Own(undos.len()));
-                undos.push(change);
-            }
-        }
-    }
-
+    let (work, undos) = batch::changes(input, &[Service::Lambda], change_of)?;
     let undos = &undos;
     batch::run(work, opts.concurrency, out, |index| async move {
         undo(&undos[index], clients, opts).await
     })
     .await
+}
+
+impl batch::Change for Undo {
+    fn key(&self) -> String {
+        format!(
+            "{}\n{}\n{:?}",
+            self.pointer.function, self.pointer.alias, self.region
+        )
+    }
+
+    fn then(&mut self, later: Undo) {
+        self.changed_to = later.changed_to;
+    }
 }
 
 /// The pointer a record changed, what it was changed to, and what it held before; `None` for a

@@ -5,12 +5,11 @@
 use crate::location::Location;
 use crate::plan::{self, Undo};
 use crate::{calls, record, Clients, Options};
-use shared::batch::{self, Work};
+use shared::batch;
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::S3Artifact;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
-use std::collections::HashMap;
 
 #[derive(Debug)]
 struct Change {
@@ -26,33 +25,22 @@ pub(crate) async fn run(
     opts: Options,
     out: &mut Output,
 ) -> Result<ExitCode> {
-    let mut work: Vec<Work<'_, usize>> = Vec::new();
-    let mut changes: Vec<Change> = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
-    for raw in input.records()? {
-        if raw.service != Service::S3 {
-            work.push(Work::PassThrough(raw.raw));
-            continue;
-        }
-        let origin = format!("{}:{}", input.origin(), raw.line);
-        let parsed = raw.parse(input.origin())?;
-        let Some(change) = change_of(&parsed, &origin)? else {
-            continue;
-        };
-        match by_key.get(&change.location.to_string()) {
-            Some(&index) => changes[index].changed_to = change.changed_to,
-            None => {
-                by_key.insert(change.location.to_string(), changes.len());
-                work.push(Work::Own(changes.len()));
-                changes.push(change);
-            }
-        }
-    }
+    let (work, changes) = batch::changes(input, &[Service::S3], change_of)?;
     let changes = &changes;
     batch::run(work, opts.concurrency, out, |index| async move {
         undo(&changes[index], clients, opts).await
     })
     .await
+}
+
+impl batch::Change for Change {
+    fn key(&self) -> String {
+        self.location.to_string()
+    }
+
+    fn then(&mut self, later: Change) {
+        self.changed_to = later.changed_to;
+    }
 }
 
 fn change_of(record: &Record, origin: &str) -> Result<Option<Change>> {
