@@ -276,9 +276,10 @@ async fn promote_one(item: Item, run: &Run<'_>) -> Result<Vec<Record>> {
         .get(target.env.as_deref(), function.region.as_deref())
         .await?;
 
-    // 1. The artifact to promote.
-    let want = match source {
-        Source::Record(artifact) => artifact,
+    // 1. The artifact to promote, and whether its code hash was read in the target function
+    // already (the same function in the same account and region): no need to read it twice.
+    let (want, read_in_target) = match source {
+        Source::Record(artifact) => (artifact, false),
         Source::Version(version) => {
             if let Some((env, aliases)) = &run.chain {
                 let alias = aliases.render(env);
@@ -299,11 +300,12 @@ async fn promote_one(item: Item, run: &Run<'_>) -> Result<Vec<Record>> {
                         function.id
                     ))
                 })?;
-            LambdaArtifact {
+            let artifact = LambdaArtifact {
                 version,
                 code_sha256: sha,
                 weights: Default::default(),
-            }
+            };
+            (artifact, true)
         }
         Source::Alias {
             env,
@@ -330,18 +332,28 @@ async fn promote_one(item: Item, run: &Run<'_>) -> Result<Vec<Record>> {
                 );
             }
             let sha = existing_code_sha256(&source_at, &source_function.id, &held.version).await?;
-            LambdaArtifact {
+            let artifact = LambdaArtifact {
                 version: held.version,
                 code_sha256: sha,
                 weights: Default::default(),
-            }
+            };
+            let same_function =
+                source_function.id == target.function && source_at.settings == at.settings;
+            (artifact, same_function)
         }
     };
 
     // 2. The target as it is now, and the code of that version in the target function.
+    let target_sha = async {
+        if read_in_target {
+            Ok(Some(want.code_sha256.clone()))
+        } else {
+            shared::lambda::code_sha256(&at.client, &target.function, &want.version).await
+        }
+    };
     let (current, target_sha) = futures::future::join(
         shared::lambda::get_alias(&at.client, &target.function, &target.alias),
-        shared::lambda::code_sha256(&at.client, &target.function, &want.version),
+        target_sha,
     )
     .await;
     let current = current?;
