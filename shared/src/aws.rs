@@ -39,6 +39,15 @@ const MAX_ATTEMPTS: u32 = 3;
 /// A host that does not answer is given up on quickly; a slow answer gets longer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// `PROMOTE_ATTEMPT_TIMEOUT` (seconds) overrides the attempt timeout: shorter where a hung
+/// connection should be given up on sooner (and in the fault tests).
+fn attempt_timeout() -> Duration {
+    std::env::var("PROMOTE_ATTEMPT_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| *s > 0.0)
+        .map_or(ATTEMPT_TIMEOUT, Duration::from_secs_f64)
+}
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Builds and keeps one SDK configuration per distinct (profile, region, endpoint): every
@@ -147,7 +156,7 @@ async fn load(settings: &EnvSettings) -> Result<SdkConfig> {
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_attempt_timeout(attempt_timeout())
                 .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         );

@@ -18,6 +18,10 @@ pub struct Faults {
     pub throttle: u32,
     pub server_error: u32,
     pub reset: u32,
+    /// Hold the request this long without answering, then close the connection: past the tools'
+    /// attempt timeout, the request never reached the emulator.
+    pub delay: u32,
+    pub delay_by: Duration,
     pub seed: u64,
 }
 
@@ -287,6 +291,8 @@ async fn connection(
             Some("server_error")
         } else if dice < faults.throttle + faults.server_error + faults.reset {
             Some("reset")
+        } else if dice < faults.throttle + faults.server_error + faults.reset + faults.delay {
+            Some("delay")
         } else {
             None
         };
@@ -301,6 +307,10 @@ async fn connection(
         let answer = match fault {
             // The connection dies before the request reaches the emulator: nothing happened.
             Some("reset") => return,
+            Some("delay") => {
+                tokio::time::sleep(faults.delay_by).await;
+                return;
+            }
             Some("throttle") => throttled(&service),
             Some(_) => server_error(&service),
             None => match forward(&upstream, &request).await {

@@ -140,6 +140,7 @@ async fn three_hundred_promotions_through_throttling_errors_and_resets() {
             server_error: 5,
             reset: 2,
             seed: 7,
+            ..Faults::default()
         },
     );
     let mut sandbox = Sandbox::new();
@@ -265,6 +266,7 @@ async fn faults_that_outlast_the_retries_fail_per_record_and_keep_the_changes_ma
             server_error: 0,
             reset: 0,
             seed: 11,
+            ..Faults::default()
         },
     );
     let mut sandbox = Sandbox::new();
@@ -299,4 +301,55 @@ async fn faults_that_outlast_the_retries_fail_per_record_and_keep_the_changes_ma
         );
     }
     eprintln!("FIGURES: faults outlasting retries: {} of 30 promotions failed (exit 3), {} succeeded and were printed", failed, records.len());
+}
+
+#[tokio::test]
+async fn answers_delayed_past_the_attempt_timeout_are_retried() {
+    let mut functions = Vec::new();
+    for i in 0..12 {
+        let f = unique(&format!("slow{i}"));
+        create_function(&f, &f, &[]).await;
+        let v = publish(&f).await;
+        set_alias(&f, "staging", &v).await;
+        functions.push(f);
+    }
+    // A fifth of the requests get no answer for 2 s; the tools give an attempt 0.5 s.
+    let proxy = FaultProxy::start(
+        &Emulator::shared().endpoint,
+        Faults {
+            delay: 20,
+            delay_by: std::time::Duration::from_secs(2),
+            seed: 5,
+            ..Faults::default()
+        },
+    );
+    let mut sandbox = Sandbox::new();
+    sandbox
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .env("AWS_MAX_ATTEMPTS", "8")
+        .env("PROMOTE_ATTEMPT_TIMEOUT", "0.5");
+    let mut args = vec!["promote", "--from", "staging", "--to", "prod"];
+    args.extend(functions.iter().map(String::as_str));
+    let run = sandbox.run(&binary("lambda-promote"), &args, None);
+    run.expect_code(0);
+    assert_eq!(run.records().len(), functions.len());
+    for f in &functions {
+        assert!(alias(f, "prod").await.is_some(), "{f}");
+    }
+    let counts = proxy.counts();
+    assert!(
+        counts.injected.get("delay").copied().unwrap_or(0) > 0,
+        "delays were injected: {:?}",
+        counts.injected
+    );
+    assert!(
+        counts.writes.values().all(|&n| n == 1),
+        "{:?}",
+        counts.writes
+    );
+    eprintln!(
+        "FIGURES: {} promotions with {} answers held past the attempt timeout: all made, each once",
+        functions.len(),
+        counts.injected["delay"]
+    );
 }
