@@ -20,6 +20,7 @@ mod vars;
 pub use args::{Cli, Command};
 pub use calls::Clients;
 use calls::Located;
+pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{Project, Template};
 use shared::input::Input;
@@ -41,10 +42,7 @@ impl Tool for Cli {
         };
         let input = ctx.stdin_if(reads_stdin)?;
         let clients = calls::clients(&ctx.aws);
-        let opts = Options {
-            dry_run: ctx.dry_run,
-            concurrency: ctx.concurrency,
-        };
+        let opts = ctx.opts;
         execute(
             self.command,
             ctx.project.as_ref(),
@@ -55,13 +53,6 @@ impl Tool for Cli {
         )
         .await
     }
-}
-
-/// Run-wide settings the subcommands share.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    pub dry_run: bool,
-    pub concurrency: usize,
 }
 
 /// Run one subcommand: the whole tool without its process (the entry point, and tests that give

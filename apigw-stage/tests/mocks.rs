@@ -33,6 +33,7 @@ async fn run(
     let opts = Options {
         dry_run: cli.common.dry_run,
         concurrency: 2,
+        ..Options::default()
     };
     let code = match execute(cli.command, None, input.as_ref(), &clients, opts, &mut out).await {
         Ok(code) => code,

@@ -39,7 +39,7 @@ impl Tool for Cli {
             ctx.project.as_ref(),
             input.as_ref(),
             &clients,
-            ctx.concurrency,
+            ctx.opts.concurrency,
             &mut ctx.out,
         )
         .await

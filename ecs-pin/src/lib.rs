@@ -25,6 +25,7 @@ pub use args::{Cli, Command};
 use aws_sdk_ecs::types::{Tag, TaskDefinition};
 pub use calls::Clients;
 use calls::Located;
+pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{Project, Template};
 use shared::ecs::ServiceState;
@@ -45,11 +46,7 @@ impl Tool for Cli {
         );
         let input = ctx.stdin_if(reads_stdin)?;
         let clients = calls::clients(&ctx.aws);
-        let opts = Options {
-            dry_run: ctx.dry_run,
-            concurrency: ctx.concurrency,
-            quiet: ctx.quiet,
-        };
+        let opts = ctx.opts;
         let invocation = Invocation {
             resolve_digest: self.resolve_digest,
             services: self.services,
@@ -83,15 +80,6 @@ impl From<Cli> for Invocation {
             command: cli.command,
         }
     }
-}
-
-/// Run-wide settings the subcommands share.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    pub dry_run: bool,
-    pub concurrency: usize,
-    /// No progress lines on stderr (`-q`).
-    pub quiet: bool,
 }
 
 /// Run one invocation: the whole tool without its process (the entry point, and tests that give

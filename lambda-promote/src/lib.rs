@@ -18,6 +18,7 @@ mod status;
 pub use args::{Cli, Command};
 use calls::{Clients, Located};
 use plan::Routing;
+pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{Project, Template};
 use shared::input::Input;
@@ -33,10 +34,7 @@ impl Tool for Cli {
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
         let input = ctx.stdin_if(self.command.reads_stdin())?;
         let clients = calls::clients(&ctx.aws);
-        let opts = Options {
-            dry_run: ctx.dry_run,
-            concurrency: ctx.concurrency,
-        };
+        let opts = ctx.opts;
         execute(
             self.command,
             ctx.project.as_ref(),
@@ -84,13 +82,6 @@ pub async fn execute(
         }
         Command::Status(args) => status::run(args, project, input, clients, opts, out).await,
     }
-}
-
-/// Run-wide settings the subcommands share.
-#[derive(Debug, Clone, Copy)]
-pub struct Options {
-    pub dry_run: bool,
-    pub concurrency: usize,
 }
 
 /// One alias of one function: the pointer a record is about.

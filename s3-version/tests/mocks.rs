@@ -34,6 +34,7 @@ async fn run(rules: &[Rule], args: &[&str]) -> (ExitCode, Vec<serde_json::Value>
     let opts = Options {
         dry_run: false,
         concurrency: 2,
+        ..Options::default()
     };
     let code = match execute(cli.command, None, None, &clients, opts, &mut out).await {
         Ok(code) => code,

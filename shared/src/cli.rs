@@ -61,7 +61,15 @@ pub struct Context {
     pub project: Option<Project>,
     pub aws: Aws,
     pub out: Output,
+    pub opts: Options,
+}
+
+/// Run-wide settings every tool's commands share, taken from the common flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `--dry-run`: no mutating call; `planned` records instead.
     pub dry_run: bool,
+    /// `--concurrency`: resources worked on at once.
     pub concurrency: usize,
     /// `-q`: only errors on stderr (no progress lines either).
     pub quiet: bool,
@@ -184,9 +192,11 @@ fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
         aws: Aws::new(common.aws.clone(), project.clone()),
         project,
         out: Output::stdout(common.output),
-        dry_run: common.dry_run,
-        concurrency: usize::from(common.concurrency),
-        quiet: common.quiet,
+        opts: Options {
+            dry_run: common.dry_run,
+            concurrency: usize::from(common.concurrency),
+            quiet: common.quiet,
+        },
     };
     runtime.block_on(async {
         crate::interrupt::listen();

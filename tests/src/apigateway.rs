@@ -1,22 +1,12 @@
 //! Seeding and reading back API Gateway REST APIs, deployments and stages in the emulator.
 
-use crate::Emulator;
 use aws_sdk_apigateway::Client;
 use std::collections::BTreeMap;
 
 /// An API Gateway client for the emulator.
 #[must_use]
 pub fn client() -> Client {
-    Client::from_conf(
-        aws_sdk_apigateway::Config::builder()
-            .behavior_version_latest()
-            .endpoint_url(&Emulator::shared().endpoint)
-            .region(aws_sdk_apigateway::config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::from_keys(
-                "testing", "testing", None,
-            ))
-            .build(),
-    )
+    Client::new(&crate::emulator::sdk_config())
 }
 
 /// A REST API with one `GET /` answered by a MOCK integration (a deployment needs a method).

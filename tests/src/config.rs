@@ -1,39 +1,15 @@
 //! Seeding Parameter Store and Secrets Manager in the emulator.
 
-use crate::Emulator;
-
-fn region() -> aws_sdk_ssm::config::Region {
-    aws_sdk_ssm::config::Region::new("us-east-1")
-}
-
-fn credentials() -> aws_credential_types::Credentials {
-    aws_credential_types::Credentials::from_keys("testing", "testing", None)
-}
-
 /// A Parameter Store client for the emulator.
 #[must_use]
 pub fn ssm() -> aws_sdk_ssm::Client {
-    aws_sdk_ssm::Client::from_conf(
-        aws_sdk_ssm::Config::builder()
-            .behavior_version_latest()
-            .endpoint_url(&Emulator::shared().endpoint)
-            .region(region())
-            .credentials_provider(credentials())
-            .build(),
-    )
+    aws_sdk_ssm::Client::new(&crate::emulator::sdk_config())
 }
 
 /// A Secrets Manager client for the emulator.
 #[must_use]
 pub fn secrets() -> aws_sdk_secretsmanager::Client {
-    aws_sdk_secretsmanager::Client::from_conf(
-        aws_sdk_secretsmanager::Config::builder()
-            .behavior_version_latest()
-            .endpoint_url(&Emulator::shared().endpoint)
-            .region(aws_sdk_secretsmanager::config::Region::new("us-east-1"))
-            .credentials_provider(credentials())
-            .build(),
-    )
+    aws_sdk_secretsmanager::Client::new(&crate::emulator::sdk_config())
 }
 
 /// Put a parameter; `secure` makes it a SecureString.

@@ -2,44 +2,21 @@
 //! with their digest set to the SHA-256 of the manifest, as ECR computes it (the emulator stores
 //! whatever digest it is given).
 
-use crate::Emulator;
 use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Secret, TaskDefinition};
 use sha2::{Digest, Sha256};
 
 const MANIFEST_TYPE: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
-fn region() -> aws_sdk_ecr::config::Region {
-    aws_sdk_ecr::config::Region::new("us-east-1")
-}
-
-fn credentials() -> aws_credential_types::Credentials {
-    aws_credential_types::Credentials::from_keys("testing", "testing", None)
-}
-
 /// An ECR client for the emulator.
 #[must_use]
 pub fn ecr() -> aws_sdk_ecr::Client {
-    aws_sdk_ecr::Client::from_conf(
-        aws_sdk_ecr::Config::builder()
-            .behavior_version_latest()
-            .endpoint_url(&Emulator::shared().endpoint)
-            .region(region())
-            .credentials_provider(credentials())
-            .build(),
-    )
+    aws_sdk_ecr::Client::new(&crate::emulator::sdk_config())
 }
 
 /// An ECS client for the emulator.
 #[must_use]
 pub fn ecs() -> aws_sdk_ecs::Client {
-    aws_sdk_ecs::Client::from_conf(
-        aws_sdk_ecs::Config::builder()
-            .behavior_version_latest()
-            .endpoint_url(&Emulator::shared().endpoint)
-            .region(region())
-            .credentials_provider(credentials())
-            .build(),
-    )
+    aws_sdk_ecs::Client::new(&crate::emulator::sdk_config())
 }
 
 /// The registry host of the emulator's account.

@@ -32,6 +32,22 @@ impl Emulator {
     }
 }
 
+/// The SDK configuration every seeding client uses: the emulator's endpoint, test credentials, a
+/// region; nothing read from the environment or a developer's files.
+#[must_use]
+pub fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&Emulator::shared().endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::from_keys("testing", "testing", None),
+            ),
+        )
+        .build()
+}
+
 #[allow(clippy::zombie_processes)] // reason: the watchdog outlives the tests; the OS reaps it
 fn start() -> String {
     let root = crate::workspace_root();

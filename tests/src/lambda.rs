@@ -9,15 +9,7 @@ use std::sync::OnceLock;
 /// A Lambda client for the emulator, configured explicitly (no environment, no files).
 #[must_use]
 pub fn client() -> Client {
-    let config = aws_sdk_lambda::Config::builder()
-        .behavior_version_latest()
-        .endpoint_url(&Emulator::shared().endpoint)
-        .region(aws_sdk_lambda::config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::from_keys(
-            "testing", "testing", None,
-        ))
-        .build();
-    Client::from_conf(config)
+    Client::new(&crate::emulator::sdk_config())
 }
 
 /// The IAM role functions run as: the emulator refuses a function whose role does not exist.

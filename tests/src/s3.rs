@@ -1,6 +1,5 @@
 //! Seeding and reading back S3 buckets, objects and versions in the emulator.
 
-use crate::Emulator;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
 use std::collections::HashMap;
@@ -9,14 +8,8 @@ use std::collections::HashMap;
 #[must_use]
 pub fn client() -> Client {
     Client::from_conf(
-        aws_sdk_s3::Config::builder()
-            .behavior_version_latest()
-            .endpoint_url(&Emulator::shared().endpoint)
+        aws_sdk_s3::config::Builder::from(&crate::emulator::sdk_config())
             .force_path_style(true)
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::from_keys(
-                "testing", "testing", None,
-            ))
             .build(),
     )
 }
