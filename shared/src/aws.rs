@@ -5,6 +5,7 @@
 
 use crate::config::{EnvSettings, Project};
 use crate::error::{Error, Result};
+use crate::rate::{RateLimitedClient, RateLimits};
 use aws_config::imds;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
@@ -30,11 +31,22 @@ pub struct AwsArgs {
     /// and AWS_ENDPOINT_URL_<SERVICE> are honoured too.
     #[arg(long, global = true, value_name = "URL", help_heading = "AWS")]
     pub endpoint_url: Option<String>,
+    /// Requests per second per service and region: N for every service, SERVICE=N for one
+    /// (`20,lambda=50`), 0 for no limit [default: AWS's quotas: lambda 15, apigateway 10, ecs
+    /// 20, ecr 10, ssm 40, secretsmanager 100, s3 3500].
+    #[arg(
+        long,
+        global = true,
+        env = "PROMOTE_RATE_LIMIT",
+        value_name = "RATE",
+        help_heading = "AWS",
+        hide_env_values = true
+    )]
+    pub rate_limit: Option<RateLimits>,
 }
 
-/// Attempts per call in the SDK's standard retry mode (exponential backoff with jitter; throttling
-/// and transient errors retried). Three is AWS's default, and keeps an unreachable endpoint's
-/// failure within a few seconds.
+/// Attempts per call (exponential backoff with jitter; throttling and transient errors retried).
+/// Three is AWS's default, and keeps an unreachable endpoint's failure within a few seconds.
 const MAX_ATTEMPTS: u32 = 3;
 /// A host that does not answer is given up on quickly; a slow answer gets longer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -57,15 +69,20 @@ pub struct Aws {
     args: AwsArgs,
     project: Option<Project>,
     configs: tokio::sync::Mutex<HashMap<EnvSettings, SdkConfig>>,
+    /// One HTTP client for the process: one connection pool, and one rate limit per service and
+    /// region whichever environment's configuration a request goes through.
+    http: RateLimitedClient,
 }
 
 impl Aws {
     #[must_use]
     pub fn new(args: AwsArgs, project: Option<Project>) -> Self {
+        let http = RateLimitedClient::new(args.rate_limit.clone().unwrap_or_default());
         Aws {
             args,
             project,
             configs: tokio::sync::Mutex::new(HashMap::new()),
+            http,
         }
     }
 
@@ -103,7 +120,7 @@ impl Aws {
         if let Some(config) = configs.get(&settings) {
             return Ok(config.clone());
         }
-        let config = load(&settings).await?;
+        let config = load(&settings, &self.http).await?;
         configs.insert(settings, config.clone());
         Ok(config)
     }
@@ -112,7 +129,7 @@ impl Aws {
 /// Load a configuration the way the AWS CLI would, but bounded in time: the instance metadata
 /// service is asked once with a short timeout, so a laptop with no credentials gets its answer
 /// in about a second instead of waiting on retries to an address that does not exist.
-async fn load(settings: &EnvSettings) -> Result<SdkConfig> {
+async fn load(settings: &EnvSettings, http: &RateLimitedClient) -> Result<SdkConfig> {
     let imds = imds::Client::builder()
         .max_attempts(1)
         .connect_timeout(Duration::from_millis(500))
@@ -152,6 +169,7 @@ async fn load(settings: &EnvSettings) -> Result<SdkConfig> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(region)
         .credentials_provider(credentials)
+        .http_client(http.clone())
         .retry_config(retry_config())
         .timeout_config(
             TimeoutConfig::builder()
@@ -250,16 +268,19 @@ impl<'a, C: Clone> Clients<'a, C> {
     }
 }
 
-/// Standard retries, `MAX_ATTEMPTS` attempts, or what `AWS_MAX_ATTEMPTS` (the SDKs' and the AWS
-/// CLI's own setting) asks for: a pipeline through a busy control plane may want more. The SDK
-/// would read it itself, but an explicit retry configuration hides it.
+/// Adaptive retries: the standard mode's backoff, plus a client-side rate that drops when AWS
+/// answers "throttled" and climbs back as calls succeed, so a batch that shares its quota with
+/// other callers slows down instead of failing. `MAX_ATTEMPTS` attempts, or what
+/// `AWS_MAX_ATTEMPTS` (the SDKs' and the AWS CLI's own setting) asks for: a pipeline through a
+/// busy control plane may want more. The SDK would read it itself, but an explicit retry
+/// configuration hides it.
 fn retry_config() -> RetryConfig {
     let attempts = std::env::var("AWS_MAX_ATTEMPTS")
         .ok()
         .and_then(|v| v.trim().parse::<u32>().ok())
         .filter(|&n| n >= 1)
         .unwrap_or(MAX_ATTEMPTS);
-    RetryConfig::standard().with_max_attempts(attempts)
+    RetryConfig::adaptive().with_max_attempts(attempts)
 }
 
 /// The region a configuration talks to, for records.

@@ -19,6 +19,7 @@ pub mod interrupt;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod output;
+pub mod rate;
 pub mod record;
 pub mod secrets;
 #[cfg(feature = "secretsmanager")]

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -34,6 +34,8 @@ pub struct Counts {
     pub injected: BTreeMap<&'static str, u64>,
     /// Writes that reached the emulator, by the pointer they move ("lambda fn/alias", ...).
     pub writes: BTreeMap<String, u64>,
+    /// When each request arrived, by service: what a client-side rate limit shapes.
+    pub arrivals: BTreeMap<String, Vec<Instant>>,
 }
 
 /// A running proxy. Dropping it stops it.
@@ -283,6 +285,10 @@ async fn connection(
             *c.requests
                 .entry(format!("{service} {}", request.operation()))
                 .or_default() += 1;
+            c.arrivals
+                .entry(service.to_string())
+                .or_default()
+                .push(Instant::now());
         }
         let dice = roll(&rng);
         let fault = if dice < faults.throttle {
