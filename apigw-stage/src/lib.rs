@@ -29,6 +29,7 @@ use shared::record::{to_value, ApigatewayArtifact, CanaryArtifact};
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
+    const SERVICES: &'static [Service] = &[Service::Apigateway];
     fn common(&self) -> &CommonArgs {
         &self.common
     }

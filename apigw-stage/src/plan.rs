@@ -3,6 +3,7 @@
 
 use shared::record::{ApigatewayArtifact, CanaryArtifact};
 use shared::{Action, Error, Result};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One JSON-patch operation of UpdateStage.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,9 +198,63 @@ pub fn rollback(
     )))
 }
 
+/// The stages `status` is asked for on one API: some by name, and perhaps every one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wanted {
+    pub named: BTreeSet<String>,
+    pub every: bool,
+}
+
+impl Wanted {
+    /// One GetStages answers every stage of the API in one call: cheaper than a GetStage per
+    /// stage as soon as more than one is wanted.
+    #[must_use]
+    pub fn read_whole(&self) -> bool {
+        self.every || self.named.len() > 1
+    }
+}
+
+/// Gather what `status` is asked for, per API: `(api, Some(stage))` for one stage, `(api, None)`
+/// for every stage.
+#[must_use]
+pub fn wanted<'a>(
+    asks: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+) -> BTreeMap<String, Wanted> {
+    let mut by_api: BTreeMap<String, Wanted> = BTreeMap::new();
+    for (api, stage) in asks {
+        let wanted = by_api.entry(api.to_string()).or_default();
+        match stage {
+            Some(stage) => {
+                wanted.named.insert(stage.to_string());
+            }
+            None => wanted.every = true,
+        }
+    }
+    by_api
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_stages_of_one_api_are_read_at_once() {
+        let by_api = wanted([
+            ("a", Some("staging")),
+            ("a", Some("prod")),
+            ("b", Some("prod")),
+            ("c", None),
+            ("c", Some("dev")),
+        ]);
+        assert!(by_api["a"].read_whole(), "two stages: one GetStages");
+        assert!(!by_api["b"].read_whole(), "one stage: one GetStage");
+        assert!(by_api["c"].read_whole() && by_api["c"].every);
+        assert_eq!(
+            by_api["c"].named.iter().collect::<Vec<_>>(),
+            ["dev"],
+            "every stage but the ones asked for by name"
+        );
+    }
 
     fn art(d: &str, canary: Option<(&str, f64)>) -> ApigatewayArtifact {
         ApigatewayArtifact {

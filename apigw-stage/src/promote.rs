@@ -21,7 +21,7 @@ enum Source {
 
 #[derive(Debug)]
 struct Item {
-    /// The API as named (id or name); resolved to its id once per run.
+    /// The API as named (id or name), looked up for a stage source; a record's is its id.
     api: String,
     target: StageRef,
     source: Source,
@@ -82,11 +82,14 @@ pub(crate) async fn run(
         .or_else(|| section.map(|s| s.rest_api.pattern().to_string()));
     match (&args.api, input) {
         (None, Some(input)) => {
-            for record in input.records()? {
-                if record.service != Service::Apigateway {
-                    work.push(Work::PassThrough(record.raw));
-                    continue;
-                }
+            for item in input.items(&[Service::Apigateway]) {
+                let record = match item {
+                    shared::input::Item::Own(record) => record,
+                    shared::input::Item::Pass(passage) => {
+                        work.push(Work::PassThrough(passage));
+                        continue;
+                    }
+                };
                 let origin = format!("{}:{}", input.origin(), record.line);
                 let parsed = record.parse(input.origin())?;
                 work.push(Work::Own(item_from_record(
@@ -192,35 +195,55 @@ async fn promote_one(
         source,
     } = item;
     let at = clients.get(target.env.as_deref(), None).await?;
-    target.api = shared::apigateway::find_api(&at.client, &api).await?.id;
-
-    let want = match source {
-        Source::Record(deployment) => deployment,
+    let from_record = matches!(source, Source::Record(_));
+    // What the target runs is read before any check: a promotion already done stops with the
+    // reads of the two stages (a record's target stage alone).
+    let (want, now) = match source {
+        // A record names its API by id (records always carry the id): no lookup.
+        Source::Record(deployment) => {
+            let now = shared::apigateway::get_stage(&at.client, &target.api, &target.stage).await?;
+            (deployment, now)
+        }
         Source::Stage { env, stage } => {
+            target.api = shared::apigateway::find_api(&at.client, &api).await?.id;
             let from_at = clients.get(Some(&env), None).await?;
-            shared::apigateway::get_stage(&from_at.client, &target.api, &stage)
-                .await?
-                .ok_or_else(|| {
-                    Error::precondition(format!(
-                        "API {} has no stage {stage} ({env}): nothing to promote",
-                        target.api
-                    ))
-                })?
-                .deployment_id
+            let no_source = || {
+                Error::precondition(format!(
+                    "API {} has no stage {stage} ({env}): nothing to promote",
+                    target.api
+                ))
+            };
+            if from_at.settings == at.settings {
+                // One account and region: one GetStages reads both stages at once.
+                let all = shared::apigateway::get_stages(&at.client, &target.api).await?;
+                let find = |name: &str| all.iter().find(|s| s.name == name).cloned();
+                let from = find(&stage).ok_or_else(no_source)?;
+                (from.deployment_id, find(&target.stage))
+            } else {
+                let now =
+                    shared::apigateway::get_stage(&at.client, &target.api, &target.stage).await?;
+                let from = shared::apigateway::get_stage(&from_at.client, &target.api, &stage)
+                    .await?
+                    .ok_or_else(no_source)?;
+                (from.deployment_id, now)
+            }
         }
     };
+    let now = now.map(|s| artifact_of(&s));
+    let step = plan::promote(&target.name(), &want, now.as_ref(), args.expect.as_deref())?;
     // API Gateway itself does not check a deployment id on UpdateStage everywhere; check it here
-    // so a stage never points at nothing.
-    if !shared::apigateway::deployment_exists(&at.client, &target.api, &want).await? {
+    // so a stage never points at nothing. A record may name a deployment deleted since; one just
+    // read off a live stage of the same API exists (API Gateway refuses to delete a deployment a
+    // stage points at), and a stage already there needs nothing.
+    if from_record
+        && step != Step::Unchanged
+        && !shared::apigateway::deployment_exists(&at.client, &target.api, &want).await?
+    {
         return Err(Error::precondition(format!(
             "API {} has no deployment {want}; nothing changed",
             target.api
         )));
     }
-    let now = shared::apigateway::get_stage(&at.client, &target.api, &target.stage)
-        .await?
-        .map(|s| artifact_of(&s));
-    let step = plan::promote(&target.name(), &want, now.as_ref(), args.expect.as_deref())?;
     let after = ApigatewayArtifact {
         deployment_id: want.clone(),
         canary: now.as_ref().and_then(|n| n.canary.clone()),

@@ -1,13 +1,40 @@
 //! `status`: what each stage runs, as `resolved` records; with --env, the one stage of that
-//! environment (a release manifest line).
+//! environment (a release manifest line). Fed records, it reports each record's own stage (or
+//! --env's), once per pointer, reading several stages of one API with one GetStages.
 
 use crate::args::StatusArgs;
-use crate::{artifact_of, check_env, stage_template, Clients, Options, StageRef};
+use crate::{artifact_of, check_env, plan, stage_template, Clients, Options, StageRef};
+use shared::apigateway::Stage;
 use shared::batch::{self, Work};
 use shared::config::Project;
 use shared::input::Input;
 use shared::output::Output;
 use shared::{Action, Error, ExitCode, Result, Service};
+use std::collections::{HashMap, HashSet};
+use tokio::sync::OnceCell;
+
+/// The API of one ask: as named on the command line or in promote.toml (looked up), or an id
+/// from a record (records always carry the id).
+#[derive(Debug, Clone)]
+enum ApiRef {
+    Named(String),
+    Id(String),
+}
+
+impl ApiRef {
+    fn text(&self) -> &str {
+        match self {
+            ApiRef::Named(text) | ApiRef::Id(text) => text,
+        }
+    }
+}
+
+/// One stage of one API to report, or every stage (`None`).
+#[derive(Debug)]
+struct Ask {
+    api: ApiRef,
+    stage: Option<String>,
+}
 
 pub(crate) async fn run(
     args: &StatusArgs,
@@ -21,16 +48,31 @@ pub(crate) async fn run(
         check_env(project, env)?;
     }
     let section = project.and_then(|p| p.apigateway.as_ref());
-    let mut work: Vec<Work<'_, String>> = Vec::new();
+    let stages = stage_template(project);
+    let env_stage = args.env.as_ref().map(|env| stages.render(env));
+    let mut work: Vec<Work<'_, Ask>> = Vec::new();
     match (&args.api, input) {
-        (Some(api), _) => work.push(Work::Own(api.clone())),
+        (Some(api), _) => work.push(Work::Own(Ask {
+            api: ApiRef::Named(api.clone()),
+            stage: env_stage.clone(),
+        })),
         (None, Some(input)) => {
-            for record in input.records()? {
-                match record.service {
-                    Service::Apigateway => {
-                        work.push(Work::Own(record.parse(input.origin())?.resource))
+            // One ask per pointer: --env's stage of each record's API, else the record's own
+            // stage. Records about a pointer already asked for add nothing.
+            let mut asked = HashSet::new();
+            for item in input.items(&[Service::Apigateway]) {
+                match item {
+                    shared::input::Item::Own(record) => {
+                        let record = record.parse(input.origin())?;
+                        let stage = env_stage.clone().or(record.pointer);
+                        if asked.insert((record.resource.clone(), stage.clone())) {
+                            work.push(Work::Own(Ask {
+                                api: ApiRef::Id(record.resource),
+                                stage,
+                            }));
+                        }
                     }
-                    _ => work.push(Work::PassThrough(record.raw)),
+                    shared::input::Item::Pass(passage) => work.push(Work::PassThrough(passage)),
                 }
             }
         }
@@ -47,25 +89,55 @@ pub(crate) async fn run(
                 }
                 None => section.rest_api.pattern().to_string(),
             };
-            work.push(Work::Own(api));
+            work.push(Work::Own(Ask {
+                api: ApiRef::Named(api),
+                stage: env_stage.clone(),
+            }));
         }
     }
-    let stages = stage_template(project);
+    let wanted = plan::wanted(work.iter().filter_map(|w| match w {
+        Work::Own(ask) => Some((ask.api.text(), ask.stage.as_deref())),
+        Work::PassThrough(_) => None,
+    }));
+    // The APIs read with one GetStages, shared by every ask about them.
+    let whole: HashMap<&str, OnceCell<Vec<Stage>>> = wanted
+        .iter()
+        .filter(|(_, w)| w.read_whole())
+        .map(|(api, _)| (api.as_str(), OnceCell::new()))
+        .collect();
     let order: Vec<String> = project.map(|p| p.order.clone()).unwrap_or_default();
-    let (stages, order) = (&stages, &order);
-    batch::run(work, opts.concurrency, out, |api| async move {
+    let (stages, order, wanted, whole) = (&stages, &order, &wanted, &whole);
+    batch::run(work, opts.concurrency, out, |ask| async move {
         let at = clients.get(args.env.as_deref(), None).await?;
-        let api = shared::apigateway::find_api(&at.client, &api).await?;
-        let found = match &args.env {
-            Some(env) => {
-                let name = stages.render(env);
-                vec![shared::apigateway::get_stage(&at.client, &api.id, &name)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::precondition(format!("API {} has no stage {name}", api.id))
-                    })?]
+        let key = ask.api.text().to_string();
+        let id = match ask.api {
+            ApiRef::Named(name) => shared::apigateway::find_api(&at.client, &name).await?.id,
+            ApiRef::Id(id) => id,
+        };
+        let missing = |name: &str| Error::precondition(format!("API {id} has no stage {name}"));
+        let found = match (whole.get(key.as_str()), &ask.stage) {
+            (Some(all), stage) => {
+                let all = all
+                    .get_or_try_init(|| shared::apigateway::get_stages(&at.client, &id))
+                    .await?;
+                match stage {
+                    Some(name) => vec![all
+                        .iter()
+                        .find(|s| s.name == *name)
+                        .cloned()
+                        .ok_or_else(|| missing(name))?],
+                    // Every stage but those asked for by name: they have their own place.
+                    None => all
+                        .iter()
+                        .filter(|s| !wanted.get(&key).is_some_and(|w| w.named.contains(&s.name)))
+                        .cloned()
+                        .collect(),
+                }
             }
-            None => shared::apigateway::get_stages(&at.client, &api.id).await?,
+            (None, Some(name)) => vec![shared::apigateway::get_stage(&at.client, &id, name)
+                .await?
+                .ok_or_else(|| missing(name))?],
+            (None, None) => shared::apigateway::get_stages(&at.client, &id).await?,
         };
         Ok::<_, Error>(
             found
@@ -80,7 +152,7 @@ pub(crate) async fn run(
                         }
                     });
                     let pointer = StageRef {
-                        api: api.id.clone(),
+                        api: id.clone(),
                         stage: stage.name.clone(),
                         env,
                     };

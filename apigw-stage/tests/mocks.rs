@@ -6,11 +6,11 @@
 
 use apigw_stage::{execute, Cli, Clients, Options};
 use aws_sdk_apigateway::operation::get_deployment::{GetDeploymentError, GetDeploymentOutput};
-use aws_sdk_apigateway::operation::get_rest_api::GetRestApiOutput;
+use aws_sdk_apigateway::operation::get_rest_apis::GetRestApisOutput;
 use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
 use aws_sdk_apigateway::operation::update_stage::{UpdateStageInput, UpdateStageOutput};
 use aws_sdk_apigateway::types::error::NotFoundException;
-use aws_sdk_apigateway::types::CanarySettings;
+use aws_sdk_apigateway::types::{CanarySettings, RestApi};
 use aws_sdk_apigateway::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use clap::Parser;
@@ -29,7 +29,7 @@ async fn run(
     let clients = Clients::fixed(client, "eu-west-1");
     let captured = Captured::default();
     let mut out = Output::to_writer(Format::Json, Box::new(captured.clone()));
-    let input = stdin.map(|t| shared::input::Input::from_text("stdin", t));
+    let input = stdin.map(|t| shared::input::Input::from_text("stdin", t).unwrap());
     let opts = Options {
         dry_run: cli.common.dry_run,
         concurrency: 2,
@@ -42,11 +42,11 @@ async fn run(
     (code, captured.records())
 }
 
+/// The API the tests name, "orders": a name (not an id's shape) is looked up in GetRestApis.
 fn api() -> Rule {
-    mock!(Client::get_rest_api).then_output(|| {
-        GetRestApiOutput::builder()
-            .id("api1")
-            .name("orders")
+    mock!(Client::get_rest_apis).then_output(|| {
+        GetRestApisOutput::builder()
+            .items(RestApi::builder().id("api1").name("orders").build())
             .build()
     })
 }

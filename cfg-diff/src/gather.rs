@@ -1,11 +1,14 @@
 //! Reading one environment's side of each place configuration lives. Every value is read in
 //! plaintext (to compare it) and marked secret where it must never be shown.
 
+use futures::StreamExt;
 use shared::ecr::ImageId;
+use shared::ecs::ServiceState;
 use shared::image::ImageRef;
 use shared::secrets::looks_secret;
-use shared::{Error, Result};
-use std::collections::BTreeMap;
+use shared::Result;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The service clients of one environment.
 #[derive(Debug, Clone)]
@@ -16,9 +19,12 @@ pub struct Services {
     pub apigateway: aws_sdk_apigateway::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// What this account and region's ECS and ECR have answered in this run.
+    pub ecs_reads: Arc<EcsReads>,
 }
 
 pub type Clients<'a> = shared::aws::Clients<'a, Services>;
+type Located = shared::aws::Located<Services>;
 
 #[must_use]
 pub fn clients(aws: &shared::aws::Aws) -> Clients<'_> {
@@ -29,6 +35,7 @@ pub fn clients(aws: &shared::aws::Aws) -> Clients<'_> {
         apigateway: aws_sdk_apigateway::Client::new(c),
         ssm: aws_sdk_ssm::Client::new(c),
         secrets: aws_sdk_secretsmanager::Client::new(c),
+        ecs_reads: Arc::default(),
     })
 }
 
@@ -93,22 +100,16 @@ async fn lambda(services: &Services, function: &str, alias: &str) -> Result<Side
         resource: format!("{function}:{alias}"),
         ..Side::default()
     };
-    let Some(found) = shared::lambda::get_alias(&services.lambda, function, alias).await? else {
+    // The environment of the version the alias points at (not $LATEST's), read through the
+    // alias: version, code hash and environment in one call. No alias (or no function): absent.
+    let Some(config) = shared::lambda::version_config(&services.lambda, function, alias).await?
+    else {
         return Ok(side);
     };
-    // The environment of the version the alias points at, not $LATEST's.
-    let config = shared::lambda::version_config(&services.lambda, function, &found.version)
-        .await?
-        .ok_or_else(|| {
-            Error::precondition(format!(
-                "{function} has no version {} (alias {alias})",
-                found.version
-            ))
-        })?;
     side.present = true;
     side.artifact = Some(format!(
         "version {} code_sha256 {}",
-        found.version, config.code_sha256
+        config.version, config.code_sha256
     ));
     side.values = config
         .environment
@@ -118,19 +119,159 @@ async fn lambda(services: &Services, function: &str, alias: &str) -> Result<Side
     Ok(side)
 }
 
+/// The ECS reads of a run in one account and region: cfg-diff changes nothing, so what it has
+/// read stays true for the run. Services read ahead by [`prefetch`], task definitions and images
+/// (each asked for once, whichever units name them).
+#[derive(Debug, Default)]
+pub struct EcsReads {
+    memo: shared::ecs::Memo,
+    /// By cluster and service; `None`: the cluster has no such service.
+    services: Mutex<HashMap<(String, String), Option<ServiceState>>>,
+}
+
+impl EcsReads {
+    async fn service(
+        &self,
+        client: &aws_sdk_ecs::Client,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<ServiceState>> {
+        let read = self
+            .services
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(cluster.to_string(), service.to_string()))
+            .cloned();
+        match read {
+            Some(state) => Ok(state),
+            None => shared::ecs::describe_service(client, cluster, service).await,
+        }
+    }
+}
+
+/// Read the ECS places among `places` (each with its environment) ahead of [`read`]: one
+/// DescribeServices per ten services of a cluster, each task definition once, then one
+/// BatchGetImage per repository for every tag they name, across both environments where they
+/// share an account and region. A failure is left for `read` to report, per place.
+pub async fn prefetch(clients: &Clients<'_>, places: &[(&str, &Place)], concurrency: usize) {
+    // The services of each cluster, per environment's clients.
+    let mut clusters: Vec<(&str, &str, Vec<String>)> = Vec::new();
+    for (env, place) in places {
+        let Place::Ecs { cluster, service } = place else {
+            continue;
+        };
+        match clusters
+            .iter_mut()
+            .find(|(e, c, _)| e == env && c == cluster)
+        {
+            Some((_, _, names)) if names.contains(service) => {}
+            Some((_, _, names)) => names.push(service.clone()),
+            None => clusters.push((env, cluster, vec![service.clone()])),
+        }
+    }
+    let read = futures::stream::iter(clusters.into_iter().map(
+        |(env, cluster, names)| async move {
+            let at = clients.get(Some(env), None).await.ok()?;
+            let services = &at.client;
+            let states = shared::ecs::describe_services(&services.ecs, cluster, &names)
+                .await
+                .ok()?;
+            services
+                .ecs_reads
+                .services
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend(
+                    names
+                        .iter()
+                        .map(|n| (cluster.to_string(), n.clone()))
+                        .zip(states.iter().cloned()),
+                );
+            Some(
+                states
+                    .into_iter()
+                    .flatten()
+                    .map(|state| (at.clone(), state.task_definition))
+                    .collect::<Vec<_>>(),
+            )
+        },
+    ))
+    .buffer_unordered(concurrency.max(1))
+    .collect::<Vec<_>>()
+    .await;
+    let definitions = read.into_iter().flatten().flatten();
+    let images: Vec<Vec<(Located, String)>> =
+        futures::stream::iter(definitions.map(|(at, task_definition)| async move {
+            let services = &at.client;
+            let Ok((definition, _)) = services
+                .ecs_reads
+                .memo
+                .task_definition(&services.ecs, &task_definition)
+                .await
+            else {
+                return Vec::new();
+            };
+            definition
+                .container_definitions()
+                .iter()
+                .map(|c| (at.clone(), c.image().unwrap_or_default().to_string()))
+                .collect()
+        }))
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    // Every tag of a repository, for each account and region.
+    let mut repositories: Vec<(Located, Repository, Vec<ImageId>)> = Vec::new();
+    for (at, image) in images.into_iter().flatten() {
+        let Some((repository, id)) = ecr_tag(&image) else {
+            continue;
+        };
+        match repositories
+            .iter_mut()
+            .find(|(a, r, _)| a.settings == at.settings && *r == repository)
+        {
+            Some((_, _, ids)) if ids.contains(&id) => {}
+            Some((_, _, ids)) => ids.push(id),
+            None => repositories.push((at, repository, vec![id])),
+        }
+    }
+    futures::stream::iter(repositories.into_iter().map(
+        |(at, (account, repository), ids)| async move {
+            let services = &at.client;
+            let _ = services
+                .ecs_reads
+                .memo
+                .images
+                .get(&services.ecr, account.as_deref(), &repository, &ids)
+                .await;
+        },
+    ))
+    .buffer_unordered(concurrency.max(1))
+    .collect::<Vec<()>>()
+    .await;
+}
+
 async fn ecs(services: &Services, cluster: &str, service: &str) -> Result<Side> {
     let mut side = Side {
         resource: format!("{cluster}/{service}"),
         ..Side::default()
     };
-    let Some(state) = shared::ecs::describe_service(&services.ecs, cluster, service).await? else {
+    let reads = &services.ecs_reads;
+    let Some(state) = reads.service(&services.ecs, cluster, service).await? else {
         return Ok(side);
     };
-    let (definition, _) =
-        shared::ecs::describe_task_definition(&services.ecs, &state.task_definition).await?;
+    let (definition, _) = reads
+        .memo
+        .task_definition(&services.ecs, &state.task_definition)
+        .await?;
     side.present = true;
+    let containers = definition.container_definitions();
+    let images: Vec<&str> = containers
+        .iter()
+        .map(|c| c.image().unwrap_or_default())
+        .collect();
     let mut running = Vec::new();
-    for container in definition.container_definitions() {
+    for (container, digest) in containers.iter().zip(digests_of(services, &images).await?) {
         let name = container.name().unwrap_or_default();
         for pair in container.environment() {
             let key = pair.name().unwrap_or_default();
@@ -149,53 +290,75 @@ async fn ecs(services: &Services, cluster: &str, service: &str) -> Result<Side> 
                 },
             );
         }
-        running.push(format!(
-            "{name}={}",
-            digest_of(services, container.image().unwrap_or_default()).await?
-        ));
+        running.push(format!("{name}={digest}"));
     }
     running.sort();
     side.artifact = Some(running.join(" "));
     Ok(side)
 }
 
-/// What an image reference runs: its digest (a tag in ECR is looked up), else the reference as
-/// written (a tag elsewhere cannot be resolved here).
-async fn digest_of(services: &Services, image: &str) -> Result<String> {
-    let Ok(reference) = ImageRef::parse(image) else {
-        return Ok(image.to_string());
-    };
-    if let Some(digest) = reference.digest.clone() {
-        return Ok(digest);
-    }
-    if !reference.is_ecr() {
-        return Ok(image.to_string());
+/// An ECR repository: the registry's account (`None`: the caller's) and the repository's name.
+type Repository = (Option<String>, String);
+
+/// An image named by tag in ECR: its repository and the tag to ask for.
+fn ecr_tag(image: &str) -> Option<(Repository, ImageId)> {
+    let reference = ImageRef::parse(image).ok()?;
+    if reference.digest.is_some() || !reference.is_ecr() {
+        return None;
     }
     let tag = reference.tag.clone().unwrap_or_else(|| "latest".into());
     let account = reference.ecr().map(|e| e.account);
-    let found = shared::ecr::get_images(
-        &services.ecr,
-        account.as_deref(),
-        &reference.repository,
-        &[ImageId::Tag(tag)],
-    )
-    .await?;
-    Ok(found
-        .into_iter()
-        .flatten()
-        .next()
-        .map_or_else(|| image.to_string(), |i| i.digest))
+    Some(((account, reference.repository), ImageId::Tag(tag)))
 }
 
+/// What each image reference runs: its digest (tags in ECR are looked up, one call per
+/// repository, through the run's memo), else the reference as written (a tag elsewhere cannot be
+/// resolved here, nor one ECR does not have).
+async fn digests_of(services: &Services, images: &[&str]) -> Result<Vec<String>> {
+    let mut digests: Vec<String> = images.iter().map(|i| (*i).to_string()).collect();
+    let mut lookups: BTreeMap<Repository, Vec<(usize, ImageId)>> = BTreeMap::new();
+    for (index, image) in images.iter().enumerate() {
+        if let Some(digest) = ImageRef::parse(image).ok().and_then(|r| r.digest) {
+            digests[index] = digest;
+        } else if let Some((repository, id)) = ecr_tag(image) {
+            lookups.entry(repository).or_default().push((index, id));
+        }
+    }
+    for ((account, repository), wanted) in lookups {
+        let ids: Vec<ImageId> = wanted.iter().map(|(_, id)| id.clone()).collect();
+        let found = services
+            .ecs_reads
+            .memo
+            .images
+            .get(&services.ecr, account.as_deref(), &repository, &ids)
+            .await?;
+        for ((index, _), image) in wanted.into_iter().zip(found) {
+            if let Some(image) = image {
+                digests[index] = image.digest;
+            }
+        }
+    }
+    Ok(digests)
+}
+
+/// One side's stage variables. The API is looked up once per client (`find_api`), and its stages
+/// read with one GetStages kept per client too: cfg-diff only reads, so both sides of a unit (and
+/// every unit on that API) read through equal settings share those two calls.
 async fn apigateway(services: &Services, api: &str, stage: &str) -> Result<Side> {
-    let found = shared::apigateway::find_api(&services.apigateway, api).await?;
+    static STAGES: shared::apigateway::PerClient<Vec<shared::apigateway::Stage>> =
+        shared::apigateway::PerClient::new();
+    let client = &services.apigateway;
+    let found = shared::apigateway::find_api(client, api).await?;
     let mut side = Side {
         resource: format!("{}/{stage}", found.id),
         ..Side::default()
     };
-    if let Some(stage) =
-        shared::apigateway::get_stage(&services.apigateway, &found.id, stage).await?
-    {
+    let stages = STAGES
+        .get_or_read(client, &found.id, || {
+            shared::apigateway::get_stages(client, &found.id)
+        })
+        .await?;
+    if let Some(stage) = stages.iter().find(|s| s.name == stage) {
         side.present = true;
         side.values = stage
             .variables

@@ -27,6 +27,7 @@ use shared::{Action, Error, ExitCode, Record, Result, Service};
 use std::collections::BTreeSet;
 
 impl Tool for Cli {
+    const SERVICES: &'static [Service] = &[Service::Lambda, Service::Ecs, Service::Apigateway];
     fn common(&self) -> &CommonArgs {
         &self.common
     }
@@ -79,7 +80,15 @@ pub async fn execute(
 
     let from_stdin = input.is_some();
     if let Some(input) = input {
-        for raw in input.records()? {
+        for item in input.items(Cli::SERVICES) {
+            let raw = match item {
+                shared::input::Item::Own(record) => record,
+                // Not configuration cfg-diff reads: passed on, as every tool does.
+                shared::input::Item::Pass(passage) => {
+                    out.pass(&passage)?;
+                    continue;
+                }
+            };
             let origin = format!("{}:{}", input.origin(), raw.line);
             match raw.service {
                 Service::Lambda | Service::Ecs | Service::Apigateway => {
@@ -90,7 +99,6 @@ pub async fn execute(
                         }
                     }
                 }
-                // Not configuration cfg-diff reads: passed on, as every tool does.
                 _ => out.raw(raw.raw)?,
             }
         }

@@ -1,8 +1,12 @@
 //! Turning image references into digests: a task definition's containers, or the images named
 //! on the command line. References are grouped by registry and repository so each repository is
-//! asked once, however many tags of it are named.
+//! asked once, however many tags of it are named, and a run's memos keep the answers so services
+//! that name the same images do not ask again.
 
 use crate::calls::{Clients, Located};
+use crate::reads::Memos;
+use futures::StreamExt;
+use shared::config::EnvSettings;
 use shared::ecr::{registry_host, Image, ImageId};
 use shared::image::ImageRef;
 use shared::record::ContainerImage;
@@ -22,10 +26,53 @@ pub struct Found {
 
 type Group = (Option<String>, Option<String>, String);
 
-/// Look every reference up in ECR, grouped by repository. Each answer is in input order: `Err`
+/// How ECR is asked for a reference: by its digest, else by its tag (`latest` when it names
+/// neither).
+pub fn image_id(reference: &ImageRef) -> ImageId {
+    match (&reference.digest, &reference.tag) {
+        (Some(digest), _) => ImageId::Digest(digest.clone()),
+        (None, tag) => ImageId::Tag(tag.clone().unwrap_or_else(|| "latest".into())),
+    }
+}
+
+/// A reference and ECR's answer for it (asked as `id`, through `at`): found, or a refusal naming
+/// what is missing.
+pub fn found(
+    reference: &ImageRef,
+    id: &ImageId,
+    image: Option<Image>,
+    at: &Located,
+) -> Result<Found> {
+    match image {
+        Some(image) => {
+            let host = registry_host(
+                &image.registry_id,
+                at.region.as_deref().unwrap_or("us-east-1"),
+            );
+            Ok(Found {
+                pinned: reference.pinned(&host, &image.digest),
+                reference: reference.clone(),
+                image,
+                at: at.clone(),
+            })
+        }
+        None => Err(Error::precondition(format!(
+            "{}{id} does not exist in ECR{}",
+            reference.repository,
+            at.region
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        ))),
+    }
+}
+
+/// Look every reference up in ECR, grouped by repository, through the run's memos (an image
+/// already looked up in this run is not asked for again). Each answer is in input order: `Err`
 /// names a reference ECR does not have.
-pub async fn find(
+pub(crate) async fn find(
     clients: &Clients<'_>,
+    memos: &Memos,
     env: Option<&str>,
     references: &[ImageRef],
 ) -> Result<Vec<Result<Found>>> {
@@ -44,44 +91,18 @@ pub async fn find(
         .into_iter()
         .map(|((account, region, repository), indexes)| async move {
             let at = clients.get(env, region.as_deref()).await?;
-            let ids: Vec<ImageId> = indexes
-                .iter()
-                .map(|&i| match (&references[i].digest, &references[i].tag) {
-                    (Some(digest), _) => ImageId::Digest(digest.clone()),
-                    (None, tag) => ImageId::Tag(tag.clone().unwrap_or_else(|| "latest".into())),
-                })
-                .collect();
-            let images =
-                shared::ecr::get_images(&at.client.ecr, account.as_deref(), &repository, &ids)
-                    .await?;
+            let ids: Vec<ImageId> = indexes.iter().map(|&i| image_id(&references[i])).collect();
+            let images = memos
+                .of(&at)
+                .images
+                .get(&at.client.ecr, account.as_deref(), &repository, &ids)
+                .await?;
             Ok::<_, Error>((indexes, ids, images, at))
         });
     for group in futures::future::join_all(lookups).await {
         let (indexes, ids, images, at) = group?;
         for ((index, id), image) in indexes.into_iter().zip(ids).zip(images) {
-            let reference = &references[index];
-            found[index] = Some(match image {
-                Some(image) => {
-                    let host = registry_host(
-                        &image.registry_id,
-                        at.region.as_deref().unwrap_or("us-east-1"),
-                    );
-                    Ok(Found {
-                        pinned: reference.pinned(&host, &image.digest),
-                        reference: reference.clone(),
-                        image,
-                        at: at.clone(),
-                    })
-                }
-                None => Err(Error::precondition(format!(
-                    "{}{id} does not exist in ECR{}",
-                    reference.repository,
-                    at.region
-                        .as_deref()
-                        .map(|r| format!(" ({r})"))
-                        .unwrap_or_default()
-                ))),
-            });
+            found[index] = Some(self::found(&references[index], &id, image, &at));
         }
     }
     Ok(found
@@ -90,10 +111,57 @@ pub async fn find(
         .collect())
 }
 
+/// Look up, ahead of the work that needs them, the images of several environments: one
+/// BatchGetImage per repository (up to 100 ids a call) for every environment that reaches it
+/// through the same account and region. The answers go to the memos, where [`find`] takes them;
+/// a failure is left for that later lookup to report.
+pub(crate) async fn prefetch(
+    clients: &Clients<'_>,
+    memos: &Memos,
+    references: &[(Option<String>, ImageRef)],
+    concurrency: usize,
+) {
+    type Repository = (EnvSettings, Option<String>, String);
+    let mut groups: Vec<(Repository, Located, Vec<ImageId>)> = Vec::new();
+    for (env, reference) in references {
+        let ecr = reference.ecr();
+        let Ok(at) = clients
+            .get(env.as_deref(), ecr.as_ref().map(|e| e.region.as_str()))
+            .await
+        else {
+            continue;
+        };
+        let repository = (
+            at.settings.clone(),
+            ecr.map(|e| e.account),
+            reference.repository.clone(),
+        );
+        let id = image_id(reference);
+        match groups.iter_mut().find(|(r, _, _)| *r == repository) {
+            Some((_, _, ids)) if ids.contains(&id) => {}
+            Some((_, _, ids)) => ids.push(id),
+            None => groups.push((repository, at, vec![id])),
+        }
+    }
+    futures::stream::iter(groups.into_iter().map(
+        |((_, account, repository), at, ids)| async move {
+            let _ = memos
+                .of(&at)
+                .images
+                .get(&at.client.ecr, account.as_deref(), &repository, &ids)
+                .await;
+        },
+    ))
+    .buffer_unordered(concurrency.max(1))
+    .collect::<Vec<()>>()
+    .await;
+}
+
 /// Every container's image pinned by digest. An image already pinned by digest needs no lookup;
 /// a tag outside ECR cannot be resolved here and is refused, naming the container.
-pub async fn pin_containers(
+pub(crate) async fn pin_containers(
     clients: &Clients<'_>,
+    memos: &Memos,
     env: Option<&str>,
     what: &str,
     containers: &[(String, String)],
@@ -115,7 +183,7 @@ pub async fn pin_containers(
         references.push(reference);
     }
     let wanted: Vec<ImageRef> = lookups.iter().map(|&i| references[i].clone()).collect();
-    let mut found = find(clients, env, &wanted).await?.into_iter();
+    let mut found = find(clients, memos, env, &wanted).await?.into_iter();
     let mut pinned = Vec::with_capacity(containers.len());
     for ((name, _), reference) in containers.iter().zip(&references) {
         let (image, digest) = match (reference.by_own_digest(), &reference.digest) {

@@ -4,8 +4,8 @@
 //! runs into the next environment's own task definition, keeping that environment's configuration.
 //!
 //! Layout: `args` (the command line), `plan` (the decisions, pure), `calls` (ECR/ECS writes and
-//! clients), `digests` (tags to digests; references are parsed by `shared::image`), one module
-//! per subcommand.
+//! clients), `reads` (a command's reads of its services, batched and remembered), `digests` (tags
+//! to digests; references are parsed by `shared::image`), one module per subcommand.
 
 pub mod args;
 pub mod calls;
@@ -14,6 +14,7 @@ pub mod digests;
 mod pin;
 pub mod plan;
 mod promote;
+mod reads;
 mod resolve;
 mod rollback;
 mod status;
@@ -25,6 +26,7 @@ pub use args::{Cli, Command};
 use aws_sdk_ecs::types::{Tag, TaskDefinition};
 pub use calls::Clients;
 use calls::Located;
+use reads::Reads;
 pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{Project, Template};
@@ -35,6 +37,7 @@ use shared::record::{to_value, EcsArtifact};
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
+    const SERVICES: &'static [Service] = &[Service::Ecs, Service::Ecr];
     fn common(&self) -> &CommonArgs {
         &self.common
     }
@@ -199,15 +202,17 @@ impl Running {
 }
 
 /// Read what `service` runs. A service that does not exist is a refusal (exit 4) naming it.
-pub(crate) async fn read_running(clients: &Clients<'_>, service: &ServiceRef) -> Result<Running> {
-    let at = clients.get(service.env.as_deref(), None).await?;
-    let state = shared::ecs::describe_service(&at.client.ecs, &service.cluster, &service.service)
-        .await?
-        .ok_or_else(|| {
-            Error::precondition(format!("service {} does not exist", service.resource()))
-        })?;
-    let (definition, tags) =
-        shared::ecs::describe_task_definition(&at.client.ecs, &state.task_definition).await?;
+/// The work item should have said it [wants](reads::Reads::want) the service as it started.
+pub(crate) async fn read_running(reads: &Reads<'_>, service: &ServiceRef) -> Result<Running> {
+    let (at, state) = reads.state(service).await?;
+    let state = state.ok_or_else(|| {
+        Error::precondition(format!("service {} does not exist", service.resource()))
+    })?;
+    let (definition, tags) = reads
+        .memos
+        .of(&at)
+        .task_definition(&at.client.ecs, &state.task_definition)
+        .await?;
     let containers: Vec<(String, String)> = definition
         .container_definitions()
         .iter()
@@ -219,7 +224,8 @@ pub(crate) async fn read_running(clients: &Clients<'_>, service: &ServiceRef) ->
         })
         .collect();
     let images = digests::pin_containers(
-        clients,
+        reads.clients,
+        &reads.memos,
         service.env.as_deref(),
         &service.resource(),
         &containers,

@@ -3,6 +3,7 @@
 
 use crate::args::PinArgs;
 use crate::calls;
+use crate::reads::{Depth, Reads};
 use crate::{read_running, wait, Clients, Options, ServiceRef};
 use shared::batch::Outcome;
 use shared::cli::report;
@@ -48,7 +49,9 @@ async fn pin(
     clients: &Clients<'_>,
     opts: Options,
 ) -> Outcome {
-    let running = match read_running(clients, service).await {
+    let reads = Reads::new(clients, 1, Depth::Running);
+    reads.want(service);
+    let running = match read_running(&reads, service).await {
         Ok(running) => running,
         Err(e) => return Err(e).into(),
     };

@@ -5,6 +5,7 @@
 use crate::args::PromoteArgs;
 use crate::calls;
 use crate::plan::{self, Step};
+use crate::reads::{Depth, Reads};
 use crate::{read_running, wait, Clients, Options, ServiceRef};
 use shared::batch::{self, Outcome, Work};
 use shared::config::{map_name, Project, Template};
@@ -62,11 +63,14 @@ pub(crate) async fn run(
 
     let mut work: Vec<Work<'_, Result<Item>>> = Vec::new();
     if let Some(input) = input {
-        for record in input.records()? {
-            if record.service != Service::Ecs {
-                work.push(Work::PassThrough(record.raw));
-                continue;
-            }
+        for item in input.items(&[Service::Ecs]) {
+            let record = match item {
+                shared::input::Item::Own(record) => record,
+                shared::input::Item::Pass(passage) => {
+                    work.push(Work::PassThrough(passage));
+                    continue;
+                }
+            };
             let parsed = record.parse(input.origin())?;
             let origin = format!("{}:{}", input.origin(), record.line);
             let artifact: EcsArtifact = parsed
@@ -112,7 +116,7 @@ pub(crate) async fn run(
                 },
             };
             if !wanted(&target.service) {
-                work.push(Work::PassThrough(record.raw));
+                work.push(Work::PassThrough(shared::input::Passage::Text(record.raw)));
                 continue;
             }
             let item = match (&env_before, &parsed.env, args.force) {
@@ -178,9 +182,11 @@ pub(crate) async fn run(
     if args.atomic {
         out.remember_changes();
     }
+    let reads = Reads::new(clients, opts.concurrency, Depth::Running);
+    let reads = &reads;
     let code = batch::run_keyed(work, opts.concurrency, out, key, |item| async move {
         match item {
-            Ok(item) => promote_one(item, args, clients, opts).await,
+            Ok(item) => promote_one(item, args, reads, opts).await,
             Err(e) => Err(e).into(),
         }
     })
@@ -203,21 +209,21 @@ pub(crate) async fn run(
     }
 }
 
-async fn promote_one(
-    item: Item,
-    args: &PromoteArgs,
-    clients: &Clients<'_>,
-    opts: Options,
-) -> Outcome {
+async fn promote_one(item: Item, args: &PromoteArgs, reads: &Reads<'_>, opts: Options) -> Outcome {
     let Item { target, source } = item;
+    // Before any await: the items that start together are read together.
+    if let Source::Service(service) = &source {
+        reads.want(service);
+    }
+    reads.want(&target);
     let want = match source {
         Source::Record(images) => images,
-        Source::Service(service) => match read_running(clients, &service).await {
+        Source::Service(service) => match read_running(reads, &service).await {
             Ok(running) => running.artifact.images,
             Err(e) => return Err(e).into(),
         },
     };
-    let running = match read_running(clients, &target).await {
+    let running = match read_running(reads, &target).await {
         Ok(running) => running,
         Err(e) => return Err(e).into(),
     };

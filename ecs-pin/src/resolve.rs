@@ -2,6 +2,7 @@
 
 use crate::args::ResolveArgs;
 use crate::digests;
+use crate::reads::Memos;
 use crate::Clients;
 use shared::image::ImageRef;
 use shared::output::Output;
@@ -21,7 +22,7 @@ pub(crate) async fn run(
     let mut worst = ExitCode::Success;
     for (reference, found) in references
         .iter()
-        .zip(digests::find(clients, None, &references).await?)
+        .zip(digests::find(clients, &Memos::default(), None, &references).await?)
     {
         match found {
             Ok(found) => {

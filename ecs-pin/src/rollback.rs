@@ -4,10 +4,11 @@
 use crate::args::RollbackArgs;
 use crate::calls;
 use crate::plan;
+use crate::reads::{Depth, Reads};
 use crate::{wait, Clients, Options, ServiceRef};
 use shared::batch::{self, Outcome};
 use shared::ecr::ImageId;
-use shared::image::ImageRef;
+use shared::image::{is_digest, ImageRef};
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::{to_value, EcrArtifact, EcsArtifact};
@@ -73,13 +74,15 @@ pub(crate) async fn run(
 ) -> Result<ExitCode> {
     let (work, undos) = batch::changes(input, &[Service::Ecs, Service::Ecr], undo_of)?;
     let undos = &undos;
+    let reads = Reads::new(clients, opts.concurrency, Depth::State);
+    let reads = &reads;
     batch::run(work, opts.concurrency, out, |index| async move {
         match &undos[index] {
             Undo::Service {
                 service,
                 changed_to,
                 restore,
-            } => undo_service(service, changed_to, restore, args, clients, opts).await,
+            } => undo_service(service, changed_to, restore, args, reads, opts).await,
             Undo::Tag {
                 repository,
                 tag,
@@ -179,27 +182,22 @@ async fn undo_service(
     changed_to: &EcsArtifact,
     restore: &EcsArtifact,
     args: &RollbackArgs,
-    clients: &Clients<'_>,
+    reads: &Reads<'_>,
     opts: Options,
 ) -> Outcome {
-    let at = match clients.get(service.env.as_deref(), None).await {
-        Ok(at) => at,
+    // Before any await: the undos that start together are read together.
+    reads.want(service);
+    let (at, state) = match reads.state(service).await {
+        Ok((at, Some(state))) => (at, state),
+        Ok((_, None)) => {
+            return Err(Error::precondition(format!(
+                "service {} does not exist",
+                service.resource()
+            )))
+            .into()
+        }
         Err(e) => return Err(e).into(),
     };
-    let state =
-        match shared::ecs::describe_service(&at.client.ecs, &service.cluster, &service.service)
-            .await
-        {
-            Ok(Some(state)) => state,
-            Ok(None) => {
-                return Err(Error::precondition(format!(
-                    "service {} does not exist",
-                    service.resource()
-                )))
-                .into()
-            }
-            Err(e) => return Err(e).into(),
-        };
     let to = changed_to.task_definition.as_deref().unwrap_or_default();
     let back = restore.task_definition.as_deref().unwrap_or_default();
     let step = match plan::rollback(&service.resource(), &state.task_definition, to, back) {
@@ -261,15 +259,18 @@ async fn undo_tag(
         .find_map(|a| ImageRef::parse(&a.image).ok()?.ecr())
         .map(|e| e.account);
     let at = clients.get(None, region).await?;
-    let now = shared::ecr::get_images(
-        &at.client.ecr,
-        account.as_deref(),
-        repository,
-        &[ImageId::Tag(tag.to_string())],
-    )
-    .await?
-    .pop()
-    .flatten();
+    // What the tag names now and, in the same call, the image it would move back to.
+    let restore_id = restore
+        .map(|a| a.digest.as_str())
+        .filter(|digest| is_digest(digest))
+        .map(|digest| ImageId::Digest(digest.to_string()));
+    let mut ids = vec![ImageId::Tag(tag.to_string())];
+    ids.extend(restore_id.clone());
+    let mut images = shared::ecr::get_images(&at.client.ecr, account.as_deref(), repository, &ids)
+        .await?
+        .into_iter();
+    let now = images.next().flatten();
+    let restore_image = images.next().flatten();
     let step = plan::rollback_tag(
         &format!("{repository}:{tag}"),
         now.as_ref().map(|i| i.digest.as_str()),
@@ -290,15 +291,18 @@ async fn undo_tag(
             record = record.into_planned(Action::RolledBack);
         }
         Some(Some(digest)) => {
-            let image = shared::ecr::get_images(
-                &at.client.ecr,
-                account.as_deref(),
-                repository,
-                &[ImageId::Digest(digest.clone())],
-            )
-            .await?
-            .pop()
-            .flatten()
+            let image = match restore_id {
+                Some(ImageId::Digest(read)) if read == digest => restore_image,
+                _ => shared::ecr::get_images(
+                    &at.client.ecr,
+                    account.as_deref(),
+                    repository,
+                    &[ImageId::Digest(digest.clone())],
+                )
+                .await?
+                .pop()
+                .flatten(),
+            }
             .ok_or_else(|| {
                 Error::precondition(format!(
                     "{repository}@{digest} no longer exists: tag {tag} cannot be moved back to it"

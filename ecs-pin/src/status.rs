@@ -2,6 +2,7 @@
 //! pinned by digest. `status` adds the deployments and their rollout state.
 
 use crate::args::ServiceArgs;
+use crate::reads::{Depth, Reads};
 use crate::{read_running, services, Clients, Options};
 use serde_json::json;
 use shared::batch::{self, Work};
@@ -32,9 +33,16 @@ pub(crate) async fn run(
         }
         _ => services(args, project)?,
     };
+    // Nothing here changes a service: every one is read up front, in one round (ten services of
+    // a cluster a call, and one BatchGetImage per repository for all their tags).
+    let reads = Reads::new(clients, opts.concurrency, Depth::Running);
+    for service in &targets {
+        reads.want(service);
+    }
+    let reads = &reads;
     let work: Vec<Work<'_, _>> = targets.into_iter().map(Work::Own).collect();
     batch::run(work, opts.concurrency, out, |service| async move {
-        let running = read_running(clients, &service).await?;
+        let running = read_running(reads, &service).await?;
         let mut record =
             service.record(Action::Resolved, &running.at, Some(&running.artifact), None);
         if with_deployments {

@@ -18,22 +18,33 @@ pub(crate) async fn run(
     out: &mut Output,
 ) -> Result<ExitCode> {
     let reference = ImageRef::parse(&args.image).map_err(Error::usage)?;
-    let source = digests::find(clients, None, std::slice::from_ref(&reference))
-        .await?
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| Err(Error::usage("the image was not looked up")))?;
-    let account = reference.ecr().map(|e| e.account);
-    let at = &source.at;
-    let current = shared::ecr::get_images(
+    let ecr = reference.ecr();
+    let at = &clients
+        .get(None, ecr.as_ref().map(|e| e.region.as_str()))
+        .await?;
+    let account = ecr.map(|e| e.account);
+    // The image and what the tag names now are in one repository: one call reads both.
+    let source_id = digests::image_id(&reference);
+    let tag_id = ImageId::Tag(args.tag.clone());
+    let ids = if source_id == tag_id {
+        vec![source_id.clone()]
+    } else {
+        vec![source_id.clone(), tag_id]
+    };
+    let mut images = shared::ecr::get_images(
         &at.client.ecr,
         account.as_deref(),
         &reference.repository,
-        &[ImageId::Tag(args.tag.clone())],
+        &ids,
     )
     .await?
-    .pop()
-    .flatten();
+    .into_iter();
+    let image = images.next().flatten();
+    let current = match images.next() {
+        Some(current) => current,
+        None => image.clone(),
+    };
+    let source = digests::found(&reference, &source_id, image, at)?;
 
     let host = registry_host(
         &source.image.registry_id,

@@ -27,6 +27,7 @@ use shared::record::LambdaArtifact;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
+    const SERVICES: &'static [Service] = &[Service::Lambda];
     fn common(&self) -> &CommonArgs {
         &self.common
     }

@@ -22,8 +22,13 @@ enum Source {
         function: FunctionRef,
         alias: String,
     },
-    /// A version named on the command line.
-    Version(String),
+    /// A version named on the command line. With promote.toml's order it must be what the
+    /// environment before --to holds, in `chain_function`: the function that names it there (the
+    /// same function, unless promote.toml names one per environment).
+    Version {
+        version: String,
+        chain_function: FunctionRef,
+    },
     /// The artifact of a record on stdin (a release manifest): exactly these bits.
     Record(LambdaArtifact),
 }
@@ -92,7 +97,10 @@ pub(crate) async fn run(
     };
     let from_args = |function: FunctionRef, source_function: FunctionRef| -> Result<Item> {
         let source = match &args.version {
-            Some(version) => Source::Version(version.clone()),
+            Some(version) => Source::Version {
+                version: version.clone(),
+                chain_function: source_function,
+            },
             None => {
                 let env = source_env()?;
                 Source::Alias {
@@ -126,11 +134,14 @@ pub(crate) async fn run(
                 "--version names the version for FUNCTION arguments; records on stdin carry their own",
             ));
         }
-        for record in input.records()? {
-            if record.service != Service::Lambda {
-                work.push(Work::PassThrough(record.raw));
-                continue;
-            }
+        for item in input.items(&[Service::Lambda]) {
+            let record = match item {
+                shared::input::Item::Own(record) => record,
+                shared::input::Item::Pass(passage) => {
+                    work.push(Work::PassThrough(passage));
+                    continue;
+                }
+            };
             let parsed = record.parse(input.origin())?;
             let origin = format!("{}:{}", input.origin(), record.line);
             let item = item_from_record(
@@ -149,12 +160,11 @@ pub(crate) async fn run(
     {
         for template in &lambda.functions {
             let target = FunctionRef::parse(&template.render(&args.to)).map_err(Error::usage)?;
-            let source_name = match (
-                &args.version,
-                args.from.clone().or_else(|| env_before.clone()),
-            ) {
-                (None, Some(env)) => template.render(&env),
-                _ => target.id.clone(),
+            // The source environment's function: where --from's alias is read, or with --version
+            // (which excludes --from) where the order's check reads the environment before --to.
+            let source_name = match args.from.clone().or_else(|| env_before.clone()) {
+                Some(env) => template.render(&env),
+                None => target.id.clone(),
             };
             let source = FunctionRef::parse(&source_name).map_err(Error::usage)?;
             work.push(Work::Own(from_args(target, source)));
@@ -280,15 +290,18 @@ async fn promote_one(item: Item, run: &Run<'_>) -> Result<Vec<Record>> {
     // already (the same function in the same account and region): no need to read it twice.
     let (want, read_in_target) = match source {
         Source::Record(artifact) => (artifact, false),
-        Source::Version(version) => {
+        Source::Version {
+            version,
+            chain_function,
+        } => {
             if let Some((env, aliases)) = &run.chain {
                 let alias = aliases.render(env);
                 let source_at = run
                     .clients
-                    .get(Some(env), function.region.as_deref())
+                    .get(Some(env), chain_function.region.as_deref())
                     .await?;
-                let held =
-                    shared::lambda::get_alias(&source_at.client, &function.id, &alias).await?;
+                let held = shared::lambda::get_alias(&source_at.client, &chain_function.id, &alias)
+                    .await?;
                 plan::check_chain(&version, env, held.as_ref().map(routing_of).as_ref())
                     .map_err(|e| Error::precondition(format!("{}: {e}", target.name())))?;
             }

@@ -45,11 +45,14 @@ pub(crate) async fn run(
             }));
         }
     } else if let Some(input) = input {
-        for record in input.records()? {
-            if record.service != Service::Lambda {
-                work.push(Work::PassThrough(record.raw));
-                continue;
-            }
+        for item in input.items(&[Service::Lambda]) {
+            let record = match item {
+                shared::input::Item::Own(record) => record,
+                shared::input::Item::Pass(passage) => {
+                    work.push(Work::PassThrough(passage));
+                    continue;
+                }
+            };
             let parsed = record.parse(input.origin())?;
             let origin = format!("{}:{}", input.origin(), record.line);
             let function = FunctionRef::parse(&parsed.resource)

@@ -31,7 +31,7 @@ async fn run(
     let clients = Clients::fixed(client, "eu-west-1");
     let captured = Captured::default();
     let mut out = Output::to_writer(Format::Json, Box::new(captured.clone()));
-    let input = stdin.map(|text| Input::from_text("stdin", text));
+    let input = stdin.map(|text| Input::from_text("stdin", text).unwrap());
     let opts = Options {
         dry_run: cli.common.dry_run,
         concurrency: 4,

@@ -1,14 +1,20 @@
 //! The S3 calls: reading versions, copying one version onto a key (in one call, or in parts above
-//! the single-copy limit), hiding a key behind a delete marker, and the clients per environment.
+//! the single-copy limit), hiding a key behind a delete marker, the clients per environment, and
+//! each bucket's versioning, read once per run.
 
 use crate::location::{copy_source, Location};
-use crate::plan;
-use aws_sdk_s3::types::{ChecksumMode, CompletedMultipartUpload, CompletedPart};
+use crate::plan::{self, CopyAnswer};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+};
 use aws_sdk_s3::Client;
 use shared::aws::aws_error;
+use shared::config::EnvSettings;
 use shared::record::S3Artifact;
 use shared::{Error, Result};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// S3 clients per environment and region.
 pub type Clients<'a> = shared::aws::Clients<'a, Client>;
@@ -85,15 +91,13 @@ pub async fn head(
             ))
         }
     };
-    let checksum = [
-        ("sha256", out.checksum_sha256()),
-        ("crc64nvme", out.checksum_crc64_nvme()),
-        ("crc32c", out.checksum_crc32_c()),
-        ("crc32", out.checksum_crc32()),
-        ("sha1", out.checksum_sha1()),
-    ]
-    .into_iter()
-    .find_map(|(algorithm, value)| value.map(|v| format!("{algorithm}:{v}")));
+    let checksum = checksum_of([
+        out.checksum_sha256(),
+        out.checksum_crc64_nvme(),
+        out.checksum_crc32_c(),
+        out.checksum_crc32(),
+        out.checksum_sha1(),
+    ]);
     Ok(Some(Version {
         artifact: S3Artifact {
             version_id: out.version_id().unwrap_or("null").to_string(),
@@ -104,6 +108,58 @@ pub async fn head(
         content_type: out.content_type().map(str::to_string),
         metadata: out.metadata().cloned().unwrap_or_default(),
     }))
+}
+
+/// The algorithms of the checksums S3 may store, in the order a stored one is looked for.
+const CHECKSUMS: [(&str, ChecksumAlgorithm); 5] = [
+    ("sha256", ChecksumAlgorithm::Sha256),
+    ("crc64nvme", ChecksumAlgorithm::Crc64Nvme),
+    ("crc32c", ChecksumAlgorithm::Crc32C),
+    ("crc32", ChecksumAlgorithm::Crc32),
+    ("sha1", ChecksumAlgorithm::Sha1),
+];
+
+/// An answer's checksum as `ALGORITHM:VALUE`, its values given in the order of `CHECKSUMS`: the
+/// same text for what HeadObject and CopyObject say about one version.
+fn checksum_of(values: [Option<&str>; 5]) -> Option<String> {
+    CHECKSUMS
+        .iter()
+        .zip(values)
+        .find_map(|((algorithm, _), value)| value.map(|v| format!("{algorithm}:{v}")))
+}
+
+/// The algorithm of an `ALGORITHM:VALUE` checksum, when it is one S3 knows.
+fn algorithm_of(checksum: &str) -> Option<ChecksumAlgorithm> {
+    let name = checksum.split_once(':')?.0;
+    CHECKSUMS
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, algorithm)| algorithm.clone())
+}
+
+/// Buckets' versioning, read once per (account and region, bucket) in a run: objects promoted
+/// into one bucket share the read, even when they are promoted at the same time.
+#[derive(Debug, Default)]
+pub struct Versionings(tokio::sync::Mutex<HashMap<(EnvSettings, String), Arc<Read>>>);
+
+/// One bucket's versioning: read by the first object that needs it, awaited by the others.
+type Read = tokio::sync::OnceCell<String>;
+
+impl Versionings {
+    /// The versioning of `bucket` where `at` points, read at the first ask. A failed read is
+    /// not kept: the next ask tries again.
+    pub async fn get(&self, at: &Located, bucket: &str) -> Result<String> {
+        let cell = self
+            .0
+            .lock()
+            .await
+            .entry((at.settings.clone(), bucket.to_string()))
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| versioning(at, bucket))
+            .await
+            .cloned()
+    }
 }
 
 /// A bucket's versioning status: `Enabled`, `Suspended`, or empty (never enabled).
@@ -173,26 +229,64 @@ pub async fn object_lock(at: &Located, bucket: &str) -> Result<Option<serde_json
 }
 
 /// Copy one version of `source` onto `target`, server-side, keeping content type and metadata.
-/// Returns the new version's id.
+/// Returns what the copy says about the new version, or `None` when the source version does not
+/// exist (a single copy only: a copy in parts reads the source first).
+///
+/// A single copy asks for the source's checksum algorithm, so that its answer carries the new
+/// version's checksum to compare (S3 keeps the source's algorithm by default; asking names it).
+/// Only the content type and metadata come from `version` in a copy in parts: a single copy
+/// carries them itself, and needs no more than the version's id, size and checksum.
 pub async fn copy(
     at: &Located,
     source: &Location,
     version: &Version,
     target: &Location,
-) -> Result<String> {
+) -> Result<Option<CopyAnswer>> {
     if version.artifact.size > plan::SINGLE_COPY_LIMIT {
-        return multipart_copy(at, source, version, target).await;
+        return multipart_copy(at, source, version, target).await.map(Some);
     }
-    let out = at
+    let result = at
         .client
         .copy_object()
         .bucket(&target.bucket)
         .key(&target.key)
         .copy_source(copy_source(source, &version.artifact.version_id))
+        .set_checksum_algorithm(version.artifact.checksum.as_deref().and_then(algorithm_of))
         .send()
-        .await
-        .map_err(|e| aws_error(format!("failed to copy {source} onto {target}"), &e))?;
-    Ok(out.version_id().unwrap_or("null").to_string())
+        .await;
+    let out = match result {
+        Ok(out) => out,
+        // S3 has no modelled error for it: NoSuchVersion is known by its code only.
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchVersion") => {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(aws_error(
+                format!("failed to copy {source} onto {target}"),
+                &e,
+            ))
+        }
+    };
+    let result = out.copy_object_result();
+    Ok(Some(CopyAnswer {
+        version_id: out.version_id().unwrap_or("null").to_string(),
+        etag: result.and_then(|r| r.e_tag()).map(unquote),
+        // SSE-KMS and SSE-C make an ETag that is not the MD5 of the bytes; SSE-S3 does not.
+        etag_is_md5: out.sse_customer_algorithm().is_none()
+            && !matches!(
+                out.server_side_encryption(),
+                Some(ServerSideEncryption::AwsKms | ServerSideEncryption::AwsKmsDsse)
+            ),
+        checksum: result.and_then(|r| {
+            checksum_of([
+                r.checksum_sha256(),
+                r.checksum_crc64_nvme(),
+                r.checksum_crc32_c(),
+                r.checksum_crc32(),
+                r.checksum_sha1(),
+            ])
+        }),
+    }))
 }
 
 /// Copy above the single-copy limit: the parts are copied server-side, in order, and the upload
@@ -202,7 +296,7 @@ async fn multipart_copy(
     source: &Location,
     version: &Version,
     target: &Location,
-) -> Result<String> {
+) -> Result<CopyAnswer> {
     let doing = || format!("failed to copy {source} onto {target} in parts");
     let upload = at
         .client
@@ -267,7 +361,14 @@ async fn multipart_copy(
         .send()
         .await
         .map_err(|e| aws_error(doing(), &e))?;
-    Ok(out.version_id().unwrap_or("null").to_string())
+    // An upload's ETag is not an MD5, nor its checksum one of the whole object: only reading the
+    // new version back can check it.
+    Ok(CopyAnswer {
+        version_id: out.version_id().unwrap_or("null").to_string(),
+        etag: out.e_tag().map(unquote),
+        etag_is_md5: false,
+        checksum: None,
+    })
 }
 
 /// Hide a key behind a delete marker: in a versioned bucket no version is deleted.

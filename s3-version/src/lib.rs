@@ -30,6 +30,7 @@ use shared::record::{to_value, S3Artifact};
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
+    const SERVICES: &'static [Service] = &[Service::S3];
     fn common(&self) -> &CommonArgs {
         &self.common
     }

@@ -32,6 +32,56 @@ pub fn same_bytes(a: &S3Artifact, b: &S3Artifact) -> Option<bool> {
     None
 }
 
+/// What a copy answers about the version it wrote (CopyObject's result, or a multipart upload's
+/// completion).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopyAnswer {
+    pub version_id: String,
+    /// The new version's ETag, without its quotes.
+    pub etag: Option<String>,
+    /// Whether that ETag is the MD5 of the bytes: not under SSE-KMS or SSE-C, nor for a
+    /// multipart upload.
+    pub etag_is_md5: bool,
+    /// The new version's checksum, as `ALGORITHM:VALUE`.
+    pub checksum: Option<String>,
+}
+
+/// The new version a copy of `source` made, when the copy's own answer proves it holds exactly
+/// `source`'s bytes; `None` when only reading the new version back can tell.
+///
+/// The answer carries no size, and a read-back compares the size as well. So the answer stands
+/// in for the read-back only through a digest that fixes the bytes, and so their number: an MD5
+/// ETag equal to the source's, or an equal SHA checksum. A CRC alone does not fix the size, and
+/// an answer that disagrees, or lacks the checksum the source has, is left to the read-back,
+/// whose verdict (and record) is then exactly what it always was.
+#[must_use]
+pub fn copied(source: &S3Artifact, answer: &CopyAnswer) -> Option<S3Artifact> {
+    let etag = answer.etag.as_ref()?;
+    let md5_equal = answer.etag_is_md5
+        && !etag.contains('-')
+        && !source.etag.contains('-')
+        && *etag == source.etag;
+    let digest_equal = match (&source.checksum, &answer.checksum) {
+        (None, _) => false,
+        // The new version's checksum is missing from the answer: a read-back would show it.
+        (Some(_), None) => return None,
+        (Some(x), Some(y)) => {
+            let algorithm = |c: &str| c.split_once(':').map(|(alg, _)| alg.to_string());
+            let comparable = algorithm(x) == algorithm(y) && !x.contains('-') && !y.contains('-');
+            if comparable && x != y {
+                return None;
+            }
+            comparable && matches!(algorithm(x).as_deref(), Some("sha256" | "sha1"))
+        }
+    };
+    (md5_equal || digest_equal).then(|| S3Artifact {
+        version_id: answer.version_id.clone(),
+        etag: etag.clone(),
+        size: source.size,
+        checksum: answer.checksum.clone(),
+    })
+}
+
 /// What to do with a destination key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -186,6 +236,75 @@ mod tests {
             ),
             Some(true)
         );
+    }
+
+    fn answer(etag: &str, md5: bool, checksum: Option<&str>) -> CopyAnswer {
+        CopyAnswer {
+            version_id: "new".into(),
+            etag: Some(etag.into()),
+            etag_is_md5: md5,
+            checksum: checksum.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_copy_answer_replaces_the_read_back_only_when_it_proves_the_bytes() {
+        // An MD5 ETag equal to the source's: the new version, with the source's size.
+        assert_eq!(
+            copied(&art("s", "e1", 5, None), &answer("e1", true, None)),
+            Some(art("new", "e1", 5, None))
+        );
+        // The same checksum too: kept in the new version.
+        assert_eq!(
+            copied(
+                &art("s", "e1", 5, Some("crc32:A")),
+                &answer("e1", true, Some("crc32:A"))
+            ),
+            Some(art("new", "e1", 5, Some("crc32:A")))
+        );
+        // An equal SHA-256 proves the bytes without an MD5 ETag (SSE-KMS, a multipart source).
+        assert_eq!(
+            copied(
+                &art("s", "x-2", 5, Some("sha256:Q")),
+                &answer("k", false, Some("sha256:Q"))
+            ),
+            Some(art("new", "k", 5, Some("sha256:Q")))
+        );
+        // Left to the read-back: an ETag that is not an MD5 and only a CRC (the size unproven),
+        assert_eq!(
+            copied(
+                &art("s", "e1", 5, Some("crc32:A")),
+                &answer("e1", false, Some("crc32:A"))
+            ),
+            None
+        );
+        // any disagreement,
+        assert_eq!(
+            copied(&art("s", "e1", 5, None), &answer("e2", true, None)),
+            None
+        );
+        assert_eq!(
+            copied(
+                &art("s", "e1", 5, Some("crc32:A")),
+                &answer("e1", true, Some("crc32:B"))
+            ),
+            None
+        );
+        // a checksum the answer lacks, a multipart ETag, or no ETag at all.
+        assert_eq!(
+            copied(
+                &art("s", "e1", 5, Some("sha256:Q")),
+                &answer("e1", true, None)
+            ),
+            None
+        );
+        assert_eq!(
+            copied(&art("s", "x-2", 5, None), &answer("x-2", true, None)),
+            None
+        );
+        let mut no_etag = answer("e1", true, None);
+        no_etag.etag = None;
+        assert_eq!(copied(&art("s", "e1", 5, None), &no_etag), None);
     }
 
     #[test]

@@ -70,11 +70,14 @@ pub(crate) async fn run(
                 "--version-id goes with SRC; records on stdin name their own versions",
             ));
         }
-        for raw in input.records()? {
-            if raw.service != Service::S3 {
-                work.push(Work::PassThrough(raw.raw));
-                continue;
-            }
+        for item in input.items(&[Service::S3]) {
+            let raw = match item {
+                shared::input::Item::Own(record) => record,
+                shared::input::Item::Pass(passage) => {
+                    work.push(Work::PassThrough(passage));
+                    continue;
+                }
+            };
             let origin = format!("{}:{}", input.origin(), raw.line);
             let parsed = raw.parse(input.origin())?;
             let artifact: S3Artifact = parsed
@@ -165,9 +168,10 @@ pub(crate) async fn run(
     if args.atomic {
         out.remember_changes();
     }
+    let versionings = &calls::Versionings::default();
     let code = batch::run_keyed(work, opts.concurrency, out, key, |item| async move {
         match item {
-            Ok(item) => promote_one(item, args, clients, opts).await,
+            Ok(item) => promote_one(item, args, clients, versionings, opts).await,
             Err(e) => Err(e).into(),
         }
     })
@@ -187,9 +191,10 @@ async fn promote_one(
     item: Item,
     args: &PromoteArgs,
     clients: &Clients<'_>,
+    versionings: &calls::Versionings,
     opts: Options,
 ) -> Outcome {
-    match promote_checked(&item, args, clients, opts).await {
+    match promote_checked(&item, args, clients, versionings, opts).await {
         Ok(outcome) => outcome,
         Err(e) => Err(e).into(),
     }
@@ -199,6 +204,7 @@ async fn promote_checked(
     item: &Item,
     args: &PromoteArgs,
     clients: &Clients<'_>,
+    versionings: &calls::Versionings,
     opts: Options,
 ) -> Result<Outcome> {
     let Item {
@@ -227,8 +233,6 @@ async fn promote_checked(
             )));
         }
     }
-    let status = calls::versioning(&at, &target.bucket).await?;
-    plan::check_versioning(&target.bucket, &status, args.allow_unversioned)?;
     let now = calls::head(&at, target, None).await?.map(|v| v.artifact);
     let step = plan::promote(
         &target.to_string(),
@@ -253,19 +257,36 @@ async fn promote_checked(
         let current = now.clone().unwrap_or_else(|| version.artifact.clone());
         return Ok(Ok(vec![done(Action::Unchanged, &current)]).into());
     }
+    // Only a write can lose the key's old content, so only a write (or a dry run of one, to
+    // report the refusal) needs the bucket's versioning; it is read once per bucket in a run.
+    let status = versionings.get(&at, &target.bucket).await?;
+    plan::check_versioning(&target.bucket, &status, args.allow_unversioned)?;
     if opts.dry_run {
         let planned = done(Action::Promoted, &version.artifact).into_planned(Action::Promoted);
         return Ok(Ok(vec![planned]).into());
     }
-    let new_version = calls::copy(&at, source, &version, target).await?;
-    // What the key holds now: read back and compared with the source's bytes.
-    let copied = calls::head(&at, target, Some(&new_version))
+    let answer = calls::copy(&at, source, &version, target)
         .await?
-        .map(|v| v.artifact)
-        .ok_or_else(|| Error::Aws {
-            doing: format!("checking the copy onto {target}"),
-            message: format!("version {new_version} cannot be read back"),
+        .ok_or_else(|| {
+            Error::precondition(format!(
+                "{source} version {} no longer exists; nothing changed",
+                version.artifact.version_id
+            ))
         })?;
+    let new_version = &answer.version_id;
+    // What the key holds now, compared with the source's bytes: the copy's own answer when it
+    // proves them the same (an MD5 ETag or a SHA checksum, which fix the size too), else the new
+    // version read back, whose size, ETag and checksum are then compared as always.
+    let copied = match plan::copied(&version.artifact, &answer) {
+        Some(copied) => copied,
+        None => calls::head(&at, target, Some(new_version))
+            .await?
+            .map(|v| v.artifact)
+            .ok_or_else(|| Error::Aws {
+                doing: format!("checking the copy onto {target}"),
+                message: format!("version {new_version} cannot be read back"),
+            })?,
+    };
     let record = done(Action::Promoted, &copied);
     match plan::same_bytes(&version.artifact, &copied) {
         Some(true) => Ok(Ok(vec![record]).into()),

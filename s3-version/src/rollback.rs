@@ -10,6 +10,7 @@ use shared::input::Input;
 use shared::output::Output;
 use shared::record::S3Artifact;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
+use std::collections::HashMap;
 
 #[derive(Debug)]
 struct Change {
@@ -111,13 +112,40 @@ async fn undo(change: &Change, clients: &Clients<'_>, opts: Options) -> Result<V
     }
     let after = match step {
         Undo::CopyBack(version_id) => {
-            let version = calls::head(&at, location, Some(&version_id)).await?.ok_or_else(|| {
-                Error::precondition(format!("{location} version {version_id} no longer exists: it cannot be copied back"))
-            })?;
-            let new_version = calls::copy(&at, location, &version, location).await?;
-            calls::head(&at, location, Some(&new_version))
+            let gone = || {
+                Error::precondition(format!(
+                    "{location} version {version_id} no longer exists: it cannot be copied back"
+                ))
+            };
+            // The record's `previous` is what a single copy needs (its id, size and checksum),
+            // and a missing version fails the copy itself. A copy in parts must carry the
+            // content type and metadata over: only there is the old version read first.
+            let version = match restore {
+                Some(restore)
+                    if restore.version_id == version_id
+                        && restore.size <= plan::SINGLE_COPY_LIMIT =>
+                {
+                    calls::Version {
+                        artifact: restore.clone(),
+                        content_type: None,
+                        metadata: HashMap::new(),
+                    }
+                }
+                _ => calls::head(&at, location, Some(&version_id))
+                    .await?
+                    .ok_or_else(gone)?,
+            };
+            let answer = calls::copy(&at, location, &version, location)
                 .await?
-                .map(|v| v.artifact)
+                .ok_or_else(gone)?;
+            // The record's artifact: the copy's own answer when it proves the old bytes are
+            // back (and so the size), else the new version read back.
+            match plan::copied(&version.artifact, &answer) {
+                Some(copied) => Some(copied),
+                None => calls::head(&at, location, Some(&answer.version_id))
+                    .await?
+                    .map(|v| v.artifact),
+            }
         }
         Undo::Hide => {
             calls::hide(&at, location).await?;

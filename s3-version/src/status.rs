@@ -44,11 +44,14 @@ pub(crate) async fn run(
             )));
         }
     } else if let Some(input) = input {
-        for raw in input.records()? {
-            if raw.service != Service::S3 {
-                work.push(Work::PassThrough(raw.raw));
-                continue;
-            }
+        for item in input.items(&[Service::S3]) {
+            let raw = match item {
+                shared::input::Item::Own(record) => record,
+                shared::input::Item::Pass(passage) => {
+                    work.push(Work::PassThrough(passage));
+                    continue;
+                }
+            };
             let parsed = raw.parse(input.origin())?;
             let location = Location::from_resource(&parsed.resource).map_err(|e| {
                 Error::bad_input(

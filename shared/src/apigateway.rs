@@ -5,6 +5,8 @@ use crate::aws::aws_error;
 use crate::error::{Error, Result};
 use aws_sdk_apigateway::Client;
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
 
 /// A REST API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,26 +54,47 @@ pub struct Deployment {
 }
 
 /// Find an API by id, else by name. A name several APIs share is a usage error listing them.
+/// Each text is looked up once per client in a process: a tool builds one client per settings
+/// (profile, region, endpoint), so both sides of a comparison, or every record of a batch, that
+/// name one API through equal settings share one lookup.
 pub async fn find_api(client: &Client, id_or_name: &str) -> Result<Api> {
-    match client.get_rest_api().rest_api_id(id_or_name).send().await {
-        Ok(api) => {
-            return Ok(Api {
-                id: api.id().unwrap_or(id_or_name).to_string(),
-                name: api.name().unwrap_or_default().to_string(),
-            })
-        }
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_not_found_exception()) => {}
-        // An id-shaped lookup can fail for a name with characters ids cannot have: go by name.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_bad_request_exception()) => {}
-        Err(e) => {
-            return Err(aws_error(
-                format!("failed to read REST API {id_or_name}"),
-                &e,
-            ))
+    static FOUND: PerClient<Api> = PerClient::new();
+    FOUND
+        .get_or_read(client, id_or_name, || look_up(client, id_or_name))
+        .await
+}
+
+/// Whether the text can be a REST API id: API Gateway's ids (and the emulator's) are ten lowercase
+/// letters and digits. Any other text can only be a name, and asking GetRestApi for it would be a
+/// certain 404.
+#[must_use]
+pub fn looks_like_id(text: &str) -> bool {
+    text.len() == 10
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+async fn look_up(client: &Client, id_or_name: &str) -> Result<Api> {
+    if looks_like_id(id_or_name) {
+        match client.get_rest_api().rest_api_id(id_or_name).send().await {
+            Ok(api) => {
+                return Ok(Api {
+                    id: api.id().unwrap_or(id_or_name).to_string(),
+                    name: api.name().unwrap_or_default().to_string(),
+                })
+            }
+            // A name can have an id's shape too: go by name.
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_not_found_exception() || s.is_bad_request_exception()
+                }) => {}
+            Err(e) => {
+                return Err(aws_error(
+                    format!("failed to read REST API {id_or_name}"),
+                    &e,
+                ))
+            }
         }
     }
     let mut matches = Vec::new();
@@ -102,6 +125,60 @@ pub async fn find_api(client: &Client, id_or_name: &str) -> Result<Api> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ))),
+    }
+}
+
+/// What has been read through each client, by key, for reads a process makes once (an API's id by
+/// its name; in a read-only tool, an API's stages). Concurrent readers of one key wait for one
+/// read; a failed read is not kept, so the next reader tries again. The key includes the client
+/// itself (its configuration's address, stable across clones): a tool builds one client per
+/// settings, so equal settings share entries and different accounts or regions never do. Each
+/// entry keeps a clone of its client, so that address is never reused by another client.
+pub struct PerClient<T> {
+    entries: std::sync::Mutex<Entries<T>>,
+}
+
+type Entries<T> = BTreeMap<(usize, String), (Client, Arc<OnceCell<T>>)>;
+
+impl<T> std::fmt::Debug for PerClient<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerClient").finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone> PerClient<T> {
+    #[must_use]
+    pub const fn new() -> Self {
+        PerClient {
+            entries: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The value kept for `key` through this client, read with `read` the first time.
+    pub async fn get_or_read<F, Fut>(&self, client: &Client, key: &str, read: F) -> Result<T>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let cell = {
+            let mut entries = self
+                .entries
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let at = std::ptr::from_ref(client.config()).addr();
+            entries
+                .entry((at, key.to_string()))
+                .or_insert_with(|| (client.clone(), Arc::default()))
+                .1
+                .clone()
+        };
+        cell.get_or_try_init(read).await.cloned()
+    }
+}
+
+impl<T: Clone> Default for PerClient<T> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -154,14 +231,26 @@ pub async fn get_stage(client: &Client, api_id: &str, stage: &str) -> Result<Opt
     }
 }
 
-/// Every stage of the API.
+/// Every stage of the API (one call: GetStages is not paginated). An API that does not exist is a
+/// precondition failure, as `find_api` makes it: callers with an id from a record skip the lookup.
 pub async fn get_stages(client: &Client, api_id: &str) -> Result<Vec<Stage>> {
-    let out = client
-        .get_stages()
-        .rest_api_id(api_id)
-        .send()
-        .await
-        .map_err(|e| aws_error(format!("failed to list the stages of API {api_id}"), &e))?;
+    let out = match client.get_stages().rest_api_id(api_id).send().await {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            return Err(Error::precondition(format!(
+                "there is no REST API with id {api_id:?}"
+            )))
+        }
+        Err(e) => {
+            return Err(aws_error(
+                format!("failed to list the stages of API {api_id}"),
+                &e,
+            ))
+        }
+    };
     Ok(out
         .item()
         .iter()
@@ -233,5 +322,26 @@ pub async fn deployment_exists(client: &Client, api_id: &str, id: &str) -> Resul
             format!("failed to read deployment {id} of API {api_id}"),
             &e,
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ten_lowercase_letters_and_digits_can_be_an_id() {
+        assert!(looks_like_id("a1b2c3d4e5"));
+        assert!(looks_like_id("0123456789"));
+        for name in [
+            "orders",
+            "api1",
+            "orders-api",
+            "A1B2C3D4E5",
+            "a1b2c3d4e5f",
+            "a1b2c3-4e5",
+        ] {
+            assert!(!looks_like_id(name), "{name}");
+        }
     }
 }

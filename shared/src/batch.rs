@@ -5,7 +5,7 @@
 
 use crate::cli::report;
 use crate::error::{Error, ExitCode, Result};
-use crate::input::Input;
+use crate::input::{Input, Item, Passage};
 use crate::output::Output;
 use crate::record::{Record, Service};
 use futures::stream::{self, StreamExt};
@@ -17,7 +17,7 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub enum Work<'a, T> {
     Own(T),
-    PassThrough(&'a str),
+    PassThrough(Passage<'a>),
 }
 
 /// Held while an item works on its pointer.
@@ -60,7 +60,7 @@ impl From<Result<Vec<Record>>> for Outcome {
 
 enum Done<'a> {
     Records(Outcome),
-    PassThrough(&'a str),
+    PassThrough(Passage<'a>),
     NotStarted,
 }
 
@@ -84,11 +84,14 @@ pub fn changes<'a, C: Change>(
     let mut work = Vec::new();
     let mut changes: Vec<C> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
-    for record in input.records()? {
-        if !handles.contains(&record.service) {
-            work.push(Work::PassThrough(record.raw));
-            continue;
-        }
+    for item in input.items(handles) {
+        let record = match item {
+            Item::Own(record) => record,
+            Item::Pass(passage) => {
+                work.push(Work::PassThrough(passage));
+                continue;
+            }
+        };
         let origin = format!("{}:{}", input.origin(), record.line);
         let parsed = record.parse(input.origin())?;
         let Some(change) = change_of(&parsed, &origin)? else {
@@ -178,7 +181,7 @@ where
     while let Some(done) = results.next().await {
         match done {
             Done::NotStarted => not_started += 1,
-            Done::PassThrough(raw) => out.raw(raw)?,
+            Done::PassThrough(passage) => out.pass(&passage)?,
             Done::Records(outcome) => {
                 // The records first: a change that happened is always written.
                 for record in &outcome.records {
@@ -229,7 +232,9 @@ mod tests {
         let mut out = Output::to_writer(Format::Json, Box::new(buf.clone()));
         let items = vec![
             Work::Own(30u64),
-            Work::PassThrough(r#"{"service":"ecs","action":"resolved","resource":"x"}"#),
+            Work::PassThrough(crate::input::Passage::Text(
+                r#"{"service":"ecs","action":"resolved","resource":"x"}"#,
+            )),
             Work::Own(1),
             Work::Own(0),
             Work::Own(20),

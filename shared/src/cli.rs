@@ -7,6 +7,7 @@ use crate::config::Project;
 use crate::error::{Error, ExitCode, Result};
 use crate::input::Input;
 use crate::output::{Format, Output};
+use crate::record::Service;
 use std::future::Future;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -62,6 +63,8 @@ pub struct Context {
     pub aws: Aws,
     pub out: Output,
     pub opts: Options,
+    /// The services whose records the tool acts on; the others on stdin are passed on.
+    pub services: &'static [Service],
 }
 
 /// Run-wide settings every tool's commands share, taken from the common flags.
@@ -82,7 +85,7 @@ impl Context {
         if std::io::stdin().is_terminal() {
             return Ok(None);
         }
-        let input = Input::from_stdin()?;
+        let input = Input::from_stdin(self.services)?;
         Ok((!input.is_empty()).then_some(input))
     }
 
@@ -108,6 +111,9 @@ impl Context {
 
 /// A tool: its command line and what it does with it.
 pub trait Tool: clap::Parser {
+    /// The services whose records the tool acts on: records of others on its stdin are passed on
+    /// without being kept in memory.
+    const SERVICES: &'static [Service];
     /// The flags every tool has.
     fn common(&self) -> &CommonArgs;
     /// Do the work; the exit code is the worst outcome (errors already reported).
@@ -197,6 +203,7 @@ fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
             concurrency: usize::from(common.concurrency),
             quiet: common.quiet,
         },
+        services: T::SERVICES,
     };
     runtime.block_on(async {
         crate::interrupt::listen();

@@ -6,6 +6,8 @@ use crate::aws::aws_error;
 use crate::error::Result;
 use aws_sdk_ecr::types::ImageIdentifier;
 use aws_sdk_ecr::Client;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Every manifest type ECR stores: asking for all of them means a multi-architecture index is
 /// returned as it is, byte for byte, instead of being converted or refused.
@@ -114,7 +116,9 @@ pub async fn get_images(
         }
         // An image with several tags may be answered under another of its tags (the emulator
         // does this). Answers come in the order asked, so pair the rest in order, leaving out the
-        // ids ECR reported as failures.
+        // ids ECR reported as failures. Only tags: an image asked for by digest always comes back
+        // under that digest, so a digest not matched above is missing (the emulator reports a
+        // missing digest as a failure of tag "null", which the filter below cannot recognise).
         let failed: Vec<&ImageIdentifier> =
             out.failures().iter().filter_map(|f| f.image_id()).collect();
         let unanswered: Vec<usize> = chunk
@@ -122,10 +126,12 @@ pub async fn get_images(
             .enumerate()
             .filter(|(offset, id)| {
                 found[base + offset].is_none()
-                    && !failed.iter().any(|f| match id {
-                        ImageId::Tag(tag) => f.image_tag() == Some(tag.as_str()),
-                        ImageId::Digest(digest) => f.image_digest() == Some(digest.as_str()),
-                    })
+                    && match id {
+                        ImageId::Tag(tag) => {
+                            !failed.iter().any(|f| f.image_tag() == Some(tag.as_str()))
+                        }
+                        ImageId::Digest(_) => false,
+                    }
             })
             .map(|(offset, _)| offset)
             .collect();
@@ -151,6 +157,54 @@ pub async fn get_images(
         }
     }
     Ok(found)
+}
+
+/// The images a run has looked up in one account and region, so each id is asked for once per
+/// run: services that name the same tag, or several tags of one repository, cost one
+/// `BatchGetImage` per repository rather than one per service. Lookups in one repository wait for
+/// each other, so an id being asked for is not asked for again alongside. For reads only: a
+/// command that checks a tag before moving it reads it with [`get_images`].
+#[derive(Debug, Default)]
+pub struct Images {
+    repositories: Mutex<HashMap<(Option<String>, String), Repository>>,
+}
+
+/// What one repository answered, by id (`None`: ECR has no such tag or digest).
+type Repository = Arc<tokio::sync::Mutex<HashMap<ImageId, Option<Image>>>>;
+
+impl Images {
+    /// [`get_images`], with only the ids this run has not read yet asked for (in one call per
+    /// 100).
+    pub async fn get(
+        &self,
+        client: &Client,
+        registry_id: Option<&str>,
+        repository: &str,
+        ids: &[ImageId],
+    ) -> Result<Vec<Option<Image>>> {
+        let known = self
+            .repositories
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((registry_id.map(str::to_string), repository.to_string()))
+            .or_default()
+            .clone();
+        let mut known = known.lock().await;
+        let mut missing: Vec<ImageId> = Vec::new();
+        for id in ids {
+            if !known.contains_key(id) && !missing.contains(id) {
+                missing.push(id.clone());
+            }
+        }
+        if !missing.is_empty() {
+            let found = get_images(client, registry_id, repository, &missing).await?;
+            known.extend(missing.into_iter().zip(found));
+        }
+        Ok(ids
+            .iter()
+            .map(|id| known.get(id).cloned().flatten())
+            .collect())
+    }
 }
 
 /// The registry host of an account's ECR in a region: `123456789012.dkr.ecr.eu-west-1.amazonaws.com`.

@@ -6,6 +6,9 @@ use crate::aws::aws_error;
 use crate::error::Result;
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 use aws_sdk_ecs::Client;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::OnceCell;
 
 /// A service as it is now.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,26 +44,83 @@ pub async fn describe_service(
     cluster: &str,
     service: &str,
 ) -> Result<Option<ServiceState>> {
-    let out = client
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .send()
-        .await
-        .map_err(|e| {
-            aws_error(
-                format!("failed to describe service {cluster}/{service}"),
-                &e,
+    Ok(describe_services(client, cluster, &[service.to_string()])
+        .await?
+        .pop()
+        .flatten())
+}
+
+/// DescribeServices takes at most this many services a call.
+pub const SERVICES_PER_CALL: usize = 10;
+
+/// Several services of one cluster, [`SERVICES_PER_CALL`] a call: one answer per name, in order,
+/// `None` where the cluster has no such (active) service. ECS reports a missing service among
+/// `failures`, so one missing service does not fail the others.
+pub async fn describe_services(
+    client: &Client,
+    cluster: &str,
+    services: &[String],
+) -> Result<Vec<Option<ServiceState>>> {
+    let mut distinct: Vec<&String> = Vec::new();
+    for service in services {
+        if !distinct.contains(&service) {
+            distinct.push(service);
+        }
+    }
+    // The calls go out together: a retried one does not hold the others back.
+    let answers =
+        futures::future::try_join_all(distinct.chunks(SERVICES_PER_CALL).map(|chunk| async move {
+            let out = client
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk.iter().map(|s| (*s).clone()).collect()))
+                .send()
+                .await
+                .map_err(|e| {
+                    let doing = match chunk {
+                        [one] => format!("failed to describe service {cluster}/{one}"),
+                        _ => format!(
+                            "failed to describe services {} of cluster {cluster}",
+                            chunk
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    };
+                    aws_error(doing, &e)
+                })?;
+            Ok::<_, crate::Error>(
+                chunk
+                    .iter()
+                    .map(|&service| {
+                        // A service may be asked for by ARN: its name is the ARN's last part.
+                        let name = service.rsplit('/').next().unwrap_or(service);
+                        let answer = out.services().iter().find(|s| {
+                            s.status() != Some("INACTIVE")
+                                && (s.service_name() == Some(name)
+                                    || s.service_arn() == Some(service))
+                        });
+                        (service, answer.map(|s| state_of(cluster, service, s)))
+                    })
+                    .collect::<Vec<_>>(),
             )
-        })?;
-    let Some(found) = out
-        .services()
+        }))
+        .await?;
+    let found: Vec<(&String, Option<ServiceState>)> = answers.into_iter().flatten().collect();
+    Ok(services
         .iter()
-        .find(|s| s.status() != Some("INACTIVE"))
-    else {
-        return Ok(None);
-    };
-    Ok(Some(ServiceState {
+        .map(|service| {
+            found
+                .iter()
+                .find(|(asked, _)| *asked == service)
+                .and_then(|(_, state)| state.clone())
+        })
+        .collect())
+}
+
+fn state_of(cluster: &str, service: &str, found: &aws_sdk_ecs::types::Service) -> ServiceState {
+    ServiceState {
         cluster: cluster.to_string(),
         name: found.service_name().unwrap_or(service).to_string(),
         task_definition: found.task_definition().unwrap_or_default().to_string(),
@@ -81,7 +141,7 @@ pub async fn describe_service(
                 failed_tasks: d.failed_tasks(),
             })
             .collect(),
-    }))
+    }
 }
 
 /// A task definition and its tags (tags are not part of the definition itself, but a new
@@ -110,4 +170,72 @@ pub async fn describe_task_definition(
             message: "AWS answered without the task definition".into(),
         })?;
     Ok((definition, out.tags().to_vec()))
+}
+
+/// Whether a task definition is named with its revision (`family:3`, or an ARN ending in `:3`):
+/// such a revision never changes, so reading it once serves the whole run. A bare family means
+/// its latest revision, which can change.
+#[must_use]
+pub fn names_a_revision(task_definition: &str) -> bool {
+    let name = task_definition
+        .rsplit_once("task-definition/")
+        .map_or(task_definition, |(_, name)| name);
+    name.rsplit_once(':').is_some_and(|(family, revision)| {
+        !family.is_empty() && !revision.is_empty() && revision.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// What a run reads from one account and region and can answer again without asking: task
+/// definitions named by revision (immutable), and images (each id asked for once per run,
+/// through [`crate::ecr::Images`]). ecs-pin keeps one per account and region; cfg-diff one per
+/// environment's clients.
+#[derive(Debug, Default)]
+pub struct Memo {
+    task_definitions: Mutex<HashMap<String, Arc<OnceCell<Described>>>>,
+    pub images: crate::ecr::Images,
+}
+
+/// A task definition and its tags, as [`describe_task_definition`] answers.
+type Described = (TaskDefinition, Vec<Tag>);
+
+impl Memo {
+    /// [`describe_task_definition`], read once per run for a revision; readers of the same
+    /// revision at once wait for one call.
+    pub async fn task_definition(
+        &self,
+        client: &Client,
+        task_definition: &str,
+    ) -> Result<(TaskDefinition, Vec<Tag>)> {
+        if !names_a_revision(task_definition) {
+            return describe_task_definition(client, task_definition).await;
+        }
+        let cell = self
+            .task_definitions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(task_definition.to_string())
+            .or_default()
+            .clone();
+        cell.get_or_try_init(|| describe_task_definition(client, task_definition))
+            .await
+            .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revision_is_named_by_its_number() {
+        assert!(names_a_revision("web:3"));
+        assert!(names_a_revision(
+            "arn:aws:ecs:eu-west-1:123456789012:task-definition/web-prod:12"
+        ));
+        assert!(!names_a_revision("web"));
+        assert!(!names_a_revision(
+            "arn:aws:ecs:eu-west-1:123456789012:task-definition/web-prod"
+        ));
+        assert!(!names_a_revision("web:latest"));
+    }
 }

@@ -107,6 +107,8 @@ pub async fn list_aliases(client: &Client, function: &str) -> Result<Vec<Alias>>
 /// frozen into the version, and may hold secrets: `Debug` does not show their values.
 #[derive(Clone, PartialEq, Eq)]
 pub struct VersionConfig {
+    /// The version (read through an alias: the version the alias points at).
+    pub version: String,
     pub code_sha256: String,
     pub environment: BTreeMap<String, String>,
 }
@@ -114,26 +116,30 @@ pub struct VersionConfig {
 impl std::fmt::Debug for VersionConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VersionConfig")
+            .field("version", &self.version)
             .field("code_sha256", &self.code_sha256)
             .field("environment", &self.environment.keys().collect::<Vec<_>>())
             .finish()
     }
 }
 
-/// A version's code hash and environment, or `None` when it does not exist.
+/// The code hash and environment of the version `qualifier` names (a version, or an alias: then
+/// the version it points at, read in one call), or `None` when there is no such version, alias
+/// or function.
 pub async fn version_config(
     client: &Client,
     function: &str,
-    version: &str,
+    qualifier: &str,
 ) -> Result<Option<VersionConfig>> {
     match client
         .get_function_configuration()
         .function_name(function)
-        .qualifier(version)
+        .qualifier(qualifier)
         .send()
         .await
     {
         Ok(out) => Ok(Some(VersionConfig {
+            version: out.version().unwrap_or(qualifier).to_string(),
             code_sha256: out.code_sha256().unwrap_or_default().to_string(),
             environment: out
                 .environment()
@@ -148,7 +154,7 @@ pub async fn version_config(
             Ok(None)
         }
         Err(e) => Err(aws_error(
-            format!("failed to read version {version} of {function}"),
+            format!("failed to read {function}:{qualifier}"),
             &e,
         )),
     }

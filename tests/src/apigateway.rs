@@ -121,3 +121,15 @@ pub async fn stage(api: &str, stage: &str) -> Option<(String, BTreeMap<String, S
         variables,
     ))
 }
+
+/// A REST API named `name` with deployments one and two: dev and staging run two, prod runs one.
+/// Returns the API's id and the two deployments.
+pub async fn api_on_three_stages(name: &str) -> (String, String, String) {
+    let id = create_api(name).await;
+    let one = deploy(&id, "one").await;
+    let two = deploy(&id, "two").await;
+    create_stage(&id, "dev", &two, &[("DB_HOST", "db.dev")]).await;
+    create_stage(&id, "staging", &two, &[("DB_HOST", "db.staging")]).await;
+    create_stage(&id, "prod", &one, &[("DB_HOST", "db.prod")]).await;
+    (id, one, two)
+}
