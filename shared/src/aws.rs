@@ -60,7 +60,10 @@ fn attempt_timeout() -> Duration {
         .filter(|s| *s > 0.0)
         .map_or(ATTEMPT_TIMEOUT, Duration::from_secs_f64)
 }
-const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
+/// A whole call, retries included. Attempts are bounded above; this bound is for the waits between
+/// them: after throttling, adaptive retry paces a service's calls down to half a call a second, and
+/// a batch queued behind that must slow down, not time out.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Builds and keeps one SDK configuration per distinct (profile, region, endpoint): every
 /// environment that shares them shares one configuration and one credentials cache.
