@@ -83,12 +83,8 @@ pub(crate) async fn run(
     match (&args.api, input) {
         (None, Some(input)) => {
             for item in input.items(&[Service::Apigateway]) {
-                let record = match item {
-                    shared::input::Item::Own(record) => record,
-                    shared::input::Item::Pass(passage) => {
-                        work.push(Work::PassThrough(passage));
-                        continue;
-                    }
+                let Some(record) = batch::own(item, &mut work) else {
+                    continue;
                 };
                 let origin = format!("{}:{}", input.origin(), record.line);
                 let parsed = record.parse(input.origin())?;

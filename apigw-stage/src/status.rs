@@ -61,18 +61,16 @@ pub(crate) async fn run(
             // stage. Records about a pointer already asked for add nothing.
             let mut asked = HashSet::new();
             for item in input.items(&[Service::Apigateway]) {
-                match item {
-                    shared::input::Item::Own(record) => {
-                        let record = record.parse(input.origin())?;
-                        let stage = env_stage.clone().or(record.pointer);
-                        if asked.insert((record.resource.clone(), stage.clone())) {
-                            work.push(Work::Own(Ask {
-                                api: ApiRef::Id(record.resource),
-                                stage,
-                            }));
-                        }
-                    }
-                    shared::input::Item::Pass(passage) => work.push(Work::PassThrough(passage)),
+                let Some(record) = batch::own(item, &mut work) else {
+                    continue;
+                };
+                let record = record.parse(input.origin())?;
+                let stage = env_stage.clone().or(record.pointer);
+                if asked.insert((record.resource.clone(), stage.clone())) {
+                    work.push(Work::Own(Ask {
+                        api: ApiRef::Id(record.resource),
+                        stage,
+                    }));
                 }
             }
         }

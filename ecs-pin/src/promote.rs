@@ -64,12 +64,8 @@ pub(crate) async fn run(
     let mut work: Vec<Work<'_, Result<Item>>> = Vec::new();
     if let Some(input) = input {
         for item in input.items(&[Service::Ecs]) {
-            let record = match item {
-                shared::input::Item::Own(record) => record,
-                shared::input::Item::Pass(passage) => {
-                    work.push(Work::PassThrough(passage));
-                    continue;
-                }
+            let Some(record) = batch::own(item, &mut work) else {
+                continue;
             };
             let parsed = record.parse(input.origin())?;
             let origin = format!("{}:{}", input.origin(), record.line);

@@ -135,12 +135,8 @@ pub(crate) async fn run(
             ));
         }
         for item in input.items(&[Service::Lambda]) {
-            let record = match item {
-                shared::input::Item::Own(record) => record,
-                shared::input::Item::Pass(passage) => {
-                    work.push(Work::PassThrough(passage));
-                    continue;
-                }
+            let Some(record) = batch::own(item, &mut work) else {
+                continue;
             };
             let parsed = record.parse(input.origin())?;
             let origin = format!("{}:{}", input.origin(), record.line);

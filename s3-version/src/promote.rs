@@ -71,12 +71,8 @@ pub(crate) async fn run(
             ));
         }
         for item in input.items(&[Service::S3]) {
-            let raw = match item {
-                shared::input::Item::Own(record) => record,
-                shared::input::Item::Pass(passage) => {
-                    work.push(Work::PassThrough(passage));
-                    continue;
-                }
+            let Some(raw) = batch::own(item, &mut work) else {
+                continue;
             };
             let origin = format!("{}:{}", input.origin(), raw.line);
             let parsed = raw.parse(input.origin())?;

@@ -45,12 +45,8 @@ pub(crate) async fn run(
         }
     } else if let Some(input) = input {
         for item in input.items(&[Service::S3]) {
-            let raw = match item {
-                shared::input::Item::Own(record) => record,
-                shared::input::Item::Pass(passage) => {
-                    work.push(Work::PassThrough(passage));
-                    continue;
-                }
+            let Some(raw) = batch::own(item, &mut work) else {
+                continue;
             };
             let parsed = raw.parse(input.origin())?;
             let location = Location::from_resource(&parsed.resource).map_err(|e| {

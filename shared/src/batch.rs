@@ -5,7 +5,7 @@
 
 use crate::cli::report;
 use crate::error::{Error, ExitCode, Result};
-use crate::input::{Input, Item, Passage};
+use crate::input::{Input, InputRecord, Item, Passage};
 use crate::output::Output;
 use crate::record::{Record, Service};
 use futures::stream::{self, StreamExt};
@@ -64,6 +64,18 @@ enum Done<'a> {
     NotStarted,
 }
 
+/// The record of `item` when it is of the tool's own services; otherwise its records go into
+/// `work`, to be passed on in their place.
+pub fn own<'a, T>(item: Item<'a>, work: &mut Vec<Work<'a, T>>) -> Option<InputRecord<'a>> {
+    match item {
+        Item::Own(record) => Some(record),
+        Item::Pass(passage) => {
+            work.push(Work::PassThrough(passage));
+            None
+        }
+    }
+}
+
 /// One pointer's net change, gathered from the records about it, for `rollback`.
 pub trait Change {
     /// What identifies the pointer: records with equal keys are one change.
@@ -85,12 +97,8 @@ pub fn changes<'a, C: Change>(
     let mut changes: Vec<C> = Vec::new();
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for item in input.items(handles) {
-        let record = match item {
-            Item::Own(record) => record,
-            Item::Pass(passage) => {
-                work.push(Work::PassThrough(passage));
-                continue;
-            }
+        let Some(record) = own(item, &mut work) else {
+            continue;
         };
         let origin = format!("{}:{}", input.origin(), record.line);
         let parsed = record.parse(input.origin())?;
