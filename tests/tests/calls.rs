@@ -79,9 +79,9 @@ async fn a_rate_limit_paces_the_calls_of_a_batch() {
     }
 }
 
-/// apigw-stage and cfg-diff through a counting proxy: the calls of one run, by operation
-/// ("apigateway GET restapis/ID/stages"), and the run.
-fn apigw_counted(
+/// One run of a tool through a counting proxy: its calls by operation ("ecs DescribeServices",
+/// "apigateway GET restapis/ID/stages"), and the run.
+fn counted(
     binary: &str,
     sandbox: &mut Sandbox,
     args: &[&str],
@@ -105,7 +105,7 @@ async fn apigw_promote_by_name_makes_at_most_four_calls() {
         "promote.toml",
         &format!("[envs]\norder = [\"dev\", \"staging\", \"prod\"]\n\n[apigateway]\nrest_api = \"{name}\"\n"),
     );
-    let (calls, run) = apigw_counted(
+    let (calls, run) = counted(
         "apigw-stage",
         &mut sandbox,
         &["promote", "--to", "prod"],
@@ -135,7 +135,7 @@ async fn apigw_promote_by_name_makes_at_most_four_calls() {
     );
 
     // Already there: the same two reads, no write.
-    let (calls, run) = apigw_counted(
+    let (calls, run) = counted(
         "apigw-stage",
         &mut sandbox,
         &["promote", "--to", "prod"],
@@ -150,7 +150,7 @@ async fn apigw_promote_by_id_makes_three_calls() {
     let (id, one, two) = test_harness::apigateway::api_on_three_stages(&unique("calls-api")).await;
     let mut sandbox = Sandbox::new();
     let args = ["promote", id.as_str(), "--from", "staging", "--to", "prod"];
-    let (calls, run) = apigw_counted("apigw-stage", &mut sandbox, &args, None);
+    let (calls, run) = counted("apigw-stage", &mut sandbox, &args, None);
     let record = run.expect_code(0).record();
     assert_eq!(record["action"], "promoted");
     assert_eq!(record["previous"]["deployment_id"], one.as_str());
@@ -173,7 +173,7 @@ async fn apigw_promote_by_id_makes_three_calls() {
             .0,
         two
     );
-    let (calls, run) = apigw_counted("apigw-stage", &mut sandbox, &args, None);
+    let (calls, run) = counted("apigw-stage", &mut sandbox, &args, None);
     assert_eq!(run.expect_code(0).record()["action"], "unchanged");
     assert_eq!(calls.values().sum::<u64>(), 2, "{calls:?}");
 
@@ -182,7 +182,7 @@ async fn apigw_promote_by_id_makes_three_calls() {
     let record = serde_json::json!({"service": "apigateway", "action": "resolved", "resource": id,
         "env": "staging", "pointer": "staging", "artifact": {"deployment_id": one}});
     let stdin = format!("{record}\n");
-    let (calls, run) = apigw_counted(
+    let (calls, run) = counted(
         "apigw-stage",
         &mut sandbox,
         &["promote", "--to", "prod", "--force"],
@@ -198,7 +198,7 @@ async fn apigw_promote_by_id_makes_three_calls() {
         !calls.contains_key(&format!("apigateway GET restapis/{id}")),
         "{calls:?}"
     );
-    let (calls, run) = apigw_counted(
+    let (calls, run) = counted(
         "apigw-stage",
         &mut sandbox,
         &["promote", "--to", "prod", "--force"],
@@ -233,7 +233,7 @@ async fn apigw_status_of_three_records_of_one_api_reads_once_and_answers_each() 
         record("staging")
     );
     let mut sandbox = Sandbox::new();
-    let (calls, run) = apigw_counted("apigw-stage", &mut sandbox, &["status"], Some(&stdin));
+    let (calls, run) = counted("apigw-stage", &mut sandbox, &["status"], Some(&stdin));
     run.expect_code(0);
     // One GetStages for the three stages; no lookup of the API (records carry its id).
     assert_eq!(calls.values().sum::<u64>(), 1, "{calls:?}");
@@ -262,7 +262,7 @@ async fn apigw_status_of_three_records_of_one_api_reads_once_and_answers_each() 
 
     // The same records twice over: still one record per pointer.
     let twice = format!("{stdin}{stdin}");
-    let (calls, run) = apigw_counted("apigw-stage", &mut sandbox, &["status"], Some(&twice));
+    let (calls, run) = counted("apigw-stage", &mut sandbox, &["status"], Some(&twice));
     run.expect_code(0);
     assert_eq!(calls.values().sum::<u64>(), 1, "{calls:?}");
     assert_eq!(
@@ -274,7 +274,7 @@ async fn apigw_status_of_three_records_of_one_api_reads_once_and_answers_each() 
     );
 
     // --env names one stage for every record: one pointer, one GetStage, one record.
-    let (calls, run) = apigw_counted(
+    let (calls, run) = counted(
         "apigw-stage",
         &mut sandbox,
         &["status", "--env", "prod"],
@@ -297,7 +297,7 @@ async fn apigw_cfg_diff_by_name_looks_the_api_up_once() {
         "promote.toml",
         &format!("[envs]\norder = [\"dev\", \"staging\", \"prod\"]\n\n[apigateway]\nrest_api = \"{name}\"\n"),
     );
-    let (calls, run) = apigw_counted(
+    let (calls, run) = counted(
         "cfg-diff",
         &mut sandbox,
         &["staging", "prod", "--source", "apigateway"],
@@ -670,22 +670,6 @@ fn ecs_toml(name: &str, envs: &[(&str, &str)]) -> String {
     )
 }
 
-/// One run of ecs-pin (or cfg-diff) through a counting proxy: its calls by operation, and the run.
-fn ecs_counted(
-    binary: &str,
-    sandbox: &mut Sandbox,
-    args: &[&str],
-    stdin: Option<&str>,
-) -> (
-    std::collections::BTreeMap<String, u64>,
-    test_harness::run::Run,
-) {
-    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
-    sandbox.env("AWS_ENDPOINT_URL", &proxy.endpoint);
-    let run = sandbox.run(&test_harness::binary(binary), args, stdin);
-    (proxy.counts().requests, run)
-}
-
 fn ecs_calls(requests: &std::collections::BTreeMap<String, u64>, operation: &str) -> u64 {
     requests.get(operation).copied().unwrap_or(0)
 }
@@ -700,7 +684,7 @@ async fn ecs_resolve_digest_reads_each_cluster_and_repository_once() {
     let (name, [web1, web2, worker1, worker2]) = ecs_app(&envs).await;
     let mut sandbox = Sandbox::new();
     sandbox.write("promote.toml", &ecs_toml(&name, &envs));
-    let (requests, run) = ecs_counted("ecs-pin", &mut sandbox, &["--resolve-digest"], None);
+    let (requests, run) = counted("ecs-pin", &mut sandbox, &["--resolve-digest"], None);
     run.expect_code(0);
     assert_eq!(
         ecs_calls(&requests, "ecs DescribeServices"),
@@ -753,7 +737,7 @@ async fn ecs_a_missing_service_in_a_batched_read_fails_alone() {
     let (name, [_, web2, _, _]) = ecs_app(&envs).await;
     let cluster = format!("{name}-dev");
     let mut sandbox = Sandbox::new();
-    let (requests, run) = ecs_counted(
+    let (requests, run) = counted(
         "ecs-pin",
         &mut sandbox,
         &[
@@ -806,7 +790,7 @@ async fn ecs_promote_of_three_services_reads_each_cluster_and_repository_once() 
     let (name, [_, web2, _, worker2]) = ecs_app(&envs).await;
     let mut sandbox = Sandbox::new();
     sandbox.write("promote.toml", &ecs_toml(&name, &envs));
-    let (requests, run) = ecs_counted("ecs-pin", &mut sandbox, &["promote", "--to", "prod"], None);
+    let (requests, run) = counted("ecs-pin", &mut sandbox, &["promote", "--to", "prod"], None);
     run.expect_code(0);
     assert_eq!(
         ecs_calls(&requests, "ecs DescribeServices"),
@@ -863,7 +847,7 @@ async fn ecs_tag_and_its_rollback_make_two_calls_each() {
     let v1 = push_image(&repo, &format!("{repo}-1"), "v1").await;
     let v2 = push_image(&repo, &format!("{repo}-2"), "v2").await;
     let mut sandbox = Sandbox::new();
-    let (_, run) = ecs_counted(
+    let (_, run) = counted(
         "ecs-pin",
         &mut sandbox,
         &["tag", &format!("{repo}:v1"), "prod"],
@@ -871,7 +855,7 @@ async fn ecs_tag_and_its_rollback_make_two_calls_each() {
     );
     run.expect_code(0);
 
-    let (requests, run) = ecs_counted(
+    let (requests, run) = counted(
         "ecs-pin",
         &mut sandbox,
         &["tag", &format!("{repo}:v2"), "prod"],
@@ -891,7 +875,7 @@ async fn ecs_tag_and_its_rollback_make_two_calls_each() {
     );
 
     // Again: the tag names the image already, one read and nothing else.
-    let (requests, again) = ecs_counted(
+    let (requests, again) = counted(
         "ecs-pin",
         &mut sandbox,
         &["tag", &format!("{repo}:v2"), "prod"],
@@ -901,7 +885,7 @@ async fn ecs_tag_and_its_rollback_make_two_calls_each() {
     assert_eq!(again.record()["action"], "unchanged", "{again}");
     assert_eq!(requests.values().sum::<u64>(), 1, "{requests:?}");
 
-    let (requests, undone) = ecs_counted("ecs-pin", &mut sandbox, &["rollback"], Some(&run.stdout));
+    let (requests, undone) = counted("ecs-pin", &mut sandbox, &["rollback"], Some(&run.stdout));
     undone.expect_code(0);
     assert_eq!(undone.record()["action"], "rolled_back", "{undone}");
     assert_eq!(ecs_calls(&requests, "ecr BatchGetImage"), 1, "{requests:?}");
