@@ -345,8 +345,9 @@ async fn digests_of(services: &Services, images: &[&str]) -> Result<Vec<String>>
 /// read with one GetStages kept per client too: cfg-diff only reads, so both sides of a unit (and
 /// every unit on that API) read through equal settings share those two calls.
 async fn apigateway(services: &Services, api: &str, stage: &str) -> Result<Side> {
-    static STAGES: shared::apigateway::PerClient<Vec<shared::apigateway::Stage>> =
-        shared::apigateway::PerClient::new();
+    static STAGES: std::sync::LazyLock<
+        shared::apigateway::PerClient<Vec<shared::apigateway::Stage>>,
+    > = std::sync::LazyLock::new(shared::apigateway::PerClient::default);
     let client = &services.apigateway;
     let found = shared::apigateway::find_api(client, api).await?;
     let mut side = Side {

@@ -11,10 +11,10 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 use shared::aws::aws_error;
 use shared::config::EnvSettings;
+use shared::memo::ReadOnce;
 use shared::record::S3Artifact;
 use shared::{Error, Result};
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// S3 clients per environment and region.
 pub type Clients<'a> = shared::aws::Clients<'a, Client>;
@@ -140,25 +140,16 @@ fn algorithm_of(checksum: &str) -> Option<ChecksumAlgorithm> {
 /// Buckets' versioning, read once per (account and region, bucket) in a run: objects promoted
 /// into one bucket share the read, even when they are promoted at the same time.
 #[derive(Debug, Default)]
-pub struct Versionings(tokio::sync::Mutex<HashMap<(EnvSettings, String), Arc<Read>>>);
-
-/// One bucket's versioning: read by the first object that needs it, awaited by the others.
-type Read = tokio::sync::OnceCell<String>;
+pub struct Versionings(ReadOnce<(EnvSettings, String), String>);
 
 impl Versionings {
-    /// The versioning of `bucket` where `at` points, read at the first ask. A failed read is
-    /// not kept: the next ask tries again.
+    /// The versioning of `bucket` where `at` points, read at the first ask.
     pub async fn get(&self, at: &Located, bucket: &str) -> Result<String> {
-        let cell = self
-            .0
-            .lock()
+        self.0
+            .get_or_read((at.settings.clone(), bucket.to_string()), || {
+                versioning(at, bucket)
+            })
             .await
-            .entry((at.settings.clone(), bucket.to_string()))
-            .or_default()
-            .clone();
-        cell.get_or_try_init(|| versioning(at, bucket))
-            .await
-            .cloned()
     }
 }
 

@@ -3,10 +3,11 @@
 
 use crate::aws::aws_error;
 use crate::error::{Error, Result};
+use crate::memo::ReadOnce;
 use aws_sdk_apigateway::Client;
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use tokio::sync::OnceCell;
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
 
 /// A REST API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +59,7 @@ pub struct Deployment {
 /// (profile, region, endpoint), so both sides of a comparison, or every record of a batch, that
 /// name one API through equal settings share one lookup.
 pub async fn find_api(client: &Client, id_or_name: &str) -> Result<Api> {
-    static FOUND: PerClient<Api> = PerClient::new();
+    static FOUND: LazyLock<PerClient<Api>> = LazyLock::new(PerClient::default);
     FOUND
         .get_or_read(client, id_or_name, || look_up(client, id_or_name))
         .await
@@ -132,13 +133,12 @@ async fn look_up(client: &Client, id_or_name: &str) -> Result<Api> {
 /// its name; in a read-only tool, an API's stages). Concurrent readers of one key wait for one
 /// read; a failed read is not kept, so the next reader tries again. The key includes the client
 /// itself (its configuration's address, stable across clones): a tool builds one client per
-/// settings, so equal settings share entries and different accounts or regions never do. Each
-/// entry keeps a clone of its client, so that address is never reused by another client.
+/// settings, so equal settings share entries and different accounts or regions never do. A clone
+/// of each client is kept, so that address is never reused by another client.
 pub struct PerClient<T> {
-    entries: std::sync::Mutex<Entries<T>>,
+    reads: ReadOnce<(usize, String), T>,
+    clients: Mutex<HashMap<usize, Client>>,
 }
-
-type Entries<T> = BTreeMap<(usize, String), (Client, Arc<OnceCell<T>>)>;
 
 impl<T> std::fmt::Debug for PerClient<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -146,39 +146,29 @@ impl<T> std::fmt::Debug for PerClient<T> {
     }
 }
 
-impl<T: Clone> PerClient<T> {
-    #[must_use]
-    pub const fn new() -> Self {
+impl<T> Default for PerClient<T> {
+    fn default() -> Self {
         PerClient {
-            entries: std::sync::Mutex::new(BTreeMap::new()),
+            reads: ReadOnce::default(),
+            clients: Mutex::new(HashMap::new()),
         }
     }
+}
 
+impl<T: Clone> PerClient<T> {
     /// The value kept for `key` through this client, read with `read` the first time.
     pub async fn get_or_read<F, Fut>(&self, client: &Client, key: &str, read: F) -> Result<T>
     where
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
-        let cell = {
-            let mut entries = self
-                .entries
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let at = std::ptr::from_ref(client.config()).addr();
-            entries
-                .entry((at, key.to_string()))
-                .or_insert_with(|| (client.clone(), Arc::default()))
-                .1
-                .clone()
-        };
-        cell.get_or_try_init(read).await.cloned()
-    }
-}
-
-impl<T: Clone> Default for PerClient<T> {
-    fn default() -> Self {
-        Self::new()
+        let at = std::ptr::from_ref(client.config()).addr();
+        self.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(at)
+            .or_insert_with(|| client.clone());
+        self.reads.get_or_read((at, key.to_string()), read).await
     }
 }
 

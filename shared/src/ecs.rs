@@ -4,11 +4,9 @@
 
 use crate::aws::aws_error;
 use crate::error::Result;
+use crate::memo::ReadOnce;
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 use aws_sdk_ecs::Client;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-use tokio::sync::OnceCell;
 
 /// A service as it is now.
 #[derive(Debug, Clone, PartialEq)]
@@ -191,7 +189,7 @@ pub fn names_a_revision(task_definition: &str) -> bool {
 /// environment's clients.
 #[derive(Debug, Default)]
 pub struct Memo {
-    task_definitions: Mutex<HashMap<String, Arc<OnceCell<Described>>>>,
+    task_definitions: ReadOnce<String, Described>,
     pub images: crate::ecr::Images,
 }
 
@@ -209,16 +207,11 @@ impl Memo {
         if !names_a_revision(task_definition) {
             return describe_task_definition(client, task_definition).await;
         }
-        let cell = self
-            .task_definitions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(task_definition.to_string())
-            .or_default()
-            .clone();
-        cell.get_or_try_init(|| describe_task_definition(client, task_definition))
+        self.task_definitions
+            .get_or_read(task_definition.to_string(), || {
+                describe_task_definition(client, task_definition)
+            })
             .await
-            .cloned()
     }
 }
 

@@ -18,6 +18,7 @@ pub mod input;
 pub mod interrupt;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod memo;
 pub mod output;
 pub mod rate;
 pub mod record;
