@@ -34,6 +34,13 @@ impl Tool for Cli {
         &self.common
     }
 
+    fn mutates(&self) -> bool {
+        matches!(
+            self.command,
+            Command::Deploy(_) | Command::Promote(_) | Command::Canary(_) | Command::Rollback
+        )
+    }
+
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
         let reads_stdin = match &self.command {
             Command::Promote(args) => args.api.is_none(),

@@ -32,8 +32,12 @@ impl Tool for Cli {
         &self.common
     }
 
+    fn mutates(&self) -> bool {
+        false
+    }
+
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
-        let input = ctx.stdin()?;
+        let input = ctx.stdin_if(true)?;
         let clients = gather::clients(&ctx.aws);
         execute(
             &self,

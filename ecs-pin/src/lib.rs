@@ -42,6 +42,13 @@ impl Tool for Cli {
         &self.common
     }
 
+    fn mutates(&self) -> bool {
+        matches!(
+            self.command,
+            Some(Command::Tag(_) | Command::Pin(_) | Command::Promote(_) | Command::Rollback(_))
+        )
+    }
+
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
         let reads_stdin = matches!(
             &self.command,

@@ -38,8 +38,12 @@ pub struct PublishArgs {
     #[arg(value_name = "FUNCTION", value_parser = parse_function)]
     pub function: String,
     /// Also point this environment's alias at the new version (creating the alias if needed).
+    /// Only the first environment of promote.toml's order takes a new version.
     #[arg(long, value_name = "ENV", value_parser = parse_env)]
     pub env: Option<String>,
+    /// Point an environment other than the first at the new version all the same.
+    #[arg(long, requires = "env")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +68,10 @@ pub struct PromoteArgs {
     /// Promote a version, or records from an environment, that the promotion order would refuse.
     #[arg(long)]
     pub force: bool,
+    /// When `error` records come in (a tool before this one failed), promote the other records
+    /// instead of refusing the whole run.
+    #[arg(long)]
+    pub skip_failed: bool,
     /// All or nothing: if any promotion of this run fails (or the run is interrupted), the ones
     /// already made are rolled back, and their `rolled_back` records follow. The exit code
     /// still says the run failed.
@@ -95,6 +103,9 @@ pub struct CanaryArgs {
     /// Refuse (exit 4) unless the alias's main version is this one now.
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub expect: Option<String>,
+    /// Send traffic to (or finish on) a version the environment before does not hold.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,16 +1,19 @@
 //! `canary`: weighted routing on one alias. Start sends a share of traffic to another version;
 //! finish moves the alias to it; abort takes the weights off. Each step is one compare-and-swap
-//! update of the alias, and its record can be rolled back.
+//! update of the alias, made through the engine (so it is checked against the order, printed,
+//! journaled and dry-run like a promotion), and its record can be rolled back.
 
+use crate::adapter::{Item, Lambda, Source};
 use crate::args::CanaryArgs;
-use crate::calls::{self, Clients};
+use crate::calls::Clients;
 use crate::function::FunctionRef;
-use crate::plan::{self, CanaryStep};
-use crate::{alias_template, existing_code_sha256, routing_of, Options, Pointer};
-use shared::config::Project;
+use crate::plan::CanaryStep;
+use crate::{alias_template, Options, Pointer};
+use shared::batch::Work;
+use shared::config::{map_name, Project};
+use shared::engine::{self, Job, Order, Settings};
 use shared::output::Output;
-use shared::record::LambdaArtifact;
-use shared::{Action, Error, ExitCode, Result};
+use shared::{Error, ExitCode, Result};
 
 pub(crate) async fn run(
     args: CanaryArgs,
@@ -36,66 +39,52 @@ pub(crate) async fn run(
         }
     };
     let function = FunctionRef::parse(&args.function).map_err(Error::usage)?;
+    let aliases = alias_template(project);
     let pointer = Pointer {
         function: function.id.clone(),
-        alias: alias_template(project).render(&args.env),
+        alias: aliases.render(&args.env),
         env: Some(args.env.clone()),
     };
-    let at = clients
-        .get(Some(&args.env), function.region.as_deref())
-        .await?;
-
-    let current = shared::lambda::get_alias(&at.client, &pointer.function, &pointer.alias)
-        .await?
-        .ok_or_else(|| {
-            Error::precondition(format!(
-                "{} has no alias {}: promote a version to {} first",
-                pointer.function, pointer.alias, args.env
-            ))
-        })?;
-    if let CanaryStep::Start { version, .. } = &step {
-        if shared::lambda::code_sha256(&at.client, &pointer.function, version)
-            .await?
-            .is_none()
-        {
-            return Err(Error::usage(format!(
-                "{} has no version {version}: publish it first",
-                pointer.function
-            )));
-        }
-    }
-    let now = routing_of(&current);
-    let decision = plan::canary(&pointer.name(), &step, &now, args.expect.as_deref())?;
-    let main_sha = existing_code_sha256(&at, &pointer.function, &now.version).await?;
-    let previous = current.artifact(main_sha.clone());
-
-    let Some((next, action)) = decision else {
-        out.record(&pointer.record(Action::Unchanged, &at, Some(&previous), Some(&previous)))?;
-        return Ok(ExitCode::Success);
+    let order = Order::of(project, args.force);
+    let before = order.before(&args.env)?.map(str::to_string);
+    // The function that holds the version in the environment before (one per environment
+    // when promote.toml names them so).
+    let templates = project
+        .and_then(|p| p.lambda.as_ref())
+        .map(|l| l.functions.clone())
+        .unwrap_or_default();
+    let chain_function = match &before {
+        Some(before) => FunctionRef {
+            id: map_name(&templates, &function.id, &args.env, before),
+            region: function.region.clone(),
+        },
+        None => function.clone(),
     };
-    let next_sha = if next.version == now.version {
-        main_sha
-    } else {
-        existing_code_sha256(&at, &pointer.function, &next.version).await?
+    let job = Job::new(
+        pointer.target(function.region.as_deref()),
+        Ok(Item {
+            target: pointer,
+            source: Source::Canary {
+                step,
+                chain_function,
+            },
+            function,
+        }),
+    );
+    let adapter = Lambda {
+        clients,
+        expect: args.expect.as_deref(),
+        chain: before.map(|env| (env, aliases, order)),
     };
-    let artifact = LambdaArtifact {
-        version: next.version.clone(),
-        code_sha256: next_sha,
-        weights: next.weights.clone(),
-    };
-    if opts.dry_run {
-        out.record(&pointer.planned(action, &at, Some(&artifact), Some(&previous)))?;
-        return Ok(ExitCode::Success);
-    }
-    calls::update_alias(
-        &at,
-        &pointer.function,
-        &pointer.alias,
-        &next,
-        current.revision_id.as_deref(),
+    engine::promote(
+        &adapter,
+        vec![Work::Own(job)],
+        Settings {
+            dry_run: opts.dry_run,
+            concurrency: 1,
+            ..Settings::default()
+        },
+        out,
     )
-    .await?;
-    tracing::info!("{}: {action}", pointer.name());
-    out.record(&pointer.record(action, &at, Some(&artifact), Some(&previous)))?;
-    Ok(ExitCode::Success)
+    .await
 }

@@ -5,6 +5,7 @@
 //! Layout: `args` (the command line), `plan` (the decisions, pure), `calls` (the Lambda writes
 //! and clients), one module per subcommand.
 
+mod adapter;
 pub mod args;
 pub mod calls;
 mod canary;
@@ -21,6 +22,7 @@ use plan::Routing;
 pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{Project, Template};
+use shared::engine::Target;
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::LambdaArtifact;
@@ -32,8 +34,15 @@ impl Tool for Cli {
         &self.common
     }
 
+    fn mutates(&self) -> bool {
+        !matches!(self.command, Command::Status(_))
+    }
+
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
-        let input = ctx.stdin_if(self.command.reads_stdin())?;
+        let input = match &self.command {
+            Command::Status(_) => ctx.stdin_if(self.command.reads_stdin())?,
+            _ => ctx.input(self.command.reads_stdin())?,
+        };
         let clients = calls::clients(&ctx.aws);
         let opts = ctx.opts;
         execute(
@@ -99,6 +108,13 @@ impl Pointer {
         format!("{} alias {}", self.function, self.alias)
     }
 
+    /// The pointer as the engine knows it.
+    pub fn target(&self, region: Option<&str>) -> Target {
+        Target::new(Service::Lambda, &self.function, &self.alias)
+            .env(self.env.as_deref())
+            .region(region)
+    }
+
     /// A record about this pointer.
     pub fn record(
         &self,
@@ -107,13 +123,8 @@ impl Pointer {
         artifact: Option<&LambdaArtifact>,
         previous: Option<&LambdaArtifact>,
     ) -> Record {
-        let mut record = Record::new(Service::Lambda, action, &self.function);
-        record.region.clone_from(&at.region);
-        record.env.clone_from(&self.env);
-        record.pointer = Some(self.alias.clone());
-        record.artifact = artifact.map(LambdaArtifact::to_value);
-        record.previous = previous.map(LambdaArtifact::to_value);
-        record
+        self.target(at.region.as_deref())
+            .record(action, artifact, previous)
     }
 
     /// A dry run's record: what would be done, as `planned`.
@@ -124,8 +135,8 @@ impl Pointer {
         artifact: Option<&LambdaArtifact>,
         previous: Option<&LambdaArtifact>,
     ) -> Record {
-        self.record(would, at, artifact, previous)
-            .into_planned(would)
+        self.target(at.region.as_deref())
+            .planned(would, artifact, previous)
     }
 }
 

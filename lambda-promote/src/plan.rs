@@ -47,7 +47,8 @@ impl Routing {
     }
 }
 
-fn describe(routing: Option<&Routing>) -> String {
+/// What an alias routes to, for messages ("no alias" when there is none).
+pub fn describe(routing: Option<&Routing>) -> String {
     routing.map_or_else(|| "no alias".to_string(), Routing::describe)
 }
 
@@ -119,19 +120,6 @@ pub fn promote(facts: &PromoteFacts<'_>) -> Result<Step> {
         // Same version but a canary running: promoting settles the alias on the version alone.
         Some(_) => Step::Update(wanted),
     })
-}
-
-/// With promote.toml's order and `--version`, the version must be what the environment before
-/// `--to` holds: a version that skipped an environment is refused unless forced.
-pub fn check_chain(version: &str, previous_env: &str, previous: Option<&Routing>) -> Result<()> {
-    match previous {
-        Some(routing) if routing.version == version => Ok(()),
-        other => Err(Error::precondition(format!(
-            "version {version} is not what {previous_env} holds ({}): promote it to {previous_env} \
-             first, or pass --force",
-            describe(other)
-        ))),
-    }
 }
 
 /// Undo one change: the pointer was moved from `restore` to `changed_to` (`None`: no alias).
@@ -315,15 +303,6 @@ mod tests {
         );
         let e = promote(&facts(&want, Some("A"), None, Some("5"))).unwrap_err();
         assert!(e.to_string().contains("holds no alias"), "{e}");
-    }
-
-    #[test]
-    fn chain_refuses_a_version_the_previous_environment_does_not_hold() {
-        assert!(check_chain("7", "staging", Some(&Routing::plain("7"))).is_ok());
-        let e = check_chain("8", "staging", Some(&Routing::plain("7"))).unwrap_err();
-        assert_eq!(e.exit_code().code(), 4);
-        assert!(e.to_string().contains("--force"), "{e}");
-        assert!(check_chain("8", "staging", None).is_err());
     }
 
     #[test]

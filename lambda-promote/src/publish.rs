@@ -7,6 +7,7 @@ use crate::function::FunctionRef;
 use crate::plan::Routing;
 use crate::{alias_template, artifact_of, Options, Pointer};
 use shared::config::Project;
+use shared::engine::Order;
 use shared::output::Output;
 use shared::record::LambdaArtifact;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
@@ -22,6 +23,48 @@ pub(crate) async fn run(
         project.position(env)?;
     }
     let function = FunctionRef::parse(&args.function).map_err(Error::usage)?;
+    // A new version enters the first environment only; the others get it by promotion.
+    let forced = match &args.env {
+        Some(env) => {
+            Order::of(project, args.force)
+                .check_new(&format!("publish {} --env {env}", function.id), env)?
+                .forced
+        }
+        None => false,
+    };
+    let target = Pointer {
+        function: function.id.clone(),
+        alias: args
+            .env
+            .as_ref()
+            .map(|env| alias_template(project).render(env))
+            .unwrap_or_default(),
+        env: args.env.clone(),
+    };
+    match publish(args, project, &function, clients, opts).await {
+        Ok(record) => {
+            out.record(&record.forced(forced))?;
+            Ok(ExitCode::Success)
+        }
+        Err(e) => {
+            // The failure travels down the pipe as a record too.
+            let mut failed = target.target(function.region.as_deref());
+            if failed.pointer.as_deref() == Some("") {
+                failed.pointer = None;
+            }
+            out.record(&failed.error(&e))?;
+            Err(e)
+        }
+    }
+}
+
+async fn publish(
+    args: PublishArgs,
+    project: Option<&Project>,
+    function: &FunctionRef,
+    clients: &Clients<'_>,
+    opts: Options,
+) -> Result<Record> {
     let at = clients
         .get(args.env.as_deref(), function.region.as_deref())
         .await?;
@@ -51,8 +94,7 @@ pub(crate) async fn run(
                 r.into_planned(Action::Published)
             }
         };
-        out.record(&record)?;
-        return Ok(ExitCode::Success);
+        return Ok(record);
     }
 
     let (version, code_sha256) = calls::publish_version(&at, &function.id).await?;
@@ -89,6 +131,5 @@ pub(crate) async fn run(
             p.record(Action::Published, &at, Some(&artifact), previous.as_ref())
         }
     };
-    out.record(&record)?;
-    Ok(ExitCode::Success)
+    Ok(record)
 }

@@ -195,7 +195,10 @@ async fn expect_refuses_unless_the_target_holds_that_version() {
         None,
     );
     refused.expect_code(4);
-    assert!(refused.stdout.is_empty(), "{refused}");
+    // No change: the only record says what failed, for the tools after this one in a pipe.
+    let failed = refused.record();
+    assert_eq!(failed["action"], "error", "{refused}");
+    assert_eq!(failed["exit_code"], 4, "{refused}");
     assert!(
         refused.stderr.contains("holds version 1, not version 2"),
         "{refused}"
@@ -453,10 +456,13 @@ async fn rollback_restores_every_pointer_exactly() {
             "2",
             "--weight",
             "20",
+            // Staging holds 3: a canary of 2 in prod passes the order only by force.
+            "--force",
         ],
         None,
     );
     canary.expect_code(0);
+    assert_eq!(canary.record()["forced"], true, "{canary}");
     assert_eq!(
         alias(&f, "prod").await,
         Some(("3".into(), vec![("2".into(), 0.2)]))
@@ -534,10 +540,12 @@ async fn rollback_leaves_a_pointer_that_moved_since() {
     let records = run.records();
     assert_eq!(
         records.len(),
-        1,
+        2,
         "the other pointer is still rolled back\n{run}"
     );
-    assert_eq!(records[0]["resource"], g.as_str());
+    assert_eq!(records[0]["action"], "error", "{run}");
+    assert_eq!(records[0]["resource"], f.as_str());
+    assert_eq!(records[1]["resource"], g.as_str());
     assert_eq!(
         version_of(&f, "prod").await.as_deref(),
         Some("3"),
@@ -600,9 +608,12 @@ async fn a_manifest_promotes_exactly_its_artifacts_even_if_the_source_moved() {
     let refused = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&dev));
     refused.expect_code(4);
     assert!(
-        refused.stderr.contains("this record is from dev"),
+        refused
+            .stderr
+            .contains("prod takes what staging holds, not what dev holds"),
         "{refused}"
     );
+    assert_eq!(refused.record()["action"], "error", "{refused}");
 }
 
 #[tokio::test]

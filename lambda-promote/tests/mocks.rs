@@ -128,10 +128,11 @@ async fn a_revision_conflict_refuses_with_exit_4_and_no_record() {
     .await;
     assert_eq!(code, ExitCode::Precondition);
     assert_eq!(update.num_calls(), 1);
-    assert!(
-        records.is_empty(),
-        "no record for a change that did not happen: {records:?}"
-    );
+    // No change record for a change that did not happen: only the failure, as a record.
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["action"], "error", "{records:?}");
+    assert_eq!(records[0]["exit_code"], 4, "{records:?}");
+    assert_eq!(records[0]["pointer"], "prod", "{records:?}");
 }
 
 #[tokio::test]
@@ -236,7 +237,8 @@ async fn a_new_alias_is_created_and_a_concurrent_creation_refused() {
     )
     .await;
     assert_eq!(code, ExitCode::Precondition);
-    assert!(records.is_empty());
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["action"], "error", "{records:?}");
 }
 
 #[tokio::test]

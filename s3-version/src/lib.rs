@@ -35,6 +35,10 @@ impl Tool for Cli {
         &self.common
     }
 
+    fn mutates(&self) -> bool {
+        matches!(self.command, Command::Promote(_) | Command::Rollback)
+    }
+
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
         let reads_stdin = match &self.command {
             Command::Promote(args) => args.src.is_none(),

@@ -1,7 +1,9 @@
 //! The batch runner every command that acts on many resources goes through: bounded
 //! concurrency, records written in input order as soon as each is ready, records of other
 //! services passed through in their place, and the worst exit code at the end. A failure of one
-//! item is reported on stderr and the others go on.
+//! item is reported on stderr, and on stdout as an `error` record naming its pointer (so the tools
+//! after it in a pipe see it too); the others go on. Each change is journaled the moment it is
+//! made (`--journal`), and after a signal or a closed stdout no new item starts.
 
 use crate::cli::report;
 use crate::error::{Error, ExitCode, Result};
@@ -22,6 +24,9 @@ pub enum Work<'a, T> {
 
 /// Held while an item works on its pointer.
 type Turn = Arc<tokio::sync::Mutex<()>>;
+
+/// An item waiting its turn: the work, the lock of its pointer, and the pointer's record.
+type Queued<'a, T> = (Work<'a, T>, Option<Turn>, Option<Box<Record>>);
 
 /// What one item ends with: the records of what it changed, and the error that stopped it, if
 /// any. Both can be there: a service updated whose deployment then failed has a record (the
@@ -58,8 +63,17 @@ impl From<Result<Vec<Record>>> for Outcome {
     }
 }
 
+/// What the batch needs to know of an item before it runs: the pointer it works on (items with
+/// one key run one after another) and the record of that pointer an `error` record is made from
+/// when the item fails.
+#[derive(Debug, Default)]
+pub struct Described {
+    pub key: Option<String>,
+    pub subject: Option<Record>,
+}
+
 enum Done<'a> {
-    Records(Outcome),
+    Records(Outcome, Option<Box<Record>>),
     PassThrough(Passage<'a>),
     NotStarted,
 }
@@ -153,19 +167,48 @@ where
     Fut: Future<Output = O>,
     O: Into<Outcome>,
 {
+    run_described(
+        items,
+        concurrency,
+        out,
+        |item| Described {
+            key: key(item),
+            subject: None,
+        },
+        act,
+    )
+    .await
+}
+
+/// [`run_keyed`], with the pointer of each item known before it runs, so that a failure is
+/// written as an `error` record about it as well as reported on stderr.
+pub async fn run_described<'a, T, D, F, Fut, O>(
+    items: Vec<Work<'a, T>>,
+    concurrency: usize,
+    out: &mut Output,
+    describe: D,
+    act: F,
+) -> Result<ExitCode>
+where
+    D: Fn(&T) -> Described,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = O>,
+    O: Into<Outcome>,
+{
     let mut locks: HashMap<String, Turn> = HashMap::new();
-    let items: Vec<(Work<'a, T>, Option<Turn>)> = items
+    let items: Vec<Queued<'a, T>> = items
         .into_iter()
-        .map(|work| {
-            let lock = match &work {
-                Work::Own(item) => key(item).map(|k| locks.entry(k).or_default().clone()),
-                Work::PassThrough(_) => None,
-            };
-            (work, lock)
+        .map(|work| match &work {
+            Work::Own(item) => {
+                let described = describe(item);
+                let lock = described.key.map(|k| locks.entry(k).or_default().clone());
+                (work, lock, described.subject.map(Box::new))
+            }
+            Work::PassThrough(_) => (work, None, None),
         })
         .collect();
     let act = &act;
-    let mut results = stream::iter(items.into_iter().map(|(work, lock)| async move {
+    let mut results = stream::iter(items.into_iter().map(|(work, lock, subject)| async move {
         match work {
             Work::Own(item) => {
                 // tokio's Mutex is fair: the earlier item (polled first) gets the pointer first.
@@ -173,11 +216,19 @@ where
                     Some(lock) => Some(lock.lock().await),
                     None => None,
                 };
-                // After a signal no new change starts; those in flight go on to the end.
-                if crate::interrupt::requested() {
+                // After a signal or a closed stdout no new change starts; those in flight go on
+                // to the end.
+                if crate::interrupt::stopping() {
                     return Done::NotStarted;
                 }
-                Done::Records(act(item).await.into())
+                let mut outcome: Outcome = act(item).await.into();
+                // The undo of a change is on disk before anything else happens.
+                if let Err(e) = crate::journal::append(&outcome.records) {
+                    report(&e);
+                    crate::interrupt::close_stdout();
+                    outcome.error.get_or_insert(e);
+                }
+                Done::Records(outcome, subject)
             }
             Work::PassThrough(raw) => Done::PassThrough(raw),
         }
@@ -190,19 +241,22 @@ where
         match done {
             Done::NotStarted => not_started += 1,
             Done::PassThrough(passage) => out.pass(&passage)?,
-            Done::Records(outcome) => {
+            Done::Records(outcome, subject) => {
                 // The records first: a change that happened is always written.
                 for record in &outcome.records {
-                    out.record(record)?;
+                    out.record_journaled(record)?;
                 }
                 if let Some(e) = outcome.error {
                     report(&e);
                     worst = worst.worst(e.exit_code());
+                    if let Some(subject) = subject {
+                        out.record_journaled(&subject.into_error(&e))?;
+                    }
                 }
             }
         }
     }
-    if not_started > 0 {
+    if not_started > 0 && crate::interrupt::requested() {
         let e = Error::Interrupted(format!(
             "{not_started} not started; the records above are every change that was made"
         ));

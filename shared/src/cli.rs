@@ -36,6 +36,10 @@ pub struct CommonArgs {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Append every change record to FILE, flushed to disk the moment the change is made, so a
+    /// crashed or killed run still leaves what `rollback` needs.
+    #[arg(long, global = true, value_name = "FILE", env = "PROMOTE_JOURNAL")]
+    pub journal: Option<PathBuf>,
     /// How many resources to work on at once.
     #[arg(long, global = true, default_value_t = 8, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -79,24 +83,20 @@ pub struct Options {
 }
 
 impl Context {
-    /// The records on stdin, unless stdin is a terminal (nobody is piping anything in).
-    /// An empty stream gives `None` too: "no records" and "no input" mean the same to a tool.
-    pub fn stdin(&self) -> Result<Option<Input>> {
-        if std::io::stdin().is_terminal() {
+    /// The records on stdin when `wanted`, unless nobody is piping anything in (stdin a
+    /// terminal, the null device, or closed): `None` then. A pipe or a file with no record in it
+    /// is `Some` of an empty input: a promoting command must tell that apart from no input.
+    pub fn input(&self, wanted: bool) -> Result<Option<Input>> {
+        if !wanted || !stdin_given() {
             return Ok(None);
         }
-        let input = Input::from_stdin(self.services)?;
-        Ok((!input.is_empty()).then_some(input))
+        Input::from_stdin(self.services).map(Some)
     }
 
-    /// The records on stdin when `wanted` (a command reads stdin only when no names were given
-    /// on its command line).
+    /// The records on stdin when `wanted`, for a command that reads stdin only to know what
+    /// to look at (`status`): an empty stream is no input, as nobody piping anything in is.
     pub fn stdin_if(&self, wanted: bool) -> Result<Option<Input>> {
-        if wanted {
-            self.stdin()
-        } else {
-            Ok(None)
-        }
+        Ok(self.input(wanted)?.filter(|input| !input.is_empty()))
     }
 
     /// promote.toml, or a usage error saying what needs it.
@@ -109,6 +109,19 @@ impl Context {
     }
 }
 
+/// Whether something is being piped into stdin (a pipe, a file, a socket). A terminal, the null
+/// device (`< /dev/null`, CI, cron) and a closed stdin mean nobody is.
+fn stdin_given() -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    if std::io::stdin().is_terminal() {
+        return false;
+    }
+    match std::fs::metadata("/dev/stdin") {
+        Ok(meta) => !meta.file_type().is_char_device(),
+        Err(_) => false,
+    }
+}
+
 /// A tool: its command line and what it does with it.
 pub trait Tool: clap::Parser {
     /// The services whose records the tool acts on: records of others on its stdin are passed on
@@ -116,6 +129,9 @@ pub trait Tool: clap::Parser {
     const SERVICES: &'static [Service];
     /// The flags every tool has.
     fn common(&self) -> &CommonArgs;
+    /// Whether the command changes anything (a dry run of it does not). A closed stdout ends a
+    /// read-only command quietly; one that changes things must not hide a change (exit 3).
+    fn mutates(&self) -> bool;
     /// Do the work; the exit code is the worst outcome (errors already reported).
     fn run(self, ctx: &mut Context) -> impl Future<Output = Result<ExitCode>>;
 }
@@ -190,14 +206,20 @@ fn extras<T: clap::CommandFactory>(args: &[String]) -> Option<ExitCode> {
 
 fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
     let project = Project::find(common.config.as_deref())?;
+    let mutates = tool.mutates() && !common.dry_run;
+    if let Some(path) = common.journal.as_deref().filter(|_| mutates) {
+        crate::journal::open(path)?;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::usage(format!("cannot start the async runtime: {e}")))?;
+    let mut out = Output::stdout(common.output);
+    out.set_mutating(mutates);
     let mut ctx = Context {
         aws: Aws::new(common.aws.clone(), project.clone()),
         project,
-        out: Output::stdout(common.output),
+        out,
         opts: Options {
             dry_run: common.dry_run,
             concurrency: usize::from(common.concurrency),
@@ -210,10 +232,21 @@ fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
         let code = tool.run(&mut ctx).await;
         // The table view is printed even when some items failed: it shows what did happen.
         let finished = ctx.out.finish();
-        match (code, finished) {
+        let code = match (code, finished) {
             (Err(Error::BrokenPipe), _) | (Ok(_), Err(Error::BrokenPipe)) => Ok(ExitCode::Success),
             (Err(e), _) | (Ok(_), Err(e)) => Err(e),
             (Ok(code), Ok(())) => Ok(code),
+        };
+        // A closed stdout never hides a change: the run says where the records went, exit 3.
+        match ctx.out.undelivered() {
+            Some(e) => {
+                if let Err(other) = &code {
+                    report(other);
+                }
+                report(&e);
+                Ok(code.unwrap_or(ExitCode::Success).worst(e.exit_code()))
+            }
+            None => code,
         }
     })
 }

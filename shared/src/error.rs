@@ -72,6 +72,15 @@ pub enum Error {
     #[error("stdout was closed")]
     BrokenPipe,
 
+    /// stdout was closed while the run was changing things: no new change started, and the
+    /// records of the changes that could not be delivered went to stderr.
+    #[error("stdout was closed: {0}")]
+    Undelivered(String),
+
+    /// A tool upstream in the pipe failed (an `error` record came in): nothing was changed.
+    #[error("{0}")]
+    Upstream(String),
+
     /// A signal asked the run to stop: what was in flight finished; this says what was not started.
     #[error("interrupted: {0}")]
     Interrupted(String),
@@ -83,7 +92,9 @@ impl Error {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) | Error::BadInput { .. } => ExitCode::Usage,
-            Error::Aws { .. } | Error::Output(_) => ExitCode::Aws,
+            Error::Aws { .. } | Error::Output(_) | Error::Undelivered(_) | Error::Upstream(_) => {
+                ExitCode::Aws
+            }
             Error::Precondition(_) => ExitCode::Precondition,
             Error::BrokenPipe => ExitCode::Success,
             Error::Interrupted(_) => ExitCode::Interrupted,

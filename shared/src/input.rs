@@ -25,6 +25,38 @@ pub struct Input {
     kept: String,
     entries: Vec<Entry>,
     spool: Spool,
+    /// The `error` records, of every service: a failure upstream that a promoting tool must not
+    /// pass over in silence.
+    failures: Vec<Failure>,
+}
+
+/// An `error` record read on the input: a tool upstream failed on this pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Line (1-based) on which the record starts.
+    pub line: usize,
+    pub service: Service,
+    pub resource: String,
+    pub env: Option<String>,
+    pub pointer: Option<String>,
+    /// What the failing tool said.
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.service, self.resource)?;
+        if let Some(pointer) = &self.pointer {
+            write!(f, " {pointer}")?;
+        }
+        if let Some(env) = &self.env {
+            write!(f, " ({env})")?;
+        }
+        if let Some(message) = &self.message {
+            write!(f, ": {message}")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug)]
@@ -128,6 +160,7 @@ impl Input {
             kept: String::new(),
             entries: Vec::new(),
             spool: Spool::default(),
+            failures: Vec::new(),
         };
         let mut reader = Reader::new(origin, source);
         while let Some((line, raw)) = reader.next_value()? {
@@ -138,7 +171,12 @@ impl Input {
 
     fn add(&mut self, line: usize, raw: &str, keep: Keep<'_>) -> Result<()> {
         let (service, action) = check(&self.origin, line, raw)?;
-        if keep.keeps(service) {
+        if action == Action::Error {
+            self.failures.push(failure(line, service, raw));
+        }
+        // An error record is never work for a tool: it is passed on, so the tools after it see
+        // the failure too.
+        if keep.keeps(service) && action != Action::Error {
             let start = self.kept.len();
             self.kept.push_str(raw);
             self.entries.push(Entry::Kept {
@@ -184,7 +222,7 @@ impl Input {
                     service: *service,
                     action: *action,
                 };
-                if services.contains(service) {
+                if services.contains(service) && *action != Action::Error {
                     Item::Own(record)
                 } else {
                     Item::Pass(Passage::Text(record.raw))
@@ -205,10 +243,45 @@ impl Input {
             .collect()
     }
 
+    /// The `error` records of the input, of every service, in order.
+    #[must_use]
+    pub fn failures(&self) -> &[Failure] {
+        &self.failures
+    }
+
+    /// Whether any record (not only an error) is of one of `services`.
+    #[must_use]
+    pub fn has_own(&self, services: &[Service]) -> bool {
+        self.items(services)
+            .any(|item| matches!(item, Item::Own(_)))
+    }
+
     /// The origin's name for messages (`stdin`).
     #[must_use]
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+}
+
+/// What an `error` record says, for the message of the tool that refuses to go on.
+fn failure(line: usize, service: Service, raw: &str) -> Failure {
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Said {
+        resource: String,
+        env: Option<String>,
+        pointer: Option<String>,
+        message: Option<String>,
+    }
+    // The header was checked already; a message of another type is simply not repeated.
+    let said: Said = serde_json::from_str(raw).unwrap_or_default();
+    Failure {
+        line,
+        service,
+        resource: said.resource,
+        env: said.env,
+        pointer: said.pointer,
+        message: said.message,
     }
 }
 
@@ -326,20 +399,34 @@ impl<'o, R: Read> Reader<'o, R> {
             self.valid -= self.pos;
             self.pos = 0;
         }
+        // A value longer than what is buffered (a record of 50 MB) is parsed again from its
+        // start after every fill: reading at least as much again as is held doubles the buffer
+        // each time, so the reparsing adds up to twice the record, not its square.
         let had = self.buf.len();
-        self.buf.resize(had + BLOCK, 0);
-        let read = loop {
-            match self.source.read(&mut self.buf[had..]) {
-                Ok(n) => break n,
+        let want = BLOCK.max(had);
+        self.buf.resize(had + want, 0);
+        let mut read = 0;
+        while read < want {
+            match self.source.read(&mut self.buf[had + read..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    read += n;
+                    // One block is enough for the common case: records of a few hundred bytes.
+                    if had == 0 {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.buf.truncate(had);
                     return Err(self.error(self.line, format!("cannot read: {e}")));
                 }
             }
-        };
+        }
         self.buf.truncate(had + read);
-        self.eof = read == 0;
         match std::str::from_utf8(&self.buf[self.valid..]) {
             Ok(_) => self.valid = self.buf.len(),
             // A character cut at the end of the block: the rest comes with the next one.

@@ -1,10 +1,29 @@
 //! Interruption: the first SIGINT or SIGTERM asks the run to stop starting new changes; changes
 //! already in flight finish (or time out) and their records are written, whole. A second signal
-//! ends the process at once.
+//! ends the process at once. A closed stdout stops new changes the same way: a change whose
+//! record cannot be delivered must not be made.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether no new change may start: a signal came, or stdout was closed.
+#[must_use]
+pub fn stopping() -> bool {
+    requested() || stdout_closed()
+}
+
+/// Whether stdout was found closed.
+#[must_use]
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::SeqCst)
+}
+
+/// Say that stdout is closed: no new change starts from now on.
+pub fn close_stdout() {
+    STDOUT_CLOSED.store(true, Ordering::SeqCst);
+}
 
 /// Whether a signal has asked the run to stop starting new work.
 #[must_use]
@@ -25,12 +44,12 @@ pub(crate) fn listen() {
             wait_for_signal().await;
             count += 1;
             if count > 1 {
-                eprintln!("interrupted again: stopping now");
+                crate::cli::note("interrupted again: stopping now");
                 // The entry point's own exit: a second signal means "now", as in every CLI.
                 std::process::exit(i32::from(crate::ExitCode::Interrupted.code()));
             }
             request();
-            eprintln!("interrupted: finishing the changes in flight, starting no new one (signal again to stop now)");
+            crate::cli::note("interrupted: finishing the changes in flight, starting no new one (signal again to stop now)");
         }
     });
 }

@@ -12,10 +12,12 @@ pub mod config;
 pub mod ecr;
 #[cfg(feature = "ecs")]
 pub mod ecs;
+pub mod engine;
 pub mod error;
 pub mod image;
 pub mod input;
 pub mod interrupt;
+pub mod journal;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod memo;

@@ -1,7 +1,9 @@
 //! Writing records. stdout carries data only: one record per line, each written whole and flushed
 //! at once, so a reader never sees half a line and a pipeline sees each change as it happens.
-//! A reader that goes away (`| head -1`) ends the tool quietly; `--output table` is a view for
-//! people, printed when the run ends.
+//! A reader that goes away (`| head -1`) ends a read-only command quietly. A command that changes
+//! things never hides a change: from then on no new change starts, the records of the changes
+//! that still finish go to stderr as JSON lines (for `rollback`), and the run exits 3.
+//! `--output table` is a view for people, printed when the run ends.
 
 use crate::error::{Error, Result};
 use crate::input::Passage;
@@ -29,6 +31,13 @@ pub struct Output {
     colour: bool,
     /// The change records written, kept for `--atomic` (None: not kept).
     changes: Option<Vec<Record>>,
+    /// The command changes things (and is not a dry run): a closed stdout must not hide a change.
+    mutating: bool,
+    /// Change records that could not be delivered on stdout and went to stderr instead.
+    diverted: usize,
+    /// With the table view: the change records, as JSON lines, in case the table cannot be
+    /// printed at the end.
+    table_changes: Vec<String>,
 }
 
 impl std::fmt::Debug for Output {
@@ -59,7 +68,38 @@ impl Output {
             closed: false,
             colour: false,
             changes: None,
+            mutating: false,
+            diverted: 0,
+            table_changes: Vec::new(),
         }
+    }
+
+    /// Say whether the command changes things: then a closed stdout stops new changes and sends
+    /// the records of changes still made to stderr, instead of ending the run quietly.
+    pub fn set_mutating(&mut self, mutating: bool) {
+        self.mutating = mutating;
+    }
+
+    /// Whether stdout was found closed.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// After a run that changes things: the error it ends with when stdout was closed (exit 3),
+    /// saying where the records of its changes went.
+    #[must_use]
+    pub fn undelivered(&self) -> Option<Error> {
+        (self.closed && self.mutating).then(|| {
+            Error::Undelivered(match self.diverted {
+                0 => "no new change was started; every change made was delivered before it closed".to_string(),
+                n => format!(
+                    "no new change was started; the {n} change record{} not delivered {} on stderr above, as JSON lines for `rollback`",
+                    if n == 1 { "" } else { "s" },
+                    if n == 1 { "is" } else { "are" },
+                ),
+            })
+        })
     }
 
     /// Keep every change record written from now on (for `--atomic`: what to undo).
@@ -79,21 +119,58 @@ impl Output {
         crate::input::Input::from_text("this run", &text).ok()
     }
 
-    /// Write one record made by this tool.
+    /// Write one record made by this tool, appending it to the journal first when it is a
+    /// change.
     pub fn record(&mut self, record: &Record) -> Result<()> {
-        if let Some(changes) = &mut self.changes {
-            if record.action.moved_a_pointer() && record.pointer.is_some() {
+        let journaled = crate::journal::append([record]);
+        self.deliver(record)?;
+        journaled
+    }
+
+    /// Write one record whose change is in the journal already (the batch journals each change
+    /// the moment it is made, before the records go out in input order).
+    pub fn record_journaled(&mut self, record: &Record) -> Result<()> {
+        self.deliver(record)
+    }
+
+    fn deliver(&mut self, record: &Record) -> Result<()> {
+        let change = record.is_change();
+        if change {
+            if let Some(changes) = &mut self.changes {
                 changes.push(record.clone());
             }
         }
         match self.format {
-            Format::Json => self.line(&record.to_json_line()),
+            Format::Json => match self.line(&record.to_json_line()) {
+                Err(Error::BrokenPipe) if self.mutating => {
+                    if change {
+                        self.divert(&record.to_json_line());
+                    }
+                    Ok(())
+                }
+                other => other,
+            },
             Format::Table => {
+                if change {
+                    self.table_changes.push(record.to_json_line());
+                }
                 self.table
                     .push(serde_json::to_value(record).unwrap_or(Value::Null));
                 Ok(())
             }
         }
+    }
+
+    /// A change record that stdout cannot take: to stderr, whole, as a JSON line.
+    fn divert(&mut self, line: &str) {
+        if self.diverted == 0 {
+            crate::cli::note(
+                "stdout was closed: the records of the changes made from here on follow on stderr,                  one JSON line each (feed them to rollback to undo them)",
+            );
+        }
+        self.diverted += 1;
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "{line}");
     }
 
     /// Pass a record of another service on, as it came. A record that came pretty-printed over
@@ -104,9 +181,14 @@ impl Output {
                 let mut line = Vec::with_capacity(raw.len() + 1);
                 crate::input::one_line_into(raw, &mut line);
                 line.push(b'\n');
-                self.write(&line)
+                self.write_passed(&line)
             }
-            Format::Json => self.line(raw),
+            Format::Json => {
+                let mut line = Vec::with_capacity(raw.len() + 1);
+                line.extend_from_slice(raw.as_bytes());
+                line.push(b'\n');
+                self.write_passed(&line)
+            }
             Format::Table => {
                 self.table
                     .push(serde_json::from_str(raw).unwrap_or(Value::Null));
@@ -122,7 +204,7 @@ impl Output {
             Passage::Text(raw) => self.raw(raw),
             Passage::Spooled(spool, range) => {
                 spool.copy(range.clone(), |lines| match self.format {
-                    Format::Json => self.write(lines),
+                    Format::Json => self.write_passed(lines),
                     Format::Table => {
                         for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                             self.table
@@ -140,7 +222,14 @@ impl Output {
         if self.format == Format::Table && !self.table.is_empty() {
             let table = render_table(&self.table, self.colour);
             self.table.clear();
-            self.line(&table)?;
+            let printed = self.line(&table);
+            if matches!(printed, Err(Error::BrokenPipe)) && self.mutating {
+                for line in std::mem::take(&mut self.table_changes) {
+                    self.divert(&line);
+                }
+                return Ok(());
+            }
+            printed?;
         }
         Ok(())
     }
@@ -152,7 +241,9 @@ impl Output {
         self.write(&bytes)
     }
 
-    /// Write whole lines at once, and flush them.
+    /// Write whole lines at once, and flush them. Records passed on (not this tool's changes)
+    /// are dropped quietly once stdout is closed in a command that changes things; the caller
+    /// of [`Output::record`] decides about its own.
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         if self.closed {
             return Err(Error::BrokenPipe);
@@ -162,9 +253,19 @@ impl Output {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::BrokenPipe => {
                 self.closed = true;
+                crate::interrupt::close_stdout();
                 Err(Error::BrokenPipe)
             }
             Err(e) => Err(Error::Output(e)),
+        }
+    }
+
+    /// [`Output::write`] for records passed on: a closed stdout in a command that changes
+    /// things does not end the run (its changes in flight still need their records).
+    fn write_passed(&mut self, bytes: &[u8]) -> Result<()> {
+        match self.write(bytes) {
+            Err(Error::BrokenPipe) if self.mutating => Ok(()),
+            other => other,
         }
     }
 }

@@ -84,11 +84,15 @@ pub enum Action {
     Canary,
     /// The pointer was moved back to `artifact`, from `previous`.
     RolledBack,
+    /// The tool failed on this pointer: `message` says why, `exit_code` what the run ends with.
+    /// Nothing in the record was changed by the failure; a promoting tool that reads one makes
+    /// no change (unless told to skip failed items), so a failure travels down the pipe.
+    Error,
 }
 
 impl Action {
     /// Every action, in the order the docs list them.
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::Resolved,
         Action::Published,
         Action::Promoted,
@@ -96,6 +100,7 @@ impl Action {
         Action::Planned,
         Action::Canary,
         Action::RolledBack,
+        Action::Error,
     ];
 
     /// The name as it appears in records.
@@ -109,6 +114,7 @@ impl Action {
             Action::Planned => "planned",
             Action::Canary => "canary",
             Action::RolledBack => "rolled_back",
+            Action::Error => "error",
         }
     }
 
@@ -199,6 +205,37 @@ impl Record {
             Value::String(would.as_str().to_string()),
         );
         self
+    }
+
+    /// The same record as a failure: action `error`, with the message and the exit code the
+    /// failure ends the run with. The artifact and previous are dropped: nothing changed.
+    #[must_use]
+    pub fn into_error(mut self, error: &crate::Error) -> Record {
+        self.action = Action::Error;
+        self.artifact = None;
+        self.previous = None;
+        self.extra.clear();
+        self.extra
+            .insert("message".into(), Value::String(error.to_string()));
+        self.extra
+            .insert("exit_code".into(), Value::from(error.exit_code().code()));
+        self
+    }
+
+    /// Mark a record of a change made with `--force` past the promotion order's refusal.
+    #[must_use]
+    pub fn forced(mut self, forced: bool) -> Record {
+        if forced {
+            self.extra.insert("forced".into(), Value::Bool(true));
+        }
+        self
+    }
+
+    /// Whether the record says a change was made (what a rollback can undo, and what must never
+    /// be lost when stdout closes).
+    #[must_use]
+    pub fn is_change(&self) -> bool {
+        self.action.moved_a_pointer() && self.pointer.is_some()
     }
 
     /// The record as one line of JSON, without the newline.

@@ -1,0 +1,438 @@
+//! How Lambda keeps the engine's promise (`shared::engine::Adapter`): a pointer is an alias, an
+//! artifact a published version and its code hash; a move is one CreateAlias, UpdateAlias (with
+//! the alias's RevisionId as compare-and-swap) or DeleteAlias. Reading and deciding happen in
+//! `prepare`, the write alone in `apply`.
+
+use crate::calls::{self, Clients, Located};
+use crate::function::FunctionRef;
+use crate::plan::{self, CanaryStep, Routing, Step};
+use crate::{artifact_of, existing_code_sha256, routing_of, Pointer};
+use shared::batch::Outcome;
+use shared::config::Template;
+use shared::engine::{Adapter, Change, Order, Prepared, Target, Verdict};
+use shared::record::LambdaArtifact;
+use shared::{Action, Error, Record, Result, Service};
+
+/// Where the version to promote comes from.
+#[derive(Debug)]
+pub(crate) enum Source {
+    /// What this environment's alias holds now.
+    Alias {
+        env: String,
+        function: FunctionRef,
+        alias: String,
+    },
+    /// A version named on the command line. With promote.toml's order it must be what the
+    /// environment before --to holds, in `chain_function`: the function that names it there (the
+    /// same function, unless promote.toml names one per environment).
+    Version {
+        version: String,
+        chain_function: FunctionRef,
+    },
+    /// The artifact of a record on stdin (a release manifest): exactly these bits.
+    Record(LambdaArtifact),
+    /// A canary step on the alias itself; a version it sends traffic to (or finishes on) must be
+    /// what the environment before holds, read in `chain_function`.
+    Canary {
+        step: CanaryStep,
+        chain_function: FunctionRef,
+    },
+}
+
+/// One alias to move.
+#[derive(Debug)]
+pub(crate) struct Item {
+    pub function: FunctionRef,
+    pub target: Pointer,
+    pub source: Source,
+}
+
+/// A decided write to one alias.
+#[derive(Debug)]
+pub(crate) struct Move {
+    at: Located,
+    pointer: Pointer,
+    step: Step,
+    /// The alias's RevisionId when it was read: the compare-and-swap of an update.
+    revision_id: Option<String>,
+    /// The record of the move, printed once it is made.
+    record: Record,
+}
+
+/// The Lambda adapter of one run.
+pub(crate) struct Lambda<'a> {
+    pub clients: &'a Clients<'a>,
+    /// `--expect`: the version the target alias must hold now.
+    pub expect: Option<&'a str>,
+    /// The environment before --to, the alias template, and the order, when a version named
+    /// on the command line must be checked against what that environment holds.
+    pub chain: Option<(String, Template, Order<'a>)>,
+}
+
+impl Lambda<'_> {
+    /// What the environment before holds, for the order's check of a named version.
+    async fn check_held(
+        &self,
+        subject: &str,
+        version: &str,
+        to: &str,
+        chain_function: &FunctionRef,
+    ) -> Result<Verdict> {
+        let Some((env, aliases, order)) = &self.chain else {
+            return Ok(Verdict::ALLOWED);
+        };
+        let alias = aliases.render(env);
+        let source_at = self
+            .clients
+            .get(Some(env), chain_function.region.as_deref())
+            .await?;
+        let held = shared::lambda::get_alias(&source_at.client, &chain_function.id, &alias).await?;
+        let held = held.as_ref().map(routing_of);
+        order.check_held(
+            subject,
+            &format!("version {version}"),
+            to,
+            env,
+            held.as_ref().is_some_and(|h| h.version == version),
+            &plan::describe(held.as_ref()),
+        )
+    }
+
+    async fn prepare_canary(
+        &self,
+        function: FunctionRef,
+        target: Pointer,
+        step: CanaryStep,
+        chain_function: FunctionRef,
+    ) -> Result<Prepared<Move>> {
+        let at = self
+            .clients
+            .get(target.env.as_deref(), function.region.as_deref())
+            .await?;
+        let current = shared::lambda::get_alias(&at.client, &target.function, &target.alias)
+            .await?
+            .ok_or_else(|| {
+                Error::precondition(format!(
+                    "{} has no alias {}: promote a version to {} first",
+                    target.function,
+                    target.alias,
+                    target.env.as_deref().unwrap_or("it")
+                ))
+            })?;
+        if let CanaryStep::Start { version, .. } = &step {
+            if shared::lambda::code_sha256(&at.client, &target.function, version)
+                .await?
+                .is_none()
+            {
+                return Err(Error::usage(format!(
+                    "{} has no version {version}: publish it first",
+                    target.function
+                )));
+            }
+        }
+        let now = routing_of(&current);
+        let decision = plan::canary(&target.name(), &step, &now, self.expect)?;
+        let main_sha = existing_code_sha256(&at, &target.function, &now.version).await?;
+        let previous = current.artifact(main_sha.clone());
+        let Some((next, action)) = decision else {
+            return Ok(Prepared::Settled(vec![target.record(
+                Action::Unchanged,
+                &at,
+                Some(&previous),
+                Some(&previous),
+            )]));
+        };
+        // The order: traffic goes only to what the environment before holds (abort takes
+        // traffic back, and is exempt as rollback is).
+        let verdict = match (&step, &target.env) {
+            (CanaryStep::Abort, _) | (_, None) => Verdict::ALLOWED,
+            (_, Some(env)) => {
+                let canary = match &step {
+                    CanaryStep::Start { version, .. } => version.clone(),
+                    _ => next.version.clone(),
+                };
+                self.check_held(&target.name(), &canary, env, &chain_function)
+                    .await?
+            }
+        };
+        let next_sha = if next.version == now.version {
+            main_sha
+        } else {
+            existing_code_sha256(&at, &target.function, &next.version).await?
+        };
+        let artifact = LambdaArtifact {
+            version: next.version.clone(),
+            code_sha256: next_sha,
+            weights: next.weights.clone(),
+        };
+        Ok(Prepared::Move {
+            planned: Box::new(target.planned(action, &at, Some(&artifact), Some(&previous))),
+            apply: Move {
+                record: target.record(action, &at, Some(&artifact), Some(&previous)),
+                revision_id: current.revision_id.clone(),
+                step: Step::Update(next),
+                pointer: target,
+                at,
+            },
+            verdict,
+        })
+    }
+}
+
+impl Adapter for Lambda<'_> {
+    const SERVICES: &'static [Service] = &[Service::Lambda];
+    type Item = Item;
+    type Move = Move;
+    type Pointer = Pointer;
+    type Artifact = LambdaArtifact;
+
+    async fn prepare(&self, _target: &Target, item: Item) -> Result<Prepared<Move>> {
+        let Item {
+            function,
+            target,
+            source,
+        } = item;
+        if let Source::Canary {
+            step,
+            chain_function,
+        } = source
+        {
+            return self
+                .prepare_canary(function, target, step, chain_function)
+                .await;
+        }
+        let at = self
+            .clients
+            .get(target.env.as_deref(), function.region.as_deref())
+            .await?;
+
+        // 1. The artifact to promote, and whether its code hash was read in the target function
+        // already (the same function in the same account and region): no need to read it twice.
+        let (want, read_in_target, verdict) = match source {
+            Source::Record(artifact) => (artifact, false, Verdict::ALLOWED),
+            Source::Canary { .. } => return Err(Error::usage("a canary step is not a promotion")),
+            Source::Version {
+                version,
+                chain_function,
+            } => {
+                let to = target.env.clone().unwrap_or_default();
+                let verdict = self
+                    .check_held(&target.name(), &version, &to, &chain_function)
+                    .await?;
+                let sha = shared::lambda::code_sha256(&at.client, &function.id, &version)
+                    .await?
+                    .ok_or_else(|| {
+                        Error::precondition(format!(
+                            "{} has no version {version}; nothing changed",
+                            function.id
+                        ))
+                    })?;
+                let artifact = LambdaArtifact {
+                    version,
+                    code_sha256: sha,
+                    weights: Default::default(),
+                };
+                (artifact, true, verdict)
+            }
+            Source::Alias {
+                env,
+                function: source_function,
+                alias,
+            } => {
+                let source_at = self
+                    .clients
+                    .get(Some(&env), source_function.region.as_deref())
+                    .await?;
+                let held =
+                    shared::lambda::get_alias(&source_at.client, &source_function.id, &alias)
+                        .await?
+                        .ok_or_else(|| {
+                            Error::precondition(format!(
+                                "{} has no alias {alias} ({env}): nothing to promote",
+                                source_function.id
+                            ))
+                        })?;
+                if !held.weights.is_empty() {
+                    tracing::warn!(
+                        "{} alias {alias} is running a canary; promoting its main version {}",
+                        source_function.id,
+                        held.version
+                    );
+                }
+                let sha =
+                    existing_code_sha256(&source_at, &source_function.id, &held.version).await?;
+                let artifact = LambdaArtifact {
+                    version: held.version,
+                    code_sha256: sha,
+                    weights: Default::default(),
+                };
+                let same_function =
+                    source_function.id == target.function && source_at.settings == at.settings;
+                (artifact, same_function, Verdict::ALLOWED)
+            }
+        };
+
+        // 2. The target as it is now, and the code of that version in the target function.
+        let target_sha = async {
+            if read_in_target {
+                Ok(Some(want.code_sha256.clone()))
+            } else {
+                shared::lambda::code_sha256(&at.client, &target.function, &want.version).await
+            }
+        };
+        let (current, target_sha) = futures::future::join(
+            shared::lambda::get_alias(&at.client, &target.function, &target.alias),
+            target_sha,
+        )
+        .await;
+        let current = current?;
+        let target_sha = target_sha?;
+        let now = current.as_ref().map(routing_of);
+
+        // 3. The decision.
+        let step = plan::promote(&plan::PromoteFacts {
+            target_name: &target.name(),
+            want: &want,
+            target_code_sha256: target_sha.as_deref(),
+            target: now.as_ref(),
+            expect: self.expect,
+        })?;
+        let previous = match &current {
+            Some(alias) => Some(artifact_of(&at, &target.function, alias, Some(&want)).await?),
+            None => None,
+        };
+        if step == Step::Unchanged {
+            return Ok(Prepared::Settled(vec![target.record(
+                Action::Unchanged,
+                &at,
+                Some(&want),
+                previous.as_ref(),
+            )]));
+        }
+        Ok(Prepared::Move {
+            planned: Box::new(target.planned(
+                Action::Promoted,
+                &at,
+                Some(&want),
+                previous.as_ref(),
+            )),
+            apply: Move {
+                record: target.record(Action::Promoted, &at, Some(&want), previous.as_ref()),
+                revision_id: current.and_then(|a| a.revision_id),
+                step,
+                pointer: target,
+                at,
+            },
+            verdict,
+        })
+    }
+
+    async fn apply(&self, write: Move) -> Outcome {
+        let Move {
+            at,
+            pointer,
+            step,
+            revision_id,
+            record,
+        } = write;
+        let written = match &step {
+            Step::Create(routing) => {
+                calls::create_alias(&at, &pointer.function, &pointer.alias, routing).await
+            }
+            Step::Update(routing) => {
+                calls::update_alias(
+                    &at,
+                    &pointer.function,
+                    &pointer.alias,
+                    routing,
+                    revision_id.as_deref(),
+                )
+                .await
+            }
+            Step::Delete => calls::delete_alias(&at, &pointer.function, &pointer.alias).await,
+            Step::Unchanged => Ok(()),
+        };
+        match written {
+            Ok(()) => {
+                tracing::info!("{}: {}", pointer.name(), record.action);
+                Ok(vec![record]).into()
+            }
+            Err(e) => Err(e).into(),
+        }
+    }
+
+    fn change_of(&self, record: &Record, _origin: &str) -> Result<Option<(Target, Pointer)>> {
+        let Some(alias) = &record.pointer else {
+            return Ok(None);
+        };
+        let pointer = Pointer {
+            function: record.resource.clone(),
+            alias: alias.clone(),
+            env: record.env.clone(),
+        };
+        Ok(Some((pointer.target(record.region.as_deref()), pointer)))
+    }
+
+    fn artifact(
+        &self,
+        _record: &Record,
+        value: &serde_json::Value,
+    ) -> std::result::Result<LambdaArtifact, String> {
+        serde_json::from_value(value.clone())
+            .map_err(|e| format!("a lambda artifact {{\"version\", \"code_sha256\"}}: {e}"))
+    }
+
+    async fn prepare_undo(
+        &self,
+        change: Change<Pointer, LambdaArtifact>,
+    ) -> Result<Prepared<Move>> {
+        let Change {
+            target,
+            pointer,
+            changed_to,
+            restore,
+            ..
+        } = change;
+        let at = self
+            .clients
+            .get(pointer.env.as_deref(), target.region.as_deref())
+            .await?;
+        let current =
+            shared::lambda::get_alias(&at.client, &pointer.function, &pointer.alias).await?;
+        let now = current.as_ref().map(routing_of);
+        let step = plan::rollback(
+            &pointer.name(),
+            changed_to.as_ref().map(Routing::of).as_ref(),
+            restore.as_ref().map(Routing::of).as_ref(),
+            now.as_ref(),
+        )?;
+        if step == Step::Unchanged {
+            return Ok(Prepared::Settled(vec![pointer.record(
+                Action::Unchanged,
+                &at,
+                restore.as_ref(),
+                restore.as_ref(),
+            )]));
+        }
+        Ok(Prepared::to(
+            Move {
+                record: pointer.record(
+                    Action::RolledBack,
+                    &at,
+                    restore.as_ref(),
+                    changed_to.as_ref(),
+                ),
+                revision_id: current.and_then(|a| a.revision_id),
+                step,
+                pointer: pointer.clone(),
+                at: at.clone(),
+            },
+            pointer.planned(
+                Action::RolledBack,
+                &at,
+                restore.as_ref(),
+                changed_to.as_ref(),
+            ),
+        ))
+    }
+}
