@@ -105,7 +105,25 @@ pub(crate) async fn run(
 
     let order = project.map(|p| p.order.clone()).unwrap_or_default();
     let ctx = (&aliases, order.as_slice());
-    batch::run(work, opts.concurrency, out, |item| async move {
+    // A pointer that cannot be read is an `error` record too: `status | promote` then refuses
+    // instead of promoting the rest of the manifest in silence.
+    let describe = |item: &Item| batch::Described {
+        key: None,
+        subject: Some({
+            let mut target = shared::engine::Target::new(
+                Service::Lambda,
+                &item.function.id,
+                item.alias.clone().unwrap_or_default(),
+            )
+            .env(item.env.as_deref())
+            .region(item.function.region.as_deref());
+            if item.alias.is_none() {
+                target.pointer = None;
+            }
+            target
+        }),
+    };
+    batch::run_described(work, opts.concurrency, out, describe, |item| async move {
         status_one(item, clients, ctx).await
     })
     .await

@@ -26,7 +26,11 @@ pub enum Work<'a, T> {
 type Turn = Arc<tokio::sync::Mutex<()>>;
 
 /// An item waiting its turn: the work, the lock of its pointer, and the pointer's record.
-type Queued<'a, T> = (Work<'a, T>, Option<Turn>, Option<Box<Record>>);
+type Queued<'a, T> = (
+    Work<'a, T>,
+    Option<Turn>,
+    Option<Box<crate::engine::Target>>,
+);
 
 /// What one item ends with: the records of what it changed, and the error that stopped it, if
 /// any. Both can be there: a service updated whose deployment then failed has a record (the
@@ -69,11 +73,11 @@ impl From<Result<Vec<Record>>> for Outcome {
 #[derive(Debug, Default)]
 pub struct Described {
     pub key: Option<String>,
-    pub subject: Option<Record>,
+    pub subject: Option<crate::engine::Target>,
 }
 
 enum Done<'a> {
-    Records(Outcome, Option<Box<Record>>),
+    Records(Outcome, Option<Box<crate::engine::Target>>),
     PassThrough(Passage<'a>),
     NotStarted,
 }
@@ -250,7 +254,7 @@ where
                     report(&e);
                     worst = worst.worst(e.exit_code());
                     if let Some(subject) = subject {
-                        out.record_journaled(&subject.into_error(&e))?;
+                        out.record_journaled(&subject.error(&e))?;
                     }
                 }
             }

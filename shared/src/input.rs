@@ -363,6 +363,8 @@ struct Reader<'o, R> {
     /// Inside a top-level array: `Some(true)` when the next token is a value (after `[` or `,`).
     array: Option<bool>,
     started: bool,
+    /// How many times more input was read (each time, a cut value is parsed again).
+    fills: usize,
 }
 
 /// Input is read this much at a time.
@@ -381,6 +383,7 @@ impl<'o, R: Read> Reader<'o, R> {
             column: 0,
             array: None,
             started: false,
+            fills: 0,
         }
     }
 
@@ -402,6 +405,7 @@ impl<'o, R: Read> Reader<'o, R> {
         // A value longer than what is buffered (a record of 50 MB) is parsed again from its
         // start after every fill: reading at least as much again as is held doubles the buffer
         // each time, so the reparsing adds up to twice the record, not its square.
+        self.fills += 1;
         let had = self.buf.len();
         let want = BLOCK.max(had);
         self.buf.resize(had + want, 0);
@@ -990,5 +994,74 @@ mod tests {
         }
         let fine = r#"{"service":"ecs","action":"resolved","resource":"f","env":null,"artifact":null,"previous":{}}"#;
         assert!(Input::from_text("stdin", fine).is_ok());
+    }
+
+    /// A reader that counts how many bytes the parser was handed in all: the measure of how
+    /// often a long record is parsed again.
+    struct Counting<'a> {
+        bytes: &'a [u8],
+        reads: usize,
+    }
+
+    impl Read for Counting<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            // A pipe gives at most 64 KiB at a time.
+            let n = buf.len().min(self.bytes.len()).min(65_536);
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            self.reads += 1;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_long_record_is_read_in_few_growing_blocks() {
+        // 8 MB in one record: with a fixed block it was parsed again after each of 128 blocks
+        // (quadratic); with a buffer that doubles, a handful of times.
+        let big = "x".repeat(8 * 1024 * 1024);
+        let text = format!(
+            "{{\"service\":\"lambda\",\"action\":\"resolved\",\"resource\":\"f\",\"blob\":\"{big}\"}}\n{L}\n"
+        );
+        let mut reader = Reader::new(
+            "stdin",
+            Counting {
+                bytes: text.as_bytes(),
+                reads: 0,
+            },
+        );
+        let mut values = Vec::new();
+        while let Some((line, raw)) = reader.next_value().unwrap() {
+            values.push((line, raw.len()));
+        }
+        assert_eq!(values.len(), 2);
+        assert_eq!(values[0].1, text.lines().next().unwrap().len());
+        assert_eq!(values[1].0, 2);
+        // Every read fills what was asked (a pipe's 64 KiB at a time), but the buffer grows
+        // geometrically: about log2(8 MiB / 64 KiB) = 7 fills, not 128.
+        let reads = reader.source.reads;
+        assert!(reads >= 128, "the data came 64 KiB at a time: {reads}");
+        assert!(
+            reader.fills <= 12,
+            "the record was parsed again after {} fills",
+            reader.fills
+        );
+    }
+
+    #[test]
+    fn error_records_are_noted_and_passed_on() {
+        let text = format!(
+            "{L}\n{}\n",
+            r#"{"service":"lambda","action":"error","resource":"g","env":"staging","pointer":"staging","message":"no alias","exit_code":4}"#
+        );
+        let input = Input::from_text("stdin", &text).unwrap();
+        assert_eq!(input.failures().len(), 1);
+        let failure = &input.failures()[0];
+        assert_eq!(failure.line, 2);
+        assert_eq!(failure.to_string(), "lambda g staging (staging): no alias");
+        let own = input
+            .items(&[Service::Lambda])
+            .filter(|i| matches!(i, Item::Own(_)))
+            .count();
+        assert_eq!(own, 1, "an error record is never work");
     }
 }

@@ -431,6 +431,38 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_pipe_never_hides_a_change() {
+        let mut out = Output::to_writer(Format::Json, Box::new(Closed));
+        out.set_mutating(true);
+        let mut change = Record::new(Service::Lambda, Action::Promoted, "f");
+        change.pointer = Some("prod".into());
+        // The change's record goes to stderr; the run goes on so changes in flight are kept.
+        out.record(&change).unwrap();
+        out.record(&Record::new(Service::Lambda, Action::Unchanged, "g"))
+            .unwrap();
+        out.raw(r#"{"service":"ecs","action":"resolved","resource":"c/s"}"#)
+            .unwrap();
+        let e = out.undelivered().unwrap();
+        assert_eq!(e.exit_code().code(), 3);
+        assert!(
+            e.to_string()
+                .contains("the 1 change record not delivered is on stderr"),
+            "{e}"
+        );
+        assert!(crate::interrupt::stdout_closed(), "no new change may start");
+    }
+
+    #[test]
+    fn a_read_only_command_stops_quietly_on_a_closed_pipe() {
+        let mut out = Output::to_writer(Format::Json, Box::new(Closed));
+        let e = out
+            .record(&Record::new(Service::Lambda, Action::Resolved, "f"))
+            .unwrap_err();
+        assert!(matches!(e, Error::BrokenPipe));
+        assert!(out.undelivered().is_none());
+    }
+
+    #[test]
     fn table_summarises_artifacts() {
         let buf = Shared::default();
         let mut out = Output::to_writer(Format::Table, Box::new(buf.clone()));

@@ -84,9 +84,21 @@ fn the_bad_input_corpus_is_refused_by_every_tool_before_any_call() {
             "{tool} {args:?} < a 4 MiB line then a truncated record\n{run}"
         );
         assert!(run.stderr.contains("stdin:2: truncated JSON"), "{run}");
-        // An empty stream is no input: with no promote.toml and no names, a usage error.
+        // An empty stream: no records is never "everything". A promotion refuses it, a
+        // rollback says there is nothing to roll back, cfg-diff has nothing to compare.
         let run = sandbox.run(&tool, &args, Some(""));
-        assert_eq!(run.code, 2, "{tool} {args:?} < empty\n{run}");
+        match args[0] {
+            "promote" => {
+                assert_eq!(run.code, 2, "{tool} {args:?} < empty\n{run}");
+                assert!(run.stderr.contains("no records on stdin"), "{run}");
+            }
+            "rollback" => {
+                assert_eq!(run.code, 0, "{tool} {args:?} < empty\n{run}");
+                assert!(run.stderr.contains("nothing to roll back"), "{run}");
+            }
+            _ => assert_eq!(run.code, 2, "{tool} {args:?} < empty\n{run}"),
+        }
+        assert!(run.stdout.is_empty(), "{run}");
     }
     assert_eq!(checked, 9 * 8);
 }

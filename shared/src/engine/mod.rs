@@ -611,3 +611,6 @@ enum Written<'a> {
     Held,
     NotStarted,
 }
+
+#[cfg(test)]
+mod tests;

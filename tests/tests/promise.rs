@@ -1,0 +1,404 @@
+//! The promise of the promotion engine, tried as a user would, each test reading AWS back: an
+//! empty or failed upstream changes nothing, a closed stdout never hides a change, the order
+//! holds on every path unless forced, and `--atomic` checks everything before its first write.
+//! The per-tool rows of the same promises are in each tool's tests/cli.rs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
+
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use test_harness::lambda::{alias, create_function, publish, set_alias, update_code};
+use test_harness::proxy::{FaultProxy, Faults};
+use test_harness::{binary, unique, Emulator, Sandbox};
+
+fn lambda() -> String {
+    binary("lambda-promote")
+}
+
+fn toml(functions: &[String]) -> String {
+    let list: Vec<String> = functions.iter().map(|f| format!("{f:?}")).collect();
+    format!(
+        "[envs]\norder = [\"dev\", \"staging\", \"prod\"]\n\n[lambda]\nfunctions = [{}]\n",
+        list.join(", ")
+    )
+}
+
+/// `n` functions with versions 1, 2 and 3; dev holds 3, staging 2, prod 1.
+async fn functions(prefix: &str, n: usize) -> Vec<String> {
+    let name = unique(prefix);
+    let mut all = Vec::new();
+    for i in 0..n {
+        let f = format!("{name}-{i}");
+        create_function(&f, "one", &[]).await;
+        publish(&f).await;
+        update_code(&f, "two").await;
+        publish(&f).await;
+        update_code(&f, "three").await;
+        publish(&f).await;
+        set_alias(&f, "dev", "3").await;
+        set_alias(&f, "staging", "2").await;
+        set_alias(&f, "prod", "1").await;
+        all.push(f);
+    }
+    all
+}
+
+async fn version(f: &str, env: &str) -> Option<String> {
+    alias(f, env).await.map(|(v, _)| v)
+}
+
+async fn versions(fs: &[String], env: &str) -> Vec<Option<String>> {
+    let mut all = Vec::new();
+    for f in fs {
+        all.push(version(f, env).await);
+    }
+    all
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_filter_that_matches_nothing_promotes_nothing() {
+    let fs = functions("empty", 2).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &toml(&fs));
+    // `jq -c 'select(.resource=="typo")' release.ndjson | lambda-promote promote --to prod`
+    sandbox.write("release.ndjson", "");
+    let line = format!(
+        "grep typo release.ndjson | '{}' promote --to prod",
+        lambda()
+    );
+    let run = sandbox.run("bash", &["-c", &line], None);
+    assert_eq!(run.code, 2, "{run}");
+    assert!(
+        run.stderr
+            .contains("no records on stdin; pass --from ENV to promote what ENV holds now"),
+        "{run}"
+    );
+    assert!(run.stdout.is_empty(), "{run}");
+    assert_eq!(
+        versions(&fs, "prod").await,
+        [Some("1".into()), Some("1".into())]
+    );
+
+    // Asked for on the command line, live state is promoted, pipe or not.
+    let run = sandbox.run(
+        &lambda(),
+        &["promote", "--from", "staging", "--to", "prod"],
+        Some(""),
+    );
+    run.expect_code(0);
+    assert_eq!(
+        versions(&fs, "prod").await,
+        [Some("2".into()), Some("2".into())]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_upstream_stops_the_promotion() {
+    let fs = functions("upstream", 2).await;
+    let missing = unique("nostaging");
+    create_function(&missing, "one", &[]).await;
+    publish(&missing).await;
+    let mut all = fs.clone();
+    all.push(missing.clone());
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &toml(&all));
+
+    // status fails on the function with no staging alias, and says so on stdout too.
+    let (codes, run) = sandbox.pipe(
+        &[
+            (&lambda(), &["status", "--env", "staging"]),
+            (&lambda(), &["promote", "--to", "prod"]),
+        ],
+        None,
+    );
+    assert_eq!(codes, [4, 3], "{run}");
+    assert!(
+        run.stderr
+            .contains("a tool before this one failed on lambda")
+            && run.stderr.contains(&missing)
+            && run.stderr.contains("--skip-failed"),
+        "{run}"
+    );
+    let passed = run.records();
+    assert_eq!(passed.len(), 1, "the error record is passed on: {run}");
+    assert_eq!(passed[0]["action"], "error");
+    assert_eq!(
+        versions(&fs, "prod").await,
+        [Some("1".into()), Some("1".into())],
+        "half a manifest is never promoted in silence"
+    );
+
+    // --skip-failed: the others go ahead, the failure is still passed on.
+    let (codes, run) = sandbox.pipe(
+        &[
+            (&lambda(), &["status", "--env", "staging"]),
+            (&lambda(), &["promote", "--to", "prod", "--skip-failed"]),
+        ],
+        None,
+    );
+    assert_eq!(codes, [4, 0], "{run}");
+    assert_eq!(
+        versions(&fs, "prod").await,
+        [Some("2".into()), Some("2".into())]
+    );
+    let actions: Vec<String> = run
+        .records()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(actions, ["promoted", "promoted", "error"], "{run}");
+}
+
+/// Run `args` with stdout a pipe that is closed before the tool writes anything.
+fn run_with_closed_stdout(sandbox: &Sandbox, args: &[&str]) -> (i32, String) {
+    let mut command = Command::new(lambda());
+    command
+        .args(args)
+        .current_dir(sandbox.path())
+        .env("AWS_ENDPOINT_URL", &Emulator::shared().endpoint)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_CONFIG_FILE", sandbox.path().join("none"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", sandbox.path().join("none"))
+        .env("PROMOTE_RATE_LIMIT", "0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    drop(child.stdout.take()); // the reader goes away at once
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_closed_stdout_never_hides_a_change() {
+    let fs = functions("closed", 6).await;
+    let sandbox = Sandbox::new();
+    let journal = sandbox.path().join("journal.ndjson");
+    let mut args = vec!["promote", "--from", "staging", "--to", "prod", "--journal"];
+    let journal_arg = journal.display().to_string();
+    args.push(&journal_arg);
+    args.extend(fs.iter().map(String::as_str));
+    let (code, stderr) = run_with_closed_stdout(&sandbox, &args);
+    assert_eq!(
+        code, 3,
+        "a change that could not be delivered is a failure\n{stderr}"
+    );
+    assert!(stderr.contains("stdout was closed"), "{stderr}");
+
+    // Every pointer that moved has its record: on stderr (stdout took none) and in the journal.
+    let moved: Vec<String> = {
+        let mut moved = Vec::new();
+        for f in &fs {
+            if version(f, "prod").await.as_deref() == Some("2") {
+                moved.push(f.clone());
+            }
+        }
+        moved
+    };
+    assert!(!moved.is_empty(), "{stderr}");
+    let on_stderr = json_lines(&stderr);
+    let mut recorded: Vec<String> = on_stderr
+        .iter()
+        .map(|r| r["resource"].as_str().unwrap().to_string())
+        .collect();
+    recorded.sort();
+    assert_eq!(recorded, moved, "{stderr}");
+    let journaled = json_lines(&std::fs::read_to_string(&journal).unwrap());
+    assert_eq!(journaled.len(), moved.len());
+
+    // What stderr gave back rolls the run back.
+    let undo: String = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    sandbox
+        .run(&lambda(), &["rollback"], Some(&undo))
+        .expect_code(0);
+    assert!(versions(&fs, "prod")
+        .await
+        .iter()
+        .all(|v| v.as_deref() == Some("1")));
+}
+
+#[tokio::test]
+async fn head_minus_one_leaves_every_change_on_stdout_stderr_or_the_journal() {
+    let fs = functions("head", 6).await;
+    let sandbox = Sandbox::new();
+    let line = format!(
+        "'{}' promote --from staging --to prod --journal journal.ndjson {} | head -1",
+        lambda(),
+        fs.join(" ")
+    );
+    let run = sandbox.run("bash", &["-c", &line], None);
+    let mut recorded: Vec<String> = json_lines(&run.stdout)
+        .into_iter()
+        .chain(json_lines(&run.stderr))
+        .chain(json_lines(
+            &std::fs::read_to_string(sandbox.path().join("journal.ndjson")).unwrap(),
+        ))
+        .map(|r| r["resource"].as_str().unwrap().to_string())
+        .collect();
+    recorded.sort();
+    recorded.dedup();
+    for f in &fs {
+        if version(f, "prod").await.as_deref() == Some("2") {
+            assert!(recorded.contains(f), "{f} moved without a record\n{run}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_order_holds_on_every_path_unless_forced() {
+    let fs = functions("order", 1).await;
+    let f = &fs[0];
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &toml(&fs));
+    let refused = |args: &[&str]| {
+        let run = sandbox.run(&lambda(), args, None);
+        assert_eq!(run.code, 4, "{args:?} is refused\n{run}");
+        assert!(
+            run.stderr
+                .contains("promote.toml's order: dev → staging → prod"),
+            "{run}"
+        );
+        assert!(run.stderr.contains("--force"), "{run}");
+    };
+    // Skipping staging, going backwards, a canary of what only dev holds, a new version
+    // straight into prod.
+    refused(&["promote", f, "--from", "dev", "--to", "prod"]);
+    refused(&["promote", f, "--from", "prod", "--to", "staging"]);
+    refused(&["promote", f, "--version", "3", "--to", "prod"]);
+    refused(&[
+        "canary",
+        f,
+        "--env",
+        "prod",
+        "--version",
+        "3",
+        "--weight",
+        "10",
+    ]);
+    refused(&["publish", f, "--env", "prod"]);
+    assert_eq!(version(f, "prod").await.as_deref(), Some("1"));
+    assert_eq!(version(f, "staging").await.as_deref(), Some("2"));
+    assert_eq!(
+        alias(f, "prod").await.unwrap().1,
+        vec![],
+        "no canary was put on"
+    );
+
+    // A canary put on by force cannot be finished without force either.
+    let forced = sandbox
+        .run(
+            &lambda(),
+            &[
+                "canary",
+                f,
+                "--env",
+                "prod",
+                "--version",
+                "3",
+                "--weight",
+                "10",
+                "--force",
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(forced["forced"], true);
+    refused(&["canary", f, "--env", "prod", "--finish"]);
+    let finished = sandbox
+        .run(
+            &lambda(),
+            &["canary", f, "--env", "prod", "--finish", "--force"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(finished["forced"], true);
+    assert_eq!(version(f, "prod").await.as_deref(), Some("3"));
+    // Aborting takes traffic back: never refused.
+    sandbox
+        .run(&lambda(), &["canary", f, "--env", "prod", "--abort"], None)
+        .expect_code(0);
+
+    let backwards = sandbox
+        .run(
+            &lambda(),
+            &["promote", f, "--from", "prod", "--to", "staging", "--force"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(backwards["forced"], true);
+    let skipped = sandbox
+        .run(
+            &lambda(),
+            &["promote", f, "--from", "dev", "--to", "staging", "--force"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert!(
+        skipped.get("forced").is_none(),
+        "dev -> staging is the order: nothing was forced: {skipped}"
+    );
+    assert_eq!(version(f, "staging").await.as_deref(), Some("3"));
+}
+
+#[tokio::test]
+async fn atomic_checks_every_item_before_its_first_write() {
+    let mut fs = functions("atomic", 3).await;
+    fs.insert(2, unique("missing")); // never created
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let mut sandbox = Sandbox::new();
+    sandbox.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+    let mut args = vec!["promote", "--from", "staging", "--to", "prod", "--atomic"];
+    args.extend(fs.iter().map(String::as_str));
+    let run = sandbox.run(&lambda(), &args, None);
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains("--atomic: 1 of 4 items failed its checks"),
+        "{run}"
+    );
+    let counts = proxy.counts();
+    assert!(
+        counts.writes.is_empty(),
+        "no write at all: {:?}",
+        counts.writes
+    );
+    let records = run.records();
+    assert_eq!(records.len(), 1, "{run}");
+    assert_eq!(records[0]["action"], "error");
+    assert_eq!(records[0]["resource"], fs[2].as_str());
+    for f in fs.iter().filter(|f| !f.contains("missing")) {
+        assert_eq!(version(f, "prod").await.as_deref(), Some("1"));
+    }
+}
+
+#[tokio::test]
+async fn rollback_of_no_change_says_so() {
+    let sandbox = Sandbox::offline();
+    let status = r#"{"service":"lambda","action":"resolved","resource":"f","env":"prod","pointer":"prod","artifact":{"version":"1","code_sha256":"x"}}"#;
+    for input in ["", status] {
+        let run = sandbox.run(&lambda(), &["rollback"], Some(input));
+        run.expect_code(0);
+        assert!(run.stderr.contains("nothing to roll back"), "{run}");
+    }
+}
