@@ -36,7 +36,7 @@ import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = ["lambda-promote", "ecs-pin", "apigw-stage", "s3-version", "cfg-diff"]
-SECTIONS = ["startup", "read", "lambda", "ecs", "apigateway", "s3", "passthrough"]
+SECTIONS = ["startup", "read", "lambda", "ecs", "apigateway", "s3", "passthrough", "longrecord"]
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 REGISTRY = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
@@ -812,6 +812,37 @@ class Bench:
                  tool_fmt=f"{rss_mb:.1f} MB", baseline_fmt="-", ratio_fmt="-",
                  target=f"< {TARGET_RSS_MB} MB", met=rss_mb < TARGET_RSS_MB, **common)
 
+    def longrecord(self):
+        # One record of 50 MB (a manifest entry with a large annotation): the reader used to parse
+        # a record cut across input blocks again from its start after every block, which made one
+        # long record quadratic (50 MB took two minutes in a debug build).
+        mb = 50
+        print(f"== one {mb} MB record through lambda-promote promote", flush=True)
+        path = os.path.join(self.work, "long.ndjson")
+        blob = "x" * (mb * 1000 * 1000)
+        rec = {"service": "ecs", "action": "resolved", "resource": "bench-staging/long", "region": REGION,
+               "env": "staging", "pointer": "long",
+               "artifact": {"task_definition": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/long:1", "images": []},
+               "previous": None, "note": blob}
+        with open(path, "w") as f:
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+        size = os.path.getsize(path)
+        out = os.path.join(self.work, "long-out.ndjson")
+        runs = []
+        for _ in range(max(1, min(self.a.reps, 5))):
+            r = self.run([self.bin("lambda-promote"), "promote", "--to", "prod", "--config", self.toml],
+                         stdin=path, stdout=out)
+            if not filecmp.cmp(path, out, shallow=False):
+                raise Failure("the long record came out changed")
+            runs.append(r)
+            print(f"  {size / 1e6:.0f} MB: {fmt_s(r['wall_s'])}, peak RSS {r['maxrss_kib'] * 1024 / 1e6:.1f} MB", flush=True)
+        t = median([r["wall_s"] for r in runs])
+        rss_mb = max(r["maxrss_kib"] for r in runs) * 1024 / 1e6
+        self.add(figure=f"one {mb} MB record: time", section="longrecord", input_bytes=size, runs=runs,
+                 tool_median_s=t, tool_command=f"lambda-promote promote --to prod < {os.path.basename(path)}",
+                 tool_fmt=fmt_s(t), baseline_fmt=f"{size / 1e6:.0f} MB in", ratio_fmt=f"{size / t / 1e6:.0f} MB/s",
+                 target="about 1 s", met=t <= 1.5, peak_rss_mb=rss_mb)
+
     # ---- the report ---------------------------------------------------------------------------
 
     def machine(self):
@@ -925,6 +956,8 @@ def main():
             b.s3()
         if "passthrough" in only:
             b.passthrough()
+        if "longrecord" in only:
+            b.longrecord()
     except Failure as e:
         b.summary()
         b.write(started)

@@ -64,9 +64,13 @@ pub struct PromoteArgs {
     /// Copy into a bucket without versioning (its old content is then lost).
     #[arg(long)]
     pub allow_unversioned: bool,
-    /// Promote records from an environment that the promotion order would refuse.
+    /// Promote records from an environment, or --from one, that the promotion order would refuse.
     #[arg(long)]
     pub force: bool,
+    /// When `error` records come in (a tool before this one failed), promote the other records
+    /// instead of refusing the whole run.
+    #[arg(long)]
+    pub skip_failed: bool,
     /// All or nothing: if any promotion of this run fails (or the run is interrupted), the ones
     /// already made are rolled back, and their `rolled_back` records follow. The exit code
     /// still says the run failed.

@@ -2,9 +2,9 @@
 //! versioning is not enabled fails the check (exit 1): promotion into it would lose content.
 
 use crate::args::CheckArgs;
-use crate::{calls, Clients};
+use crate::{calls, unpointed, Clients};
 use shared::output::Output;
-use shared::{Action, ExitCode, Record, Result, Service};
+use shared::{Action, ExitCode, Result};
 
 pub(crate) async fn run(
     args: &CheckArgs,
@@ -17,8 +17,8 @@ pub(crate) async fn run(
         calls::object_lock(&at, &args.bucket),
     )
     .await?;
-    let mut record = Record::new(Service::S3, Action::Resolved, &args.bucket);
-    record.region.clone_from(&at.region);
+    let mut record =
+        unpointed(&args.bucket, &at).record::<serde_json::Value>(Action::Resolved, None, None);
     let enabled = versioning == "Enabled";
     record.extra.insert(
         "versioning".into(),

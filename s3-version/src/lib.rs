@@ -4,8 +4,10 @@
 //! nothing is ever lost and rollback copies the old version back on top.
 //!
 //! Layout: `args` (the command line), `location` (s3:// parsing), `plan` (the decisions, pure),
-//! `calls` (the S3 calls and clients), one module per subcommand.
+//! `calls` (the S3 calls and clients), `adapter` (S3 for the shared promotion engine), one module
+//! per subcommand.
 
+mod adapter;
 pub mod args;
 pub mod calls;
 mod check;
@@ -24,9 +26,10 @@ use location::Location;
 pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::Project;
+use shared::engine::Target;
 use shared::input::Input;
 use shared::output::Output;
-use shared::record::{to_value, S3Artifact};
+use shared::record::S3Artifact;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
@@ -46,7 +49,11 @@ impl Tool for Cli {
             Command::Rollback => true,
             _ => false,
         };
-        let input = ctx.stdin_if(reads_stdin)?;
+        // A promotion or a rollback tells an empty pipe from no input; status needs no such care.
+        let input = match &self.command {
+            Command::Status(_) => ctx.stdin_if(reads_stdin)?,
+            _ => ctx.input(reads_stdin)?,
+        };
         let clients = calls::clients(&ctx.aws);
         let opts = ctx.opts;
         execute(
@@ -86,6 +93,22 @@ pub async fn execute(
     }
 }
 
+/// One key of one environment: the pointer a record is about.
+#[derive(Debug, Clone)]
+pub(crate) struct Pointer {
+    pub location: Location,
+    pub env: Option<String>,
+}
+
+impl Pointer {
+    /// The pointer as the engine knows it.
+    pub fn target(&self, region: Option<&str>) -> Target {
+        Target::new(Service::S3, self.location.resource(), &self.location.key)
+            .env(self.env.as_deref())
+            .region(region)
+    }
+}
+
 /// A record about a key.
 pub(crate) fn record(
     action: Action,
@@ -95,13 +118,22 @@ pub(crate) fn record(
     artifact: Option<&S3Artifact>,
     previous: Option<&S3Artifact>,
 ) -> Record {
-    let mut record = Record::new(Service::S3, action, location.resource());
-    record.region.clone_from(&at.region);
-    record.env = env.map(str::to_string);
-    record.pointer = Some(location.key.clone());
-    record.artifact = artifact.map(to_value);
-    record.previous = previous.map(to_value);
-    record
+    let pointer = Pointer {
+        location: location.clone(),
+        env: env.map(str::to_string),
+    };
+    pointer
+        .target(at.region.as_deref())
+        .record(action, artifact, previous)
+}
+
+/// A record about `resource` that is not a pointer's state (a listing, a bucket's settings): it
+/// names no pointer, so no tool takes it for one.
+pub(crate) fn unpointed(resource: &str, at: &Located) -> Target {
+    Target {
+        pointer: None,
+        ..Target::new(Service::S3, resource, "").region(at.region.as_deref())
+    }
 }
 
 /// Parse a location argument (already checked by clap) into a usage error if it is not one.

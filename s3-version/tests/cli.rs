@@ -385,3 +385,235 @@ async fn bad_input_changes_nothing_and_names_the_line() {
         .expect_code(2);
     assert_eq!(b.prod().await, b"build-0");
 }
+
+/// A versioned bucket with dev/, staging/ and prod/web.zip, each a different build, and a
+/// promote.toml of the three environments in that order.
+struct Chain {
+    name: String,
+}
+
+impl Chain {
+    async fn new() -> Chain {
+        let name = unique("chain");
+        create_bucket(&name, true).await;
+        for env in ["dev", "staging", "prod"] {
+            put(
+                &name,
+                &format!("{env}/web.zip"),
+                format!("{env}-build").as_bytes(),
+                "application/zip",
+                &[],
+            )
+            .await;
+        }
+        Chain { name }
+    }
+
+    fn toml(&self) -> String {
+        format!(
+            "[envs]\norder = [\"dev\", \"staging\", \"prod\"]\n\n[s3]\nobjects = [\"s3://{}/{{env}}/web.zip\"]\n",
+            self.name
+        )
+    }
+
+    async fn prod(&self) -> Vec<u8> {
+        get(&self.name, "prod/web.zip", None).await.unwrap().0
+    }
+}
+
+#[tokio::test]
+async fn an_empty_pipe_promotes_nothing() {
+    let b = Bucket::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &b.toml());
+    let before = versions(&b.name, "prod/web.zip").await;
+
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(""));
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("no records on stdin; pass --from ENV"),
+        "{run}"
+    );
+    assert!(run.stdout.is_empty(), "{run}");
+    assert_eq!(b.prod().await, b"build-0", "the target is unchanged");
+    assert_eq!(versions(&b.name, "prod/web.zip").await, before);
+
+    // Records of other services only: nothing to do, they are passed on, and it is said.
+    let lambda = r#"{"service":"lambda","action":"resolved","resource":"f","env":"staging"}"#;
+    let passed = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod"],
+        Some(&format!("{lambda}\n")),
+    );
+    passed.expect_code(0);
+    assert_eq!(passed.stdout.trim_end(), lambda, "{passed}");
+    assert!(passed.stderr.contains("no s3 records on stdin"), "{passed}");
+    assert_eq!(b.prod().await, b"build-0");
+}
+
+#[tokio::test]
+async fn an_error_record_upstream_stops_the_run_unless_skipped() {
+    let b = Bucket::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &b.toml());
+    let manifest = sandbox
+        .run(BIN, &["status", "--env", "staging"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    let failed = format!(
+        r#"{{"service":"s3","action":"error","resource":"{}/staging/other.zip","env":"staging","pointer":"staging/other.zip","message":"gone","exit_code":4}}"#,
+        b.name
+    );
+    let input = format!("{manifest}{failed}\n");
+
+    let refused = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&input));
+    refused.expect_code(3);
+    assert!(
+        refused.stderr.contains("a tool before this one failed"),
+        "{refused}"
+    );
+    assert!(refused.stderr.contains("--skip-failed"), "{refused}");
+    let records = refused.records();
+    assert_eq!(records.len(), 1, "only the error is passed on\n{refused}");
+    assert_eq!(records[0]["action"], "error");
+    assert_eq!(b.prod().await, b"build-0", "nothing changed");
+
+    let skipped = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--skip-failed"],
+        Some(&input),
+    );
+    skipped.expect_code(0);
+    let records = skipped.records();
+    assert_eq!(records.len(), 2, "{skipped}");
+    assert_eq!(records[0]["action"], "promoted", "{skipped}");
+    assert_eq!(
+        records[1]["action"], "error",
+        "the failure still travels on"
+    );
+    assert_eq!(b.prod().await, b"build-2", "the other records are promoted");
+}
+
+#[tokio::test]
+async fn the_order_refuses_a_skipped_environment_unless_forced() {
+    let c = Chain::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &c.toml());
+    let before = versions(&c.name, "prod/web.zip").await;
+
+    let refused = sandbox.run(BIN, &["promote", "--to", "prod", "--from", "dev"], None);
+    refused.expect_code(4);
+    assert!(
+        refused
+            .stderr
+            .contains("prod takes what staging holds, not what dev holds (promote.toml's order: dev → staging → prod); nothing changed (pass --force to do it anyway)"),
+        "{refused}"
+    );
+    assert_eq!(c.prod().await, b"prod-build", "the target is unchanged");
+    assert_eq!(versions(&c.name, "prod/web.zip").await, before);
+
+    // A manifest of dev's objects is refused the same way, one error record per object.
+    let dev = sandbox
+        .run(BIN, &["status", "--env", "dev"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    let manifest = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&dev));
+    manifest.expect_code(4);
+    assert!(
+        manifest
+            .stderr
+            .contains("prod takes what staging holds, not what dev holds"),
+        "{manifest}"
+    );
+    let failed = manifest.record();
+    assert_eq!(failed["action"], "error", "{manifest}");
+    assert_eq!(failed["pointer"], "prod/web.zip", "{manifest}");
+    assert_eq!(c.prod().await, b"prod-build");
+
+    let forced = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--from", "dev", "--force"],
+        None,
+    );
+    forced.expect_code(0);
+    let record = forced.record();
+    assert_eq!(record["action"], "promoted", "{forced}");
+    assert_eq!(record["forced"], true, "{forced}");
+    assert_eq!(c.prod().await, b"dev-build", "moved because of --force");
+    let (_, _, _, version) = get(&c.name, "prod/web.zip", None).await.unwrap();
+    assert_eq!(record["artifact"]["version_id"], version.as_str());
+
+    // The order's own step is not marked.
+    let allowed = sandbox
+        .run(BIN, &["promote", "--to", "prod", "--from", "staging"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(allowed["action"], "promoted");
+    assert!(allowed.get("forced").is_none(), "{allowed}");
+    assert_eq!(c.prod().await, b"staging-build");
+}
+
+#[tokio::test]
+async fn atomic_finds_a_missing_object_before_any_copy() {
+    let b = Bucket::new().await;
+    let sandbox = Sandbox::new();
+    // Two objects; staging has no missing.zip.
+    sandbox.write(
+        "promote.toml",
+        &format!(
+            "[envs]\norder = [\"staging\", \"prod\"]\n\n[s3]\nobjects = [\"s3://{0}/{{env}}/web.zip\", \"s3://{0}/{{env}}/missing.zip\"]\n",
+            b.name
+        ),
+    );
+    let before = versions(&b.name, "prod/web.zip").await;
+
+    let run = sandbox.run(BIN, &["promote", "--to", "prod", "--atomic"], None);
+    run.expect_code(4);
+    assert!(run.stderr.contains("missing.zip does not exist"), "{run}");
+    assert!(run.stderr.contains("--atomic"), "{run}");
+    let failed = run.record();
+    assert_eq!(failed["action"], "error", "{run}");
+    assert_eq!(failed["pointer"], "prod/missing.zip", "{run}");
+    assert_eq!(b.prod().await, b"build-0", "no target changed at all");
+    assert_eq!(
+        versions(&b.name, "prod/web.zip").await,
+        before,
+        "not even a copy rolled back: none was made"
+    );
+    assert!(get(&b.name, "prod/missing.zip", None).await.is_none());
+
+    // Without --atomic the object that can be promoted is.
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    run.expect_code(4);
+    let records = run.records();
+    assert_eq!(records[0]["action"], "promoted", "{run}");
+    assert_eq!(records[1]["action"], "error", "{run}");
+    assert_eq!(b.prod().await, b"build-2");
+}
+
+#[tokio::test]
+async fn rollback_of_no_change_records_says_so_and_changes_nothing() {
+    let b = Bucket::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &b.toml());
+    let manifest = sandbox
+        .run(BIN, &["status", "--env", "prod"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    let lambda = r#"{"service":"lambda","action":"promoted","resource":"f","pointer":"prod"}"#;
+    let before = versions(&b.name, "prod/web.zip").await;
+
+    let run = sandbox.run(BIN, &["rollback"], Some(&format!("{lambda}\n{manifest}")));
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("no s3 change records on stdin: nothing to roll back"),
+        "{run}"
+    );
+    assert_eq!(run.stdout.trim_end(), lambda, "other services pass through");
+    assert_eq!(b.prod().await, b"build-0");
+    assert_eq!(versions(&b.name, "prod/web.zip").await, before);
+}

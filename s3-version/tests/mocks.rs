@@ -177,7 +177,11 @@ async fn a_failed_part_aborts_the_upload() {
     )
     .await;
     assert_eq!(code, ExitCode::Aws);
-    assert!(records.is_empty());
+    // No change record for a copy that did not happen: only the failure, as a record.
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["action"], "error", "{records:?}");
+    assert_eq!(records[0]["exit_code"], 3, "{records:?}");
+    assert_eq!(records[0]["pointer"], "prod.bin", "{records:?}");
     assert_eq!(abort.num_calls(), 1, "no half object is left behind");
     assert_eq!(complete.num_calls(), 0);
 }

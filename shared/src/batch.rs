@@ -222,7 +222,7 @@ where
                 };
                 // After a signal or a closed stdout no new change starts; those in flight go on
                 // to the end.
-                if crate::interrupt::stopping() {
+                if crate::interrupt::stopping() || crate::output::stdout_reader_gone() {
                     return Done::NotStarted;
                 }
                 let mut outcome: Outcome = act(item).await.into();
@@ -243,7 +243,10 @@ where
     let mut not_started = 0usize;
     while let Some(done) = results.next().await {
         match done {
-            Done::NotStarted => not_started += 1,
+            Done::NotStarted => {
+                not_started += 1;
+                out.check_reader();
+            }
             Done::PassThrough(passage) => out.pass(&passage)?,
             Done::Records(outcome, subject) => {
                 // The records first: a change that happened is always written.

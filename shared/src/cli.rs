@@ -232,6 +232,8 @@ fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
         let code = tool.run(&mut ctx).await;
         // The table view is printed even when some items failed: it shows what did happen.
         let finished = ctx.out.finish();
+        // A reader that left before the end (`| head -1`) may not have read what was written.
+        ctx.out.check_reader();
         let code = match (code, finished) {
             (Err(Error::BrokenPipe), _) | (Ok(_), Err(Error::BrokenPipe)) => Ok(ExitCode::Success),
             (Err(e), _) | (Ok(_), Err(e)) => Err(e),

@@ -38,6 +38,39 @@ pub struct Output {
     /// With the table view: the change records, as JSON lines, in case the table cannot be
     /// printed at the end.
     table_changes: Vec<String>,
+    /// The change records written to stdout so far, as JSON lines (commands that change things
+    /// only): when stdout's reader turns out to have gone, nobody can tell which of them it read
+    /// (`head -1` reads a block and prints one line), so they all go to stderr as well.
+    delivered: Vec<String>,
+    /// stdout is a pipe: its reader can go away.
+    pipe: bool,
+}
+
+/// Whether stdout is a pipe whose reader has gone: the kernel reports an error condition on a
+/// pipe's write end once its read end is closed, before any write fails.
+#[must_use]
+pub fn stdout_reader_gone() -> bool {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    use std::os::fd::AsFd;
+    static PIPE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let pipe = *PIPE.get_or_init(|| {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata("/dev/stdout").is_ok_and(|m| m.file_type().is_fifo())
+    });
+    if !pipe {
+        return false;
+    }
+    let stdout = std::io::stdout();
+    let fd = stdout.as_fd();
+    let mut fds = [PollFd::new(&fd, PollFlags::empty())];
+    let now = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
+        && fds[0]
+            .revents()
+            .intersects(PollFlags::ERR | PollFlags::HUP)
 }
 
 impl std::fmt::Debug for Output {
@@ -55,6 +88,10 @@ impl Output {
     pub fn stdout(format: Format) -> Self {
         let mut output = Output::to_writer(format, Box::new(std::io::stdout()));
         output.colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        output.pipe = {
+            use std::os::unix::fs::FileTypeExt;
+            std::fs::metadata("/dev/stdout").is_ok_and(|m| m.file_type().is_fifo())
+        };
         output
     }
 
@@ -71,6 +108,25 @@ impl Output {
             mutating: false,
             diverted: 0,
             table_changes: Vec::new(),
+            delivered: Vec::new(),
+            pipe: false,
+        }
+    }
+
+    /// When stdout is a pipe whose reader has gone, say so now: no new change starts, and the
+    /// change records already written go to stderr too (the reader may not have read them).
+    /// Called before each change starts and at the end of a run that changes things.
+    pub fn check_reader(&mut self) {
+        if self.mutating && self.pipe && !self.closed && stdout_reader_gone() {
+            self.close();
+        }
+    }
+
+    fn close(&mut self) {
+        self.closed = true;
+        crate::interrupt::close_stdout();
+        for line in std::mem::take(&mut self.delivered) {
+            self.divert(&line);
         }
     }
 
@@ -92,9 +148,10 @@ impl Output {
     pub fn undelivered(&self) -> Option<Error> {
         (self.closed && self.mutating).then(|| {
             Error::Undelivered(match self.diverted {
-                0 => "no new change was started; every change made was delivered before it closed".to_string(),
+                0 => "no new change was started".to_string(),
                 n => format!(
-                    "no new change was started; the {n} change record{} not delivered {} on stderr above, as JSON lines for `rollback`",
+                    "no new change was started; the record{} of the {n} change{} made {} on stderr above, as JSON lines for `rollback`",
+                    if n == 1 { "" } else { "s" },
                     if n == 1 { "" } else { "s" },
                     if n == 1 { "is" } else { "are" },
                 ),
@@ -141,15 +198,22 @@ impl Output {
             }
         }
         match self.format {
-            Format::Json => match self.line(&record.to_json_line()) {
-                Err(Error::BrokenPipe) if self.mutating => {
-                    if change {
-                        self.divert(&record.to_json_line());
+            Format::Json => {
+                let line = record.to_json_line();
+                match self.line(&line) {
+                    Err(Error::BrokenPipe) if self.mutating => {
+                        if change {
+                            self.divert(&line);
+                        }
+                        Ok(())
                     }
-                    Ok(())
+                    Ok(()) if change && self.mutating => {
+                        self.delivered.push(line);
+                        Ok(())
+                    }
+                    other => other,
                 }
-                other => other,
-            },
+            }
             Format::Table => {
                 if change {
                     self.table_changes.push(record.to_json_line());
@@ -165,7 +229,8 @@ impl Output {
     fn divert(&mut self, line: &str) {
         if self.diverted == 0 {
             crate::cli::note(
-                "stdout was closed: the records of the changes made from here on follow on stderr,                  one JSON line each (feed them to rollback to undo them)",
+                "stdout was closed: the records of this run's changes follow on stderr, one JSON line \
+                 each (feed them to rollback to undo them; some may also have been read)",
             );
         }
         self.diverted += 1;
@@ -252,8 +317,12 @@ impl Output {
         match written {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == ErrorKind::BrokenPipe => {
-                self.closed = true;
-                crate::interrupt::close_stdout();
+                if self.mutating {
+                    self.close();
+                } else {
+                    self.closed = true;
+                    crate::interrupt::close_stdout();
+                }
                 Err(Error::BrokenPipe)
             }
             Err(e) => Err(Error::Output(e)),
@@ -446,7 +515,7 @@ mod tests {
         assert_eq!(e.exit_code().code(), 3);
         assert!(
             e.to_string()
-                .contains("the 1 change record not delivered is on stderr"),
+                .contains("the record of the 1 change made is on stderr"),
             "{e}"
         );
         assert!(crate::interrupt::stdout_closed(), "no new change may start");

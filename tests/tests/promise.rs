@@ -156,8 +156,14 @@ async fn a_failed_upstream_stops_the_promotion() {
     assert_eq!(actions, ["promoted", "promoted", "error"], "{run}");
 }
 
-/// Run `args` with stdout a pipe that is closed before the tool writes anything.
-fn run_with_closed_stdout(sandbox: &Sandbox, args: &[&str]) -> (i32, String) {
+/// Run `args` with stdout a pipe whose reader reads `lines` lines and then goes away; the
+/// lines read, the exit code and stderr.
+fn run_with_reader_leaving(
+    sandbox: &Sandbox,
+    args: &[&str],
+    lines: usize,
+) -> (Vec<String>, i32, String) {
+    use std::io::BufRead;
     let mut command = Command::new(lambda());
     command
         .args(args)
@@ -174,9 +180,21 @@ fn run_with_closed_stdout(sandbox: &Sandbox, args: &[&str]) -> (i32, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
-    drop(child.stdout.take()); // the reader goes away at once
+    let stdout = child.stdout.take().unwrap();
+    let mut read = Vec::new();
+    {
+        let mut reader = std::io::BufReader::new(stdout);
+        for _ in 0..lines {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            read.push(line);
+        }
+    } // the reader goes away
     let output = child.wait_with_output().unwrap();
     (
+        read,
         output.status.code().unwrap_or(-1),
         String::from_utf8(output.stderr).unwrap(),
     )
@@ -184,49 +202,82 @@ fn run_with_closed_stdout(sandbox: &Sandbox, args: &[&str]) -> (i32, String) {
 
 #[tokio::test]
 async fn a_closed_stdout_never_hides_a_change() {
+    // The reader is gone before anything is written: no change is made at all.
     let fs = functions("closed", 6).await;
     let sandbox = Sandbox::new();
-    let journal = sandbox.path().join("journal.ndjson");
-    let mut args = vec!["promote", "--from", "staging", "--to", "prod", "--journal"];
-    let journal_arg = journal.display().to_string();
-    args.push(&journal_arg);
+    let mut args = vec!["promote", "--from", "staging", "--to", "prod"];
     args.extend(fs.iter().map(String::as_str));
-    let (code, stderr) = run_with_closed_stdout(&sandbox, &args);
-    assert_eq!(
-        code, 3,
-        "a change that could not be delivered is a failure\n{stderr}"
+    let (_, code, stderr) = run_with_reader_leaving(&sandbox, &args, 0);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("stdout was closed: no new change was started"),
+        "{stderr}"
     );
-    assert!(stderr.contains("stdout was closed"), "{stderr}");
+    assert!(versions(&fs, "prod")
+        .await
+        .iter()
+        .all(|v| v.as_deref() == Some("1")));
 
-    // Every pointer that moved has its record: on stderr (stdout took none) and in the journal.
-    let moved: Vec<String> = {
-        let mut moved = Vec::new();
-        for f in &fs {
-            if version(f, "prod").await.as_deref() == Some("2") {
-                moved.push(f.clone());
-            }
+    // The reader takes one record and leaves (`| head -1`), one promotion at a time: every
+    // pointer that moved has its record, on stdout or on stderr, and in the journal.
+    let journal = sandbox.path().join("journal.ndjson");
+    let journal_arg = journal.display().to_string();
+    let mut args = vec![
+        "promote",
+        "--from",
+        "staging",
+        "--to",
+        "prod",
+        "--concurrency",
+        "1",
+        "--journal",
+        &journal_arg,
+    ];
+    args.extend(fs.iter().map(String::as_str));
+    let (read, code, stderr) = run_with_reader_leaving(&sandbox, &args, 1);
+    assert_eq!(read.len(), 1, "{stderr}");
+    let mut moved = Vec::new();
+    for f in &fs {
+        if version(f, "prod").await.as_deref() == Some("2") {
+            moved.push(f.clone());
         }
-        moved
-    };
-    assert!(!moved.is_empty(), "{stderr}");
-    let on_stderr = json_lines(&stderr);
-    let mut recorded: Vec<String> = on_stderr
+    }
+    assert!(!moved.is_empty());
+    let journaled = json_lines(&std::fs::read_to_string(&journal).unwrap());
+    let mut in_journal: Vec<String> = journaled
         .iter()
         .map(|r| r["resource"].as_str().unwrap().to_string())
         .collect();
-    recorded.sort();
-    assert_eq!(recorded, moved, "{stderr}");
-    let journaled = json_lines(&std::fs::read_to_string(&journal).unwrap());
-    assert_eq!(journaled.len(), moved.len());
+    in_journal.sort();
+    assert_eq!(in_journal, moved, "the journal has every change");
+    if code == 3 {
+        // The tool saw its reader go: stdout and stderr together hold every change.
+        assert!(stderr.contains("stdout was closed"), "{stderr}");
+        let mut recorded: Vec<String> = json_lines(&read.concat())
+            .into_iter()
+            .chain(json_lines(&stderr))
+            .map(|r| r["resource"].as_str().unwrap().to_string())
+            .collect();
+        recorded.sort();
+        recorded.dedup();
+        assert_eq!(recorded, moved, "{stderr}");
+        assert!(
+            moved.len() < fs.len(),
+            "no new change after the reader left: {stderr}"
+        );
+    } else {
+        // Every record was written before the reader left (the tool finished first).
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(moved.len(), fs.len());
+    }
 
-    // What stderr gave back rolls the run back.
-    let undo: String = stderr
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| format!("{l}\n"))
-        .collect();
+    // The journal rolls the run back.
     sandbox
-        .run(&lambda(), &["rollback"], Some(&undo))
+        .run(
+            &lambda(),
+            &["rollback"],
+            Some(&std::fs::read_to_string(&journal).unwrap()),
+        )
         .expect_code(0);
     assert!(versions(&fs, "prod")
         .await

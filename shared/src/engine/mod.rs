@@ -542,7 +542,7 @@ where
         match slot {
             Slot::Move(about, apply) if !hold && !settings.dry_run => {
                 let (target, _, verdict) = *about;
-                if crate::interrupt::stopping() {
+                if crate::interrupt::stopping() || crate::output::stdout_reader_gone() {
                     return Written::NotStarted;
                 }
                 let mut outcome = adapter.apply(apply).await;
@@ -580,7 +580,10 @@ where
         match written {
             Written::Pass(passage) => out.pass(&passage)?,
             Written::Held => {}
-            Written::NotStarted => not_started += 1,
+            Written::NotStarted => {
+                not_started += 1;
+                out.check_reader();
+            }
             Written::Done(records, error) => {
                 // The records first: a change that happened is always written.
                 for record in &records {

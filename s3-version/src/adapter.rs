@@ -1,0 +1,382 @@
+//! How S3 keeps the engine's promise (`shared::engine::Adapter`): a pointer is a key, an artifact
+//! one object version (its id and its bytes); a move is a server-side copy of a version onto the
+//! key (checked afterwards), or for an undo of a key that was new, a delete marker. Nothing is
+//! ever deleted: the key's old content stays a version. Reading and deciding happen in `prepare`
+//! (the bucket's versioning too: a bucket that would lose the old content is refused before any
+//! write), the write alone in `apply`.
+
+use crate::calls::{self, Located, Version, Versionings};
+use crate::location::Location;
+use crate::plan::{self, CopyAnswer, Step, Undo};
+use crate::{Clients, Pointer};
+use shared::batch::Outcome;
+use shared::engine::{Adapter, Change, Prepared, Target};
+use shared::record::S3Artifact;
+use shared::{Action, Error, Record, Result, Service};
+use std::collections::HashMap;
+
+/// One key to make hold one version of another key.
+#[derive(Debug)]
+pub(crate) struct Item {
+    pub source: Location,
+    /// The environment whose account the source is read in.
+    pub source_env: Option<String>,
+    /// The version to copy (None: the source's current one).
+    pub version_id: Option<String>,
+    /// What a record says that version holds: checked before copying.
+    pub expected: Option<S3Artifact>,
+    pub target: Pointer,
+}
+
+/// A decided write to one key.
+#[derive(Debug)]
+pub(crate) enum Move {
+    /// A promotion: copy `version` of `source` onto the key.
+    Promote {
+        at: Located,
+        source: Location,
+        version: Version,
+        target: Pointer,
+        /// What the key held before.
+        now: Option<S3Artifact>,
+    },
+    /// A rollback: copy the key's own old `version` back on top.
+    CopyBack {
+        at: Located,
+        version: Version,
+        target: Pointer,
+        now: Option<S3Artifact>,
+    },
+    /// A rollback of a key that did not exist: hide it behind a delete marker.
+    Hide {
+        at: Located,
+        target: Pointer,
+        now: Option<S3Artifact>,
+    },
+}
+
+/// The S3 adapter of one run.
+pub(crate) struct S3<'a> {
+    pub clients: &'a Clients<'a>,
+    /// `--expect`: the version the target key must hold now.
+    pub expect: Option<&'a str>,
+    /// `--allow-unversioned`: copy into a bucket that would lose the old content.
+    pub allow_unversioned: bool,
+    /// Each bucket's versioning, read once in the run.
+    pub versionings: Versionings,
+}
+
+impl<'a> S3<'a> {
+    pub fn new(clients: &'a Clients<'a>) -> Self {
+        S3 {
+            clients,
+            expect: None,
+            allow_unversioned: false,
+            versionings: Versionings::default(),
+        }
+    }
+}
+
+/// A promotion's record: what the key holds, and the exact version it was copied from.
+fn promoted(mut record: Record, source: &Location, version: &S3Artifact) -> Record {
+    record.extra.insert(
+        "source".into(),
+        format!("{source}?versionId={}", version.version_id).into(),
+    );
+    record
+}
+
+/// Copy `version` of `source` onto `target`: what the key holds afterwards (the copy's own
+/// answer when it proves the bytes, else the new version read back). `Err`: nothing was
+/// written (`gone` says why when the version no longer exists). A copy that was made but cannot
+/// be read back comes with the error, and with the version as the copy answered it: the change
+/// happened, and a rollback needs its version id.
+async fn copy(
+    at: &Located,
+    source: &Location,
+    version: &Version,
+    target: &Location,
+    gone: impl FnOnce() -> String,
+) -> Result<(S3Artifact, Option<Error>)> {
+    let answer = calls::copy(at, source, version, target)
+        .await?
+        .ok_or_else(|| Error::precondition(gone()))?;
+    if let Some(copied) = plan::copied(&version.artifact, &answer) {
+        return Ok((copied, None));
+    }
+    let new_version = &answer.version_id;
+    let as_answered = || answered(&version.artifact, &answer);
+    Ok(match calls::head(at, target, Some(new_version)).await {
+        Ok(Some(read)) => (read.artifact, None),
+        Ok(None) => (
+            as_answered(),
+            Some(Error::Aws {
+                doing: format!("checking the copy onto {target}"),
+                message: format!("version {new_version} cannot be read back"),
+            }),
+        ),
+        Err(e) => (as_answered(), Some(e)),
+    })
+}
+
+/// The version a copy made, as far as its answer says.
+fn answered(source: &S3Artifact, answer: &CopyAnswer) -> S3Artifact {
+    S3Artifact {
+        version_id: answer.version_id.clone(),
+        etag: answer.etag.clone().unwrap_or_default(),
+        size: source.size,
+        checksum: answer.checksum.clone(),
+    }
+}
+
+/// The records of a write that was made, and the error that followed it, if any.
+fn made(record: Record, error: Option<Error>) -> Outcome {
+    match error {
+        None => Ok(vec![record]).into(),
+        Some(e) => Outcome::partial(vec![record], e),
+    }
+}
+
+impl Adapter for S3<'_> {
+    const SERVICES: &'static [Service] = &[Service::S3];
+    type Item = Item;
+    type Move = Move;
+    type Pointer = Pointer;
+    type Artifact = S3Artifact;
+
+    async fn prepare(&self, _target: &Target, item: Item) -> Result<Prepared<Move>> {
+        let Item {
+            source,
+            source_env,
+            version_id,
+            expected,
+            target,
+        } = item;
+        let source_at = self.clients.get(source_env.as_deref(), None).await?;
+        let at = self.clients.get(target.env.as_deref(), None).await?;
+        let version = calls::head(&source_at, &source, version_id.as_deref())
+            .await?
+            .ok_or_else(|| {
+                Error::precondition(match &version_id {
+                    Some(v) => format!("{source} has no version {v}; nothing changed"),
+                    None => format!("{source} does not exist; nothing to promote"),
+                })
+            })?;
+        if let Some(expected) = &expected {
+            if plan::same_bytes(expected, &version.artifact) == Some(false) {
+                return Err(Error::precondition(format!(
+                    "{source} version {} is not what the record says (etag {}, {} bytes); nothing changed",
+                    expected.version_id, expected.etag, expected.size
+                )));
+            }
+        }
+        let location = &target.location;
+        let now = calls::head(&at, location, None).await?.map(|v| v.artifact);
+        let step = plan::promote(
+            &location.to_string(),
+            &version.artifact,
+            now.as_ref(),
+            self.expect,
+        )?;
+        let pointer = target.target(at.region.as_deref());
+        if step == Step::Unchanged {
+            let current = now.clone().unwrap_or_else(|| version.artifact.clone());
+            return Ok(Prepared::Settled(vec![promoted(
+                pointer.record(Action::Unchanged, Some(&current), now.as_ref()),
+                &source,
+                &version.artifact,
+            )]));
+        }
+        // Only a write can lose the key's old content, so only a write (or a dry run of one, to
+        // report the refusal) needs the bucket's versioning; it is read once per bucket in a run.
+        let status = self.versionings.get(&at, &location.bucket).await?;
+        plan::check_versioning(&location.bucket, &status, self.allow_unversioned)?;
+        let planned = promoted(
+            pointer.planned(Action::Promoted, Some(&version.artifact), now.as_ref()),
+            &source,
+            &version.artifact,
+        );
+        Ok(Prepared::to(
+            Move::Promote {
+                at,
+                source,
+                version,
+                target,
+                now,
+            },
+            planned,
+        ))
+    }
+
+    async fn apply(&self, write: Move) -> Outcome {
+        match write {
+            Move::Promote {
+                at,
+                source,
+                version,
+                target,
+                now,
+            } => {
+                let location = &target.location;
+                let gone = || {
+                    format!(
+                        "{source} version {} no longer exists; nothing changed",
+                        version.artifact.version_id
+                    )
+                };
+                let (copied, error) = match copy(&at, &source, &version, location, gone).await {
+                    Ok(copied) => copied,
+                    Err(e) => return Err(e).into(),
+                };
+                let record = promoted(
+                    target.target(at.region.as_deref()).record(
+                        Action::Promoted,
+                        Some(&copied),
+                        now.as_ref(),
+                    ),
+                    &source,
+                    &version.artifact,
+                );
+                let error = error.or_else(|| match plan::same_bytes(&version.artifact, &copied) {
+                    Some(true) => None,
+                    None => {
+                        tracing::warn!("{location}: sizes match, but neither ETags nor checksums can prove the copy identical");
+                        None
+                    }
+                    Some(false) => Some(Error::Aws {
+                        doing: format!(
+                            "checking the copy of {source}?versionId={} onto {location}",
+                            version.artifact.version_id
+                        ),
+                        message: format!(
+                            "the copy (version {}: etag {}, {} bytes) does not match the source (etag {}, {} bytes)",
+                            copied.version_id,
+                            copied.etag,
+                            copied.size,
+                            version.artifact.etag,
+                            version.artifact.size
+                        ),
+                    }),
+                });
+                made(record, error)
+            }
+            Move::CopyBack {
+                at,
+                version,
+                target,
+                now,
+            } => {
+                let location = &target.location;
+                let gone = || {
+                    format!(
+                        "{location} version {} no longer exists: it cannot be copied back",
+                        version.artifact.version_id
+                    )
+                };
+                let (copied, error) = match copy(&at, location, &version, location, gone).await {
+                    Ok(copied) => copied,
+                    Err(e) => return Err(e).into(),
+                };
+                tracing::info!("{location}: rolled back");
+                let record = target.target(at.region.as_deref()).record(
+                    Action::RolledBack,
+                    Some(&copied),
+                    now.as_ref(),
+                );
+                made(record, error)
+            }
+            Move::Hide { at, target, now } => match calls::hide(&at, &target.location).await {
+                Ok(()) => {
+                    tracing::info!("{}: rolled back", target.location);
+                    let record = target.target(at.region.as_deref()).record(
+                        Action::RolledBack,
+                        None,
+                        now.as_ref(),
+                    );
+                    Ok(vec![record]).into()
+                }
+                Err(e) => Err(e).into(),
+            },
+        }
+    }
+
+    fn change_of(&self, record: &Record, origin: &str) -> Result<Option<(Target, Pointer)>> {
+        let location = Location::from_resource(&record.resource)
+            .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
+        let pointer = Pointer {
+            location,
+            env: record.env.clone(),
+        };
+        Ok(Some((pointer.target(record.region.as_deref()), pointer)))
+    }
+
+    fn artifact(
+        &self,
+        _record: &Record,
+        value: &serde_json::Value,
+    ) -> std::result::Result<S3Artifact, String> {
+        serde_json::from_value(value.clone())
+            .map_err(|e| format!("an s3 artifact {{\"version_id\", \"etag\", \"size\"}}: {e}"))
+    }
+
+    async fn prepare_undo(&self, change: Change<Pointer, S3Artifact>) -> Result<Prepared<Move>> {
+        let Change {
+            pointer: target,
+            changed_to,
+            restore,
+            ..
+        } = change;
+        let at = self.clients.get(target.env.as_deref(), None).await?;
+        let location = &target.location;
+        let now = calls::head(&at, location, None).await?.map(|v| v.artifact);
+        let step = plan::rollback(
+            &location.to_string(),
+            now.as_ref(),
+            changed_to.as_ref(),
+            restore.as_ref(),
+        )?;
+        let pointer = target.target(at.region.as_deref());
+        let planned = pointer.planned(Action::RolledBack, restore.as_ref(), now.as_ref());
+        let write = match step {
+            Undo::Unchanged => {
+                return Ok(Prepared::Settled(vec![pointer.record(
+                    Action::Unchanged,
+                    now.as_ref(),
+                    now.as_ref(),
+                )]))
+            }
+            Undo::CopyBack(version_id) => {
+                // The record's `previous` is what a single copy needs (its id, size and
+                // checksum), and a missing version fails the copy itself. A copy in parts must
+                // carry the content type and metadata over: only there is the old version read.
+                let version = match restore {
+                    Some(restore)
+                        if restore.version_id == version_id
+                            && restore.size <= plan::SINGLE_COPY_LIMIT =>
+                    {
+                        Version {
+                            artifact: restore,
+                            content_type: None,
+                            metadata: HashMap::new(),
+                        }
+                    }
+                    _ => calls::head(&at, location, Some(&version_id))
+                        .await?
+                        .ok_or_else(|| {
+                            Error::precondition(format!(
+                                "{location} version {version_id} no longer exists: it cannot be copied back"
+                            ))
+                        })?,
+                };
+                Move::CopyBack {
+                    at,
+                    version,
+                    target,
+                    now,
+                }
+            }
+            Undo::Hide => Move::Hide { at, target, now },
+        };
+        Ok(Prepared::to(write, planned))
+    }
+}
