@@ -40,12 +40,16 @@ pub struct DeployArgs {
     /// REST API id or name (default: promote.toml's [apigateway] rest_api).
     #[arg(value_name = "API")]
     pub api: Option<String>,
-    /// The environment whose stage takes the new deployment (created if needed).
+    /// The environment whose stage takes the new deployment (created if needed). Only the
+    /// first environment of promote.toml's order takes a new deployment.
     #[arg(long, value_name = "ENV", value_parser = parse_env)]
     pub env: String,
     /// The deployment's description.
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+    /// Deploy into an environment other than the first all the same.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -62,9 +66,13 @@ pub struct PromoteArgs {
     /// Refuse (exit 4) unless --to's stage runs this deployment now.
     #[arg(long, value_name = "DEPLOYMENT_ID")]
     pub expect: Option<String>,
-    /// Promote records from an environment that the promotion order would refuse.
+    /// Promote from an environment, or records from one, that the promotion order would refuse.
     #[arg(long)]
     pub force: bool,
+    /// When `error` records come in (a tool before this one failed), promote the other records
+    /// instead of refusing the whole run.
+    #[arg(long)]
+    pub skip_failed: bool,
     /// All or nothing: if any promotion of this run fails (or the run is interrupted), the ones
     /// already made are rolled back, and their `rolled_back` records follow. The exit code
     /// still says the run failed.
@@ -81,7 +89,8 @@ pub struct CanaryArgs {
     /// The environment whose stage carries the canary.
     #[arg(long, value_name = "ENV", value_parser = parse_env)]
     pub env: String,
-    /// The deployment the canary sends traffic to.
+    /// The deployment the canary sends traffic to: with promote.toml's order, the one the
+    /// environment before runs.
     #[arg(long, value_name = "ID", requires = "percent")]
     pub deployment: Option<String>,
     /// Percent of the stage's traffic for the canary (0 < P < 100).
@@ -93,6 +102,9 @@ pub struct CanaryArgs {
     /// Remove the canary; the stage keeps its deployment.
     #[arg(long, conflicts_with_all = ["deployment", "promote"])]
     pub abort: bool,
+    /// Send traffic to (or --promote) a deployment the environment before does not run.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

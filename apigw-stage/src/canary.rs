@@ -1,15 +1,17 @@
 //! `canary`: put a canary on a stage, promote it (the canary's deployment becomes the stage's and
-//! the canary is removed, in one UpdateStage call), or abort it.
+//! the canary is removed, in one UpdateStage call), or abort it. Each step is one move made
+//! through the engine (so it is checked against the order, printed, journaled and dry-run like a
+//! promotion), and its record can be rolled back.
 
+use crate::adapter::{Apigateway, Before, Item, Source};
 use crate::args::CanaryArgs;
-use crate::plan::{self, CanaryStep};
-use crate::{
-    api_named, artifact_of, calls, check_env, existing_stage, stage_template, Clients, Options,
-    StageRef,
-};
+use crate::plan::CanaryStep;
+use crate::{api_in, api_named, check_env, stage_template, Clients, Options, StageRef};
+use shared::batch::Work;
 use shared::config::Project;
+use shared::engine::{self, Job, Order, Settings};
 use shared::output::Output;
-use shared::{Action, Error, ExitCode, Result};
+use shared::{Error, ExitCode, Result};
 
 pub(crate) async fn run(
     args: &CanaryArgs,
@@ -32,36 +34,40 @@ pub(crate) async fn run(
             ))
         }
     };
-    let at = clients.get(Some(&args.env), None).await?;
-    let api = shared::apigateway::find_api(
-        &at.client,
-        &api_named(args.api.as_deref(), project, &args.env)?,
-    )
-    .await?;
+    let order = Order::of(project, args.force);
+    let stages = stage_template(project);
+    let before = order.before(&args.env)?.map(|env| Before {
+        stage: stages.render(env),
+        env: env.to_string(),
+    });
+    let named = api_named(args.api.as_deref(), project, &args.env)?;
+    let (at, id) = api_in(clients, &args.env, &named).await?;
     let stage = StageRef {
-        api: api.id,
-        stage: stage_template(project).render(&args.env),
+        api: id.as_deref().unwrap_or(&named).to_string(),
+        stage: stages.render(&args.env),
         env: Some(args.env.clone()),
     };
-    let now = artifact_of(&existing_stage(&at, &stage).await?);
-    if let CanaryStep::Start { deployment_id, .. } = &step {
-        if !shared::apigateway::deployment_exists(&at.client, &stage.api, deployment_id).await? {
-            return Err(Error::usage(format!(
-                "API {} has no deployment {deployment_id}",
-                stage.api
-            )));
-        }
-    }
-    let Some((next, action)) = plan::canary(&stage.name(), &step, &now)? else {
-        out.record(&stage.record(Action::Unchanged, &at, Some(&now), Some(&now)))?;
-        return Ok(ExitCode::Success);
+    let job = Job::new(
+        stage.target(at.region.as_deref()),
+        id.map(|_| Item {
+            stage,
+            source: Source::Canary { step, before },
+        }),
+    );
+    let adapter = Apigateway {
+        clients,
+        expect: None,
+        order,
     };
-    if opts.dry_run {
-        out.record(&stage.planned(action, &at, Some(&next), Some(&now)))?;
-        return Ok(ExitCode::Success);
-    }
-    calls::update_stage(&at, &stage.api, &stage.stage, &plan::patch(&now, &next)).await?;
-    tracing::info!("{}: {action}", stage.name());
-    out.record(&stage.record(action, &at, Some(&next), Some(&now)))?;
-    Ok(ExitCode::Success)
+    engine::promote(
+        &adapter,
+        vec![Work::Own(job)],
+        Settings {
+            dry_run: opts.dry_run,
+            concurrency: 1,
+            ..Settings::default()
+        },
+        out,
+    )
+    .await
 }

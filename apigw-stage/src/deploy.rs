@@ -1,13 +1,16 @@
 //! `deploy`: the "build" of an API: a deployment of the API as it is now, and ENV's stage pointed
-//! at it (created when missing). The record keeps what the stage ran before.
+//! at it (created when missing). The record keeps what the stage ran before. A new deployment
+//! enters the first environment of the order only; the others get theirs by promotion. The move
+//! is made through the engine, like a promotion.
 
+use crate::adapter::{Apigateway, Item, Source};
 use crate::args::DeployArgs;
-use crate::plan;
-use crate::{api_named, artifact_of, calls, check_env, stage_template, Clients, Options, StageRef};
+use crate::{api_in, api_named, check_env, stage_template, Clients, Options, StageRef};
+use shared::batch::Work;
 use shared::config::Project;
+use shared::engine::{self, Job, Order, Settings};
 use shared::output::Output;
-use shared::record::ApigatewayArtifact;
-use shared::{Action, ExitCode, Result};
+use shared::{ExitCode, Result};
 
 pub(crate) async fn run(
     args: &DeployArgs,
@@ -17,43 +20,47 @@ pub(crate) async fn run(
     out: &mut Output,
 ) -> Result<ExitCode> {
     check_env(project, &args.env)?;
-    let at = clients.get(Some(&args.env), None).await?;
-    let api = shared::apigateway::find_api(
-        &at.client,
-        &api_named(args.api.as_deref(), project, &args.env)?,
-    )
-    .await?;
+    let order = Order::of(project, args.force);
+    let named = api_named(args.api.as_deref(), project, &args.env)?;
+    let (at, id) = api_in(clients, &args.env, &named).await?;
     let stage = StageRef {
-        api: api.id,
+        api: id.as_deref().unwrap_or(&named).to_string(),
         stage: stage_template(project).render(&args.env),
         env: Some(args.env.clone()),
     };
-    let now = shared::apigateway::get_stage(&at.client, &stage.api, &stage.stage).await?;
-    let previous = now.as_ref().map(artifact_of);
-    if opts.dry_run {
-        // The deployment's id is only known once it is made.
-        out.record(&stage.planned(Action::Published, &at, None, previous.as_ref()))?;
-        return Ok(ExitCode::Success);
-    }
-    let deployment = calls::create_deployment(&at, &stage.api, args.description.as_deref()).await?;
-    let artifact = ApigatewayArtifact {
-        deployment_id: deployment.clone(),
-        // A canary on the stage stays as it is.
-        canary: previous.as_ref().and_then(|p| p.canary.clone()),
+    let target = stage.target(at.region.as_deref());
+    // The order's refusal is this stage's failure: an `error` record, like any other.
+    let job = match order.check_new(
+        &format!("deploy {} --env {}", stage.api, args.env),
+        &args.env,
+    ) {
+        Ok(verdict) => Job::new(
+            target,
+            id.map(|_| Item {
+                stage,
+                source: Source::Deploy {
+                    description: args.description.clone(),
+                },
+            }),
+        )
+        .verdict(verdict),
+        Err(e) if e.exit_code() == ExitCode::Precondition => Job::new(target, Err(e)),
+        Err(e) => return Err(e),
     };
-    match &previous {
-        Some(previous) => {
-            calls::update_stage(
-                &at,
-                &stage.api,
-                &stage.stage,
-                &plan::patch(previous, &artifact),
-            )
-            .await?
-        }
-        None => calls::create_stage(&at, &stage.api, &stage.stage, &deployment).await?,
-    }
-    tracing::info!("{}: deployed {deployment}", stage.name());
-    out.record(&stage.record(Action::Published, &at, Some(&artifact), previous.as_ref()))?;
-    Ok(ExitCode::Success)
+    let adapter = Apigateway {
+        clients,
+        expect: None,
+        order,
+    };
+    engine::promote(
+        &adapter,
+        vec![Work::Own(job)],
+        Settings {
+            dry_run: opts.dry_run,
+            concurrency: 1,
+            ..Settings::default()
+        },
+        out,
+    )
+    .await
 }

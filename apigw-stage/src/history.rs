@@ -4,9 +4,10 @@
 use crate::args::HistoryArgs;
 use crate::{api_named, check_env, stage_template, Clients};
 use shared::config::Project;
+use shared::engine::Target;
 use shared::output::Output;
-use shared::record::{to_value, ApigatewayArtifact};
-use shared::{Action, Error, ExitCode, Record, Result, Service};
+use shared::record::ApigatewayArtifact;
+use shared::{Action, Error, ExitCode, Result, Service};
 
 pub(crate) async fn run(
     args: &HistoryArgs,
@@ -50,14 +51,18 @@ pub(crate) async fn run(
             })
             .map(|s| s.name.as_str())
             .collect();
-        let mut record = Record::new(Service::Apigateway, Action::Resolved, &api.id);
-        record.region.clone_from(&at.region);
         // A listing, not a pointer's state: no pointer, so no tool takes it for one.
-        record.env = args.env.clone();
-        record.artifact = Some(to_value(&ApigatewayArtifact {
+        let listing = Target {
+            pointer: None,
+            ..Target::new(Service::Apigateway, &api.id, "")
+                .env(env)
+                .region(at.region.as_deref())
+        };
+        let artifact = ApigatewayArtifact {
             deployment_id: deployment.id.clone(),
             canary: None,
-        }));
+        };
+        let mut record = listing.record(Action::Resolved, Some(&artifact), None);
         record
             .extra
             .insert("description".into(), deployment.description.into());

@@ -4,8 +4,9 @@
 //! whatever the API looks like by then.
 //!
 //! Layout: `args` (the command line), `plan` (patch operations, pure), `calls` (the writes and
-//! clients), one module per subcommand.
+//! clients), `adapter` (how the promotion engine moves a stage), one module per subcommand.
 
+mod adapter;
 pub mod args;
 pub mod calls;
 mod canary;
@@ -23,9 +24,10 @@ use calls::Located;
 pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{Project, Template};
+use shared::engine::Target;
 use shared::input::Input;
 use shared::output::Output;
-use shared::record::{to_value, ApigatewayArtifact, CanaryArtifact};
+use shared::record::{ApigatewayArtifact, CanaryArtifact};
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
@@ -42,13 +44,14 @@ impl Tool for Cli {
     }
 
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
-        let reads_stdin = match &self.command {
-            Command::Promote(args) => args.api.is_none(),
-            Command::Status(args) => args.api.is_none(),
-            Command::Rollback => true,
-            _ => false,
+        // A promoting command tells an empty pipe (no work: refused) from no input at all (what
+        // the environments hold now); `status` only reads stdin to know what to look at.
+        let input = match &self.command {
+            Command::Promote(args) => ctx.input(args.api.is_none())?,
+            Command::Rollback => ctx.input(true)?,
+            Command::Status(args) => ctx.stdin_if(args.api.is_none())?,
+            _ => None,
         };
-        let input = ctx.stdin_if(reads_stdin)?;
         let clients = calls::clients(&ctx.aws);
         let opts = ctx.opts;
         execute(
@@ -104,6 +107,14 @@ impl StageRef {
         format!("stage {} of API {}", self.stage, self.api)
     }
 
+    /// The stage as the engine knows it.
+    pub fn target(&self, region: Option<&str>) -> Target {
+        Target::new(Service::Apigateway, &self.api, &self.stage)
+            .env(self.env.as_deref())
+            .region(region)
+    }
+
+    /// A record about this stage.
     pub fn record(
         &self,
         action: Action,
@@ -111,15 +122,11 @@ impl StageRef {
         artifact: Option<&ApigatewayArtifact>,
         previous: Option<&ApigatewayArtifact>,
     ) -> Record {
-        let mut record = Record::new(Service::Apigateway, action, &self.api);
-        record.region.clone_from(&at.region);
-        record.env.clone_from(&self.env);
-        record.pointer = Some(self.stage.clone());
-        record.artifact = artifact.map(to_value);
-        record.previous = previous.map(to_value);
-        record
+        self.target(at.region.as_deref())
+            .record(action, artifact, previous)
     }
 
+    /// A dry run's record: what would be done, as `planned`.
     pub fn planned(
         &self,
         would: Action,
@@ -127,8 +134,8 @@ impl StageRef {
         artifact: Option<&ApigatewayArtifact>,
         previous: Option<&ApigatewayArtifact>,
     ) -> Record {
-        self.record(would, at, artifact, previous)
-            .into_planned(would)
+        self.target(at.region.as_deref())
+            .planned(would, artifact, previous)
     }
 }
 
@@ -171,6 +178,21 @@ pub(crate) fn check_env(project: Option<&Project>, env: &str) -> Result<()> {
         Some(p) => p.position(env).map(|_| ()),
         None => Ok(()),
     }
+}
+
+/// The client of `env` and the id of the API a command names there (looked up once per client
+/// in a process). A failed lookup is the item's failure, not the run's: the engine writes it as
+/// an `error` record about the API as named.
+pub(crate) async fn api_in(
+    clients: &Clients<'_>,
+    env: &str,
+    named: &str,
+) -> Result<(Located, Result<String>)> {
+    let at = clients.get(Some(env), None).await?;
+    let id = shared::apigateway::find_api(&at.client, named)
+        .await
+        .map(|api| api.id);
+    Ok((at, id))
 }
 
 /// A stage that must exist.

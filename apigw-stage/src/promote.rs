@@ -1,31 +1,21 @@
 //! `promote`: point --to's stage at the deployment --from's stage runs (or that a record on stdin
 //! names). One UpdateStage patch of /deploymentId; the stage's variables and settings stay its own.
+//! Where the work comes from, the order, the two phases, `--dry-run` and `--atomic` are the
+//! engine's (`shared::engine`); this module builds the work list and `adapter` says how API
+//! Gateway does it.
 
+use crate::adapter::{Apigateway, Item, Source};
 use crate::args::PromoteArgs;
-use crate::plan::{self, Step};
-use crate::{artifact_of, calls, stage_template, Clients, Options, StageRef};
+use crate::{api_in, stage_template, Clients, Options, StageRef};
 use shared::batch::{self, Work};
 use shared::config::Project;
+use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Verdict};
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::ApigatewayArtifact;
-use shared::{Action, Error, ExitCode, Record, Result, Service};
+use shared::{Error, ExitCode, Record, Result, Service};
 
-#[derive(Debug)]
-enum Source {
-    /// What this environment's stage runs now.
-    Stage { env: String, stage: String },
-    /// The deployment a record on stdin names.
-    Record(String),
-}
-
-#[derive(Debug)]
-struct Item {
-    /// The API as named (id or name), looked up for a stage source; a record's is its id.
-    api: String,
-    target: StageRef,
-    source: Source,
-}
+const SERVICES: &[Service] = &[Service::Apigateway];
 
 pub(crate) async fn run(
     args: &PromoteArgs,
@@ -41,11 +31,6 @@ pub(crate) async fn run(
             project.position(from)?;
         }
     }
-    let stages = stage_template(project);
-    let env_before = match project {
-        Some(p) if !p.order.is_empty() => p.env_before(&args.to)?.map(str::to_string),
-        _ => None,
-    };
     let section = project.and_then(|p| p.apigateway.as_ref());
     if section.is_some_and(|s| s.rest_api.varies_by_env()) {
         return Err(Error::usage(
@@ -53,18 +38,68 @@ pub(crate) async fn run(
              stages of one API are what apigw-stage promotes between",
         ));
     }
+    let order = Order::of(project, args.force);
+    let source = engine::source::decide(
+        "apigw-stage",
+        Asked {
+            names: args.api.is_some(),
+            live: args.from.is_some(),
+        },
+        Stdin::of(input, SERVICES),
+    )?;
+    engine::check_upstream(input, SERVICES, args.skip_failed, out)?;
+    let stages = stage_template(project);
+    let env_before = order.before(&args.to)?.map(str::to_string);
+    let subject = format!("promote --to {}", args.to);
+    // --from must be the environment just before --to, whatever the work comes from.
+    let from_verdict = match &args.from {
+        Some(from) => order.check_from(&subject, from, &args.to)?,
+        None => Verdict::ALLOWED,
+    };
     let target = |api: &str| StageRef {
         api: api.to_string(),
         stage: stages.render(&args.to),
         env: Some(args.to.clone()),
     };
 
-    let mut work: Vec<Work<'_, Result<Item>>> = Vec::new();
-    let from_env = || {
-        args.from
-            .clone()
-            .or_else(|| env_before.clone())
-            .ok_or_else(|| {
+    // All input is read and checked, and the API looked up, before the first write.
+    let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
+    match source {
+        engine::Source::Records | engine::Source::Nothing => {
+            let input = input.ok_or_else(|| Error::usage("no input"))?;
+            let region = match source {
+                engine::Source::Records => clients.get(Some(&args.to), None).await?.region,
+                _ => None,
+            };
+            for item in input.items(SERVICES) {
+                let Some(record) = batch::own(item, &mut work) else {
+                    continue;
+                };
+                let origin = format!("{}:{}", input.origin(), record.line);
+                let parsed = record.parse(input.origin())?;
+                let job = item_from_record(&parsed, &origin, args, &order, &target)?;
+                let job = Job {
+                    target: job.target.region(region.as_deref()),
+                    verdict: job.verdict.and(from_verdict),
+                    ..job
+                };
+                work.push(Work::Own(job));
+            }
+            if source == engine::Source::Nothing {
+                shared::cli::note(
+                    "no apigateway records on stdin: nothing to promote (the other records are passed on)",
+                );
+            }
+        }
+        engine::Source::Names | engine::Source::Live => {
+            let api = args
+                .api
+                .clone()
+                .or_else(|| section.map(|s| s.rest_api.pattern().to_string()))
+                .ok_or_else(|| {
+                    Error::usage("name the REST API, pipe apigateway records in, or set [apigateway] rest_api in promote.toml")
+                })?;
+            let from = args.from.clone().or(env_before).ok_or_else(|| {
                 Error::usage(format!(
                     "pass --from ENV ({} has no environment before it{})",
                     args.to,
@@ -74,75 +109,51 @@ pub(crate) async fn run(
                         ": there is no promote.toml"
                     }
                 ))
-            })
-    };
-    let named = args
-        .api
-        .clone()
-        .or_else(|| section.map(|s| s.rest_api.pattern().to_string()));
-    match (&args.api, input) {
-        (None, Some(input)) => {
-            for item in input.items(&[Service::Apigateway]) {
-                let Some(record) = batch::own(item, &mut work) else {
-                    continue;
-                };
-                let origin = format!("{}:{}", input.origin(), record.line);
-                let parsed = record.parse(input.origin())?;
-                work.push(Work::Own(item_from_record(
-                    &parsed,
-                    &origin,
-                    args,
-                    env_before.as_deref(),
-                    &target,
-                )?));
-            }
-        }
-        _ => {
-            let api = named.ok_or_else(|| {
-                Error::usage("name the REST API, pipe apigateway records in, or set [apigateway] rest_api in promote.toml")
             })?;
-            let from = from_env()?;
-            work.push(Work::Own(Ok(Item {
-                target: target(&api),
-                api,
-                source: Source::Stage {
-                    stage: stages.render(&from),
-                    env: from,
-                },
-            })));
+            let (at, id) = api_in(clients, &args.to, &api).await?;
+            let stage = target(id.as_deref().unwrap_or(&api));
+            let job = Job::new(
+                stage.target(at.region.as_deref()),
+                id.map(|_| Item {
+                    stage,
+                    source: Source::Stage {
+                        stage: stages.render(&from),
+                        env: from,
+                    },
+                }),
+            );
+            work.push(Work::Own(job.verdict(from_verdict)));
         }
     }
 
-    let key = |item: &Result<Item>| {
-        item.as_ref()
-            .ok()
-            .map(|i| format!("{} {}", i.api, i.target.stage))
+    let adapter = Apigateway {
+        clients,
+        expect: args.expect.as_deref(),
+        order,
     };
-    if args.atomic {
-        out.remember_changes();
-    }
-    let code = batch::run_keyed(work, opts.concurrency, out, key, |item| async move {
-        promote_one(item?, args, clients, opts).await
-    })
-    .await?;
-    // --atomic: a run that failed takes back what it changed, with the tool's own rollback.
-    match out.take_changes() {
-        Some(undo) if args.atomic && code != ExitCode::Success => {
-            shared::cli::note("--atomic: the run failed; rolling back the changes it made");
-            let undone = crate::rollback::run(&undo, clients, opts, out).await?;
-            Ok(code.worst(undone))
-        }
-        _ => Ok(code),
-    }
+    engine::promote(
+        &adapter,
+        work,
+        Settings {
+            dry_run: opts.dry_run,
+            concurrency: opts.concurrency,
+            atomic: args.atomic,
+            skip_failed: args.skip_failed,
+        },
+        out,
+    )
+    .await
 }
 
+/// An apigateway record from stdin as an item: its deployment is promoted onto --to's stage of
+/// the same API, if the record comes from the environment before.
 fn item_from_record(
     record: &Record,
     origin: &str,
     args: &PromoteArgs,
-    env_before: Option<&str>,
+    order: &Order<'_>,
     target: &dyn Fn(&str) -> StageRef,
-) -> Result<Result<Item>> {
+) -> Result<Job<Item>> {
     let artifact: ApigatewayArtifact = record
         .artifact
         .clone()
@@ -163,115 +174,21 @@ fn item_from_record(
             ));
         }
     }
-    if let (Some(before), Some(env), false) = (env_before, &record.env, args.force) {
-        if before != env {
-            return Ok(Err(Error::precondition(format!(
-                "{origin}: API {} is promoted into {} from {before} (promote.toml's order), but this record is \
-                 from {env}; nothing changed (pass --force to promote it anyway)",
-                record.resource, args.to
-            ))));
-        }
-    }
-    Ok(Ok(Item {
-        api: record.resource.clone(),
-        target: target(&record.resource),
-        source: Source::Record(artifact.deployment_id),
-    }))
-}
-
-async fn promote_one(
-    item: Item,
-    args: &PromoteArgs,
-    clients: &Clients<'_>,
-    opts: Options,
-) -> Result<Vec<Record>> {
-    let Item {
-        api,
-        mut target,
-        source,
-    } = item;
-    let at = clients.get(target.env.as_deref(), None).await?;
-    let from_record = matches!(source, Source::Record(_));
-    // What the target runs is read before any check: a promotion already done stops with the
-    // reads of the two stages (a record's target stage alone).
-    let (want, now) = match source {
-        // A record names its API by id (records always carry the id): no lookup.
-        Source::Record(deployment) => {
-            let now = shared::apigateway::get_stage(&at.client, &target.api, &target.stage).await?;
-            (deployment, now)
-        }
-        Source::Stage { env, stage } => {
-            target.api = shared::apigateway::find_api(&at.client, &api).await?.id;
-            let from_at = clients.get(Some(&env), None).await?;
-            let no_source = || {
-                Error::precondition(format!(
-                    "API {} has no stage {stage} ({env}): nothing to promote",
-                    target.api
-                ))
-            };
-            if from_at.settings == at.settings {
-                // One account and region: one GetStages reads both stages at once.
-                let all = shared::apigateway::get_stages(&at.client, &target.api).await?;
-                let find = |name: &str| all.iter().find(|s| s.name == name).cloned();
-                let from = find(&stage).ok_or_else(no_source)?;
-                (from.deployment_id, find(&target.stage))
-            } else {
-                let now =
-                    shared::apigateway::get_stage(&at.client, &target.api, &target.stage).await?;
-                let from = shared::apigateway::get_stage(&from_at.client, &target.api, &stage)
-                    .await?
-                    .ok_or_else(no_source)?;
-                (from.deployment_id, now)
-            }
-        }
+    let stage = target(&record.resource);
+    let pointer = stage.target(None);
+    // The promotion order: a record must come from the environment just before --to.
+    let subject = format!("{origin}: {}", stage.name());
+    let verdict = match order.check_record(&subject, record.env.as_deref(), &args.to) {
+        Ok(verdict) => verdict,
+        Err(e) if e.exit_code() == ExitCode::Precondition => return Ok(Job::new(pointer, Err(e))),
+        Err(e) => return Err(e),
     };
-    let now = now.map(|s| artifact_of(&s));
-    let step = plan::promote(&target.name(), &want, now.as_ref(), args.expect.as_deref())?;
-    // API Gateway itself does not check a deployment id on UpdateStage everywhere; check it here
-    // so a stage never points at nothing. A record may name a deployment deleted since; one just
-    // read off a live stage of the same API exists (API Gateway refuses to delete a deployment a
-    // stage points at), and a stage already there needs nothing.
-    if from_record
-        && step != Step::Unchanged
-        && !shared::apigateway::deployment_exists(&at.client, &target.api, &want).await?
-    {
-        return Err(Error::precondition(format!(
-            "API {} has no deployment {want}; nothing changed",
-            target.api
-        )));
-    }
-    let after = ApigatewayArtifact {
-        deployment_id: want.clone(),
-        canary: now.as_ref().and_then(|n| n.canary.clone()),
-    };
-    match step {
-        Step::Unchanged => {
-            return Ok(vec![target.record(
-                Action::Unchanged,
-                &at,
-                now.as_ref(),
-                now.as_ref(),
-            )])
-        }
-        _ if opts.dry_run => {
-            return Ok(vec![target.planned(
-                Action::Promoted,
-                &at,
-                Some(&after),
-                now.as_ref(),
-            )])
-        }
-        Step::Create(deployment) => {
-            calls::create_stage(&at, &target.api, &target.stage, &deployment).await?
-        }
-        Step::Update(ops) => calls::update_stage(&at, &target.api, &target.stage, &ops).await?,
-        Step::Delete => return Err(Error::usage("promote never deletes a stage")),
-    }
-    tracing::info!("{}: now runs {want}", target.name());
-    Ok(vec![target.record(
-        Action::Promoted,
-        &at,
-        Some(&after),
-        now.as_ref(),
-    )])
+    Ok(Job::new(
+        pointer,
+        Ok(Item {
+            stage,
+            source: Source::Record(artifact.deployment_id),
+        }),
+    )
+    .verdict(verdict))
 }

@@ -5,9 +5,10 @@ use crate::args::EnvArgs;
 use crate::{api_named, check_env, existing_stage, stage_template, Clients, StageRef};
 use serde_json::{Map, Value};
 use shared::config::Project;
+use shared::engine::Target;
 use shared::output::Output;
 use shared::secrets::Fingerprinter;
-use shared::{Action, ExitCode, Record, Result, Service};
+use shared::{Action, ExitCode, Result, Service};
 
 pub(crate) async fn run(
     args: &EnvArgs,
@@ -34,12 +35,15 @@ pub(crate) async fn run(
         .iter()
         .map(|(k, v)| (k.clone(), Value::String(fingerprints.show(k, v))))
         .collect();
-    let mut record = Record::new(Service::Config, Action::Resolved, &stage.api);
-    record.region.clone_from(&at.region);
-    record.env.clone_from(&stage.env);
-    record.pointer = Some(stage.stage.clone());
+    let mut record = Target::new(Service::Config, &stage.api, &stage.stage)
+        .env(stage.env.as_deref())
+        .region(at.region.as_deref())
+        .record(
+            Action::Resolved,
+            Some(&serde_json::json!({ "variables": variables })),
+            None,
+        );
     record.extra.insert("source".into(), "apigateway".into());
-    record.artifact = Some(serde_json::json!({ "variables": variables }));
     out.record(&record)?;
     Ok(ExitCode::Success)
 }

@@ -1,12 +1,16 @@
 //! apigw-stage's real binary against the emulator: deploy, promote (the target's variables kept),
 //! history, vars, the rollback round trip, refusals, name resolution, dry runs, pass-through and
-//! bad input, each checked by reading the emulator back. Canaries are tested with mocks
-//! (tests/mocks.rs): the emulator's canary settings are unusable.
+//! bad input, where the work comes from (an empty pipe, a failure upstream), the promotion order,
+//! --atomic, each checked by reading the emulator back. Canaries are tested with mocks
+//! (tests/mocks.rs): the emulator's canary settings are unusable (only a refused canary, which
+//! writes nothing, is run here).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
 
 use serde_json::Value;
-use test_harness::apigateway::{create_api, create_stage, deploy, set_stage, stage};
+use test_harness::apigateway::{
+    api_on_three_stages, create_api, create_stage, deploy, set_stage, stage,
+};
 use test_harness::{unique, Sandbox};
 
 const BIN: &str = env!("CARGO_BIN_EXE_apigw-stage");
@@ -50,6 +54,16 @@ impl Api {
     async fn runs(&self, env: &str) -> Option<String> {
         stage(&self.id, env).await.map(|(d, _)| d)
     }
+}
+
+/// A record of API `id`'s staging stage running `deployment`, as `status --env staging` prints it.
+fn staging_record(id: &str, deployment: &str) -> String {
+    format!(
+        "{}\n",
+        serde_json::json!({"service": "apigateway", "action": "resolved", "resource": id,
+                           "env": "staging", "pointer": "staging",
+                           "artifact": {"deployment_id": deployment}})
+    )
 }
 
 #[tokio::test]
@@ -188,11 +202,26 @@ async fn expect_and_dry_run_change_nothing() {
     assert_eq!(planned["action"], "planned");
     assert_eq!(planned["planned_action"], "promoted");
     assert_eq!(planned["artifact"]["deployment_id"], two.as_str());
+    // A new deployment goes into the first environment only: prod's needs --force.
+    let refused = sandbox.run(BIN, &["deploy", "--env", "prod", "--dry-run"], None);
+    refused.expect_code(4);
+    assert!(
+        refused
+            .stderr
+            .contains("a new artifact goes into staging only; prod takes what staging holds"),
+        "{refused}"
+    );
+    assert_eq!(refused.record()["action"], "error", "{refused}");
     let deploy_plan = sandbox
-        .run(BIN, &["deploy", "--env", "prod", "--dry-run"], None)
+        .run(
+            BIN,
+            &["deploy", "--env", "prod", "--dry-run", "--force"],
+            None,
+        )
         .expect_code(0)
         .record();
     assert_eq!(deploy_plan["planned_action"], "published");
+    assert_eq!(deploy_plan["forced"], true);
     assert_eq!(api.runs("prod").await, Some(api.one.clone()));
 
     sandbox
@@ -354,4 +383,255 @@ async fn bad_input_changes_nothing_and_names_the_line() {
         )
         .expect_code(2);
     assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+}
+
+#[tokio::test]
+async fn an_empty_pipe_is_no_work_not_everything() {
+    let api = Api::new().await;
+    let two = deploy(&api.id, "two").await;
+    set_stage(&api.id, "staging", &two).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &api.toml());
+
+    // A filter upstream that matched nothing: refused, not "promote what staging runs".
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(""));
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("no records on stdin; pass --from ENV"),
+        "{run}"
+    );
+    assert!(run.stdout.is_empty(), "{run}");
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+
+    // --from asks for what an environment runs now, whatever stdin is.
+    let record = sandbox
+        .run(
+            BIN,
+            &["promote", "--from", "staging", "--to", "prod"],
+            Some(""),
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(record["action"], "promoted");
+    assert_eq!(api.runs("prod").await, Some(two));
+}
+
+#[tokio::test]
+async fn a_failure_upstream_stops_the_run_unless_skip_failed() {
+    let api = Api::new().await;
+    let two = deploy(&api.id, "two").await;
+    set_stage(&api.id, "staging", &two).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &api.toml());
+    let failed = r#"{"service":"lambda","action":"error","resource":"orders-fn","env":"prod","pointer":"prod","message":"orders-fn has no alias staging","exit_code":4}"#;
+    let stdin = format!("{failed}\n{}", staging_record(&api.id, &two));
+
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&stdin));
+    run.expect_code(3);
+    assert!(
+        run.stderr
+            .contains("a tool before this one failed on lambda orders-fn"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("--skip-failed"), "{run}");
+    let records = run.records();
+    assert_eq!(
+        records.len(),
+        1,
+        "the failure is passed on, nothing else\n{run}"
+    );
+    assert_eq!(records[0]["action"], "error");
+    assert_eq!(records[0]["service"], "lambda");
+    assert_eq!(
+        api.runs("prod").await,
+        Some(api.one.clone()),
+        "nothing changed"
+    );
+
+    let run = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--skip-failed"],
+        Some(&stdin),
+    );
+    run.expect_code(0);
+    let records = run.records();
+    assert_eq!(records.len(), 2, "{run}");
+    assert_eq!(
+        records[0]["service"], "lambda",
+        "still passed on, in its place"
+    );
+    assert_eq!(records[1]["action"], "promoted");
+    assert_eq!(records[1]["artifact"]["deployment_id"], two.as_str());
+    assert_eq!(api.runs("prod").await, Some(two));
+}
+
+#[tokio::test]
+async fn the_order_is_kept_on_every_path_unless_forced() {
+    let name = unique("chain");
+    let (id, one, two) = api_on_three_stages(&name).await;
+    let three = deploy(&id, "three").await;
+    set_stage(&id, "dev", &three).await;
+    let runs = |env: &'static str| {
+        let id = id.clone();
+        async move { stage(&id, env).await.map(|(d, _)| d) }
+    };
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!("[envs]\norder = [\"dev\", \"staging\", \"prod\"]\n\n[apigateway]\nrest_api = \"{name}\"\n"),
+    );
+
+    // --from that skips staging: refused for the whole run.
+    let run = sandbox.run(BIN, &["promote", "--from", "dev", "--to", "prod"], None);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains(
+            "prod takes what staging holds, not what dev holds (promote.toml's order: dev → staging → prod); \
+             nothing changed (pass --force to do it anyway)"
+        ),
+        "{run}"
+    );
+    assert_eq!(runs("prod").await, Some(one.clone()));
+
+    // A record from dev: that pointer's failure, as an `error` record.
+    let dev = sandbox
+        .run(BIN, &["status", "--env", "dev"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&dev));
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains("prod takes what staging holds, not what dev holds"),
+        "{run}"
+    );
+    let failed = run.record();
+    assert_eq!(failed["action"], "error", "{run}");
+    assert_eq!(failed["resource"], id.as_str());
+    assert_eq!(failed["pointer"], "prod");
+    assert_eq!(runs("prod").await, Some(one.clone()));
+
+    // A canary of a deployment staging does not run: refused before any write.
+    let run = sandbox.run(
+        BIN,
+        &[
+            "canary",
+            "--env",
+            "prod",
+            "--deployment",
+            &three,
+            "--percent",
+            "10",
+        ],
+        None,
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains(&format!(
+            "deployment {three} is not what staging holds (deployment {two}), and prod takes only that"
+        )),
+        "{run}"
+    );
+    assert_eq!(run.record()["action"], "error", "{run}");
+    assert_eq!(runs("prod").await, Some(one.clone()));
+
+    // A new deployment straight into staging: refused; dev takes new deployments.
+    let run = sandbox.run(BIN, &["deploy", "--env", "staging"], None);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("a new artifact goes into dev only"),
+        "{run}"
+    );
+    assert_eq!(runs("staging").await, Some(two.clone()));
+
+    // --force: moved, and the record says so.
+    let forced = sandbox
+        .run(
+            BIN,
+            &["promote", "--from", "dev", "--to", "prod", "--force"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(forced["action"], "promoted");
+    assert_eq!(forced["forced"], true);
+    assert_eq!(forced["artifact"]["deployment_id"], three.as_str());
+    assert_eq!(runs("prod").await, Some(three.clone()));
+
+    // A move the order allows is never marked, --force or not.
+    let allowed = sandbox
+        .run(BIN, &["promote", "--to", "prod", "--force"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(allowed["artifact"]["deployment_id"], two.as_str());
+    assert_eq!(allowed["forced"], Value::Null, "{allowed}");
+    assert_eq!(runs("prod").await, Some(two));
+}
+
+#[tokio::test]
+async fn atomic_with_a_missing_api_changes_nothing_at_all() {
+    let a = Api::new().await;
+    let b = Api::new().await;
+    let a_two = deploy(&a.id, "two").await;
+    let b_two = deploy(&b.id, "two").await;
+    let sandbox = Sandbox::new();
+    // An id no API has, between two that exist.
+    let stdin = format!(
+        "{}{}{}",
+        staging_record(&a.id, &a_two),
+        staging_record("zzzzzzzzzz", &a_two),
+        staging_record(&b.id, &b_two)
+    );
+
+    let run = sandbox.run(BIN, &["promote", "--to", "prod", "--atomic"], Some(&stdin));
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains("--atomic: 1 of 3 items failed its checks; none of the 2 moves was made"),
+        "{run}"
+    );
+    let failed = run.record();
+    assert_eq!(failed["action"], "error", "{run}");
+    assert_eq!(failed["resource"], "zzzzzzzzzz");
+    assert_eq!(a.runs("prod").await, Some(a.one.clone()), "no write at all");
+    assert_eq!(b.runs("prod").await, Some(b.one.clone()), "no write at all");
+
+    // Without --atomic the others go ahead.
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&stdin));
+    run.expect_code(4);
+    let actions: Vec<Value> = run.records().iter().map(|r| r["action"].clone()).collect();
+    assert_eq!(actions, ["promoted", "error", "promoted"], "{run}");
+    assert_eq!(a.runs("prod").await, Some(a_two));
+    assert_eq!(b.runs("prod").await, Some(b_two));
+}
+
+#[tokio::test]
+async fn rollback_of_records_that_changed_nothing_says_so() {
+    let api = Api::new().await;
+    let sandbox = Sandbox::new();
+    let status = sandbox
+        .run(BIN, &["status", &api.id], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    let ecs = r#"{"service":"ecs","action":"resolved","resource":"c/web","pointer":"web"}"#;
+    for stdin in [status.clone(), format!("{ecs}\n{status}"), String::new()] {
+        let run = sandbox.run(BIN, &["rollback"], Some(&stdin));
+        run.expect_code(0);
+        assert!(
+            run.stderr
+                .contains("no apigateway change records on stdin: nothing to roll back"),
+            "{run}"
+        );
+        let passed: Vec<&str> = run.stdout.lines().collect();
+        let expected: Vec<&str> = if stdin.starts_with(ecs) {
+            vec![ecs]
+        } else {
+            vec![]
+        };
+        assert_eq!(passed, expected, "only other services pass through\n{run}");
+    }
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+    assert_eq!(api.runs("staging").await, Some(api.one.clone()));
 }

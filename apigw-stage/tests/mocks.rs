@@ -1,24 +1,36 @@
 //! Canaries, with SDK-level mocks: the emulator ignores canary settings (a canary patch even
 //! overwrites the live deployment there), so these tests check the exact UpdateStage patch
-//! operations sent for put, promote and abort, and that a missing deployment is refused.
+//! operations sent for put, promote and abort, that a missing deployment is refused, and that a
+//! canary's deployment must be what the environment before runs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
 
 use apigw_stage::{execute, Cli, Clients, Options};
 use aws_sdk_apigateway::operation::get_deployment::{GetDeploymentError, GetDeploymentOutput};
 use aws_sdk_apigateway::operation::get_rest_apis::GetRestApisOutput;
-use aws_sdk_apigateway::operation::get_stage::GetStageOutput;
+use aws_sdk_apigateway::operation::get_stage::{GetStageInput, GetStageOutput};
 use aws_sdk_apigateway::operation::update_stage::{UpdateStageInput, UpdateStageOutput};
 use aws_sdk_apigateway::types::error::NotFoundException;
 use aws_sdk_apigateway::types::{CanarySettings, RestApi};
 use aws_sdk_apigateway::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use clap::Parser;
+use shared::config::Project;
 use shared::output::{Format, Output};
 use shared::ExitCode;
 use test_harness::Captured;
 
 async fn run(
+    rules: &[Rule],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (ExitCode, Vec<serde_json::Value>) {
+    run_in(None, rules, args, stdin).await
+}
+
+/// [`run`], with a promote.toml.
+async fn run_in(
+    project: Option<&Project>,
     rules: &[Rule],
     args: &[&str],
     stdin: Option<&str>,
@@ -35,7 +47,16 @@ async fn run(
         concurrency: 2,
         ..Options::default()
     };
-    let code = match execute(cli.command, None, input.as_ref(), &clients, opts, &mut out).await {
+    let code = match execute(
+        cli.command,
+        project,
+        input.as_ref(),
+        &clients,
+        opts,
+        &mut out,
+    )
+    .await
+    {
         Ok(code) => code,
         Err(e) => e.exit_code(),
     };
@@ -64,6 +85,28 @@ fn stage(deployment: &'static str, canary: Option<(&'static str, f64)>) -> Rule 
             }))
             .build()
     })
+}
+
+/// GetStage of one stage by name only.
+fn stage_named(
+    name: &'static str,
+    deployment: &'static str,
+    canary: Option<(&'static str, f64)>,
+) -> Rule {
+    mock!(Client::get_stage)
+        .match_requests(move |r: &GetStageInput| r.stage_name() == Some(name))
+        .then_output(move || {
+            GetStageOutput::builder()
+                .stage_name(name)
+                .deployment_id(deployment)
+                .set_canary_settings(canary.map(|(d, p)| {
+                    CanarySettings::builder()
+                        .deployment_id(d)
+                        .percent_traffic(p)
+                        .build()
+                }))
+                .build()
+        })
 }
 
 fn deployment_exists() -> Rule {
@@ -189,7 +232,7 @@ async fn a_deployment_the_api_does_not_have_is_refused() {
     });
     let update = mock!(Client::update_stage).then_output(|| UpdateStageOutput::builder().build());
     let rules = [api(), stage("d1", None), missing, update.clone()];
-    let (code, _) = run(
+    let (code, records) = run(
         &rules,
         &[
             "canary",
@@ -205,9 +248,102 @@ async fn a_deployment_the_api_does_not_have_is_refused() {
     )
     .await;
     assert_eq!(code, ExitCode::Usage);
+    // No change: the only record says what failed, for the tools after this one in a pipe.
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["action"], "error");
+    assert_eq!(records[0]["resource"], "api1", "the API's id, not its name");
+    assert_eq!(records[0]["exit_code"], 2);
     let record = r#"{"service":"apigateway","action":"resolved","resource":"api1","env":"staging","pointer":"staging","artifact":{"deployment_id":"zz"}}"#;
     let (code, records) = run(&rules, &["promote", "--to", "prod"], Some(record)).await;
     assert_eq!(code, ExitCode::Precondition);
-    assert!(records.is_empty());
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["action"], "error");
+    assert_eq!(records[0]["pointer"], "prod");
+    assert_eq!(records[0]["exit_code"], 4);
     assert_eq!(update.num_calls(), 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn a_canary_takes_only_what_the_environment_before_runs() {
+    let project = Project::parse(
+        std::path::Path::new("promote.toml"),
+        "[envs]\norder = [\"staging\", \"prod\"]\n",
+    )
+    .unwrap();
+    let put = |deployment: &'static str, force: bool| {
+        let mut args = vec![
+            "canary",
+            "orders",
+            "--env",
+            "prod",
+            "--deployment",
+            deployment,
+            "--percent",
+            "10",
+        ];
+        if force {
+            args.push("--force");
+        }
+        args
+    };
+    // Staging runs d2; prod runs d1.
+    let update = mock!(Client::update_stage).then_output(|| UpdateStageOutput::builder().build());
+    let rules = [
+        api(),
+        stage_named("staging", "d2", None),
+        stage_named("prod", "d1", None),
+        deployment_exists(),
+        update.clone(),
+    ];
+
+    let (code, records) = run_in(Some(&project), &rules, &put("d3", false), None).await;
+    assert_eq!(code, ExitCode::Precondition, "{records:?}");
+    assert_eq!(update.num_calls(), 0, "nothing was written");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["action"], "error");
+    let message = records[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "deployment d3 is not what staging holds (deployment d2), and prod takes only that"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("pass --force"), "{message}");
+
+    let (code, records) = run_in(Some(&project), &rules, &put("d2", false), None).await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(records[0]["action"], "canary");
+    assert_eq!(records[0]["forced"], serde_json::Value::Null);
+
+    let (code, records) = run_in(Some(&project), &rules, &put("d3", true), None).await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(update.num_calls(), 2);
+    assert_eq!(records[0]["action"], "canary");
+    assert_eq!(records[0]["forced"], true);
+
+    // --promote of a canary staging does not run: refused; --abort is exempt.
+    let update = mock!(Client::update_stage).then_output(|| UpdateStageOutput::builder().build());
+    let rules = [
+        api(),
+        stage_named("staging", "d2", None),
+        stage_named("prod", "d1", Some(("d3", 10.0))),
+        update.clone(),
+    ];
+    let promote = ["canary", "orders", "--env", "prod", "--promote"];
+    let (code, records) = run_in(Some(&project), &rules, &promote, None).await;
+    assert_eq!(code, ExitCode::Precondition, "{records:?}");
+    assert!(
+        records[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("deployment d3 is not what staging holds"),
+        "{records:?}"
+    );
+    assert_eq!(update.num_calls(), 0);
+    let abort = ["canary", "orders", "--env", "prod", "--abort"];
+    let (code, records) = run_in(Some(&project), &rules, &abort, None).await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(records[0]["action"], "rolled_back");
+    assert_eq!(update.num_calls(), 1);
 }

@@ -60,7 +60,18 @@ pub(crate) async fn run(
     } else {
         return Err(Error::usage("name LOCATIONs, pass --env ENV with [s3] objects in promote.toml, or pipe s3 records in"));
     }
-    batch::run(work, opts.concurrency, out, |(location, env)| async move {
+    // An object that cannot be read is an `error` record too, so `status | promote` refuses.
+    let describe = |(location, env): &(Location, Option<String>)| batch::Described {
+        key: None,
+        subject: Some(
+            crate::Pointer {
+                location: location.clone(),
+                env: env.clone(),
+            }
+            .target(None),
+        ),
+    };
+    batch::run_described(work, opts.concurrency, out, describe, |(location, env)| async move {
         let at = clients.get(env.as_deref(), None).await?;
         let version = calls::head(&at, &location, None).await?.ok_or_else(|| {
             Error::precondition(format!(

@@ -281,6 +281,50 @@ pub fn check_upstream(
     )))
 }
 
+/// The jobs of a promotion whose work is the tool's records on stdin, in input order, the other
+/// records passed on in their place. Each record is parsed and turned into the tool's item by
+/// `item` (which says which pointer in `to` it moves); a record from another environment than
+/// `--from` is bad input (exit 2), and one from another environment than the one just before
+/// `to` is refused by the order (the job fails: an `error` record), unless `--force`.
+pub fn record_jobs<'a, I>(
+    input: &'a Input,
+    services: &[Service],
+    from: Option<&str>,
+    to: &str,
+    order: &Order<'_>,
+    mut item: impl FnMut(&Record, &str) -> Result<(Target, I)>,
+) -> Result<Vec<Work<'a, Job<I>>>> {
+    let mut work = Vec::new();
+    for entry in input.items(services) {
+        let Some(raw) = crate::batch::own(entry, &mut work) else {
+            continue;
+        };
+        let origin = format!("{}:{}", input.origin(), raw.line);
+        let record = raw.parse(input.origin())?;
+        if let (Some(from), Some(env)) = (from, &record.env) {
+            if from != env {
+                return Err(Error::bad_input(
+                    &origin,
+                    format!("the record is from {env}, but --from says {from}"),
+                ));
+            }
+        }
+        let (target, item) = item(&record, &origin)?;
+        let subject = format!(
+            "{origin}: {} {}",
+            target.resource,
+            target.pointer.as_deref().unwrap_or_default()
+        );
+        let job = match order.check_record(subject.trim_end(), record.env.as_deref(), to) {
+            Ok(verdict) => Job::new(target, Ok(item)).verdict(verdict),
+            Err(e) if e.exit_code() == ExitCode::Precondition => Job::new(target, Err(e)),
+            Err(e) => return Err(e),
+        };
+        work.push(Work::Own(job));
+    }
+    Ok(work)
+}
+
 /// Promote: read and check every item, then make the moves (or print the plan), with `--atomic`
 /// taking back a failed run's changes through the adapter's own rollback.
 pub async fn promote<A: Adapter>(
