@@ -7,13 +7,12 @@
 use crate::adapter::{Apigateway, Item, Source};
 use crate::args::PromoteArgs;
 use crate::{api_in, stage_template, Clients, Options, StageRef};
-use shared::batch::{self, Work};
+use shared::batch::Work;
 use shared::config::Project;
 use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Verdict};
 use shared::input::Input;
 use shared::output::Output;
-use shared::record::ApigatewayArtifact;
-use shared::{Error, ExitCode, Record, Result, Service};
+use shared::{Error, ExitCode, Result, Service};
 
 const SERVICES: &[Service] = &[Service::Apigateway];
 
@@ -62,6 +61,11 @@ pub(crate) async fn run(
         env: Some(args.to.clone()),
     };
 
+    let adapter = Apigateway {
+        clients,
+        expect: args.expect.as_deref(),
+        order,
+    };
     // All input is read and checked, and the API looked up, before the first write.
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
     match source {
@@ -71,20 +75,33 @@ pub(crate) async fn run(
                 engine::Source::Records => clients.get(Some(&args.to), None).await?.region,
                 _ => None,
             };
-            for item in input.items(SERVICES) {
-                let Some(record) = batch::own(item, &mut work) else {
-                    continue;
-                };
-                let origin = format!("{}:{}", input.origin(), record.line);
-                let parsed = record.parse(input.origin())?;
-                let job = item_from_record(&parsed, &origin, args, &order, &target)?;
-                let job = Job {
-                    target: job.target.region(region.as_deref()),
+            work = engine::record_jobs(
+                &adapter,
+                input,
+                SERVICES,
+                args.from.as_deref(),
+                &args.to,
+                &order,
+                |record, artifact, _origin| {
+                    let stage = target(&record.resource);
+                    Ok((
+                        stage.target(region.as_deref()),
+                        Item {
+                            stage,
+                            source: Source::Record(artifact.deployment_id),
+                        },
+                    ))
+                },
+            )?
+            .into_iter()
+            .map(|work| match work {
+                Work::Own(job) => Work::Own(Job {
                     verdict: job.verdict.and(from_verdict),
                     ..job
-                };
-                work.push(Work::Own(job));
-            }
+                }),
+                other => other,
+            })
+            .collect();
             if source == engine::Source::Nothing {
                 shared::cli::note(
                     "no apigateway records on stdin: nothing to promote (the other records are passed on)",
@@ -126,11 +143,6 @@ pub(crate) async fn run(
         }
     }
 
-    let adapter = Apigateway {
-        clients,
-        expect: args.expect.as_deref(),
-        order,
-    };
     engine::promote(
         &adapter,
         work,
@@ -143,52 +155,4 @@ pub(crate) async fn run(
         out,
     )
     .await
-}
-
-/// An apigateway record from stdin as an item: its deployment is promoted onto --to's stage of
-/// the same API, if the record comes from the environment before.
-fn item_from_record(
-    record: &Record,
-    origin: &str,
-    args: &PromoteArgs,
-    order: &Order<'_>,
-    target: &dyn Fn(&str) -> StageRef,
-) -> Result<Job<Item>> {
-    let artifact: ApigatewayArtifact = record
-        .artifact
-        .clone()
-        .ok_or_else(|| Error::bad_input(origin, "apigateway record has no `artifact` to promote"))
-        .and_then(|a| {
-            serde_json::from_value(a).map_err(|e| {
-                Error::bad_input(
-                    origin,
-                    format!("apigateway record's `artifact` is not {{\"deployment_id\"}}: {e}"),
-                )
-            })
-        })?;
-    if let (Some(from), Some(env)) = (&args.from, &record.env) {
-        if from != env {
-            return Err(Error::bad_input(
-                origin,
-                format!("the record is from {env}, but --from says {from}"),
-            ));
-        }
-    }
-    let stage = target(&record.resource);
-    let pointer = stage.target(None);
-    // The promotion order: a record must come from the environment just before --to.
-    let subject = format!("{origin}: {}", stage.name());
-    let verdict = match order.check_record(&subject, record.env.as_deref(), &args.to) {
-        Ok(verdict) => verdict,
-        Err(e) if e.exit_code() == ExitCode::Precondition => return Ok(Job::new(pointer, Err(e))),
-        Err(e) => return Err(e),
-    };
-    Ok(Job::new(
-        pointer,
-        Ok(Item {
-            stage,
-            source: Source::Record(artifact.deployment_id),
-        }),
-    )
-    .verdict(verdict))
 }

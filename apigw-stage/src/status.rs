@@ -105,7 +105,23 @@ pub(crate) async fn run(
         .collect();
     let order: Vec<String> = project.map(|p| p.order.clone()).unwrap_or_default();
     let (stages, order, wanted, whole) = (&stages, &order, &wanted, &whole);
-    batch::run(work, opts.concurrency, out, |ask| async move {
+    // A stage that cannot be read is an `error` record too, so `status | promote` refuses.
+    let describe = |ask: &Ask| batch::Described {
+        key: None,
+        subject: Some({
+            let mut target = shared::engine::Target::new(
+                Service::Apigateway,
+                ask.api.text(),
+                ask.stage.clone().unwrap_or_default(),
+            )
+            .env(args.env.as_deref());
+            if ask.stage.is_none() {
+                target.pointer = None;
+            }
+            target
+        }),
+    };
+    batch::run_described(work, opts.concurrency, out, describe, |ask| async move {
         let at = clients.get(args.env.as_deref(), None).await?;
         let key = ask.api.text().to_string();
         let id = match ask.api {

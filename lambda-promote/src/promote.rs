@@ -8,9 +8,9 @@ use crate::args::PromoteArgs;
 use crate::calls::Clients;
 use crate::function::FunctionRef;
 use crate::{alias_template, Options, Pointer};
-use shared::batch::{self, Work};
+use shared::batch::Work;
 use shared::config::{map_name, Project};
-use shared::engine::{self, Asked, Job, Order, Settings, Stdin};
+use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Target};
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::LambdaArtifact;
@@ -109,6 +109,14 @@ pub(crate) async fn run(
         .verdict(verdict))
     };
 
+    let adapter = Lambda {
+        clients,
+        expect: args.expect.as_deref(),
+        chain: match (&args.version, &env_before, args.force) {
+            (Some(_), Some(env), false) => Some((env.clone(), aliases.clone(), order)),
+            _ => None,
+        },
+    };
     // All input is read and checked before the first call.
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
     match source {
@@ -125,21 +133,17 @@ pub(crate) async fn run(
                     "--version names the version for FUNCTION arguments; records on stdin carry their own",
                 ));
             }
-            for item in input.items(&[Service::Lambda]) {
-                let Some(record) = batch::own(item, &mut work) else {
-                    continue;
-                };
-                let parsed = record.parse(input.origin())?;
-                let origin = format!("{}:{}", input.origin(), record.line);
-                work.push(Work::Own(item_from_record(
-                    &parsed,
-                    &origin,
-                    &args,
-                    &order,
-                    &templates,
-                    &target_alias,
-                )?));
-            }
+            work = engine::record_jobs(
+                &adapter,
+                input,
+                &[Service::Lambda],
+                args.from.as_deref(),
+                &args.to,
+                &order,
+                |record, artifact, origin| {
+                    item_from_record(record, artifact, origin, &args, &templates, &target_alias)
+                },
+            )?;
             if source == engine::Source::Nothing {
                 shared::cli::note("no lambda records on stdin: nothing to promote (the other records are passed on)");
             }
@@ -170,14 +174,6 @@ pub(crate) async fn run(
         }
     }
 
-    let adapter = Lambda {
-        clients,
-        expect: args.expect.as_deref(),
-        chain: match (&args.version, &env_before, args.force) {
-            (Some(_), Some(env), false) => Some((env.clone(), aliases.clone(), order)),
-            _ => None,
-        },
-    };
     engine::promote(
         &adapter,
         work,
@@ -193,37 +189,19 @@ pub(crate) async fn run(
 }
 
 /// A lambda record from stdin as an item: its artifact is promoted into the same function (or
-/// the one promote.toml maps it to) in --to, if the record comes from the environment before.
+/// the one promote.toml maps it to) in --to.
 fn item_from_record(
     record: &Record,
+    mut artifact: LambdaArtifact,
     origin: &str,
     args: &PromoteArgs,
-    order: &Order<'_>,
     templates: &[shared::config::Template],
     target_alias: &str,
-) -> Result<Job<Item>> {
-    let artifact = record
-        .artifact
-        .clone()
-        .ok_or_else(|| Error::bad_input(origin, "lambda record has no `artifact` to promote"))?;
-    let mut artifact: LambdaArtifact = serde_json::from_value(artifact).map_err(|e| {
-        Error::bad_input(
-            origin,
-            format!("lambda record's `artifact` is not {{\"version\", \"code_sha256\"}}: {e}"),
-        )
-    })?;
+) -> Result<(Target, Item)> {
     // A canary's weights belong to the source alias, not to the artifact being promoted.
     artifact.weights.clear();
     let function = FunctionRef::parse(&record.resource)
         .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
-    if let (Some(from), Some(env)) = (&args.from, &record.env) {
-        if from != env {
-            return Err(Error::bad_input(
-                origin,
-                format!("the record is from {env}, but --from says {from}"),
-            ));
-        }
-    }
     let target_name = match &record.env {
         Some(env) => map_name(templates, &function.id, env, &args.to),
         None => function.id.clone(),
@@ -233,24 +211,15 @@ fn item_from_record(
         alias: target_alias.to_string(),
         env: Some(args.to.clone()),
     };
-    let target = pointer.target(function.region.as_deref());
-    // The promotion order: a record must come from the environment just before --to.
-    let subject = format!("{origin}: {}", pointer.name());
-    let verdict = match order.check_record(&subject, record.env.as_deref(), &args.to) {
-        Ok(verdict) => verdict,
-        Err(e) if e.exit_code() == ExitCode::Precondition => return Ok(Job::new(target, Err(e))),
-        Err(e) => return Err(e),
-    };
-    Ok(Job::new(
-        target,
-        Ok(Item {
+    Ok((
+        pointer.target(function.region.as_deref()),
+        Item {
             target: pointer,
             function: FunctionRef {
                 id: target_name,
                 region: function.region,
             },
             source: Source::Record(artifact),
-        }),
-    )
-    .verdict(verdict))
+        },
+    ))
 }

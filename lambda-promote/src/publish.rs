@@ -23,15 +23,6 @@ pub(crate) async fn run(
         project.position(env)?;
     }
     let function = FunctionRef::parse(&args.function).map_err(Error::usage)?;
-    // A new version enters the first environment only; the others get it by promotion.
-    let forced = match &args.env {
-        Some(env) => {
-            Order::of(project, args.force)
-                .check_new(&format!("publish {} --env {env}", function.id), env)?
-                .forced
-        }
-        None => false,
-    };
     let target = Pointer {
         function: function.id.clone(),
         alias: args
@@ -41,9 +32,22 @@ pub(crate) async fn run(
             .unwrap_or_default(),
         env: args.env.clone(),
     };
-    match publish(args, project, &function, clients, opts).await {
+    // A new version enters the first environment only; the others get it by promotion.
+    let forced = match &args.env {
+        Some(env) => Order::of(project, args.force)
+            .check_new(&format!("publish {} --env {env}", function.id), env)
+            .map(|verdict| verdict.forced),
+        None => Ok(false),
+    };
+    let published = match forced {
+        Ok(forced) => publish(args, project, &function, clients, opts)
+            .await
+            .map(|record| record.forced(forced)),
+        Err(e) => Err(e),
+    };
+    match published {
         Ok(record) => {
-            out.record(&record.forced(forced))?;
+            out.record(&record)?;
             Ok(ExitCode::Success)
         }
         Err(e) => {

@@ -8,9 +8,9 @@ use crate::adapter::{Item, S3};
 use crate::args::PromoteArgs;
 use crate::location::Location;
 use crate::{Clients, Options, Pointer};
-use shared::batch::{self, Work};
+use shared::batch::Work;
 use shared::config::{map_name, Project, Template};
-use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Verdict};
+use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Target, Verdict};
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::S3Artifact;
@@ -53,6 +53,11 @@ pub(crate) async fn run(
     };
 
     // All input is read and checked before the first call.
+    let adapter = S3 {
+        expect: args.expect.as_deref(),
+        allow_unversioned: args.allow_unversioned,
+        ..S3::new(clients)
+    };
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
     match source {
         engine::Source::Names => {
@@ -86,21 +91,29 @@ pub(crate) async fn run(
                     "--version-id goes with SRC; records on stdin name their own versions",
                 ));
             }
-            for item in input.items(&[Service::S3]) {
-                let Some(raw) = batch::own(item, &mut work) else {
-                    continue;
-                };
-                let origin = format!("{}:{}", input.origin(), raw.line);
-                let parsed = raw.parse(input.origin())?;
-                work.push(Work::Own(item_from_record(
-                    &parsed,
-                    &origin,
-                    args,
-                    &order,
-                    &templates,
-                    to_env.as_deref(),
-                )?));
-            }
+            // Into a key named by s3://BUCKET/KEY there is no environment, so no order.
+            let (to, record_order) = match &to_env {
+                Some(to) => (to.as_str(), order),
+                None => (args.to.as_str(), Order::new(&[], args.force)),
+            };
+            work = engine::record_jobs(
+                &adapter,
+                input,
+                &[Service::S3],
+                args.from.as_deref(),
+                to,
+                &record_order,
+                |record, artifact, origin| {
+                    item_from_record(
+                        record,
+                        artifact,
+                        origin,
+                        args,
+                        &templates,
+                        to_env.as_deref(),
+                    )
+                },
+            )?;
             if source == engine::Source::Nothing {
                 shared::cli::note(
                     "no s3 records on stdin: nothing to promote (the other records are passed on)",
@@ -152,11 +165,6 @@ pub(crate) async fn run(
         }
     }
 
-    let adapter = S3 {
-        expect: args.expect.as_deref(),
-        allow_unversioned: args.allow_unversioned,
-        ..S3::new(clients)
-    };
     engine::promote(
         &adapter,
         work,
@@ -172,30 +180,15 @@ pub(crate) async fn run(
 }
 
 /// An s3 record from stdin as an item: exactly its version is copied onto --to's key (the key
-/// promote.toml's [s3] objects map it to in --to, or the s3://BUCKET/KEY --to names), if the
-/// record comes from the environment before.
+/// promote.toml's [s3] objects map it to in --to, or the s3://BUCKET/KEY --to names).
 fn item_from_record(
     record: &Record,
+    artifact: S3Artifact,
     origin: &str,
     args: &PromoteArgs,
-    order: &Order<'_>,
     templates: &[Template],
     to_env: Option<&str>,
-) -> Result<Job<Item>> {
-    let artifact: S3Artifact = record
-        .artifact
-        .clone()
-        .ok_or_else(|| Error::bad_input(origin, "s3 record has no `artifact` to promote"))
-        .and_then(|a| {
-            serde_json::from_value(a).map_err(|e| {
-                Error::bad_input(
-                    origin,
-                    format!(
-                        "s3 record's `artifact` is not {{\"version_id\", \"etag\", \"size\"}}: {e}"
-                    ),
-                )
-            })
-        })?;
+) -> Result<(Target, Item)> {
     let source = Location::from_resource(&record.resource)
         .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
     let location = match (to_env, &record.env) {
@@ -217,42 +210,18 @@ fn item_from_record(
             ))
         }
     };
-    if let (Some(from), Some(env)) = (&args.from, &record.env) {
-        if from != env {
-            return Err(Error::bad_input(
-                origin,
-                format!("the record is from {env}, but --from says {from}"),
-            ));
-        }
-    }
     let target = Pointer {
         location,
         env: to_env.map(str::to_string),
     };
-    let job_target = target.target(None);
-    // The promotion order: a record must come from the environment just before --to.
-    let verdict = match to_env {
-        None => Verdict::ALLOWED,
-        Some(to) => {
-            let subject = format!("{origin}: {}", target.location);
-            match order.check_record(&subject, record.env.as_deref(), to) {
-                Ok(verdict) => verdict,
-                Err(e) if e.exit_code() == ExitCode::Precondition => {
-                    return Ok(Job::new(job_target, Err(e)))
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    };
-    Ok(Job::new(
-        job_target,
-        Ok(Item {
+    Ok((
+        target.target(None),
+        Item {
             source,
             source_env: record.env.clone(),
             version_id: Some(artifact.version_id.clone()),
             expected: Some(artifact),
             target,
-        }),
-    )
-    .verdict(verdict))
+        },
+    ))
 }

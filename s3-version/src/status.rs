@@ -71,21 +71,27 @@ pub(crate) async fn run(
             .target(None),
         ),
     };
-    batch::run_described(work, opts.concurrency, out, describe, |(location, env)| async move {
-        let at = clients.get(env.as_deref(), None).await?;
-        let version = calls::head(&at, &location, None).await?.ok_or_else(|| {
-            Error::precondition(format!(
-                "{location} does not exist (or its current version is a delete marker)"
-            ))
-        })?;
-        Ok::<_, Error>(vec![record(
-            Action::Resolved,
-            &location,
-            env.as_deref(),
-            &at,
-            Some(&version.artifact),
-            None,
-        )])
-    })
+    batch::run_described(
+        work,
+        opts.concurrency,
+        out,
+        describe,
+        |(location, env)| async move {
+            let at = clients.get(env.as_deref(), None).await?;
+            let version = calls::head(&at, &location, None).await?.ok_or_else(|| {
+                Error::precondition(format!(
+                    "{location} does not exist (or its current version is a delete marker)"
+                ))
+            })?;
+            Ok::<_, Error>(vec![record(
+                Action::Resolved,
+                &location,
+                env.as_deref(),
+                &at,
+                Some(&version.artifact),
+                None,
+            )])
+        },
+    )
     .await
 }

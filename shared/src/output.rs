@@ -68,9 +68,7 @@ pub fn stdout_reader_gone() -> bool {
         tv_nsec: 0,
     };
     matches!(poll(&mut fds, Some(&now)), Ok(n) if n > 0)
-        && fds[0]
-            .revents()
-            .intersects(PollFlags::ERR | PollFlags::HUP)
+        && fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP)
 }
 
 impl std::fmt::Debug for Output {

@@ -281,19 +281,22 @@ pub fn check_upstream(
     )))
 }
 
-/// The jobs of a promotion whose work is the tool's records on stdin, in input order, the other
-/// records passed on in their place. Each record is parsed and turned into the tool's item by
-/// `item` (which says which pointer in `to` it moves); a record from another environment than
-/// `--from` is bad input (exit 2), and one from another environment than the one just before
-/// `to` is refused by the order (the job fails: an `error` record), unless `--force`.
-pub fn record_jobs<'a, I>(
+/// The jobs of a promotion whose work is the tool's records of `services` on stdin, in input
+/// order, the other records passed on in their place. Each record's `artifact` is read as the
+/// adapter's artifact, and `item` turns the record into the tool's item and the pointer in `to`
+/// it moves. A record with no artifact, or from another environment than `--from`, is bad input
+/// (exit 2); one from another environment than the one just before `to` is refused by the order
+/// (that job fails, with an `error` record), unless `--force`.
+#[allow(clippy::too_many_arguments)] // reason: the run's facts, each one a plain value
+pub fn record_jobs<'a, A: Adapter>(
+    adapter: &A,
     input: &'a Input,
     services: &[Service],
     from: Option<&str>,
     to: &str,
     order: &Order<'_>,
-    mut item: impl FnMut(&Record, &str) -> Result<(Target, I)>,
-) -> Result<Vec<Work<'a, Job<I>>>> {
+    mut item: impl FnMut(&Record, A::Artifact, &str) -> Result<(Target, A::Item)>,
+) -> Result<Vec<Work<'a, Job<A::Item>>>> {
     let mut work = Vec::new();
     for entry in input.items(services) {
         let Some(raw) = crate::batch::own(entry, &mut work) else {
@@ -301,6 +304,20 @@ pub fn record_jobs<'a, I>(
         };
         let origin = format!("{}:{}", input.origin(), raw.line);
         let record = raw.parse(input.origin())?;
+        let artifact = match &record.artifact {
+            Some(value) => adapter.artifact(&record, value).map_err(|e| {
+                Error::bad_input(
+                    &origin,
+                    format!("{} record's `artifact` is not {e}", record.service),
+                )
+            })?,
+            None => {
+                return Err(Error::bad_input(
+                    &origin,
+                    format!("{} record has no `artifact` to promote", record.service),
+                ))
+            }
+        };
         if let (Some(from), Some(env)) = (from, &record.env) {
             if from != env {
                 return Err(Error::bad_input(
@@ -309,13 +326,12 @@ pub fn record_jobs<'a, I>(
                 ));
             }
         }
-        let (target, item) = item(&record, &origin)?;
-        let subject = format!(
-            "{origin}: {} {}",
-            target.resource,
-            target.pointer.as_deref().unwrap_or_default()
-        );
-        let job = match order.check_record(subject.trim_end(), record.env.as_deref(), to) {
+        let (target, item) = item(&record, artifact, &origin)?;
+        let subject = match &target.pointer {
+            Some(pointer) => format!("{origin}: {} {pointer}", target.resource),
+            None => format!("{origin}: {}", target.resource),
+        };
+        let job = match order.check_record(&subject, record.env.as_deref(), to) {
             Ok(verdict) => Job::new(target, Ok(item)).verdict(verdict),
             Err(e) if e.exit_code() == ExitCode::Precondition => Job::new(target, Err(e)),
             Err(e) => return Err(e),
