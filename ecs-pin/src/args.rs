@@ -99,9 +99,13 @@ pub struct PinArgs {
     /// The service whose task definition is pinned.
     #[arg(long, value_name = "SERVICE")]
     pub service: String,
-    /// Also update the service to run the pinned revision.
+    /// Also update the service to run the pinned revision. Only the first environment of
+    /// promote.toml's order takes a new revision this way; the others get theirs by promotion.
     #[arg(long)]
     pub deploy: bool,
+    /// Deploy the pinned revision into an environment other than the first all the same.
+    #[arg(long, requires = "deploy")]
+    pub force: bool,
     #[command(flatten)]
     pub wait: WaitArgs,
 }
@@ -124,9 +128,13 @@ pub struct PromoteArgs {
     /// Refuse (exit 4) unless --to's service runs this task definition now (ARN or family:revision).
     #[arg(long, value_name = "TASKDEF")]
     pub expect: Option<String>,
-    /// Promote records from an environment that the promotion order would refuse.
+    /// Promote from an environment (--from, or a record's) that the promotion order would refuse.
     #[arg(long)]
     pub force: bool,
+    /// When `error` records come in (a tool before this one failed), promote the other records
+    /// instead of refusing the whole run.
+    #[arg(long)]
+    pub skip_failed: bool,
     /// All or nothing: if any promotion of this run fails (or the run is interrupted), the ones
     /// already made are rolled back, and their `rolled_back` records follow. The exit code
     /// still says the run failed.

@@ -5,8 +5,10 @@
 //!
 //! Layout: `args` (the command line), `plan` (the decisions, pure), `calls` (ECR/ECS writes and
 //! clients), `reads` (a command's reads of its services, batched and remembered), `digests` (tags
-//! to digests; references are parsed by `shared::image`), one module per subcommand.
+//! to digests; references are parsed by `shared::image`), `adapter` (how ECS and ECR moves go
+//! through `shared::engine`), one module per subcommand.
 
+mod adapter;
 pub mod args;
 pub mod calls;
 pub mod digests;
@@ -31,9 +33,10 @@ pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{Project, Template};
 use shared::ecs::ServiceState;
+use shared::engine::Target;
 use shared::input::Input;
 use shared::output::Output;
-use shared::record::{to_value, EcsArtifact};
+use shared::record::EcsArtifact;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
@@ -54,7 +57,8 @@ impl Tool for Cli {
             &self.command,
             Some(Command::Rollback(_)) | Some(Command::Promote(_))
         );
-        let input = ctx.stdin_if(reads_stdin)?;
+        // An empty pipe is `Some` of no records: promote refuses it, rollback says so.
+        let input = ctx.input(reads_stdin)?;
         let clients = calls::clients(&ctx.aws);
         let opts = ctx.opts;
         let invocation = Invocation {
@@ -156,6 +160,13 @@ impl ServiceRef {
         }
     }
 
+    /// The service as the engine knows it: its pointer is the service's name.
+    pub fn target(&self, region: Option<&str>) -> Target {
+        Target::new(Service::Ecs, self.resource(), &self.service)
+            .env(self.env.as_deref())
+            .region(region)
+    }
+
     /// A record about this service.
     pub fn record(
         &self,
@@ -164,13 +175,8 @@ impl ServiceRef {
         artifact: Option<&EcsArtifact>,
         previous: Option<&EcsArtifact>,
     ) -> Record {
-        let mut record = Record::new(Service::Ecs, action, self.resource());
-        record.region.clone_from(&at.region);
-        record.env.clone_from(&self.env);
-        record.pointer = Some(self.service.clone());
-        record.artifact = artifact.map(to_value);
-        record.previous = previous.map(to_value);
-        record
+        self.target(at.region.as_deref())
+            .record(action, artifact, previous)
     }
 
     /// A dry run's record.
@@ -181,9 +187,16 @@ impl ServiceRef {
         artifact: Option<&EcsArtifact>,
         previous: Option<&EcsArtifact>,
     ) -> Record {
-        self.record(would, at, artifact, previous)
-            .into_planned(would)
+        self.target(at.region.as_deref())
+            .planned(would, artifact, previous)
     }
+}
+
+/// A tag of an ECR repository as the engine knows it (`tag` None: an image named by digest).
+pub(crate) fn tag_target(repository: &str, tag: Option<&str>, region: Option<&str>) -> Target {
+    let mut target = Target::new(Service::Ecr, repository, tag.unwrap_or_default()).region(region);
+    target.pointer = tag.map(str::to_string);
+    target
 }
 
 /// What a service runs now, read in full: where it is, its state, its task definition (and the

@@ -1,16 +1,16 @@
 //! `pin`: register a revision of a service's task definition with every image pinned by digest
-//! (everything else as it was); with --deploy, make the service run it.
+//! (everything else as it was); with --deploy, make the service run it. A deployed revision is a
+//! new artifact, so only the first environment of promote.toml's order takes one this way. The
+//! work goes through the engine (dry run, journal, an `error` record on failure).
 
+use crate::adapter::{EcsPin, Item};
 use crate::args::PinArgs;
-use crate::calls;
-use crate::reads::{Depth, Reads};
-use crate::{read_running, wait, Clients, Options, ServiceRef};
-use shared::batch::Outcome;
-use shared::cli::report;
+use crate::{Clients, Options, ServiceRef};
+use shared::batch::Work;
 use shared::config::Project;
+use shared::engine::{self, Job, Order, Settings};
 use shared::output::Output;
-use shared::record::EcsArtifact;
-use shared::{Action, ExitCode, Result};
+use shared::{ExitCode, Result};
 
 pub(crate) async fn run(
     args: &PinArgs,
@@ -30,107 +30,30 @@ pub(crate) async fn run(
         service: args.service.clone(),
         env,
     };
-    let outcome = pin(args, &service, clients, opts).await;
-    for record in &outcome.records {
-        out.record(record)?;
-    }
-    match outcome.error {
-        None => Ok(ExitCode::Success),
-        Some(e) => {
-            report(&e);
-            Ok(e.exit_code())
-        }
-    }
-}
-
-async fn pin(
-    args: &PinArgs,
-    service: &ServiceRef,
-    clients: &Clients<'_>,
-    opts: Options,
-) -> Outcome {
-    let reads = Reads::new(clients, 1, Depth::Running);
-    reads.want(service);
-    let running = match read_running(&reads, service).await {
-        Ok(running) => running,
-        Err(e) => return Err(e).into(),
-    };
-    let at = &running.at;
-    let current = &running.artifact;
-    // Pinned already: every container names exactly its image by digest.
-    let pinned = running
-        .definition
-        .container_definitions()
-        .iter()
-        .zip(&current.images)
-        .all(|(c, i)| c.image() == Some(i.image.as_str()));
-    let deployed = !args.deploy
-        || crate::plan::same_task_definition(
-            &running.state.task_definition,
-            current.task_definition.as_deref().unwrap_or_default(),
-        );
-    // Without --deploy, no pointer moves: the record is about a new artifact only.
-    let record = |action, artifact: &EcsArtifact, previous: Option<&EcsArtifact>| {
-        let mut record = service.record(action, at, Some(artifact), previous);
-        if !args.deploy {
-            record.pointer = None;
-        }
-        record
-    };
-
-    if pinned && deployed {
-        return Ok(vec![record(Action::Unchanged, current, Some(current))]).into();
-    }
-    let previous = args.deploy.then_some(current);
-    if opts.dry_run {
-        let planned = EcsArtifact {
-            task_definition: if pinned {
-                current.task_definition.clone()
-            } else {
-                None
-            },
-            images: current.images.clone(),
-        };
-        return Ok(vec![
-            record(Action::Published, &planned, previous).into_planned(Action::Published)
-        ])
-        .into();
-    }
-    let arn = if pinned {
-        current.task_definition.clone().unwrap_or_default()
-    } else {
-        match calls::register(at, &running.definition, &running.tags, &current.images).await {
-            Ok(arn) => arn,
-            Err(e) => return Err(e).into(),
-        }
-    };
-    let artifact = EcsArtifact {
-        task_definition: Some(arn.clone()),
-        images: current.images.clone(),
-    };
+    // Without --deploy no pointer moves: a failure is about the service's new artifact only.
+    let mut target = service.target(None);
     if !args.deploy {
-        return Ok(vec![record(Action::Published, &artifact, None)]).into();
+        target.pointer = None;
     }
-    if let Err(e) = calls::update_service(at, &service.cluster, &service.service, &arn).await {
-        // The new revision exists but nothing runs it: say so, the service did not change.
-        let mut r = record(Action::Published, &artifact, None);
-        r.pointer = None;
-        return Outcome::partial(vec![r], e);
-    }
-    let records = vec![record(Action::Published, &artifact, previous)];
-    if args.wait.wait {
-        if let Err(e) = wait::until_deployed(
-            at,
-            &service.cluster,
-            &service.service,
-            &arn,
-            &args.wait,
-            opts.quiet,
-        )
-        .await
-        {
-            return Outcome::partial(records, e);
-        }
-    }
-    Ok(records).into()
+    let job = Job::new(
+        target,
+        Ok(Item::Pin {
+            service,
+            deploy: args.deploy,
+        }),
+    );
+    let adapter = EcsPin::new(clients, opts)
+        .waiting(&args.wait)
+        .ordered(Order::of(project, args.force));
+    engine::promote(
+        &adapter,
+        vec![Work::Own(job)],
+        Settings {
+            dry_run: opts.dry_run,
+            concurrency: 1,
+            ..Settings::default()
+        },
+        out,
+    )
+    .await
 }

@@ -1,33 +1,22 @@
 //! `promote`: run the image digests that --from's service runs (or that a record on stdin names)
 //! in --to's service, as a new revision of --to's own task definition: its environment, secrets,
-//! CPU, memory, roles and logging stay as they are.
+//! CPU, memory, roles and logging stay as they are. Where the work comes from, the order, the two
+//! phases, `--dry-run` and `--atomic` are the engine's (`shared::engine`); this module builds the
+//! work list and `adapter` says how ECS does it.
 
+use crate::adapter::{EcsPin, Item, Source};
 use crate::args::PromoteArgs;
-use crate::calls;
-use crate::plan::{self, Step};
-use crate::reads::{Depth, Reads};
-use crate::{read_running, wait, Clients, Options, ServiceRef};
-use shared::batch::{self, Outcome, Work};
+use crate::{Clients, Options, ServiceRef};
+use shared::batch::{self, Work};
 use shared::config::{map_name, Project, Template};
-use shared::input::Input;
+use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Verdict};
+use shared::input::{Input, Passage};
 use shared::output::Output;
-use shared::record::{ContainerImage, EcsArtifact};
-use shared::{Action, Error, ExitCode, Result, Service};
+use shared::record::EcsArtifact;
+use shared::{Error, ExitCode, Record, Result, Service};
 
-/// Where the images come from.
-#[derive(Debug)]
-enum Source {
-    /// What this service runs now.
-    Service(ServiceRef),
-    /// The artifact of a record on stdin (a release manifest): exactly these digests.
-    Record(Vec<ContainerImage>),
-}
-
-#[derive(Debug)]
-struct Item {
-    target: ServiceRef,
-    source: Source,
-}
+/// The records promote takes as its work: `ecs` ones (an `ecr` record names no service).
+const PROMOTED: &[Service] = &[Service::Ecs];
 
 pub(crate) async fn run(
     args: &PromoteArgs,
@@ -43,6 +32,18 @@ pub(crate) async fn run(
             project.position(from)?;
         }
     }
+    let order = Order::of(project, args.force);
+    // --service only narrows the work (of records, or of promote.toml's services): it is not a
+    // source of its own, so an empty pipe is refused with it too.
+    let source = engine::source::decide(
+        "ecs-pin",
+        Asked {
+            names: false,
+            live: args.from.is_some(),
+        },
+        Stdin::of(input, PROMOTED),
+    )?;
+    engine::check_upstream(input, PROMOTED, args.skip_failed, out)?;
     let ecs = project.and_then(|p| p.ecs.as_ref());
     let cluster = match (&args.cluster, ecs) {
         (Some(pattern), _) => {
@@ -55,240 +56,180 @@ pub(crate) async fn run(
         Error::usage("promote needs each environment's cluster: --cluster PATTERN (with {env}) or [ecs] cluster in promote.toml")
     })?;
     let service_templates: Vec<Template> = ecs.map(|e| e.services.clone()).unwrap_or_default();
-    let env_before = match project {
-        Some(p) if !p.order.is_empty() => p.env_before(&args.to)?.map(str::to_string),
-        _ => None,
-    };
-    let wanted = |name: &str| args.services.is_empty() || args.services.iter().any(|s| s == name);
+    let env_before = order.before(&args.to)?.map(str::to_string);
 
-    let mut work: Vec<Work<'_, Result<Item>>> = Vec::new();
-    if let Some(input) = input {
-        for item in input.items(&[Service::Ecs]) {
-            let Some(record) = batch::own(item, &mut work) else {
-                continue;
-            };
-            let parsed = record.parse(input.origin())?;
-            let origin = format!("{}:{}", input.origin(), record.line);
-            let artifact: EcsArtifact = parsed
-                .artifact
-                .clone()
-                .ok_or_else(|| Error::bad_input(&origin, "ecs record has no `artifact` to promote"))
-                .and_then(|a| {
-                    serde_json::from_value(a).map_err(|e| {
-                        Error::bad_input(&origin, format!("ecs record's `artifact` is not {{\"task_definition\", \"images\"}}: {e}"))
-                    })
-                })?;
-            if artifact.images.is_empty() {
-                return Err(Error::bad_input(
-                    &origin,
-                    "ecs record's `artifact` names no images",
-                ));
+    let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
+    match source {
+        engine::Source::Records | engine::Source::Nothing => {
+            let input = input.ok_or_else(|| Error::usage("no input"))?;
+            for item in input.items(PROMOTED) {
+                let Some(record) = batch::own(item, &mut work) else {
+                    continue;
+                };
+                let parsed = record.parse(input.origin())?;
+                let origin = format!("{}:{}", input.origin(), record.line);
+                let job =
+                    job_from_record(&parsed, &origin, args, &order, &cluster, &service_templates)?;
+                work.push(match job {
+                    Some(job) => Work::Own(job),
+                    // Another service than --service names: passed on as it came.
+                    None => Work::PassThrough(Passage::Text(record.raw)),
+                });
             }
-            let source = ServiceRef::from_resource(&parsed.resource, parsed.env.clone())
-                .map_err(|e| Error::bad_input(&origin, format!("`resource`: {e}")))?;
-            if let (Some(from), Some(env)) = (&args.from, &parsed.env) {
-                if from != env {
-                    return Err(Error::bad_input(
-                        &origin,
-                        format!("the record is from {env}, but --from says {from}"),
+            if source == engine::Source::Nothing {
+                shared::cli::note(
+                    "no ecs records on stdin: nothing to promote (the other records are passed on)",
+                );
+            }
+        }
+        engine::Source::Live | engine::Source::Names => {
+            // --from must be the environment just before --to; without it, that environment.
+            let subject = format!("promote --to {}", args.to);
+            let (from, verdict) = match (&args.from, &env_before) {
+                (Some(from), _) => (from.clone(), order.check_from(&subject, from, &args.to)?),
+                (None, Some(before)) => (before.clone(), Verdict::ALLOWED),
+                (None, None) => {
+                    return Err(Error::usage(format!(
+                        "pass --from ENV ({} has no environment before it{})",
+                        args.to,
+                        if project.is_some() {
+                            " in promote.toml's order"
+                        } else {
+                            ": there is no promote.toml"
+                        }
+                    )))
+                }
+            };
+            let services: Vec<Template> = if args.services.is_empty() {
+                if service_templates.is_empty() {
+                    return Err(Error::usage(
+                        "name the services: --service S, or [ecs] services in promote.toml",
                     ));
                 }
-            }
-            let target = match &parsed.env {
-                Some(env) => ServiceRef {
-                    cluster: map_name(
-                        std::slice::from_ref(&cluster),
-                        &source.cluster,
-                        env,
-                        &args.to,
-                    ),
-                    service: map_name(&service_templates, &source.service, env, &args.to),
-                    env: Some(args.to.clone()),
-                },
-                None => ServiceRef {
-                    cluster: cluster.render(&args.to),
-                    service: source.service.clone(),
-                    env: Some(args.to.clone()),
-                },
+                service_templates.clone()
+            } else {
+                args.services
+                    .iter()
+                    .map(|s| {
+                        Template::parse(s).map_err(|e| Error::usage(format!("--service: {e}")))
+                    })
+                    .collect::<Result<_>>()?
             };
-            if !wanted(&target.service) {
-                work.push(Work::PassThrough(shared::input::Passage::Text(record.raw)));
-                continue;
-            }
-            let item = match (&env_before, &parsed.env, args.force) {
-                (Some(before), Some(env), false) if before != env => Err(Error::precondition(format!(
-                    "{origin}: {} is promoted into {} from {before} (promote.toml's order), but this record is \
-                     from {env}; nothing changed (pass --force to promote it anyway)",
-                    target.resource(),
-                    args.to
-                ))),
-                _ => Ok(Item {
-                    target,
-                    source: Source::Record(artifact.images),
-                }),
-            };
-            work.push(Work::Own(item));
-        }
-    } else {
-        let from = args
-            .from
-            .clone()
-            .or_else(|| env_before.clone())
-            .ok_or_else(|| {
-                Error::usage(format!(
-                    "pass --from ENV ({} has no environment before it{})",
-                    args.to,
-                    if project.is_some() {
-                        " in promote.toml's order"
-                    } else {
-                        ": there is no promote.toml"
-                    }
-                ))
-            })?;
-        let services: Vec<Template> = if args.services.is_empty() {
-            if service_templates.is_empty() {
-                return Err(Error::usage(
-                    "name the services: --service S, or [ecs] services in promote.toml",
-                ));
-            }
-            service_templates.clone()
-        } else {
-            args.services
-                .iter()
-                .map(|s| Template::parse(s).map_err(|e| Error::usage(format!("--service: {e}"))))
-                .collect::<Result<_>>()?
-        };
-        for service in services {
-            work.push(Work::Own(Ok(Item {
-                target: ServiceRef {
+            for service in services {
+                let target = ServiceRef {
                     cluster: cluster.render(&args.to),
                     service: service.render(&args.to),
                     env: Some(args.to.clone()),
-                },
-                source: Source::Service(ServiceRef {
+                };
+                let source = Source::Service(ServiceRef {
                     cluster: cluster.render(&from),
                     service: service.render(&from),
                     env: Some(from.clone()),
-                }),
-            })));
+                });
+                work.push(Work::Own(
+                    Job::new(target.target(None), Ok(Item::Promote { target, source }))
+                        .verdict(verdict),
+                ));
+            }
         }
     }
 
-    let key = |item: &Result<Item>| item.as_ref().ok().map(|i| i.target.resource());
-    if args.atomic {
-        out.remember_changes();
-    }
-    let reads = Reads::new(clients, opts.concurrency, Depth::Running);
-    let reads = &reads;
-    let code = batch::run_keyed(work, opts.concurrency, out, key, |item| async move {
-        match item {
-            Ok(item) => promote_one(item, args, reads, opts).await,
-            Err(e) => Err(e).into(),
-        }
-    })
-    .await?;
-    // --atomic: a run that failed takes back what it changed, with the tool's own rollback.
-    match out.take_changes() {
-        Some(undo) if args.atomic && code != ExitCode::Success => {
-            shared::cli::note("--atomic: the run failed; rolling back the changes it made");
-            let undone = crate::rollback::run(
-                &crate::args::RollbackArgs { wait: args.wait },
-                &undo,
-                clients,
-                opts,
-                out,
-            )
-            .await?;
-            Ok(code.worst(undone))
-        }
-        _ => Ok(code),
-    }
+    let adapter = EcsPin::new(clients, opts)
+        .waiting(&args.wait)
+        .expecting(args.expect.as_deref());
+    engine::promote(
+        &adapter,
+        work,
+        Settings {
+            dry_run: opts.dry_run,
+            concurrency: opts.concurrency,
+            atomic: args.atomic,
+            skip_failed: args.skip_failed,
+        },
+        out,
+    )
+    .await
 }
 
-async fn promote_one(item: Item, args: &PromoteArgs, reads: &Reads<'_>, opts: Options) -> Outcome {
-    let Item { target, source } = item;
-    // Before any await: the items that start together are read together.
-    if let Source::Service(service) = &source {
-        reads.want(service);
+/// An ecs record from stdin as a job: its digests are run in the same service (or the one
+/// promote.toml maps it to) of --to's cluster, if the record comes from the environment before.
+/// `None`: a service --service leaves out.
+fn job_from_record(
+    record: &Record,
+    origin: &str,
+    args: &PromoteArgs,
+    order: &Order<'_>,
+    cluster: &Template,
+    service_templates: &[Template],
+) -> Result<Option<Job<Item>>> {
+    let artifact: EcsArtifact = record
+        .artifact
+        .clone()
+        .ok_or_else(|| Error::bad_input(origin, "ecs record has no `artifact` to promote"))
+        .and_then(|a| {
+            serde_json::from_value(a).map_err(|e| {
+                Error::bad_input(
+                    origin,
+                    format!(
+                        "ecs record's `artifact` is not {{\"task_definition\", \"images\"}}: {e}"
+                    ),
+                )
+            })
+        })?;
+    if artifact.images.is_empty() {
+        return Err(Error::bad_input(
+            origin,
+            "ecs record's `artifact` names no images",
+        ));
     }
-    reads.want(&target);
-    let want = match source {
-        Source::Record(images) => images,
-        Source::Service(service) => match read_running(reads, &service).await {
-            Ok(running) => running.artifact.images,
-            Err(e) => return Err(e).into(),
-        },
-    };
-    let running = match read_running(reads, &target).await {
-        Ok(running) => running,
-        Err(e) => return Err(e).into(),
-    };
-    let at = &running.at;
-    let decided = plan::match_containers(&target.resource(), &want, &running.container_names())
-        .and_then(|images| {
-            Ok((
-                plan::promote(
-                    &target.resource(),
-                    &running.artifact,
-                    &images,
-                    args.expect.as_deref(),
-                )?,
-                images,
-            ))
-        });
-    let (step, images) = match decided {
-        Ok(decided) => decided,
-        Err(e) => return Err(e).into(),
-    };
-    let previous = &running.artifact;
-    if step == Step::Unchanged {
-        return Ok(vec![target.record(
-            Action::Unchanged,
-            at,
-            Some(previous),
-            Some(previous),
-        )])
-        .into();
-    }
-    if opts.dry_run {
-        let planned = EcsArtifact {
-            task_definition: None,
-            images,
-        };
-        return Ok(vec![target.planned(
-            Action::Promoted,
-            at,
-            Some(&planned),
-            Some(previous),
-        )])
-        .into();
-    }
-    let arn = match calls::register(at, &running.definition, &running.tags, &images).await {
-        Ok(arn) => arn,
-        Err(e) => return Err(e).into(),
-    };
-    if let Err(e) = calls::update_service(at, &target.cluster, &target.service, &arn).await {
-        return Err(e).into();
-    }
-    tracing::info!("{}: now runs {arn}", target.resource());
-    let artifact = EcsArtifact {
-        task_definition: Some(arn.clone()),
-        images,
-    };
-    let records = vec![target.record(Action::Promoted, at, Some(&artifact), Some(previous))];
-    if args.wait.wait {
-        if let Err(e) = wait::until_deployed(
-            at,
-            &target.cluster,
-            &target.service,
-            &arn,
-            &args.wait,
-            opts.quiet,
-        )
-        .await
-        {
-            return Outcome::partial(records, e);
+    let source = ServiceRef::from_resource(&record.resource, record.env.clone())
+        .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
+    if let (Some(from), Some(env)) = (&args.from, &record.env) {
+        if from != env {
+            return Err(Error::bad_input(
+                origin,
+                format!("the record is from {env}, but --from says {from}"),
+            ));
         }
     }
-    Ok(records).into()
+    let target = match &record.env {
+        Some(env) => ServiceRef {
+            cluster: map_name(
+                std::slice::from_ref(cluster),
+                &source.cluster,
+                env,
+                &args.to,
+            ),
+            service: map_name(service_templates, &source.service, env, &args.to),
+            env: Some(args.to.clone()),
+        },
+        None => ServiceRef {
+            cluster: cluster.render(&args.to),
+            service: source.service.clone(),
+            env: Some(args.to.clone()),
+        },
+    };
+    if !args.services.is_empty() && !args.services.contains(&target.service) {
+        return Ok(None);
+    }
+    let pointer = target.target(None);
+    // The promotion order: a record must come from the environment just before --to.
+    let subject = format!("{origin}: {}", target.resource());
+    let verdict = match order.check_record(&subject, record.env.as_deref(), &args.to) {
+        Ok(verdict) => verdict,
+        Err(e) if e.exit_code() == ExitCode::Precondition => {
+            return Ok(Some(Job::new(pointer, Err(e))))
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(Some(
+        Job::new(
+            pointer,
+            Ok(Item::Promote {
+                target,
+                source: Source::Record(artifact.images),
+            }),
+        )
+        .verdict(verdict),
+    ))
 }

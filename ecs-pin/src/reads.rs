@@ -1,9 +1,8 @@
 //! What a command reads of its services, asked for together: DescribeServices takes ten services
 //! of a cluster a call, a task definition named by revision never changes, and one BatchGetImage
-//! answers every tag of a repository. A service is read only once its work has started (work items
-//! that start together are read together), so a run that waits on deployments never acts on a
-//! state read minutes before, and an item that waited for another to move the same service reads
-//! what that one left.
+//! answers every tag of a repository. A service is read only once its work has started: in the
+//! engine, when its item is prepared (the items prepared together are read together), and an item
+//! that moves a service after another one did (a later round) reads what that one left.
 
 use crate::calls::{Clients, Located};
 use crate::digests;

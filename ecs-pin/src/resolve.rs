@@ -3,11 +3,11 @@
 use crate::args::ResolveArgs;
 use crate::digests;
 use crate::reads::Memos;
-use crate::Clients;
+use crate::{tag_target, Clients};
 use shared::image::ImageRef;
 use shared::output::Output;
-use shared::record::{to_value, EcrArtifact};
-use shared::{cli::report, Action, Error, ExitCode, Record, Result, Service};
+use shared::record::EcrArtifact;
+use shared::{cli::report, Action, Error, ExitCode, Result};
 
 pub(crate) async fn run(
     args: &ResolveArgs,
@@ -26,13 +26,16 @@ pub(crate) async fn run(
     {
         match found {
             Ok(found) => {
-                let mut record = Record::new(Service::Ecr, Action::Resolved, &reference.repository);
-                record.region.clone_from(&found.at.region);
-                record.pointer.clone_from(&reference.tag);
-                record.artifact = Some(to_value(&EcrArtifact {
+                let artifact = EcrArtifact {
                     digest: found.image.digest.clone(),
                     image: found.pinned.clone(),
-                }));
+                };
+                let record = tag_target(
+                    &reference.repository,
+                    reference.tag.as_deref(),
+                    found.at.region.as_deref(),
+                )
+                .record(Action::Resolved, Some(&artifact), None);
                 out.record(&record)?;
             }
             Err(e) => {

@@ -626,3 +626,255 @@ async fn a_service_running_a_tag_outside_ecr_cannot_be_pinned() {
     assert!(run.stderr.contains("a tag outside ECR"), "{run}");
     let _ = ecs::ecs();
 }
+
+/// promote.toml with three environments, dev first.
+fn three_envs(app: &App) -> String {
+    app.toml().replace(
+        "order = [\"staging\", \"prod\"]",
+        "order = [\"dev\", \"staging\", \"prod\"]",
+    )
+}
+
+#[tokio::test]
+async fn an_empty_pipe_promotes_nothing() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(""));
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("no records on stdin; pass --from ENV"),
+        "{run}"
+    );
+    assert!(run.stdout.is_empty(), "{run}");
+    assert_eq!(app.running("prod").await, before, "prod is left as it was");
+}
+
+#[tokio::test]
+async fn an_error_upstream_stops_the_promotion_unless_skipped() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+    let manifest = sandbox
+        .run(BIN, &["--resolve-digest", "--env", "staging"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    let failed = r#"{"service":"lambda","action":"error","resource":"f","env":"staging","pointer":"staging","message":"boom","exit_code":3}"#;
+    let stream = format!("{failed}\n{manifest}");
+
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&stream));
+    run.expect_code(3);
+    assert!(
+        run.stderr
+            .contains("a tool before this one failed on lambda f"),
+        "{run}"
+    );
+    assert!(run.stderr.contains("--skip-failed"), "{run}");
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        [failed],
+        "the failure is passed on, nothing else\n{run}"
+    );
+    assert_eq!(app.running("prod").await, before, "nothing changed");
+
+    let run = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--skip-failed"],
+        Some(&stream),
+    );
+    run.expect_code(0);
+    let records = run.records();
+    assert_eq!(records.len(), 2, "{run}");
+    assert_eq!(records[0]["action"], "error", "passed on in its place");
+    assert_eq!(records[1]["action"], "promoted", "{run}");
+    assert_ne!(app.running("prod").await, before);
+    assert_eq!(app.images("prod").await[0].1, app.pinned(&app.v2));
+}
+
+#[tokio::test]
+async fn from_must_be_the_environment_just_before_unless_forced() {
+    let app = App::new().await;
+    app.service("dev", &[("web", "v2"), ("log", "v1")]).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &three_envs(&app));
+    let before = app.running("prod").await;
+
+    let run = sandbox.run(BIN, &["promote", "--from", "dev", "--to", "prod"], None);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains(
+            "prod takes what staging holds, not what dev holds (promote.toml's order: dev → staging → prod); \
+             nothing changed (pass --force to do it anyway)"
+        ),
+        "{run}"
+    );
+    assert!(run.stdout.is_empty(), "a run-level refusal\n{run}");
+    assert_eq!(app.running("prod").await, before);
+
+    let forced = sandbox
+        .run(
+            BIN,
+            &["promote", "--from", "dev", "--to", "prod", "--force"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(forced["action"], "promoted", "{forced}");
+    assert_eq!(forced["forced"], true, "{forced}");
+    let now = app.running("prod").await;
+    assert_ne!(now, before);
+    assert_eq!(forced["artifact"]["task_definition"], now.as_str());
+    assert_eq!(app.images("prod").await[0].1, app.pinned(&app.v2));
+}
+
+#[tokio::test]
+async fn a_record_from_the_wrong_environment_is_an_error_record() {
+    let app = App::new().await;
+    app.service("dev", &[("web", "v2"), ("log", "v1")]).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &three_envs(&app));
+    let before = app.running("prod").await;
+    let dev = sandbox
+        .run(BIN, &["--resolve-digest", "--env", "dev"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    let refused = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&dev));
+    refused.expect_code(4);
+    assert!(
+        refused
+            .stderr
+            .contains("prod takes what staging holds, not what dev holds"),
+        "{refused}"
+    );
+    let record = refused.record();
+    assert_eq!(record["action"], "error", "{refused}");
+    assert_eq!(record["exit_code"], 4, "{refused}");
+    assert_eq!(record["resource"], format!("{}/web", app.cluster("prod")));
+    assert_eq!(app.running("prod").await, before);
+
+    let forced = sandbox
+        .run(BIN, &["promote", "--to", "prod", "--force"], Some(&dev))
+        .expect_code(0)
+        .record();
+    assert_eq!(forced["forced"], true, "{forced}");
+    assert_ne!(app.running("prod").await, before);
+}
+
+#[tokio::test]
+async fn atomic_with_a_missing_service_changes_nothing_at_all() {
+    let app = App::new().await;
+    // api runs in staging but was never created in prod.
+    let containers = [Container {
+        name: "api",
+        image: format!("{REGISTRY}/{}:v2", app.repo),
+        environment: vec![],
+        secrets: vec![],
+    }];
+    create_service(
+        &app.cluster("staging"),
+        "api",
+        &format!("{}-staging-api", app.prefix),
+        &containers,
+    )
+    .await;
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &app.toml()
+            .replace("services = [\"web\"]", "services = [\"web\", \"api\"]"),
+    );
+    let before = app.running("prod").await;
+
+    let run = sandbox.run(BIN, &["promote", "--to", "prod", "--atomic"], None);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains(&format!(
+            "service {}/api does not exist",
+            app.cluster("prod")
+        )),
+        "{run}"
+    );
+    assert!(
+        run.stderr.contains("--atomic: 1 of 2 items failed"),
+        "{run}"
+    );
+    let records = run.records();
+    assert_eq!(records.len(), 1, "only the failure, no change\n{run}");
+    assert_eq!(records[0]["action"], "error");
+    assert_eq!(
+        records[0]["resource"],
+        format!("{}/api", app.cluster("prod"))
+    );
+    assert_eq!(app.running("prod").await, before, "web was not moved");
+}
+
+#[tokio::test]
+async fn rollback_of_no_change_records_says_so() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("staging").await;
+    let resolved = sandbox
+        .run(BIN, &["--resolve-digest", "--env", "staging"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    for input in [resolved.as_str(), ""] {
+        let run = sandbox.run(BIN, &["rollback"], Some(input));
+        run.expect_code(0);
+        assert!(
+            run.stderr
+                .contains("no ecs or ecr change records on stdin: nothing to roll back"),
+            "{run}"
+        );
+        assert!(run.stdout.is_empty(), "{run}");
+    }
+    assert_eq!(app.running("staging").await, before);
+}
+
+#[tokio::test]
+async fn pin_deploys_a_new_revision_into_the_first_environment_only() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+    let prod = app.cluster("prod");
+    let args = ["pin", "--cluster", &prod, "--service", "web", "--deploy"];
+    let refused = sandbox.run(BIN, &args, None);
+    refused.expect_code(4);
+    assert!(
+        refused
+            .stderr
+            .contains("a new artifact goes into staging only"),
+        "{refused}"
+    );
+    let record = refused.record();
+    assert_eq!(record["action"], "error", "{refused}");
+    assert_eq!(record["pointer"], "web", "{refused}");
+    assert_eq!(app.running("prod").await, before);
+
+    let forced = sandbox
+        .run(BIN, &[&args[..], &["--force"]].concat(), None)
+        .expect_code(0)
+        .record();
+    assert_eq!(forced["action"], "published", "{forced}");
+    assert_eq!(forced["forced"], true, "{forced}");
+    assert_eq!(
+        app.running("prod").await,
+        forced["artifact"]["task_definition"].as_str().unwrap()
+    );
+
+    // The first environment takes a new revision without --force.
+    let staging = app.cluster("staging");
+    sandbox
+        .run(
+            BIN,
+            &["pin", "--cluster", &staging, "--service", "web", "--deploy"],
+            None,
+        )
+        .expect_code(0);
+}

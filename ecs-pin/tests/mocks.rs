@@ -226,10 +226,12 @@ async fn an_immutable_tag_conflict_is_exit_4() {
     let (code, records) = run(&rules, &["tag", "web:v2", "prod"]).await;
     assert_eq!(code, ExitCode::Precondition);
     assert_eq!(put.num_calls(), 1);
-    assert!(
-        records.is_empty(),
-        "no record for a change that did not happen"
-    );
+    // No change record for a change that did not happen: only the failure, as a record.
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["action"], "error", "{records:?}");
+    assert_eq!(records[0]["exit_code"], 4, "{records:?}");
+    assert_eq!(records[0]["service"], "ecr", "{records:?}");
+    assert_eq!(records[0]["pointer"], "prod", "{records:?}");
 }
 
 fn definition(family: &str, revision: i32, containers: &[(&str, &str, &str)]) -> TaskDefinition {
