@@ -84,13 +84,13 @@ pub(crate) async fn run(
                 &order,
                 |record, artifact, _origin| {
                     let stage = target(&record.resource);
-                    Ok((
+                    Ok(Some((
                         stage.target(region.as_deref()),
                         Item {
                             stage,
                             source: Source::Record(artifact.deployment_id),
                         },
-                    ))
+                    )))
                 },
             )?
             .into_iter()

@@ -4,15 +4,14 @@
 //! phases, `--dry-run` and `--atomic` are the engine's (`shared::engine`); this module builds the
 //! work list and `adapter` says how ECS does it.
 
-use crate::adapter::{EcsPin, Item, Source};
+use crate::adapter::{Artifact, EcsPin, Item, Source};
 use crate::args::PromoteArgs;
 use crate::{Clients, Options, ServiceRef};
-use shared::batch::{self, Work};
+use shared::batch::Work;
 use shared::config::{map_name, Project, Template};
-use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Verdict};
-use shared::input::{Input, Passage};
+use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Target, Verdict};
+use shared::input::Input;
 use shared::output::Output;
-use shared::record::EcsArtifact;
 use shared::{Error, ExitCode, Record, Result, Service};
 
 /// The records promote takes as its work: `ecs` ones (an `ecr` record names no service).
@@ -58,24 +57,24 @@ pub(crate) async fn run(
     let service_templates: Vec<Template> = ecs.map(|e| e.services.clone()).unwrap_or_default();
     let env_before = order.before(&args.to)?.map(str::to_string);
 
+    let adapter = EcsPin::new(clients, opts)
+        .waiting(&args.wait)
+        .expecting(args.expect.as_deref());
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
     match source {
         engine::Source::Records | engine::Source::Nothing => {
             let input = input.ok_or_else(|| Error::usage("no input"))?;
-            for item in input.items(PROMOTED) {
-                let Some(record) = batch::own(item, &mut work) else {
-                    continue;
-                };
-                let parsed = record.parse(input.origin())?;
-                let origin = format!("{}:{}", input.origin(), record.line);
-                let job =
-                    job_from_record(&parsed, &origin, args, &order, &cluster, &service_templates)?;
-                work.push(match job {
-                    Some(job) => Work::Own(job),
-                    // Another service than --service names: passed on as it came.
-                    None => Work::PassThrough(Passage::Text(record.raw)),
-                });
-            }
+            work = engine::record_jobs(
+                &adapter,
+                input,
+                PROMOTED,
+                args.from.as_deref(),
+                &args.to,
+                &order,
+                |record, artifact, origin| {
+                    item_from_record(record, artifact, origin, args, &cluster, &service_templates)
+                },
+            )?;
             if source == engine::Source::Nothing {
                 shared::cli::note(
                     "no ecs records on stdin: nothing to promote (the other records are passed on)",
@@ -134,9 +133,6 @@ pub(crate) async fn run(
         }
     }
 
-    let adapter = EcsPin::new(clients, opts)
-        .waiting(&args.wait)
-        .expecting(args.expect.as_deref());
     engine::promote(
         &adapter,
         work,
@@ -151,31 +147,19 @@ pub(crate) async fn run(
     .await
 }
 
-/// An ecs record from stdin as a job: its digests are run in the same service (or the one
-/// promote.toml maps it to) of --to's cluster, if the record comes from the environment before.
-/// `None`: a service --service leaves out.
-fn job_from_record(
+/// An ecs record from stdin as an item: its digests are run in the same service (or the one
+/// promote.toml maps it to) of --to's cluster. `None`: a service --service leaves out.
+fn item_from_record(
     record: &Record,
+    artifact: Artifact,
     origin: &str,
     args: &PromoteArgs,
-    order: &Order<'_>,
     cluster: &Template,
     service_templates: &[Template],
-) -> Result<Option<Job<Item>>> {
-    let artifact: EcsArtifact = record
-        .artifact
-        .clone()
-        .ok_or_else(|| Error::bad_input(origin, "ecs record has no `artifact` to promote"))
-        .and_then(|a| {
-            serde_json::from_value(a).map_err(|e| {
-                Error::bad_input(
-                    origin,
-                    format!(
-                        "ecs record's `artifact` is not {{\"task_definition\", \"images\"}}: {e}"
-                    ),
-                )
-            })
-        })?;
+) -> Result<Option<(Target, Item)>> {
+    let Artifact::Ecs(artifact) = artifact else {
+        return Err(Error::bad_input(origin, "not an ecs record"));
+    };
     if artifact.images.is_empty() {
         return Err(Error::bad_input(
             origin,
@@ -184,14 +168,6 @@ fn job_from_record(
     }
     let source = ServiceRef::from_resource(&record.resource, record.env.clone())
         .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
-    if let (Some(from), Some(env)) = (&args.from, &record.env) {
-        if from != env {
-            return Err(Error::bad_input(
-                origin,
-                format!("the record is from {env}, but --from says {from}"),
-            ));
-        }
-    }
     let target = match &record.env {
         Some(env) => ServiceRef {
             cluster: map_name(
@@ -212,24 +188,11 @@ fn job_from_record(
     if !args.services.is_empty() && !args.services.contains(&target.service) {
         return Ok(None);
     }
-    let pointer = target.target(None);
-    // The promotion order: a record must come from the environment just before --to.
-    let subject = format!("{origin}: {}", target.resource());
-    let verdict = match order.check_record(&subject, record.env.as_deref(), &args.to) {
-        Ok(verdict) => verdict,
-        Err(e) if e.exit_code() == ExitCode::Precondition => {
-            return Ok(Some(Job::new(pointer, Err(e))))
-        }
-        Err(e) => return Err(e),
-    };
-    Ok(Some(
-        Job::new(
-            pointer,
-            Ok(Item::Promote {
-                target,
-                source: Source::Record(artifact.images),
-            }),
-        )
-        .verdict(verdict),
-    ))
+    Ok(Some((
+        target.target(None),
+        Item::Promote {
+            target,
+            source: Source::Record(artifact.images),
+        },
+    )))
 }

@@ -41,37 +41,48 @@ pub(crate) async fn run(
     }
     let reads = &reads;
     let work: Vec<Work<'_, _>> = targets.into_iter().map(Work::Own).collect();
-    batch::run(work, opts.concurrency, out, |service| async move {
-        let running = read_running(reads, &service).await?;
-        let mut record =
-            service.record(Action::Resolved, &running.at, Some(&running.artifact), None);
-        if with_deployments {
-            let state = &running.state;
-            record.extra.insert("desired".into(), state.desired.into());
-            record.extra.insert("running".into(), state.running.into());
-            record.extra.insert(
-                "deployments".into(),
-                state
-                    .deployments
-                    .iter()
-                    .map(|d| {
-                        json!({
-                            "id": d.id,
-                            "status": d.status,
-                            "task_definition": d.task_definition,
-                            "rollout_state": d.rollout_state,
-                            "rollout_state_reason": d.rollout_state_reason,
-                            "desired": d.desired,
-                            "running": d.running,
-                            "pending": d.pending,
-                            "failed_tasks": d.failed_tasks,
+    // A service that cannot be read is an `error` record too, so `status | promote` refuses.
+    let describe = |service: &crate::ServiceRef| batch::Described {
+        key: None,
+        subject: Some(service.target(None)),
+    };
+    batch::run_described(
+        work,
+        opts.concurrency,
+        out,
+        describe,
+        |service| async move {
+            let running = read_running(reads, &service).await?;
+            let mut record =
+                service.record(Action::Resolved, &running.at, Some(&running.artifact), None);
+            if with_deployments {
+                let state = &running.state;
+                record.extra.insert("desired".into(), state.desired.into());
+                record.extra.insert("running".into(), state.running.into());
+                record.extra.insert(
+                    "deployments".into(),
+                    state
+                        .deployments
+                        .iter()
+                        .map(|d| {
+                            json!({
+                                "id": d.id,
+                                "status": d.status,
+                                "task_definition": d.task_definition,
+                                "rollout_state": d.rollout_state,
+                                "rollout_state_reason": d.rollout_state_reason,
+                                "desired": d.desired,
+                                "running": d.running,
+                                "pending": d.pending,
+                                "failed_tasks": d.failed_tasks,
+                            })
                         })
-                    })
-                    .collect::<Vec<_>>()
-                    .into(),
-            );
-        }
-        Ok(vec![record])
-    })
+                        .collect::<Vec<_>>()
+                        .into(),
+                );
+            }
+            Ok(vec![record])
+        },
+    )
     .await
 }

@@ -142,6 +142,7 @@ pub(crate) async fn run(
                 &order,
                 |record, artifact, origin| {
                     item_from_record(record, artifact, origin, &args, &templates, &target_alias)
+                        .map(Some)
                 },
             )?;
             if source == engine::Source::Nothing {

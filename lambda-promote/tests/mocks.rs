@@ -290,3 +290,87 @@ async fn a_dry_run_sends_no_write() {
         0
     );
 }
+
+/// `--atomic` when a write fails after the checks passed (the emulator cannot be made to refuse
+/// one write): the change already made is taken back with the tool's own rollback.
+#[tokio::test]
+async fn atomic_takes_back_what_it_changed_when_a_later_write_is_refused() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let reads_of_a = Arc::new(AtomicUsize::new(0));
+    let counter = reads_of_a.clone();
+    let prod_of_a = mock!(Client::get_alias)
+        .match_requests(|r| r.name() == Some("prod") && r.function_name() == Some("a"))
+        .then_output(move || {
+            // Version 1 until a's update, version 2 (as the write left it) after.
+            let moved = counter.fetch_add(1, Ordering::SeqCst) > 0;
+            GetAliasOutput::builder()
+                .name("prod")
+                .function_version(if moved { "2" } else { "1" })
+                .revision_id(if moved { "rev-a2" } else { "rev-a1" })
+                .build()
+        });
+    let promote_a = mock!(Client::update_alias)
+        .match_requests(|r| r.function_name() == Some("a") && r.function_version() == Some("2"))
+        .then_output(|| UpdateAliasOutput::builder().build());
+    let refuse_b = mock!(Client::update_alias)
+        .match_requests(|r| r.function_name() == Some("b"))
+        .then_error(|| {
+            UpdateAliasError::PreconditionFailedException(
+                PreconditionFailedException::builder()
+                    .message("The Revision Id provided does not match the latest Revision Id.")
+                    .build(),
+            )
+        });
+    let back_a = mock!(Client::update_alias)
+        .match_requests(|r| {
+            r.function_name() == Some("a")
+                && r.function_version() == Some("1")
+                && r.revision_id() == Some("rev-a2")
+        })
+        .then_output(|| UpdateAliasOutput::builder().build());
+    let rules = [
+        prod_of_a,
+        alias_rule("staging", "2", "rev-s"),
+        alias_rule("prod", "1", "rev-b"),
+        version_rule("2", "SHA2"),
+        version_rule("1", "SHA1"),
+        promote_a.clone(),
+        refuse_b.clone(),
+        back_a.clone(),
+    ];
+    let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &rules);
+    let (code, records) = run(
+        client,
+        &[
+            "promote", "a", "b", "--from", "staging", "--to", "prod", "--atomic",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(
+        code,
+        ExitCode::Precondition,
+        "the run still failed: {records:?}"
+    );
+    assert_eq!(promote_a.num_calls(), 1);
+    assert_eq!(refuse_b.num_calls(), 1);
+    assert_eq!(
+        back_a.num_calls(),
+        1,
+        "a was taken back, compare-and-swap: {records:?}"
+    );
+    let actions: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["resource"].as_str().unwrap_or_default(),
+                r["action"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [("a", "promoted"), ("b", "error"), ("a", "rolled_back")]
+    );
+}

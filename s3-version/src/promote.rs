@@ -112,6 +112,7 @@ pub(crate) async fn run(
                         &templates,
                         to_env.as_deref(),
                     )
+                    .map(Some)
                 },
             )?;
             if source == engine::Source::Nothing {

@@ -7,9 +7,9 @@
 
 use crate::cli::report;
 use crate::error::{Error, ExitCode, Result};
-use crate::input::{Input, InputRecord, Item, Passage};
+use crate::input::{InputRecord, Item, Passage};
 use crate::output::Output;
-use crate::record::{Record, Service};
+use crate::record::Record;
 use futures::stream::{self, StreamExt};
 use std::collections::HashMap;
 use std::future::Future;
@@ -92,51 +92,6 @@ pub fn own<'a, T>(item: Item<'a>, work: &mut Vec<Work<'a, T>>) -> Option<InputRe
             None
         }
     }
-}
-
-/// One pointer's net change, gathered from the records about it, for `rollback`.
-pub trait Change {
-    /// What identifies the pointer: records with equal keys are one change.
-    fn key(&self) -> String;
-    /// A later record about the same pointer: the undo now starts from what it changed to.
-    fn then(&mut self, later: Self);
-}
-
-/// Read the records to undo. Records of the services in `handles` become changes, one per
-/// pointer (a pointer changed twice in one run is undone in one step, back to what it held before
-/// the first change); `change_of` says what a record changed (`None`: nothing to undo). Records
-/// of other services pass through in their place.
-pub fn changes<'a, C: Change>(
-    input: &'a Input,
-    handles: &[Service],
-    change_of: impl Fn(&Record, &str) -> Result<Option<C>>,
-) -> Result<(Vec<Work<'a, usize>>, Vec<C>)> {
-    let mut work = Vec::new();
-    let mut changes: Vec<C> = Vec::new();
-    let mut by_key: HashMap<String, usize> = HashMap::new();
-    for item in input.items(handles) {
-        let Some(record) = own(item, &mut work) else {
-            continue;
-        };
-        let origin = format!("{}:{}", input.origin(), record.line);
-        let parsed = record.parse(input.origin())?;
-        let Some(change) = change_of(&parsed, &origin)? else {
-            tracing::debug!(
-                "{origin}: a {} record changed no pointer; nothing to undo",
-                parsed.action
-            );
-            continue;
-        };
-        match by_key.get(&change.key()) {
-            Some(&index) => changes[index].then(change),
-            None => {
-                by_key.insert(change.key(), changes.len());
-                work.push(Work::Own(changes.len()));
-                changes.push(change);
-            }
-        }
-    }
-    Ok((work, changes))
 }
 
 /// Run `act` on every `Own` item, at most `concurrency` at once, writing each item's records (or

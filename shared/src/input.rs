@@ -617,6 +617,20 @@ impl Spool {
     /// Add one record, on one line; where it is in the spool.
     fn push(&mut self, raw: &str) -> std::io::Result<Range<u64>> {
         let start = self.len();
+        if raw.len() >= SPOOL_MEMORY && !raw.contains('\n') {
+            // A long record goes to the file as it is, not through a copy in memory.
+            use std::io::Write;
+            let file = match &mut self.file {
+                Some(file) => file,
+                None => self.file.insert(tempfile::tempfile()?),
+            };
+            file.write_all(&self.memory)?;
+            file.write_all(raw.as_bytes())?;
+            file.write_all(b"\n")?;
+            self.in_file += (self.memory.len() + raw.len() + 1) as u64;
+            self.memory.clear();
+            return Ok(start..self.len());
+        }
         if raw.contains('\n') {
             one_line_into(raw, &mut self.memory);
         } else {
@@ -912,6 +926,12 @@ mod tests {
             let line = if i == 5 {
                 "{\n \"service\": \"s3\",\n \"action\": \"resolved\", \"resource\": \"b/k\"\n}"
                     .to_string()
+            } else if i == 7 {
+                // Longer than the spool's memory: straight to its file.
+                format!(
+                    r#"{{"service":"ecs","action":"resolved","resource":"big","note":"{}"}}"#,
+                    "y".repeat(2 * SPOOL_MEMORY)
+                )
             } else {
                 foreign(i)
             };

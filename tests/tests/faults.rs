@@ -277,7 +277,12 @@ async fn faults_that_outlast_the_retries_fail_per_record_and_keep_the_changes_ma
     args.extend(functions.iter().map(String::as_str));
     let run = sandbox.run(&binary("lambda-promote"), &args, None);
     assert_eq!(run.code, 3, "{run}");
-    let records = run.records();
+    // Each failure is an `error` record (for the tools after this one) as well as a line on
+    // stderr; the change records are the rest.
+    let (errors, records): (Vec<_>, Vec<_>) = run
+        .records()
+        .into_iter()
+        .partition(|r| r["action"] == "error");
     let failed = run
         .stderr
         .lines()
@@ -287,6 +292,8 @@ async fn faults_that_outlast_the_retries_fail_per_record_and_keep_the_changes_ma
         !records.is_empty() && failed > 0,
         "some succeed, some fail\n{run}"
     );
+    assert_eq!(errors.len(), failed, "one error record per failure\n{run}");
+    assert!(errors.iter().all(|e| e["exit_code"] == 3), "{run}");
     assert_eq!(
         records.len() + failed,
         functions.len(),

@@ -284,7 +284,8 @@ pub fn check_upstream(
 /// The jobs of a promotion whose work is the tool's records of `services` on stdin, in input
 /// order, the other records passed on in their place. Each record's `artifact` is read as the
 /// adapter's artifact, and `item` turns the record into the tool's item and the pointer in `to`
-/// it moves. A record with no artifact, or from another environment than `--from`, is bad input
+/// it moves (`None`: the command line leaves this record out; it is passed on as it came). A
+/// record with no artifact, or from another environment than `--from`, is bad input
 /// (exit 2); one from another environment than the one just before `to` is refused by the order
 /// (that job fails, with an `error` record), unless `--force`.
 #[allow(clippy::too_many_arguments)] // reason: the run's facts, each one a plain value
@@ -295,7 +296,7 @@ pub fn record_jobs<'a, A: Adapter>(
     from: Option<&str>,
     to: &str,
     order: &Order<'_>,
-    mut item: impl FnMut(&Record, A::Artifact, &str) -> Result<(Target, A::Item)>,
+    mut item: impl FnMut(&Record, A::Artifact, &str) -> Result<Option<(Target, A::Item)>>,
 ) -> Result<Vec<Work<'a, Job<A::Item>>>> {
     let mut work = Vec::new();
     for entry in input.items(services) {
@@ -326,7 +327,10 @@ pub fn record_jobs<'a, A: Adapter>(
                 ));
             }
         }
-        let (target, item) = item(&record, artifact, &origin)?;
+        let Some((target, item)) = item(&record, artifact, &origin)? else {
+            work.push(Work::PassThrough(Passage::Text(raw.raw)));
+            continue;
+        };
         let subject = match &target.pointer {
             Some(pointer) => format!("{origin}: {} {pointer}", target.resource),
             None => format!("{origin}: {}", target.resource),
