@@ -7,9 +7,8 @@ use crate::adapter::{Apigateway, Before, Item, Source};
 use crate::args::CanaryArgs;
 use crate::plan::CanaryStep;
 use crate::{api_in, api_named, check_env, stage_template, Clients, Options, StageRef};
-use shared::batch::Work;
 use shared::config::Project;
-use shared::engine::{self, Job, Order, Settings};
+use shared::engine::{self, Job, Order};
 use shared::output::Output;
 use shared::{Error, ExitCode, Result};
 
@@ -59,15 +58,5 @@ pub(crate) async fn run(
         expect: None,
         order,
     };
-    engine::promote(
-        &adapter,
-        vec![Work::Own(job)],
-        Settings {
-            dry_run: opts.dry_run,
-            concurrency: 1,
-            ..Settings::default()
-        },
-        out,
-    )
-    .await
+    engine::promote_one(&adapter, job, opts, out).await
 }

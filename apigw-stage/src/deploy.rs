@@ -6,9 +6,8 @@
 use crate::adapter::{Apigateway, Item, Source};
 use crate::args::DeployArgs;
 use crate::{api_in, api_named, check_env, stage_template, Clients, Options, StageRef};
-use shared::batch::Work;
 use shared::config::Project;
-use shared::engine::{self, Job, Order, Settings};
+use shared::engine::{self, Job, Order};
 use shared::output::Output;
 use shared::{ExitCode, Result};
 
@@ -52,15 +51,5 @@ pub(crate) async fn run(
         expect: None,
         order,
     };
-    engine::promote(
-        &adapter,
-        vec![Work::Own(job)],
-        Settings {
-            dry_run: opts.dry_run,
-            concurrency: 1,
-            ..Settings::default()
-        },
-        out,
-    )
-    .await
+    engine::promote_one(&adapter, job, opts, out).await
 }

@@ -22,10 +22,6 @@ pub(crate) async fn run(
         // Rollback is exempt from the order: it restores what a stage ran, wherever that came from.
         order: Order::new(&[], false),
     };
-    let settings = Settings {
-        dry_run: opts.dry_run,
-        concurrency: opts.concurrency,
-        ..Settings::default()
-    };
+    let settings = Settings::of(opts, false, false);
     engine::rollback(&adapter, input, settings, out).await
 }

@@ -6,9 +6,8 @@
 use crate::adapter::{EcsPin, Item};
 use crate::args::PinArgs;
 use crate::{Clients, Options, ServiceRef};
-use shared::batch::Work;
 use shared::config::Project;
-use shared::engine::{self, Job, Order, Settings};
+use shared::engine::{self, Job, Order};
 use shared::output::Output;
 use shared::{ExitCode, Result};
 
@@ -45,15 +44,5 @@ pub(crate) async fn run(
     let adapter = EcsPin::new(clients, opts)
         .waiting(&args.wait)
         .ordered(Order::of(project, args.force));
-    engine::promote(
-        &adapter,
-        vec![Work::Own(job)],
-        Settings {
-            dry_run: opts.dry_run,
-            concurrency: 1,
-            ..Settings::default()
-        },
-        out,
-    )
-    .await
+    engine::promote_one(&adapter, job, opts, out).await
 }

@@ -19,10 +19,6 @@ pub(crate) async fn run(
     out: &mut Output,
 ) -> Result<ExitCode> {
     let adapter = EcsPin::new(clients, opts).waiting(&args.wait);
-    let settings = Settings {
-        dry_run: opts.dry_run,
-        concurrency: opts.concurrency,
-        ..Settings::default()
-    };
+    let settings = Settings::of(opts, false, false);
     engine::rollback(&adapter, input, settings, out).await
 }

@@ -6,8 +6,7 @@
 use crate::adapter::{EcsPin, Item};
 use crate::args::TagArgs;
 use crate::{tag_target, Clients, Options};
-use shared::batch::Work;
-use shared::engine::{self, Job, Settings};
+use shared::engine::{self, Job};
 use shared::image::ImageRef;
 use shared::output::Output;
 use shared::{Error, ExitCode, Result};
@@ -27,15 +26,5 @@ pub(crate) async fn run(
             tag: args.tag.clone(),
         }),
     );
-    engine::promote(
-        &EcsPin::new(clients, opts),
-        vec![Work::Own(job)],
-        Settings {
-            dry_run: opts.dry_run,
-            concurrency: 1,
-            ..Settings::default()
-        },
-        out,
-    )
-    .await
+    engine::promote_one(&EcsPin::new(clients, opts), job, opts, out).await
 }

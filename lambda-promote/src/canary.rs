@@ -9,9 +9,8 @@ use crate::calls::Clients;
 use crate::function::FunctionRef;
 use crate::plan::CanaryStep;
 use crate::{alias_template, Options, Pointer};
-use shared::batch::Work;
 use shared::config::{map_name, Project};
-use shared::engine::{self, Job, Order, Settings};
+use shared::engine::{self, Job, Order};
 use shared::output::Output;
 use shared::{Error, ExitCode, Result};
 
@@ -76,15 +75,5 @@ pub(crate) async fn run(
         expect: args.expect.as_deref(),
         chain: before.map(|env| (env, aliases, order)),
     };
-    engine::promote(
-        &adapter,
-        vec![Work::Own(job)],
-        Settings {
-            dry_run: opts.dry_run,
-            concurrency: 1,
-            ..Settings::default()
-        },
-        out,
-    )
-    .await
+    engine::promote_one(&adapter, job, opts, out).await
 }

@@ -22,10 +22,6 @@ pub(crate) async fn run(
         expect: None,
         chain: None,
     };
-    let settings = Settings {
-        dry_run: opts.dry_run,
-        concurrency: opts.concurrency,
-        ..Settings::default()
-    };
+    let settings = Settings::of(opts, false, false);
     engine::rollback(&adapter, input, settings, out).await
 }

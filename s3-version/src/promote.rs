@@ -169,12 +169,7 @@ pub(crate) async fn run(
     engine::promote(
         &adapter,
         work,
-        Settings {
-            dry_run: opts.dry_run,
-            concurrency: opts.concurrency,
-            atomic: args.atomic,
-            skip_failed: args.skip_failed,
-        },
+        Settings::of(opts, args.atomic, args.skip_failed),
         out,
     )
     .await

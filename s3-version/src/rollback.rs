@@ -17,10 +17,6 @@ pub(crate) async fn run(
     opts: Options,
     out: &mut Output,
 ) -> Result<ExitCode> {
-    let settings = Settings {
-        dry_run: opts.dry_run,
-        concurrency: opts.concurrency,
-        ..Settings::default()
-    };
+    let settings = Settings::of(opts, false, false);
     engine::rollback(&S3::new(clients), input, settings, out).await
 }

@@ -233,6 +233,35 @@ pub struct Settings {
     pub skip_failed: bool,
 }
 
+impl Settings {
+    /// A promotion's settings: the run's options, and the command's `--atomic` and
+    /// `--skip-failed`.
+    #[must_use]
+    pub fn of(opts: crate::cli::Options, atomic: bool, skip_failed: bool) -> Settings {
+        Settings {
+            dry_run: opts.dry_run,
+            concurrency: opts.concurrency,
+            atomic,
+            skip_failed,
+        }
+    }
+}
+
+/// One move through the engine (a canary step, a tag, a deploy): checked against the order,
+/// dry-run, journaled and written (or written as an `error` record) like any promotion.
+pub async fn promote_one<A: Adapter>(
+    adapter: &A,
+    job: Job<A::Item>,
+    opts: crate::cli::Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    let settings = Settings {
+        concurrency: 1,
+        ..Settings::of(opts, false, false)
+    };
+    promote(adapter, vec![Work::Own(job)], settings, out).await
+}
+
 /// Refuse to go on when an upstream tool failed (an `error` record on the input), unless
 /// `skip_failed`. The records this tool would pass on (the error records among them) are still
 /// passed on, so the tools after this one see the failure too; its own records are not.
