@@ -16,6 +16,7 @@ struct Map {
 }
 
 /// "move pointer NAME to ARTIFACT".
+#[derive(Debug)]
 struct Item {
     name: String,
     want: String,
@@ -384,4 +385,78 @@ async fn an_error_upstream_stops_the_run_unless_skipped() {
     assert_eq!(passed.len(), 1, "the error record is passed on: {passed:?}");
     assert_eq!(passed[0]["action"], "error");
     assert!(check_upstream(Some(&input), &[Service::Lambda], true, &mut out).is_ok());
+}
+
+#[test]
+fn the_work_of_records_is_built_without_aws() {
+    let envs: Vec<String> = ["dev", "staging", "prod"].map(String::from).to_vec();
+    let order = Order::new(&envs, false);
+    let text = [
+        r#"{"service":"lambda","action":"resolved","resource":"a","env":"staging","artifact":{"version":"2"}}"#,
+        r#"{"service":"ecs","action":"resolved","resource":"c/s"}"#,
+        r#"{"service":"lambda","action":"resolved","resource":"b","env":"dev","artifact":{"version":"3"}}"#,
+    ]
+    .join("\n");
+    let input = Input::from_text("stdin", &text).unwrap();
+    let m = Map::default();
+    let to_item = |record: &Record, artifact: Value, _origin: &str| {
+        Ok(Some((
+            target(&record.resource),
+            Item {
+                name: record.resource.clone(),
+                want: artifact["version"].as_str().unwrap_or_default().to_string(),
+            },
+        )))
+    };
+    let work = record_jobs(&m, &input, Map::SERVICES, None, "prod", &order, to_item).unwrap();
+    assert_eq!(work.len(), 3, "the ecs record is passed on in its place");
+    match (&work[0], &work[1], &work[2]) {
+        (Work::Own(a), Work::PassThrough(_), Work::Own(b)) => {
+            assert_eq!(a.item.as_ref().unwrap().want, "2");
+            let refused = b.item.as_ref().unwrap_err().to_string();
+            assert!(
+                refused.starts_with("stdin:3: b prod: prod takes what staging holds"),
+                "{refused}"
+            );
+        }
+        _ => panic!("not in input order"),
+    }
+    // --from says otherwise: bad input, naming the line.
+    let e = record_jobs(
+        &m,
+        &input,
+        Map::SERVICES,
+        Some("dev"),
+        "prod",
+        &order,
+        to_item,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "stdin:1: the record is from staging, but --from says dev"
+    );
+    // No artifact, or not the adapter's shape: bad input.
+    for (line, message) in [
+        (
+            r#"{"service":"lambda","action":"resolved","resource":"a"}"#,
+            "stdin:1: lambda record has no `artifact` to promote",
+        ),
+        (
+            r#"{"service":"lambda","action":"resolved","resource":"a","artifact":{"x":1}}"#,
+            "stdin:1: lambda record's `artifact` is not a map artifact",
+        ),
+    ] {
+        let input = Input::from_text("stdin", line).unwrap();
+        let e = record_jobs(&m, &input, Map::SERVICES, None, "prod", &order, to_item).unwrap_err();
+        assert!(e.to_string().starts_with(message), "{e}");
+        assert_eq!(e.exit_code(), ExitCode::Usage);
+    }
+    // With --force the refusal is a forced job.
+    let forced = Order::new(&envs, true);
+    let work = record_jobs(&m, &input, Map::SERVICES, None, "prod", &forced, to_item).unwrap();
+    match &work[2] {
+        Work::Own(b) => assert!(b.item.is_ok() && b.verdict.forced),
+        Work::PassThrough(_) => panic!("b is work"),
+    }
 }
