@@ -252,6 +252,10 @@ impl Adapter for Lambda<'_> {
                                 source_function.id
                             ))
                         })?;
+                plan::immutable(
+                    &held.version,
+                    &format!("{} alias {alias} ({env})", source_function.id),
+                )?;
                 if !held.weights.is_empty() {
                     tracing::warn!(
                         "{} alias {alias} is running a canary; promoting its main version {}",

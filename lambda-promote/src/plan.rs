@@ -80,6 +80,18 @@ pub struct PromoteFacts<'a> {
     pub expect: Option<&'a str>,
 }
 
+/// `$LATEST` is what the function's code is now, and whatever is deployed next: never an
+/// artifact. `what` names where it was found ("orders-api alias staging", "the record").
+pub fn immutable(version: &str, what: &str) -> Result<()> {
+    if version == "$LATEST" {
+        return Err(Error::precondition(format!(
+            "{what} holds $LATEST, which changes with every deploy: publish a version \
+             (`lambda-promote publish FUNCTION --env FIRST_ENV`) and promote that; nothing changed"
+        )));
+    }
+    Ok(())
+}
+
 /// Decide a promotion. Refusals are precondition failures (exit 4): nothing is written.
 pub fn promote(facts: &PromoteFacts<'_>) -> Result<Step> {
     let PromoteFacts {
@@ -89,6 +101,10 @@ pub fn promote(facts: &PromoteFacts<'_>) -> Result<Step> {
         target,
         expect,
     } = *facts;
+    immutable(
+        &want.version,
+        &format!("{target_name}: the artifact being promoted"),
+    )?;
     if let Some(expected) = expect {
         if target.map(|t| t.version.as_str()) != Some(expected) {
             return Err(Error::precondition(format!(
@@ -278,6 +294,16 @@ mod tests {
             promote(&facts(&want, Some("A"), Some(&busy), None)).unwrap(),
             Step::Update(Routing::plain("7"))
         );
+    }
+
+    #[test]
+    fn latest_is_never_promoted() {
+        let want = artifact("$LATEST", "A");
+        let e = promote(&facts(&want, Some("A"), Some(&Routing::plain("6")), None)).unwrap_err();
+        assert_eq!(e.exit_code().code(), 4);
+        assert!(e.to_string().contains("holds $LATEST"), "{e}");
+        assert!(e.to_string().contains("publish"), "{e}");
+        assert!(immutable("7", "x").is_ok());
     }
 
     #[test]

@@ -850,3 +850,38 @@ fn usage_errors_exit_2_without_touching_aws() {
     );
     sandbox.run(BIN, &["--help"], None).expect_code(0);
 }
+
+#[tokio::test]
+async fn latest_never_reaches_another_environment() {
+    let f = function_with_versions(2).await;
+    set_alias(&f, "staging", "$LATEST").await;
+    set_alias(&f, "prod", "1").await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &toml(&[&f]));
+
+    // From the alias: refused, naming it and saying to publish.
+    let run = sandbox.run(
+        BIN,
+        &["promote", &f, "--from", "staging", "--to", "prod"],
+        None,
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains(&format!("{f} alias staging (staging) holds $LATEST")),
+        "{run}"
+    );
+    assert!(run.stderr.contains("publish a version"), "{run}");
+    assert_eq!(run.record()["action"], "error");
+    // From a manifest that says $LATEST (status reports what the alias holds): refused too.
+    let manifest = sandbox
+        .run(BIN, &["status", &f, "--env", "staging"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+    assert!(manifest.contains("\"version\":\"$LATEST\""), "{manifest}");
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&manifest));
+    run.expect_code(4);
+    assert!(run.stderr.contains("holds $LATEST"), "{run}");
+    assert_eq!(version_of(&f, "prod").await.as_deref(), Some("1"));
+}
