@@ -191,6 +191,14 @@ impl Adapter for S3<'_> {
         // report the refusal) needs the bucket's versioning; it is read once per bucket in a run.
         let status = self.versionings.get(&at, &location.bucket).await?;
         plan::check_versioning(&location.bucket, &status, self.allow_unversioned)?;
+        if status != "Enabled" && now.is_some() {
+            // Said before the write: what it overwrites is gone for good.
+            tracing::warn!(
+                "{location}: bucket {} keeps no versions (--allow-unversioned): this copy \
+                 overwrites the key's bytes, and a rollback cannot bring them back",
+                location.bucket
+            );
+        }
         let planned = promoted(
             pointer.planned(Action::Promoted, Some(&version.artifact), now.as_ref()),
             &source,

@@ -151,22 +151,41 @@ pub fn rollback(
     changed_to: Option<&S3Artifact>,
     restore: Option<&S3Artifact>,
 ) -> Result<Undo> {
+    // In a bucket without versioning every object is version "null": the id says nothing, the
+    // bytes decide.
+    let same = |a: &S3Artifact, b: &S3Artifact| {
+        if a.version_id == "null" || b.version_id == "null" {
+            same_bytes(a, b) == Some(true)
+        } else {
+            a.version_id == b.version_id
+        }
+    };
     let is = |a: Option<&S3Artifact>, b: Option<&S3Artifact>| match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => a.version_id == b.version_id,
+        (Some(a), Some(b)) => same(a, b),
         _ => false,
     };
     // The old bytes are back (a rollback ran before): a copy back makes a new version with them.
     let holds_restore = match (now, restore) {
         (None, None) => true,
-        (Some(n), Some(r)) => n.version_id == r.version_id || same_bytes(n, r) == Some(true),
+        (Some(n), Some(r)) => same(n, r) || same_bytes(n, r) == Some(true),
         _ => false,
     };
     if is(now, changed_to) && !holds_restore {
-        return Ok(match restore {
-            Some(r) => Undo::CopyBack(r.version_id.clone()),
-            None => Undo::Hide,
-        });
+        return match restore {
+            // Overwritten in a bucket that keeps no versions: the old bytes are gone.
+            Some(r)
+                if r.version_id == "null" && changed_to.is_some_and(|c| c.version_id == "null") =>
+            {
+                Err(Error::precondition(format!(
+                "{name}: the bucket keeps no versions, so the bytes it held before (etag {}, {} \
+                 bytes) were overwritten by the promotion and cannot be restored; nothing changed",
+                r.etag, r.size
+                )))
+            }
+            Some(r) => Ok(Undo::CopyBack(r.version_id.clone())),
+            None => Ok(Undo::Hide),
+        };
     }
     if holds_restore {
         return Ok(Undo::Unchanged);
@@ -369,6 +388,32 @@ mod tests {
         );
         let e = rollback("k", Some(&art("v9", "e9", 5, None)), Some(&new), Some(&old)).unwrap_err();
         assert_eq!(e.exit_code().code(), 4);
+    }
+
+    #[test]
+    fn without_versions_the_old_bytes_cannot_be_restored() {
+        // Every object of an unversioned bucket is version "null": the bytes tell them apart.
+        let old = art("null", "e1", 5, None);
+        let new = art("null", "e2", 5, None);
+        let e = rollback("k", Some(&new), Some(&new), Some(&old)).unwrap_err();
+        assert_eq!(e.exit_code().code(), 4);
+        assert!(e.to_string().contains("cannot be restored"), "{e}");
+        // The old bytes back (someone put them there): nothing to do.
+        assert_eq!(
+            rollback("k", Some(&old), Some(&new), Some(&old)).unwrap(),
+            Undo::Unchanged
+        );
+        // A "null" version from before versioning was enabled survives a versioned write.
+        assert_eq!(
+            rollback(
+                "k",
+                Some(&art("v2", "e2", 5, None)),
+                Some(&art("v2", "e2", 5, None)),
+                Some(&old)
+            )
+            .unwrap(),
+            Undo::CopyBack("null".into())
+        );
     }
 
     #[test]

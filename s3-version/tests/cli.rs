@@ -303,19 +303,31 @@ async fn refusals_change_nothing() {
             .record()["versioning"],
         "Enabled"
     );
-    sandbox
-        .run(
-            BIN,
-            &[
-                "promote",
-                &b.at("staging/web.zip"),
-                "--to",
-                &target,
-                "--allow-unversioned",
-            ],
-            None,
-        )
-        .expect_code(0);
+    let overwritten = sandbox.run(
+        BIN,
+        &[
+            "promote",
+            &b.at("staging/web.zip"),
+            "--to",
+            &target,
+            "--allow-unversioned",
+        ],
+        None,
+    );
+    overwritten.expect_code(0);
+    // Said before the write: the old bytes will be gone.
+    assert!(
+        overwritten
+            .stderr
+            .contains("a rollback cannot bring them back"),
+        "{overwritten}"
+    );
+    assert_eq!(get(&plain, "web.zip", None).await.unwrap().0, b"build-2");
+    // And the rollback says it cannot restore them, rather than "unchanged".
+    let undo = sandbox.run(BIN, &["rollback"], Some(&overwritten.stdout));
+    undo.expect_code(4);
+    assert!(undo.stderr.contains("cannot be restored"), "{undo}");
+    assert_eq!(undo.record()["action"], "error");
     assert_eq!(get(&plain, "web.zip", None).await.unwrap().0, b"build-2");
 
     sandbox
