@@ -124,6 +124,8 @@ pub(crate) struct EcsPin<'a> {
     /// Undos read a service's state only.
     undo_reads: Reads<'a>,
     quiet: bool,
+    /// `--dry-run`: what the real run's write would refuse is found by a read instead.
+    dry_run: bool,
     /// `--wait`: follow each deployment made until it completes.
     wait: Option<WaitArgs>,
     /// `--expect`: the task definition a promotion's target must run now.
@@ -139,6 +141,7 @@ impl<'a> EcsPin<'a> {
             reads: Reads::new(clients, opts.concurrency, Depth::Running),
             undo_reads: Reads::new(clients, opts.concurrency, Depth::State),
             quiet: opts.quiet,
+            dry_run: opts.dry_run,
             wait: None,
             expect: None,
             order: Order::new(&[], false),
@@ -311,6 +314,25 @@ impl<'a> EcsPin<'a> {
                 Some(&after),
                 before.as_ref(),
             )]));
+        }
+        // An IMMUTABLE repository refuses to move a tag: the real run learns it from PutImage
+        // (no extra call); a dry run asks, so that it plans what the real run does.
+        if self.dry_run
+            && before.is_some()
+            && shared::ecr::tags_immutable(
+                &at.client.ecr,
+                account.as_deref(),
+                &reference.repository,
+            )
+            .await?
+        {
+            return Err(Error::precondition(format!(
+                "repository {} has immutable tags: tag {tag} names {} and cannot be moved to {}; \
+                 nothing changed",
+                reference.repository,
+                before.as_ref().map_or("-", |b| b.digest.as_str()),
+                after.digest
+            )));
         }
         Ok(Prepared::to(
             Move::Tag {

@@ -184,7 +184,25 @@ async fn an_immutable_repository_refuses_to_move_a_tag() {
     let run = Sandbox::new().run(BIN, &["tag", &format!("{repo}:v2"), "v1"], None);
     run.expect_code(4);
     assert!(run.stderr.contains("immutable"), "{run}");
+    assert_eq!(tag_digest(&repo, "v1").await, Some(one.clone()));
+    // A dry run plans what the real run does: it refuses too, instead of planning the move.
+    let dry = Sandbox::new().run(
+        BIN,
+        &["tag", &format!("{repo}:v2"), "v1", "--dry-run"],
+        None,
+    );
+    dry.expect_code(4);
+    assert!(dry.stderr.contains("has immutable tags"), "{dry}");
+    assert_eq!(dry.record()["action"], "error", "{dry}");
     assert_eq!(tag_digest(&repo, "v1").await, Some(one));
+    // A new tag in the same repository is no move of an existing one: planned as usual.
+    let new = Sandbox::new().run(
+        BIN,
+        &["tag", &format!("{repo}:v2"), "v9", "--dry-run"],
+        None,
+    );
+    new.expect_code(0);
+    assert_eq!(new.record()["action"], "planned", "{new}");
 }
 
 #[tokio::test]

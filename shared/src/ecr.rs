@@ -55,6 +55,25 @@ pub struct Image {
     pub media_type: Option<String>,
 }
 
+/// Whether the repository's tags are immutable (`IMMUTABLE`: ECR refuses to move a tag).
+pub async fn tags_immutable(
+    client: &Client,
+    registry_id: Option<&str>,
+    repository: &str,
+) -> Result<bool> {
+    let out = client
+        .describe_repositories()
+        .set_registry_id(registry_id.map(str::to_string))
+        .repository_names(repository)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("failed to describe repository {repository}"), &e))?;
+    Ok(out.repositories().iter().any(|r| {
+        r.image_tag_mutability()
+            .is_some_and(|m| m.as_str().starts_with("IMMUTABLE"))
+    }))
+}
+
 /// Look up several images of one repository in one call. The answer has one entry per id, in
 /// order: `None` where ECR has no such tag or digest.
 pub async fn get_images(
