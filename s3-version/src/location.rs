@@ -49,13 +49,16 @@ fn split(text: &str) -> Result<(&str, &str), String> {
         .strip_prefix("s3://")
         .ok_or_else(|| format!("{text:?} is not an S3 location: expected s3://BUCKET/KEY"))?;
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-    let valid = (3..=63).contains(&bucket.len())
+    // Today's rules (3 to 63 lowercase letters, digits, `.` and `-`), and what us-east-1
+    // accepted before March 2018 (up to 255, capitals and `_` too): such buckets still exist.
+    let valid = (3..=255).contains(&bucket.len())
         && bucket
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
     if !valid {
         return Err(format!(
-            "{text:?}: {bucket:?} is not a bucket name (3 to 63 lowercase letters, digits, `.` and `-`)"
+            "{text:?}: {bucket:?} is not a bucket name (3 to 63 lowercase letters, digits, `.` and \
+             `-`; or, for a bucket made in us-east-1 before 2018, up to 255 with capitals and `_`)"
         ));
     }
     Ok((bucket, key))
@@ -102,7 +105,16 @@ mod tests {
         assert_eq!(l.to_string(), "s3://orders-artifacts/prod/web.zip");
         assert!(Location::parse("s3://bucket").is_err());
         assert!(Location::parse("https://bucket/key").is_err());
-        assert!(Location::parse("s3://Bad_Bucket/key").is_err());
+        // Legacy us-east-1 names are buckets too; anything else is not.
+        assert_eq!(
+            Location::parse("s3://Legacy_Bucket.Name/key")
+                .unwrap()
+                .bucket,
+            "Legacy_Bucket.Name"
+        );
+        assert!(Location::parse("s3://no spaces/key").is_err());
+        assert!(Location::parse("s3://ab/key").is_err());
+        assert!(Location::parse(&format!("s3://{}/key", "b".repeat(256))).is_err());
         assert_eq!(
             parse_bucket("s3://orders-artifacts/").unwrap(),
             "orders-artifacts"

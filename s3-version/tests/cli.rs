@@ -393,7 +393,7 @@ async fn bad_input_changes_nothing_and_names_the_line() {
         "{run}"
     );
     Sandbox::new()
-        .run(BIN, &["resolve", "s3://Not_A_Bucket/x"], None)
+        .run(BIN, &["resolve", "s3://not a bucket/x"], None)
         .expect_code(2);
     assert_eq!(b.prod().await, b"build-0");
 }
@@ -628,4 +628,41 @@ async fn rollback_of_no_change_records_says_so_and_changes_nothing() {
     assert_eq!(run.stdout.trim_end(), lambda, "other services pass through");
     assert_eq!(b.prod().await, b"build-0");
     assert_eq!(versions(&b.name, "prod/web.zip").await, before);
+}
+
+#[tokio::test]
+async fn a_bucket_named_before_2018_rules_is_a_bucket() {
+    // us-east-1 accepted capitals and `_` until 2018; such buckets are still in use.
+    let name = format!("Legacy_{}", unique("b").replace('-', "_"));
+    create_bucket(&name, true).await;
+    put(
+        &name,
+        "staging/web.zip",
+        b"legacy bytes",
+        "application/zip",
+        &[],
+    )
+    .await;
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(
+        BIN,
+        &[
+            "promote",
+            &format!("s3://{name}/staging/web.zip"),
+            "--to",
+            &format!("s3://{name}/prod/web.zip"),
+        ],
+        None,
+    );
+    run.expect_code(0);
+    assert_eq!(run.record()["resource"], format!("{name}/prod/web.zip"));
+    assert_eq!(
+        get(&name, "prod/web.zip", None).await.unwrap().0,
+        b"legacy bytes"
+    );
+    // And its own record rolls it back.
+    sandbox
+        .run(BIN, &["rollback"], Some(&run.stdout))
+        .expect_code(0);
+    assert!(get(&name, "prod/web.zip", None).await.is_none());
 }
