@@ -128,7 +128,15 @@ pub async fn publish_version(at: &Located, function: &str) -> Result<(String, St
         .function_name(function)
         .send()
         .await
-        .map_err(|e| aws_error(format!("failed to publish a version of {function}"), &e))?;
+        .map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
+                shared::lambda::missing_function(function)
+            } else {
+                aws_error(format!("failed to publish a version of {function}"), &e)
+            }
+        })?;
     match (out.version(), out.code_sha256()) {
         (Some(version), Some(sha)) => Ok((version.to_string(), sha.to_string())),
         _ => Err(Error::Aws {

@@ -885,3 +885,30 @@ async fn latest_never_reaches_another_environment() {
     assert!(run.stderr.contains("holds $LATEST"), "{run}");
     assert_eq!(version_of(&f, "prod").await.as_deref(), Some("1"));
 }
+
+#[tokio::test]
+async fn a_missing_function_is_named_as_missing_with_exit_4() {
+    let missing = unique("nofn");
+    let sandbox = Sandbox::new();
+    for args in [
+        vec!["status", missing.as_str(), "--env", "prod"],
+        vec!["publish", missing.as_str()],
+        vec![
+            "promote",
+            missing.as_str(),
+            "--from",
+            "staging",
+            "--to",
+            "prod",
+        ],
+    ] {
+        let run = sandbox.run(BIN, &args, None);
+        run.expect_code(4);
+        assert!(
+            run.stderr
+                .contains(&format!("function {missing} does not exist")),
+            "{args:?}\n{run}"
+        );
+        assert_eq!(run.record()["action"], "error", "{args:?}\n{run}");
+    }
+}

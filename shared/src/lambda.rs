@@ -3,7 +3,7 @@
 //! through here, the same way.
 
 use crate::aws::aws_error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::record::LambdaArtifact;
 use aws_sdk_lambda::Client;
 use std::collections::BTreeMap;
@@ -50,7 +50,16 @@ fn alias_from(
     }
 }
 
-/// The alias, or `None` when the function has no alias of that name.
+/// A function that does not exist (in this account and region): exit 4, naming it.
+#[must_use]
+pub fn missing_function(function: &str) -> Error {
+    Error::precondition(format!(
+        "function {function} does not exist (in this account and region); nothing changed"
+    ))
+}
+
+/// The alias, or `None` when the function has no alias of that name; a missing function is an
+/// error that says so.
 pub async fn get_alias(client: &Client, function: &str, alias: &str) -> Result<Option<Alias>> {
     match client
         .get_alias()
@@ -69,8 +78,14 @@ pub async fn get_alias(client: &Client, function: &str, alias: &str) -> Result<O
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception()) =>
         {
-            // A missing function and a missing alias are both "not found"; tell them apart only
-            // when it matters (see `code_sha256`), to spend no extra call here.
+            // A missing function and a missing alias are both "not found": AWS's message says
+            // which ("Function not found: ARN"), so no extra call is needed to tell the user.
+            if e.as_service_error().is_some_and(|s| {
+                aws_sdk_lambda::error::ProvideErrorMetadata::message(s)
+                    .is_some_and(|m| m.starts_with("Function not found"))
+            }) {
+                return Err(missing_function(function));
+            }
             Ok(None)
         }
         Err(e) => Err(aws_error(
