@@ -48,11 +48,9 @@ pub(crate) async fn run(
     )?;
     engine::check_upstream(input, SERVICES, args.skip_failed, out)?;
     let stages = stage_template(project);
-    let env_before = order.before(&args.to)?.map(str::to_string);
-    let subject = format!("promote --to {}", args.to);
     // --from must be the environment just before --to, whatever the work comes from.
     let from_verdict = match &args.from {
-        Some(from) => order.check_from(&subject, from, &args.to)?,
+        Some(from) => order.check_from(&format!("promote --to {}", args.to), from, &args.to)?,
         None => Verdict::ALLOWED,
     };
     let target = |api: &str| StageRef {
@@ -102,11 +100,6 @@ pub(crate) async fn run(
                 other => other,
             })
             .collect();
-            if source == engine::Source::Nothing {
-                shared::cli::note(
-                    "no apigateway records on stdin: nothing to promote (the other records are passed on)",
-                );
-            }
         }
         engine::Source::Names | engine::Source::Live => {
             let api = args
@@ -116,17 +109,11 @@ pub(crate) async fn run(
                 .ok_or_else(|| {
                     Error::usage("name the REST API, pipe apigateway records in, or set [apigateway] rest_api in promote.toml")
                 })?;
-            let from = args.from.clone().or(env_before).ok_or_else(|| {
-                Error::usage(format!(
-                    "pass --from ENV ({} has no environment before it{})",
-                    args.to,
-                    if project.is_some() {
-                        " in promote.toml's order"
-                    } else {
-                        ": there is no promote.toml"
-                    }
-                ))
-            })?;
+            // --from was checked above; without it, the environment before --to.
+            let from = match &args.from {
+                Some(from) => from.clone(),
+                None => order.source_env(None, &args.to, "")?.0,
+            };
             let (at, id) = api_in(clients, &args.to, &api).await?;
             let stage = target(id.as_deref().unwrap_or(&api));
             let job = Job::new(

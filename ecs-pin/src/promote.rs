@@ -9,7 +9,7 @@ use crate::args::PromoteArgs;
 use crate::{Clients, Options, ServiceRef};
 use shared::batch::Work;
 use shared::config::{map_name, Project, Template};
-use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Target, Verdict};
+use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Target};
 use shared::input::Input;
 use shared::output::Output;
 use shared::{Error, ExitCode, Record, Result, Service};
@@ -55,7 +55,6 @@ pub(crate) async fn run(
         Error::usage("promote needs each environment's cluster: --cluster PATTERN (with {env}) or [ecs] cluster in promote.toml")
     })?;
     let service_templates: Vec<Template> = ecs.map(|e| e.services.clone()).unwrap_or_default();
-    let env_before = order.before(&args.to)?.map(str::to_string);
 
     let adapter = EcsPin::new(clients, opts)
         .waiting(&args.wait)
@@ -75,30 +74,10 @@ pub(crate) async fn run(
                     item_from_record(record, artifact, origin, args, &cluster, &service_templates)
                 },
             )?;
-            if source == engine::Source::Nothing {
-                shared::cli::note(
-                    "no ecs records on stdin: nothing to promote (the other records are passed on)",
-                );
-            }
         }
         engine::Source::Live | engine::Source::Names => {
             // --from must be the environment just before --to; without it, that environment.
-            let subject = format!("promote --to {}", args.to);
-            let (from, verdict) = match (&args.from, &env_before) {
-                (Some(from), _) => (from.clone(), order.check_from(&subject, from, &args.to)?),
-                (None, Some(before)) => (before.clone(), Verdict::ALLOWED),
-                (None, None) => {
-                    return Err(Error::usage(format!(
-                        "pass --from ENV ({} has no environment before it{})",
-                        args.to,
-                        if project.is_some() {
-                            " in promote.toml's order"
-                        } else {
-                            ": there is no promote.toml"
-                        }
-                    )))
-                }
-            };
+            let (from, verdict) = order.source_env(args.from.as_deref(), &args.to, "")?;
             let services: Vec<Template> = if args.services.is_empty() {
                 if service_templates.is_empty() {
                     return Err(Error::usage(

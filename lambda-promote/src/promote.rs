@@ -47,26 +47,10 @@ pub(crate) async fn run(
         .and_then(|p| p.lambda.as_ref())
         .map(|l| l.functions.clone())
         .unwrap_or_default();
-    let subject = format!("promote --to {}", args.to);
 
     // Where the version comes from, when it is not in a record: --from (which must be the
     // environment just before --to) or that environment.
-    let source_env = || -> Result<(String, engine::Verdict)> {
-        match (&args.from, &env_before) {
-            (Some(from), _) => Ok((from.clone(), order.check_from(&subject, from, &args.to)?)),
-            (None, Some(before)) => Ok((before.clone(), engine::Verdict::ALLOWED)),
-            (None, None) => Err(Error::usage(match project {
-                Some(_) => format!(
-                    "{} is the first environment in promote.toml's order: nothing comes before it; \
-                     pass --from ENV or --version N",
-                    args.to
-                ),
-                None => "pass --from ENV or --version N (there is no promote.toml to say which \
-                         environment comes before --to)"
-                    .to_string(),
-            })),
-        }
-    };
+    let source_env = || order.source_env(args.from.as_deref(), &args.to, " or --version N");
     let target_of = |function: &FunctionRef| Pointer {
         function: function.id.clone(),
         alias: target_alias.clone(),
@@ -145,9 +129,6 @@ pub(crate) async fn run(
                         .map(Some)
                 },
             )?;
-            if source == engine::Source::Nothing {
-                shared::cli::note("no lambda records on stdin: nothing to promote (the other records are passed on)");
-            }
         }
         engine::Source::Live => {
             let lambda = project

@@ -10,7 +10,7 @@ use crate::location::Location;
 use crate::{Clients, Options, Pointer};
 use shared::batch::Work;
 use shared::config::{map_name, Project, Template};
-use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Target, Verdict};
+use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Target};
 use shared::input::Input;
 use shared::output::Output;
 use shared::record::S3Artifact;
@@ -47,10 +47,6 @@ pub(crate) async fn run(
         .and_then(|p| p.s3.as_ref())
         .map(|s| s.objects.clone())
         .unwrap_or_default();
-    let env_before = match &to_env {
-        Some(env) => order.before(env)?.map(str::to_string),
-        None => None,
-    };
 
     // All input is read and checked before the first call.
     let adapter = S3 {
@@ -115,11 +111,6 @@ pub(crate) async fn run(
                     .map(Some)
                 },
             )?;
-            if source == engine::Source::Nothing {
-                shared::cli::note(
-                    "no s3 records on stdin: nothing to promote (the other records are passed on)",
-                );
-            }
         }
         engine::Source::Live => {
             let to = to_env.clone().ok_or_else(|| {
@@ -134,15 +125,7 @@ pub(crate) async fn run(
                 return Err(Error::usage("--version-id goes with SRC"));
             }
             // --from must be the environment just before --to.
-            let subject = format!("promote --to {to}");
-            let (from, verdict) = match (&args.from, &env_before) {
-                (Some(from), _) => (from.clone(), order.check_from(&subject, from, &to)?),
-                (None, Some(before)) => (before.clone(), Verdict::ALLOWED),
-                (None, None) => {
-                    let why = format!("{to} has no environment before it in promote.toml's order");
-                    return Err(Error::usage(format!("pass --from ENV ({why})")));
-                }
-            };
+            let (from, verdict) = order.source_env(args.from.as_deref(), &to, "")?;
             for template in &templates {
                 let target = Pointer {
                     location: Location::parse(&template.render(&to)).map_err(Error::usage)?,

@@ -122,6 +122,30 @@ impl<'a> Order<'a> {
         }
     }
 
+    /// The environment a promotion into `to` reads live state from: `--from` (which must be the
+    /// one just before `to`), else that one. Without either, a usage error saying to pass
+    /// `--from ENV`, or what `alternative` names (lambda's " or --version N").
+    pub fn source_env(
+        &self,
+        from: Option<&str>,
+        to: &str,
+        alternative: &str,
+    ) -> Result<(String, Verdict)> {
+        let subject = format!("promote --to {to}");
+        match (from, self.before(to)?) {
+            (Some(from), _) => Ok((from.to_string(), self.check_from(&subject, from, to)?)),
+            (None, Some(before)) => Ok((before.to_string(), Verdict::ALLOWED)),
+            (None, None) if self.is_known() => Err(Error::usage(format!(
+                "{to} is the first environment in promote.toml's order: nothing comes before it; \
+                 pass --from ENV{alternative}"
+            ))),
+            (None, None) => Err(Error::usage(format!(
+                "pass --from ENV{alternative} (there is no promote.toml order to say which \
+                 environment comes before {to})"
+            ))),
+        }
+    }
+
     /// A record of environment `from` (None: the record names none) promoted into `to`.
     pub fn check_record(&self, subject: &str, from: Option<&str>, to: &str) -> Result<Verdict> {
         match from {
@@ -218,6 +242,47 @@ mod tests {
             order.check_from("f", "staging", "prod").unwrap(),
             Verdict::ALLOWED,
             "a move the order allows is not marked forced"
+        );
+    }
+
+    #[test]
+    fn the_source_environment_is_from_or_the_one_before() {
+        let envs = envs();
+        let order = Order::new(&envs, false);
+        assert_eq!(
+            order.source_env(None, "prod", "").unwrap(),
+            ("staging".to_string(), Verdict::ALLOWED)
+        );
+        assert_eq!(
+            order.source_env(Some("staging"), "prod", "").unwrap().0,
+            "staging"
+        );
+        assert_eq!(
+            order
+                .source_env(Some("dev"), "prod", "")
+                .unwrap_err()
+                .exit_code()
+                .code(),
+            4
+        );
+        let first = order
+            .source_env(None, "dev", " or --version N")
+            .unwrap_err();
+        assert_eq!(first.exit_code().code(), 2);
+        assert!(
+            first.to_string().contains("pass --from ENV or --version N"),
+            "{first}"
+        );
+        let none = Order::new(&[], false)
+            .source_env(None, "prod", "")
+            .unwrap_err();
+        assert!(none.to_string().contains("no promote.toml order"), "{none}");
+        assert_eq!(
+            Order::new(&[], false)
+                .source_env(Some("x"), "prod", "")
+                .unwrap()
+                .0,
+            "x"
         );
     }
 

@@ -371,6 +371,16 @@ pub fn record_jobs<'a, A: Adapter>(
         };
         work.push(Work::Own(job));
     }
+    if !input.has_own(services) {
+        note(&format!(
+            "no {} records on stdin: nothing to promote (the other records are passed on)",
+            services
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ));
+    }
     Ok(work)
 }
 
