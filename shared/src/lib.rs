@@ -4,6 +4,7 @@
 
 #[cfg(feature = "apigateway")]
 pub mod apigateway;
+pub mod arn;
 pub mod aws;
 pub mod batch;
 pub mod cli;
