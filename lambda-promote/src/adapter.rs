@@ -11,7 +11,7 @@ use shared::batch::Outcome;
 use shared::config::Template;
 use shared::engine::{Adapter, Change, Order, Prepared, Target, Verdict};
 use shared::record::LambdaArtifact;
-use shared::{Action, Error, Record, Result, Service};
+use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 /// Where the version to promote comes from.
 #[derive(Debug)]
@@ -356,6 +356,12 @@ impl Adapter for Lambda<'_> {
             Step::Delete => calls::delete_alias(&at, &pointer.function, &pointer.alias).await,
             Step::Unchanged => Ok(()),
         };
+        let written = match written {
+            Err(e) if e.exit_code() == ExitCode::Precondition => {
+                confirm(&at, &pointer, &step).await.map_or(Err(e), |()| Ok(()))
+            }
+            other => other,
+        };
         match written {
             Ok(()) => {
                 tracing::info!("{}: {}", pointer.name(), record.action);
@@ -440,3 +446,30 @@ impl Adapter for Lambda<'_> {
         ))
     }
 }
+
+/// A write refused by its compare-and-swap may have been refused by its own earlier attempt:
+/// when AWS applied it but the answer was lost (throttled or cut off after the fact), the SDK's
+/// retry meets the change it made ("created by someone else", a RevisionId that moved on). Read
+/// the alias again: if it holds exactly what this write wanted, the write happened. `Some(())`
+/// when it did.
+async fn confirm(at: &Located, pointer: &Pointer, step: &Step) -> Option<()> {
+    let alias = shared::lambda::get_alias(&at.client, &pointer.function, &pointer.alias)
+        .await
+        .ok()?;
+    let happened = match (step, alias) {
+        (Step::Create(wanted) | Step::Update(wanted), Some(alias)) => {
+            routing_of(&alias) == *wanted
+        }
+        (Step::Delete, None) => true,
+        _ => false,
+    };
+    if happened {
+        tracing::info!(
+            "{}: the write was refused by its own earlier attempt (its answer was lost); the \
+             alias holds what was wanted",
+            pointer.name()
+        );
+    }
+    happened.then_some(())
+}
+

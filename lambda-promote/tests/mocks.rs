@@ -374,3 +374,66 @@ async fn atomic_takes_back_what_it_changed_when_a_later_write_is_refused() {
         [("a", "promoted"), ("b", "error"), ("a", "rolled_back")]
     );
 }
+
+/// A mock because the emulator ignores RevisionId: the answer to an UpdateAlias that AWS applied
+/// is lost, the SDK's retry meets its own change ("The Revision Id provided does not match"), and
+/// the alias, read again, holds what was wanted: that is a promotion, not a refusal. Where it
+/// holds something else, it is still exit 4.
+#[tokio::test]
+async fn a_write_refused_by_its_own_earlier_attempt_is_a_success() {
+    let refused = || {
+        mock!(Client::update_alias).then_error(|| {
+            UpdateAliasError::PreconditionFailedException(
+                PreconditionFailedException::builder()
+                    .message("The Revision Id provided does not match the latest Revision Id.")
+                    .build(),
+            )
+        })
+    };
+    for (after, code) in [("2", ExitCode::Success), ("3", ExitCode::Precondition)] {
+        let prod = mock!(Client::get_alias)
+            .match_requests(|r| r.name() == Some("prod"))
+            .sequence()
+            .output(|| {
+                GetAliasOutput::builder()
+                    .name("prod")
+                    .function_version("1")
+                    .revision_id("rev-p")
+                    .build()
+            })
+            .output(move || {
+                GetAliasOutput::builder()
+                    .name("prod")
+                    .function_version(after)
+                    .revision_id("rev-p2")
+                    .build()
+            })
+            .build();
+        let update = refused();
+        let rules = [
+            alias_rule("staging", "2", "rev-s"),
+            prod.clone(),
+            version_rule("2", "SHA2"),
+            version_rule("1", "SHA1"),
+            update.clone(),
+        ];
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &rules);
+        let (got, records) = run(
+            client,
+            &["promote", "orders", "--from", "staging", "--to", "prod"],
+            None,
+        )
+        .await;
+        assert_eq!(got, code, "prod holds {after} after the refusal: {records:?}");
+        assert_eq!(update.num_calls(), 1);
+        assert_eq!(prod.num_calls(), 2, "read, then read again after the refusal");
+        if code == ExitCode::Success {
+            assert_eq!(records.len(), 1, "{records:?}");
+            assert_eq!(records[0]["action"], "promoted");
+            assert_eq!(records[0]["artifact"]["version"], "2");
+            assert_eq!(records[0]["previous"]["version"], "1", "the undo is exact");
+        } else {
+            assert_eq!(records[0]["action"], "error", "{records:?}");
+        }
+    }
+}

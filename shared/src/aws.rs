@@ -5,7 +5,7 @@
 
 use crate::config::{EnvSettings, Project};
 use crate::error::{Error, Result};
-use crate::rate::{RateLimitedClient, RateLimits};
+use crate::rate::{RateLimitedClient, RateLimits, Timing};
 use aws_config::imds;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
@@ -60,10 +60,11 @@ fn attempt_timeout() -> Duration {
         .filter(|s| *s > 0.0)
         .map_or(ATTEMPT_TIMEOUT, Duration::from_secs_f64)
 }
-/// A whole call, retries included. Attempts are bounded above; this bound is for the waits between
-/// them: after throttling, adaptive retry paces a service's calls down to half a call a second, and
-/// a batch queued behind that must slow down, not time out.
+/// A whole call, retries included: a throttled request is sent again until this deadline (less
+/// `DEADLINE_MARGIN`, so what fails is the throttled request, not the clock), and a batch queued
+/// behind a slowed-down service must slow down, not time out.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(300);
+const DEADLINE_MARGIN: Duration = Duration::from_secs(10);
 
 /// Builds and keeps one SDK configuration per distinct (profile, region, endpoint): every
 /// environment that shares them shares one configuration and one credentials cache.
@@ -80,7 +81,13 @@ pub struct Aws {
 impl Aws {
     #[must_use]
     pub fn new(args: AwsArgs, project: Option<Project>) -> Self {
-        let http = RateLimitedClient::new(args.rate_limit.clone().unwrap_or_default());
+        let http = RateLimitedClient::new(
+            args.rate_limit.clone().unwrap_or_default(),
+            Timing {
+                attempt: attempt_timeout(),
+                deadline: OPERATION_TIMEOUT.saturating_sub(DEADLINE_MARGIN),
+            },
+        );
         Aws {
             args,
             project,
@@ -174,11 +181,22 @@ async fn load(settings: &EnvSettings, http: &RateLimitedClient) -> Result<SdkCon
         .credentials_provider(credentials)
         .http_client(http.clone())
         .retry_config(retry_config())
+        // The attempt timeout is the HTTP client's (`crate::rate`): counted from when a request
+        // leaves, so that waiting for a rate token, or a throttled request sent again, is never
+        // a timeout.
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(attempt_timeout())
                 .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        // Upload stall protection would count the wait for a rate token as a stalled upload
+        // ("0 B/s observed"). Request bodies here are in memory and cannot stall on this side;
+        // a server that stops reading is caught by the attempt timeout. Downloads keep it.
+        .stalled_stream_protection(
+            aws_config::stalled_stream_protection::StalledStreamProtectionConfig::enabled()
+                .upload_enabled(false)
+                .download_enabled(true)
                 .build(),
         );
     if let Some(profile) = &settings.profile {
@@ -271,9 +289,11 @@ impl<'a, C: Clone> Clients<'a, C> {
     }
 }
 
-/// Adaptive retries: the standard mode's backoff, plus a client-side rate that drops when AWS
-/// answers "throttled" and climbs back as calls succeed, so a batch that shares its quota with
-/// other callers slows down instead of failing. `MAX_ATTEMPTS` attempts, or what
+/// Standard retries for what is not throttling: exponential backoff with jitter, `MAX_ATTEMPTS`
+/// attempts. Throttling does not spend them: the HTTP client under the SDK (`crate::rate`) sends
+/// a throttled request again until the deadline, and its rate per service drops at each throttle
+/// and climbs back as calls succeed (the SDK's adaptive mode cuts the rate so far, to half a call
+/// a second, that one throttle in five kept a batch at a crawl). `MAX_ATTEMPTS` attempts, or what
 /// `AWS_MAX_ATTEMPTS` (the SDKs' and the AWS CLI's own setting) asks for: a pipeline through a
 /// busy control plane may want more. The SDK would read it itself, but an explicit retry
 /// configuration hides it.
@@ -283,7 +303,7 @@ fn retry_config() -> RetryConfig {
         .and_then(|v| v.trim().parse::<u32>().ok())
         .filter(|&n| n >= 1)
         .unwrap_or(MAX_ATTEMPTS);
-    RetryConfig::adaptive().with_max_attempts(attempts)
+    RetryConfig::standard().with_max_attempts(attempts)
 }
 
 /// The region a configuration talks to, for records.

@@ -12,12 +12,21 @@
 //! passes through it, and the service and region are read from the request's signature (its
 //! credential scope, `AKID/DATE/REGION/SERVICE/aws4_request`), which is exact for every service
 //! and needs no knowledge of endpoints.
+//!
+//! The same layer turns throttling into backpressure. A throttled answer (and a request that
+//! could not be sent to an endpoint that has answered before) is sent again after a backoff, for
+//! as long as the operation's deadline allows, instead of costing one of the SDK's few attempts:
+//! the service's rate here drops at each throttle and climbs back as calls succeed, so a batch
+//! slows to what AWS allows and then recovers. Other errors keep the SDK's attempt limit. The
+//! attempt timeout is kept here too, counted from when the request leaves: waiting for a token
+//! is never a timeout.
 
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -188,42 +197,91 @@ impl FromStr for RateLimits {
 #[derive(Debug)]
 struct Bucket {
     quota: Quota,
+    /// The rate tokens refill at now: the quota's, or less after AWS answered "throttled".
+    rate: f64,
     /// Tokens in the bucket; negative when lent ahead to requests still waiting.
     tokens: f64,
     updated: Instant,
 }
 
+/// After a throttle the rate drops to this share of what it was, never below `MIN_RATE` (or the
+/// quota, where that is lower); each answered call gives back a tenth of the quota. One throttle
+/// in five calls thus keeps a service near its quota, while throttling on every call brings it
+/// down to the floor within a few calls.
+const THROTTLED_SHARE: f64 = 0.7;
+const RECOVERY_SHARE: f64 = 0.1;
+const MIN_RATE: f64 = 1.0;
+
 impl Bucket {
     fn new(quota: Quota, now: Instant) -> Self {
         Bucket {
             quota,
+            rate: quota.rate,
             tokens: quota.burst,
             updated: now,
         }
     }
 
+    fn refill(&mut self, now: Instant) {
+        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.quota.burst);
+        self.updated = now;
+    }
+
     /// Take one token at `now`; how long the request must wait before it may be sent.
     fn take(&mut self, now: Instant) -> Duration {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.quota.rate).min(self.quota.burst);
-        self.updated = now;
+        self.refill(now);
         self.tokens -= 1.0;
         if self.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-self.tokens / self.quota.rate)
+            Duration::from_secs_f64(-self.tokens / self.rate)
+        }
+    }
+
+    /// AWS answered "throttled": slow down. The bucket's burst is spent too, so the requests
+    /// after this one are paced at the lower rate rather than sent at once.
+    fn throttled(&mut self, now: Instant) {
+        self.refill(now);
+        self.rate = (self.rate * THROTTLED_SHARE).max(MIN_RATE.min(self.quota.rate));
+        self.tokens = self.tokens.min(0.0);
+    }
+
+    /// A call was answered: climb back towards the quota.
+    fn answered(&mut self, now: Instant) {
+        if self.rate < self.quota.rate {
+            self.refill(now);
+            self.rate = (self.rate + self.quota.rate * RECOVERY_SHARE).min(self.quota.rate);
         }
     }
 }
 
-/// A (service, region)'s bucket, or `None` where it has no limit.
-type Buckets = HashMap<(String, String), Option<Arc<Mutex<Bucket>>>>;
+/// What the client knows of one (service, region): its bucket (`None`: no limit), and whether
+/// it has answered at all (a request that cannot be sent to an endpoint that never answered is
+/// a wrong endpoint or region, and fails at once; to one that has, it is a blip, and is retried).
+#[derive(Debug)]
+struct Lane {
+    bucket: Option<Mutex<Bucket>>,
+    answered: std::sync::atomic::AtomicBool,
+}
 
-/// The buckets of one process, made on first use per (service, region).
+impl Lane {
+    fn with_bucket<T>(&self, f: impl FnOnce(&mut Bucket) -> T) -> Option<T> {
+        self.bucket
+            .as_ref()
+            .map(|bucket| f(&mut bucket.lock().unwrap_or_else(|e| e.into_inner())))
+    }
+
+    fn has_answered(&self) -> bool {
+        self.answered.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The lanes of one process, made on first use per (service, region).
 #[derive(Debug)]
 pub struct Limiter {
     limits: RateLimits,
-    buckets: Mutex<Buckets>,
+    lanes: Mutex<HashMap<(String, String), Arc<Lane>>>,
 }
 
 impl Limiter {
@@ -231,42 +289,31 @@ impl Limiter {
     pub fn new(limits: RateLimits) -> Self {
         Limiter {
             limits,
-            buckets: Mutex::new(HashMap::new()),
+            lanes: Mutex::new(HashMap::new()),
         }
     }
 
-    /// How long a request to `service` in `region` must wait, its token taken.
-    fn delay(&self, service: &str, region: &str) -> Duration {
-        let bucket = {
-            let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
-            buckets
-                .entry((service.to_string(), region.to_string()))
-                .or_insert_with(|| {
-                    self.limits
+    fn lane(&self, service: &str, region: &str) -> Arc<Lane> {
+        let mut lanes = self.lanes.lock().unwrap_or_else(|e| e.into_inner());
+        lanes
+            .entry((service.to_string(), region.to_string()))
+            .or_insert_with(|| {
+                Arc::new(Lane {
+                    bucket: self
+                        .limits
                         .quota(service)
-                        .map(|quota| Arc::new(Mutex::new(Bucket::new(quota, Instant::now()))))
+                        .map(|quota| Mutex::new(Bucket::new(quota, Instant::now()))),
+                    answered: std::sync::atomic::AtomicBool::new(false),
                 })
-                .clone()
-        };
-        bucket.map_or(Duration::ZERO, |bucket| {
-            bucket
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take(Instant::now())
-        })
+            })
+            .clone()
     }
 
-    /// Wait for a token for `request` (at once for a request that is not signed, such as one to
-    /// the instance metadata service, or for a service with no limit).
-    async fn admit(&self, request: &HttpRequest) {
-        let Some((service, region)) = request
-            .headers()
-            .get("authorization")
-            .and_then(credential_scope)
-        else {
-            return;
-        };
-        let delay = self.delay(service, region);
+    /// Wait for a token of `lane` (at once where it has no limit).
+    async fn admit(lane: &Lane, service: &str, region: &str) {
+        let delay = lane
+            .with_bucket(|bucket| bucket.take(Instant::now()))
+            .unwrap_or_default();
         if !delay.is_zero() {
             tracing::debug!(
                 service,
@@ -298,6 +345,7 @@ fn credential_scope(authorization: &str) -> Option<(&str, &str)> {
 pub struct RateLimitedClient {
     inner: SharedHttpClient,
     limiter: Arc<Limiter>,
+    timing: Timing,
 }
 
 impl fmt::Debug for RateLimitedClient {
@@ -312,10 +360,11 @@ impl RateLimitedClient {
     /// Wrap the client the SDK would have used itself (hyper with rustls, proxies from the
     /// environment): what changes is only when requests leave.
     #[must_use]
-    pub fn new(limits: RateLimits) -> Self {
+    pub fn new(limits: RateLimits, timing: Timing) -> Self {
         RateLimitedClient {
             inner: default_client(),
             limiter: Arc::new(Limiter::new(limits)),
+            timing,
         }
     }
 }
@@ -348,6 +397,7 @@ impl HttpClient for RateLimitedClient {
         SharedHttpConnector::new(RateLimitedConnector {
             inner: self.inner.http_connector(settings, components),
             limiter: self.limiter.clone(),
+            timing: self.timing,
         })
     }
 }
@@ -356,16 +406,203 @@ impl HttpClient for RateLimitedClient {
 struct RateLimitedConnector {
     inner: SharedHttpConnector,
     limiter: Arc<Limiter>,
+    timing: Timing,
 }
 
 impl HttpConnector for RateLimitedConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let inner = self.inner.clone();
         let limiter = self.limiter.clone();
-        HttpConnectorFuture::new(async move {
-            limiter.admit(&request).await;
-            inner.call(request).await
-        })
+        let timing = self.timing;
+        HttpConnectorFuture::new(async move { send(&inner, &limiter, timing, request).await })
+    }
+}
+
+/// How long one request may take once it has left, and how long a throttled request is sent
+/// again for (the operation's deadline, less a margin so the throttle, not a timeout, is what
+/// the user reads if AWS never lets it through).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub attempt: Duration,
+    pub deadline: Duration,
+}
+
+/// AWS's error codes for "slow down" (the SDK's own list, `aws_runtime::retries::classifiers`).
+const THROTTLING_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "ProvisionedThroughputExceededException",
+    "TransactionInProgressException",
+    "RequestLimitExceeded",
+    "BandwidthLimitExceeded",
+    "LimitExceededException",
+    "RequestThrottled",
+    "SlowDown",
+    "PriorRequestNotComplete",
+    "EC2ThrottledException",
+];
+
+/// Whether an error answer's code (from `x-amzn-ErrorType`, a JSON `__type`/`code`, or an XML
+/// `<Code>`) is a throttling code.
+fn names_throttling(header: Option<&str>, body: &[u8]) -> bool {
+    // `x-amzn-ErrorType: TooManyRequestsException:http://internal.amazon.com/...`
+    let code_of = |text: &str| -> String {
+        let text = text.rsplit('#').next().unwrap_or(text);
+        text.split(':').next().unwrap_or(text).trim().to_string()
+    };
+    if header.is_some_and(|h| THROTTLING_CODES.contains(&code_of(h).as_str())) {
+        return true;
+    }
+    let body = String::from_utf8_lossy(body);
+    if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&body) {
+        return ["__type", "code", "Code"].iter().any(|key| {
+            map.get(*key)
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|v| THROTTLING_CODES.contains(&code_of(v).as_str()))
+        });
+    }
+    body.split("<Code>")
+        .nth(1)
+        .and_then(|rest| rest.split("</Code>").next())
+        .is_some_and(|code| THROTTLING_CODES.contains(&code.trim()))
+}
+
+/// The answer, and whether it says "throttled". Only the small bodies of error answers that
+/// may carry a throttling code are read (and put back, for the SDK to parse).
+async fn classify(mut response: HttpResponse) -> (HttpResponse, bool) {
+    let status = response.status().as_u16();
+    if status == 429 {
+        return (response, true);
+    }
+    if status != 400 && status != 503 {
+        return (response, false);
+    }
+    let header = response
+        .headers()
+        .get("x-amzn-errortype")
+        .map(str::to_string);
+    let body = response.take_body();
+    match aws_smithy_types::byte_stream::ByteStream::new(body)
+        .collect()
+        .await
+    {
+        Ok(bytes) => {
+            let bytes = bytes.into_bytes();
+            let throttled = names_throttling(header.as_deref(), &bytes);
+            *response.body_mut() = aws_smithy_types::body::SdkBody::from(bytes);
+            (response, throttled)
+        }
+        Err(e) => {
+            // The body broke off: let the SDK see a failed read, as it would have.
+            tracing::debug!("error answer unreadable: {e}");
+            *response.body_mut() = aws_smithy_types::body::SdkBody::empty();
+            (response, false)
+        }
+    }
+}
+
+/// The wait before sending a throttled request again: exponential from 100 ms to 2 s with
+/// jitter (AWS's `x-amz-retry-after` where it gives one), so the requests a throttle turned back
+/// do not return together.
+fn backoff(tries: u32, retry_after: Option<Duration>) -> Duration {
+    if let Some(after) = retry_after {
+        return after;
+    }
+    let ceiling = Duration::from_millis(100)
+        .saturating_mul(1u32 << tries.min(5))
+        .min(Duration::from_secs(2));
+    let jitter =
+        0.5 + f64::from(getrandom::u32().unwrap_or(u32::MAX / 2)) / f64::from(u32::MAX) / 2.0;
+    ceiling.mul_f64(jitter)
+}
+
+/// Send one request: wait for its token, send it with the attempt timeout, and send it again
+/// while AWS answers "throttled" (or, from an endpoint that has answered before, the connection
+/// fails before an answer) and the deadline allows. A request whose body cannot be replayed
+/// (a stream) is sent once, its answer left to the SDK's own retries.
+async fn send(
+    inner: &SharedHttpConnector,
+    limiter: &Limiter,
+    timing: Timing,
+    request: HttpRequest,
+) -> Result<HttpResponse, ConnectorError> {
+    let Some((service, region)) = request
+        .headers()
+        .get("authorization")
+        .and_then(credential_scope)
+        .map(|(s, r)| (s.to_string(), r.to_string()))
+    else {
+        // Not signed (the instance metadata service): no limit, no retries of ours.
+        return timed(inner, timing.attempt, request).await;
+    };
+    let lane = limiter.lane(&service, &region);
+    let started = Instant::now();
+    let mut request = request;
+    let mut tries: u32 = 0;
+    loop {
+        Limiter::admit(&lane, &service, &region).await;
+        let again = request.try_clone();
+        let result = timed(inner, timing.attempt, request).await;
+        let (answer, retry_after) = match result {
+            Ok(response) => {
+                let (response, throttled) = classify(response).await;
+                lane.answered
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                if !throttled {
+                    lane.with_bucket(|bucket| bucket.answered(Instant::now()));
+                    return Ok(response);
+                }
+                lane.with_bucket(|bucket| bucket.throttled(Instant::now()));
+                let retry_after = response
+                    .headers()
+                    .get("x-amz-retry-after")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map(Duration::from_millis);
+                (Ok(response), retry_after)
+            }
+            // Not sent, or no answer: worth another try only where the endpoint has answered
+            // before (a wrong endpoint or region fails fast) and nothing may be half-read.
+            Err(e) if e.is_io() && lane.has_answered() => (Err(e), None),
+            Err(e) => return Err(e),
+        };
+        tries += 1;
+        let wait = backoff(tries, retry_after);
+        let Some(next) =
+            again.filter(|_| started.elapsed() + wait + timing.attempt < timing.deadline)
+        else {
+            return answer;
+        };
+        tracing::debug!(
+            service,
+            region,
+            tries,
+            wait_ms = wait.as_millis(),
+            "{}: sending again",
+            if answer.is_ok() {
+                "throttled"
+            } else {
+                "connection failed"
+            }
+        );
+        tokio::time::sleep(wait).await;
+        request = next;
+    }
+}
+
+/// One request with the attempt timeout, counted from when it leaves.
+async fn timed(
+    inner: &SharedHttpConnector,
+    attempt: Duration,
+    request: HttpRequest,
+) -> Result<HttpResponse, ConnectorError> {
+    match tokio::time::timeout(attempt, inner.call(request)).await {
+        Ok(result) => result,
+        Err(_) => Err(ConnectorError::timeout(
+            format!("no answer within the attempt timeout of {attempt:?}").into(),
+        )),
     }
 }
 
@@ -464,5 +701,87 @@ mod tests {
         assert_eq!(credential_scope(header), Some(("apigateway", "eu-west-1")));
         assert_eq!(credential_scope("Bearer token"), None);
         assert_eq!(credential_scope("AWS4-HMAC-SHA256 Credential=A/B/C"), None);
+    }
+
+    #[test]
+    fn a_throttle_slows_the_bucket_and_answers_bring_it_back() {
+        let start = Instant::now();
+        let quota = Quota {
+            rate: 10.0,
+            burst: 10.0,
+        };
+        let mut bucket = Bucket::new(quota, start);
+        bucket.throttled(start);
+        assert!((bucket.rate - 7.0).abs() < 1e-9);
+        // The burst is spent: the next request waits for a token at the lower rate.
+        assert_eq!(bucket.take(start).as_millis(), 142);
+        for _ in 0..20 {
+            bucket.throttled(start);
+        }
+        assert!((bucket.rate - MIN_RATE).abs() < 1e-9, "{}", bucket.rate);
+        for _ in 0..9 {
+            bucket.answered(start);
+        }
+        assert!((bucket.rate - 10.0).abs() < 1e-9, "{}", bucket.rate);
+        bucket.answered(start);
+        assert!((bucket.rate - 10.0).abs() < 1e-9, "never above the quota");
+        // A quota below the floor is its own floor.
+        let mut slow = Bucket::new(
+            Quota {
+                rate: 0.5,
+                burst: 1.0,
+            },
+            start,
+        );
+        slow.throttled(start);
+        assert!((slow.rate - 0.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn throttling_is_read_from_each_protocol_s_error_form() {
+        // REST-JSON (Lambda, API Gateway) put the code in a header.
+        assert!(names_throttling(
+            Some("TooManyRequestsException:http://internal.amazon.com/coral/com.amazon.coral.service/"),
+            b"{\"message\":\"Rate exceeded\"}"
+        ));
+        // awsJson (ECS, ECR, SSM, Secrets Manager): `__type`, sometimes with a namespace.
+        assert!(names_throttling(
+            None,
+            br#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#
+        ));
+        assert!(names_throttling(
+            None,
+            br#"{"__type":"com.amazon.coral.availability#ThrottlingException"}"#
+        ));
+        // REST-XML (S3): `<Code>`.
+        assert!(names_throttling(
+            None,
+            b"<Error><Code>SlowDown</Code><Message>Reduce</Message></Error>"
+        ));
+        // Other errors are not throttling.
+        assert!(!names_throttling(
+            None,
+            br#"{"__type":"ResourceNotFoundException"}"#
+        ));
+        assert!(!names_throttling(Some("ResourceConflictException"), b"{}"));
+        assert!(!names_throttling(
+            None,
+            b"<Error><Code>NoSuchKey</Code></Error>"
+        ));
+        assert!(!names_throttling(None, b"not an answer"));
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_to_two_seconds() {
+        for tries in 1..10 {
+            let wait = backoff(tries, None);
+            let ceiling =
+                Duration::from_millis(100 * (1 << tries.min(5))).min(Duration::from_secs(2));
+            assert!(wait <= ceiling && wait >= ceiling / 2, "{tries}: {wait:?}");
+        }
+        assert_eq!(
+            backoff(1, Some(Duration::from_millis(1234))),
+            Duration::from_millis(1234)
+        );
     }
 }

@@ -16,6 +16,9 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Faults {
     pub throttle: u32,
+    /// Forward the request (the emulator applies it), then answer "throttled" anyway: the
+    /// answer to a write that happened is lost, and the client's retry meets its own change.
+    pub throttle_after: u32,
     pub server_error: u32,
     pub reset: u32,
     /// Hold the request this long without answering, then close the connection: past the tools'
@@ -299,6 +302,10 @@ async fn connection(
             Some("reset")
         } else if dice < faults.throttle + faults.server_error + faults.reset + faults.delay {
             Some("delay")
+        } else if dice
+            < faults.throttle + faults.server_error + faults.reset + faults.delay + faults.throttle_after
+        {
+            Some("throttle_after")
         } else {
             None
         };
@@ -318,6 +325,20 @@ async fn connection(
                 return;
             }
             Some("throttle") => throttled(&service),
+            Some("throttle_after") => {
+                if forward(&upstream, &request).await.is_none() {
+                    return;
+                }
+                if let Some(pointer) = request.pointer_written() {
+                    *counts
+                        .lock()
+                        .expect("counts")
+                        .writes
+                        .entry(pointer)
+                        .or_default() += 1;
+                }
+                throttled(&service)
+            }
             Some(_) => server_error(&service),
             None => match forward(&upstream, &request).await {
                 Some(answer) => {

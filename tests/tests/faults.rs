@@ -145,9 +145,9 @@ async fn three_hundred_promotions_through_throttling_errors_and_resets() {
     );
     let mut sandbox = Sandbox::new();
     sandbox.write("promote.toml", &toml(&batch));
-    sandbox
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .env("AWS_MAX_ATTEMPTS", "10");
+    // Default retry settings: throttles wait for AWS; the few server errors and resets fit in
+    // the SDK's three attempts.
+    sandbox.env("AWS_ENDPOINT_URL", &proxy.endpoint);
 
     // The four tools at once, as a release would run them side by side.
     let started = Instant::now();
@@ -261,10 +261,10 @@ async fn faults_that_outlast_the_retries_fail_per_record_and_keep_the_changes_ma
     }
     let proxy = FaultProxy::start(
         &Emulator::shared().endpoint,
+        // Server errors: throttling is backpressure and waits for AWS (the test below), while
+        // other failures keep the SDK's attempt limit, here one.
         Faults {
-            throttle: 15,
-            server_error: 0,
-            reset: 0,
+            server_error: 15,
             seed: 11,
             ..Faults::default()
         },
@@ -286,7 +286,7 @@ async fn faults_that_outlast_the_retries_fail_per_record_and_keep_the_changes_ma
     let failed = run
         .stderr
         .lines()
-        .filter(|l| l.contains("TooManyRequestsException"))
+        .filter(|l| l.contains("ServiceException"))
         .count();
     assert!(
         !records.is_empty() && failed > 0,
@@ -358,5 +358,111 @@ async fn answers_delayed_past_the_attempt_timeout_are_retried() {
         "FIGURES: {} promotions with {} answers held past the attempt timeout: all made, each once",
         functions.len(),
         counts.injected["delay"]
+    );
+}
+
+#[tokio::test]
+async fn throttling_is_backpressure_at_default_settings() {
+    // 30 promotions; a fifth of all requests are throttled, half of those after the emulator
+    // applied them (the answer to a write that happened is lost). A third of the functions have
+    // no prod alias yet, so their write is a CreateAlias whose retry meets the alias it made.
+    let mut functions = Vec::new();
+    for i in 0..30 {
+        let f = unique(&format!("bp{i}"));
+        create_function(&f, &format!("{f}-1"), &[]).await;
+        let v1 = publish(&f).await;
+        update_code(&f, &format!("{f}-2")).await;
+        let v2 = publish(&f).await;
+        set_alias(&f, "staging", &v2).await;
+        if i % 3 != 0 {
+            set_alias(&f, "prod", &v1).await;
+        }
+        functions.push(f);
+    }
+    let proxy = FaultProxy::start(
+        &Emulator::shared().endpoint,
+        Faults {
+            throttle: 10,
+            throttle_after: 10,
+            seed: 3,
+            ..Faults::default()
+        },
+    );
+    let mut sandbox = Sandbox::new();
+    sandbox.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+    let mut args = vec!["promote", "--from", "staging", "--to", "prod"];
+    args.extend(functions.iter().map(String::as_str));
+    let started = Instant::now();
+    let run = sandbox.run(&binary("lambda-promote"), &args, None);
+    let elapsed = started.elapsed();
+    run.expect_code(0);
+    let records = run.records();
+    assert_eq!(records.len(), 30, "{run}");
+    assert!(records.iter().all(|r| r["action"] == "promoted"), "{run}");
+    for f in &functions {
+        let (staging, _) = alias(f, "staging").await.unwrap();
+        assert_eq!(alias(f, "prod").await.unwrap().0, staging, "{f}");
+    }
+    let counts = proxy.counts();
+    let requests: u64 = counts.requests.values().sum();
+    assert!(
+        counts.injected.get("throttle").copied().unwrap_or(0) > 0
+            && counts.injected.get("throttle_after").copied().unwrap_or(0) > 0,
+        "both kinds of throttle were injected: {:?}",
+        counts.injected
+    );
+    // Well under the 168 s the SDK's adaptive retry took for this batch (and its exit 3).
+    assert!(elapsed.as_secs() < 30, "{elapsed:?}\n{run}");
+    eprintln!(
+        "FIGURES: backpressure: 30 Lambda promotions at default settings through 20% throttling \
+         (half after the write applied) in {:.1} s; {requests} requests, {:?} injected; exit 0",
+        elapsed.as_secs_f64(),
+        counts.injected
+    );
+}
+
+
+#[tokio::test]
+async fn waiting_for_a_rate_token_never_times_a_request_out() {
+    // One Lambda call a second for six promotions at once (five calls each): most requests,
+    // writes among them, wait seconds for their token, far past the 1 s attempt timeout and the
+    // SDK's 5 s stall grace for uploads. Waiting is not a stall: every promotion is made.
+    let mut functions = Vec::new();
+    for i in 0..6 {
+        let f = unique(&format!("tok{i}"));
+        create_function(&f, &f, &[]).await;
+        let v = publish(&f).await;
+        set_alias(&f, "staging", &v).await;
+        functions.push(f);
+    }
+    let mut sandbox = Sandbox::new();
+    sandbox.env("PROMOTE_ATTEMPT_TIMEOUT", "1");
+    let mut args = vec![
+        "promote",
+        "--from",
+        "staging",
+        "--to",
+        "prod",
+        "--rate-limit",
+        "lambda=1",
+        "--concurrency",
+        "6",
+    ];
+    args.extend(functions.iter().map(String::as_str));
+    let started = Instant::now();
+    let run = sandbox.run(&binary("lambda-promote"), &args, None);
+    let elapsed = started.elapsed();
+    run.expect_code(0);
+    assert_eq!(run.records().len(), 6, "{run}");
+    for f in &functions {
+        let (staging, _) = alias(f, "staging").await.unwrap();
+        assert_eq!(alias(f, "prod").await.unwrap().0, staging, "{f}");
+    }
+    // Paced, not failed: at one call a second the run took at least the calls it made, less the
+    // one-call burst.
+    assert!(elapsed.as_secs() >= 20, "{elapsed:?}: the limit paced the calls");
+    eprintln!(
+        "FIGURES: --rate-limit lambda=1: 6 promotions in {:.1} s with a 1 s attempt timeout; exit 0",
+        elapsed.as_secs_f64()
     );
 }
