@@ -435,17 +435,48 @@ fn render_table(records: &[Value], colour: bool, width: Option<usize>) -> String
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::NOTHING);
     table.set_header(header.iter().copied());
+    let statuses: Vec<String> = rows
+        .iter()
+        .filter_map(|row| status_column.map(|i| row[i].clone()))
+        .collect();
     for row in rows {
-        table.add_row(row.into_iter().enumerate().map(|(i, cell)| {
-            let cell = cut(&cell, widths[i]);
-            if Some(i) == status_column {
-                paint(&cell, colour)
-            } else {
-                cell
-            }
-        }));
+        table.add_row(
+            row.into_iter()
+                .enumerate()
+                .map(|(i, cell)| cut(&cell, widths[i])),
+        );
     }
-    table.to_string()
+    let text = table.to_string();
+    match status_column {
+        // Painted once laid out: the table would count a colour's escape codes as characters.
+        Some(i) if colour => paint_column(&text, header[i], &statuses),
+        _ => text,
+    }
+}
+
+/// `text` (a laid out table) with each row's status, in the column headed `heading`, in colour.
+fn paint_column(text: &str, heading: &str, statuses: &[String]) -> String {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return text.to_string();
+    };
+    let Some(at) = header.find(heading).map(|b| header[..b].chars().count()) else {
+        return text.to_string();
+    };
+    let mut out = vec![header.to_string()];
+    for (line, status) in lines.zip(statuses) {
+        let start = line.char_indices().nth(at).map(|(b, _)| b);
+        match start.filter(|&b| line[b..].starts_with(status.as_str())) {
+            Some(b) => out.push(format!(
+                "{}{}{}",
+                &line[..b],
+                paint(status, true),
+                &line[b + status.len()..]
+            )),
+            None => out.push(line.to_string()),
+        }
+    }
+    out.join("\n")
 }
 
 /// Column widths for a row of at most `budget` characters (each column padded by a space on
@@ -654,6 +685,11 @@ mod tests {
         );
     }
 
+    fn record_of(status: &str) -> Value {
+        serde_json::json!({"source": "ssm", "resource": "/orders/staging/", "key": "url",
+            "status": status, "a": "https://a.staging.example/".repeat(9), "b": "x"})
+    }
+
     #[test]
     fn table_rows_fit_the_terminal_and_cells_are_cut_with_a_marker() {
         let long = "x".repeat(5000);
@@ -671,6 +707,14 @@ mod tests {
         let text = render_table(&[record], false, None);
         assert!(text.lines().all(|l| l.chars().count() < 200), "{text}");
         assert!(text.contains(&format!("{}…", "x".repeat(CELL_CAP - 1))));
+        // In colour, a row is as wide as without: escape codes take no room on a terminal.
+        let painted = render_table(&[record_of("crossed")], true, Some(60));
+        let plain = render_table(&[record_of("crossed")], false, Some(60));
+        assert_eq!(
+            painted.replace("\x1b[31m", "").replace("\x1b[0m", ""),
+            plain
+        );
+        assert!(painted.contains("\x1b[31mcrossed\x1b[0m"), "{painted}");
         // What fits is left whole.
         assert_eq!(fit_columns(&[3, 10, 4], &[3, 8, 4], 80), [3, 10, 4]);
         assert_eq!(fit_columns(&[3, 100, 50], &[3, 8, 8], 40), [3, 15, 15]);
