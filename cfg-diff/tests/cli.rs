@@ -592,7 +592,11 @@ async fn a_secret_with_no_value_is_its_own_record_and_the_rest_is_compared() {
             .await
             .unwrap();
     }
-    create_secret(&format!("{app}/prod/webhook"), "pw-prod-7b2e").await;
+    create_secret(
+        &format!("{app}/prod/webhook"),
+        r#"{"url":"https://hooks.example/x","signing":"pw-prod-7b2e"}"#,
+    )
+    .await;
     create_secret(&format!("{app}/staging/db"), "tok-lambda-5d8a").await;
     create_secret(&format!("{app}/prod/db"), "tok-lambda-5d8a").await;
     create_secret(&format!("{app}/staging/api"), r#"{"user":"svc"}"#).await;
@@ -627,6 +631,10 @@ async fn a_secret_with_no_value_is_its_own_record_and_the_rest_is_compared() {
     assert_eq!(
         keys["secrets:unset"],
         ("unreadable".to_string(), Value::Null, Value::Null)
+    );
+    assert!(
+        !keys.keys().any(|k| k.starts_with("secrets:webhook#")),
+        "one record for the secret, not one per JSON key: {keys:?}"
     );
     // The rest is compared as ever.
     assert_eq!(keys["secrets:db"].0, "same");
