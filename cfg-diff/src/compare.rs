@@ -21,13 +21,19 @@ pub enum Status {
     /// A value of one environment names another (a prod URL with "staging" in it), or a value
     /// frozen into an artifact names an environment.
     Crossed,
+    /// A side's value could not be read (a secret with no value, a denied read), so nothing can
+    /// be said of it: the `note` says why.
+    Unreadable,
 }
 
 impl Status {
     /// Whether the status is drift (exit 1 unless excused).
     #[must_use]
     pub fn is_drift(self) -> bool {
-        matches!(self, Status::OnlyInA | Status::OnlyInB | Status::Crossed)
+        matches!(
+            self,
+            Status::OnlyInA | Status::OnlyInB | Status::Crossed | Status::Unreadable
+        )
     }
 }
 

@@ -65,6 +65,17 @@ pub struct Side {
     pub values: BTreeMap<String, Value>,
     /// What the environment runs, for "same artifact?" (code hash, image digests).
     pub artifact: Option<String>,
+    /// Keys whose value could not be read (a secret with no value, a denied read): each is
+    /// reported on its own and the rest compared.
+    pub unreadable: BTreeMap<String, Unreadable>,
+}
+
+/// Why a key's value could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub reason: String,
+    /// An AWS failure (exit 3), not a fact of the configuration (a secret with no value).
+    pub failed: bool,
 }
 
 /// Where one environment's configuration of one resource is.
@@ -290,6 +301,36 @@ async fn ecs(services: &Services, cluster: &str, service: &str) -> Result<Side> 
                 },
             );
         }
+        // Where else a container's configuration comes from, each compared (and checked for
+        // naming the other environment) like its environment: references, shown as they are.
+        let reference = |text: &str| Value {
+            text: text.to_string(),
+            secret: false,
+        };
+        for (i, file) in container.environment_files().iter().enumerate() {
+            side.values.insert(
+                format!("{name}/environmentFiles/{i}"),
+                reference(file.value()),
+            );
+        }
+        if let Some(log) = container.log_configuration() {
+            for option in log.secret_options() {
+                side.values.insert(
+                    format!("{name}/logConfiguration/secretOptions/{}", option.name()),
+                    reference(option.value_from()),
+                );
+            }
+        }
+        for (label, text) in container.docker_labels().into_iter().flatten() {
+            side.values
+                .insert(format!("{name}/dockerLabels/{label}"), value(label, text));
+        }
+        if let Some(credentials) = container.repository_credentials() {
+            side.values.insert(
+                format!("{name}/repositoryCredentials"),
+                reference(credentials.credentials_parameter()),
+            );
+        }
         running.push(format!("{name}={digest}"));
     }
     running.sort();
@@ -376,6 +417,7 @@ async fn ssm(services: &Services, path: &str) -> Result<Side> {
         resource: path.to_string(),
         present: true,
         artifact: None,
+        unreadable: BTreeMap::new(),
         values: parameters
             .into_iter()
             .map(|p| {
@@ -400,19 +442,44 @@ async fn ssm(services: &Services, path: &str) -> Result<Side> {
 
 async fn secrets(services: &Services, prefix: &str) -> Result<Side> {
     let names = shared::secretsmanager::names_under(&services.secrets, prefix).await?;
-    let values = futures::future::try_join_all(
+    // Every secret read, each on its own: one that cannot be read is its own record, not the end
+    // of the comparison.
+    let values = futures::future::join_all(
         names
             .iter()
             .map(|n| shared::secretsmanager::current_value(&services.secrets, n)),
     )
-    .await?;
+    .await;
     let mut side = Side {
         resource: prefix.to_string(),
         present: true,
         ..Side::default()
     };
-    for (name, text) in names.iter().zip(values) {
+    for (name, read) in names.iter().zip(values) {
         let key = name.strip_prefix(prefix).unwrap_or(name).to_string();
+        let text = match read {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                side.unreadable.insert(
+                    key,
+                    Unreadable {
+                        reason: format!("secret {name} has no current value (AWSCURRENT)"),
+                        failed: false,
+                    },
+                );
+                continue;
+            }
+            Err(e) => {
+                side.unreadable.insert(
+                    key,
+                    Unreadable {
+                        reason: e.to_string(),
+                        failed: true,
+                    },
+                );
+                continue;
+            }
+        };
         // A JSON secret: its keys are compared too (their values fingerprinted like the whole).
         if let Ok(serde_json::Value::Object(fields)) =
             serde_json::from_str::<serde_json::Value>(&text)

@@ -22,7 +22,7 @@ use shared::config::{map_name, Project, Template};
 use shared::input::Input;
 use shared::output::Output;
 
-use shared::secrets::Fingerprinter;
+use shared::secrets::{judge, Exposure, Fingerprinter};
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 use std::collections::BTreeSet;
 
@@ -195,6 +195,13 @@ pub async fn execute(
                 continue;
             }
         };
+        // A read that failed (not a secret with no value) is an AWS failure, besides its record.
+        for unreadable in a.unreadable.values().chain(b.unreadable.values()) {
+            if unreadable.failed {
+                shared::cli::note(&unreadable.reason);
+                worst = worst.worst(ExitCode::Aws);
+            }
+        }
         for (status, key, record) in compare_unit(unit, &a, &b, &envs, &fingerprints) {
             let excused = cli
                 .ignore
@@ -436,11 +443,58 @@ fn compare_unit(
             None,
         ));
     }
-    let baked = unit.source == Source::Lambda;
-    let keys: BTreeSet<&String> = a.values.keys().chain(b.values.keys()).collect();
+    // A Lambda version's environment is baked into it, and travels with it, only where both
+    // environments run one function: with one function per environment (`api-{env}`) versions
+    // never travel, and each keeps its own values.
+    let baked = matches!(
+        (&unit.a, &unit.b),
+        (Place::Lambda { function: fa, .. }, Place::Lambda { function: fb, .. }) if fa == fb
+    );
+    let keys: BTreeSet<&String> = a
+        .values
+        .keys()
+        .chain(b.values.keys())
+        .chain(a.unreadable.keys())
+        .chain(b.unreadable.keys())
+        .collect();
     for key in keys {
+        // A JSON secret's keys, where the secret itself could not be read on one side: its one
+        // `unreadable` record says it all (not an `only_in_*` per key).
+        if let Some((secret, _)) = key.split_once('#') {
+            if a.unreadable.contains_key(secret) || b.unreadable.contains_key(secret) {
+                continue;
+            }
+        }
         let (va, vb) = (a.values.get(key), b.values.get(key));
-        let secret = va.is_some_and(|v| v.secret) || vb.is_some_and(|v| v.secret);
+        let (ua, ub) = (a.unreadable.get(key), b.unreadable.get(key));
+        if ua.is_some() || ub.is_some() {
+            // Nothing to compare: the side that could be read shows only its fingerprint (a
+            // value that cannot be read lives where values are secret).
+            let why = [(envs.a, ua), (envs.b, ub)]
+                .into_iter()
+                .filter_map(|(env, u)| u.map(|u| format!("{env}: {}", u.reason)))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let show = |v: Option<&gather::Value>| v.map(|v| fingerprints.masked(&v.text));
+            records.push(record(
+                key,
+                Status::Unreadable,
+                show(va),
+                show(vb),
+                Some(why),
+            ));
+            continue;
+        }
+        // Secret by where it lives or its key (`v.secret`): then masked whole, on both sides (a
+        // SecureString in one environment and a String in the other is still one secret). Else
+        // each value shows what `redacted` lets it: a URL's password, a token, a random-looking
+        // string are hidden.
+        let masked = [va, vb].into_iter().flatten().any(|v| v.secret);
+        let secret = masked
+            || [va, vb]
+                .into_iter()
+                .flatten()
+                .any(|v| judge(&v.text) != Exposure::Plain);
         let (mut status, note) = classify(
             va.map(|v| v.text.as_str()),
             vb.map(|v| v.text.as_str()),
@@ -454,10 +508,10 @@ fn compare_unit(
         }
         let show = |v: Option<&gather::Value>| {
             v.map(|v| {
-                if secret {
+                if masked {
                     fingerprints.masked(&v.text)
                 } else {
-                    v.text.clone()
+                    fingerprints.redacted(&v.text)
                 }
             })
         };

@@ -370,3 +370,559 @@ fn bad_input_and_aws_errors_have_their_exit_codes() {
     run.expect_code(3);
     assert!(run.stderr.contains("could not reach AWS"), "{run}");
 }
+
+/// Credentials in values whose keys say nothing (`DATABASE_URL`, `STRIPE`): each `(name, staging's
+/// value, prod's value, what must never be printed)`.
+fn credentials_by_value() -> Vec<(&'static str, String, String, Vec<String>)> {
+    let url = |env: &str, pw: &str| format!("postgres://app:{pw}@db.{env}.internal:5432/orders");
+    vec![
+        (
+            "DATABASE_URL",
+            url("staging", "Stg-pw-6a1c"),
+            url("prod", "Prd-pw-93d0"),
+            vec!["Stg-pw-6a1c".into(), "Prd-pw-93d0".into()],
+        ),
+        (
+            "STRIPE",
+            "sk_live_51Hq2LmXc9Vb7Zt4Ka8Rn".into(),
+            "sk_live_51Hq2LmXc9Vb7Zt4Ka8Rn".into(),
+            vec!["51Hq2LmXc9Vb7Zt4Ka8Rn".into()],
+        ),
+        (
+            "GITHUB",
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a".into(),
+            "ghp_9a8B7c6D5e4F3g2H1i0J9k8L7m6N5o4P3q2R".into(),
+            vec![
+                "16C7e42F292c6912E7710c838347Ae178B4a".into(),
+                "9a8B7c6D5e4F3g2H1i0J9k8L7m6N5o4P3q2R".into(),
+            ],
+        ),
+        (
+            "SLACK",
+            "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx".into(),
+            "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx".into(),
+            vec!["AbCdEfGhIjKlMnOpQrStUvWx".into()],
+        ),
+        (
+            "AWS_ID",
+            "AKIAQ3EGRT5KZ7NVXW4Y".into(),
+            "AKIAZ7NVXW4YQ3EGRT5K".into(),
+            vec!["AKIAQ3EGRT5KZ7NVXW4Y".into(), "AKIAZ7NVXW4YQ3EGRT5K".into()],
+        ),
+        (
+            "AWS_SECRET",
+            "9dRkq2Lx+TzV0pW7mB4nYc8sHf3Ju1QeGa6KoZiX".into(),
+            "9dRkq2Lx+TzV0pW7mB4nYc8sHf3Ju1QeGa6KoZiX".into(),
+            vec!["9dRkq2Lx+TzV0pW7mB4nYc8sHf3Ju1QeGa6KoZiX".into()],
+        ),
+        (
+            "SESSION",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzdGFnaW5nIn0.c2lnbmF0dXJlLXN0YWdpbmctMDAx".into(),
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJwcm9kIn0.c2lnbmF0dXJlLXByb2QtMDAy".into(),
+            vec![
+                "c2lnbmF0dXJlLXN0YWdpbmctMDAx".into(),
+                "c2lnbmF0dXJlLXByb2QtMDAy".into(),
+            ],
+        ),
+        (
+            "TLS",
+            "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----".into(),
+            "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----".into(),
+            vec!["MIIEvQIBADANBgkqhkiG9w0BAQEFAASC".into()],
+        ),
+        (
+            "RANDOM",
+            "q8Zt2LmW9xKc4VbN7rYp1HsJ6fDg3TaE".into(),
+            "Vb7Zt4Ka8Rnq2LmXc9W1HsJ6fDg3TaEp".into(),
+            vec![
+                "q8Zt2LmW9xKc4VbN7rYp1HsJ6fDg3TaE".into(),
+                "Vb7Zt4Ka8Rnq2LmXc9W1HsJ6fDg3TaEp".into(),
+            ],
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn secrets_are_recognised_by_their_values_and_fingerprints_can_be_keyed() {
+    let app = unique("cfgval");
+    let credentials = credentials_by_value();
+    for (name, staging, prod, _) in &credentials {
+        put_parameter(&format!("/{app}/staging/{name}"), staging, false).await;
+        put_parameter(&format!("/{app}/prod/{name}"), prod, false).await;
+    }
+    // Ordinary values beside them are shown as they are.
+    let image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders/web@sha256:e1e792f4a6c8b1b2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4e584";
+    for env in ["staging", "prod"] {
+        put_parameter(&format!("/{app}/{env}/IMAGE"), image, false).await;
+        put_parameter(
+            &format!("/{app}/{env}/ROLE"),
+            &format!("arn:aws:iam::123456789012:role/orders-{env}-OrdersFunctionRole-1A2B3C4D5E6F"),
+            false,
+        )
+        .await;
+    }
+    // The same, baked into one Lambda version both environments run.
+    let f = unique("fnval");
+    let environment: Vec<(&str, &str)> = credentials
+        .iter()
+        .map(|(name, staging, _, _)| (*name, staging.as_str()))
+        .collect();
+    create_function(&f, "one", &environment).await;
+    let v1 = publish(&f).await;
+    set_alias(&f, "staging", &v1).await;
+    set_alias(&f, "prod", &v1).await;
+
+    let mut sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!(
+            "[envs]\norder = [\"staging\", \"prod\"]\n[lambda]\nfunctions = [\"{f}\"]\n[ssm]\npath = \"/{app}/{{env}}/\"\n"
+        ),
+    );
+    let never: Vec<String> = credentials
+        .iter()
+        .flat_map(|(_, _, _, never)| never.clone())
+        .collect();
+    let assert_hidden = |text: &str| {
+        for value in &never {
+            assert!(
+                !text.contains(value.as_str()),
+                "{value} was printed:\n{text}"
+            );
+        }
+    };
+    let json = sandbox.run(BIN, &["staging", "prod", "-vvv"], None);
+    // Drift: the URL baked into the Lambda version names staging.
+    json.expect_code(1);
+    assert_hidden(&json.stdout);
+    assert_hidden(&json.stderr);
+    let table = sandbox.run(BIN, &["staging", "prod", "--output", "table"], None);
+    assert_hidden(&table.stdout);
+    assert!(table.stdout.contains("secret:"), "{table}");
+
+    let keys = by_key(&json.records());
+    let expected = [
+        ("DATABASE_URL", "differs"),
+        ("STRIPE", "same"),
+        ("GITHUB", "differs"),
+        ("SLACK", "same"),
+        ("AWS_ID", "differs"),
+        ("AWS_SECRET", "same"),
+        ("SESSION", "differs"),
+        ("TLS", "same"),
+        ("RANDOM", "differs"),
+    ];
+    for (name, status) in expected {
+        let (got, a, b) = &keys[&format!("ssm:{name}")];
+        assert_eq!(got, status, "{name}");
+        assert_eq!(
+            status == "same",
+            a == b,
+            "{name}: equal values, equal fingerprints"
+        );
+        if name != "DATABASE_URL" {
+            assert!(a.as_str().unwrap().starts_with("secret:"), "{name}: {a}");
+        }
+        assert!(keys.contains_key(&format!("lambda:{name}")), "{name}");
+    }
+    // A URL keeps all but its password: the host still shows which environment it is.
+    let (_, a, b) = &keys["ssm:DATABASE_URL"];
+    let a = a.as_str().unwrap();
+    assert!(
+        a.starts_with("postgres://app:secret:") && a.ends_with("@db.staging.internal:5432/orders"),
+        "{a}"
+    );
+    assert!(b
+        .as_str()
+        .unwrap()
+        .ends_with("@db.prod.internal:5432/orders"));
+    assert_eq!(
+        keys["ssm:IMAGE"].1,
+        Value::from(image),
+        "a digest is no secret"
+    );
+    assert_eq!(keys["ssm:ROLE"].0, "parallel", "an ARN is no secret");
+
+    // Under a key of the user's, two runs give equal fingerprints; the key is never printed.
+    let key = "fingerprint-key-7f3e2a";
+    sandbox.env("PROMOTE_FINGERPRINT_KEY", key);
+    let one = sandbox.run(BIN, &["staging", "prod", "-vvv"], None);
+    let two = sandbox.run(BIN, &["staging", "prod", "-vvv"], None);
+    let flag = sandbox.run(BIN, &["staging", "prod", "--fingerprint-key", key], None);
+    for run in [&one, &two, &flag] {
+        assert_hidden(&run.stdout);
+        assert!(
+            !run.stdout.contains(key) && !run.stderr.contains(key),
+            "{run}"
+        );
+    }
+    assert_eq!(
+        one.stdout, two.stdout,
+        "the same key, the same fingerprints"
+    );
+    assert_eq!(
+        one.stdout, flag.stdout,
+        "the flag and the variable are one key"
+    );
+    assert_ne!(
+        by_key(&one.records())["ssm:STRIPE"].1,
+        keys["ssm:STRIPE"].1,
+        "without the key, a key drawn at random"
+    );
+    let help = sandbox.run(BIN, &["--help"], None);
+    assert!(
+        help.stdout.contains("--fingerprint-key") && !help.stdout.contains(key),
+        "{help}"
+    );
+}
+
+#[tokio::test]
+async fn a_secret_with_no_value_is_its_own_record_and_the_rest_is_compared() {
+    let app = unique("cfgnoval");
+    // Created with no value, as infrastructure code often leaves a secret for someone to fill.
+    for name in [
+        format!("{app}/staging/webhook"),
+        format!("{app}/staging/unset"),
+        format!("{app}/prod/unset"),
+    ] {
+        test_harness::config::secrets()
+            .create_secret()
+            .name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+    create_secret(
+        &format!("{app}/prod/webhook"),
+        r#"{"url":"https://hooks.example/x","signing":"pw-prod-7b2e"}"#,
+    )
+    .await;
+    create_secret(&format!("{app}/staging/db"), "tok-lambda-5d8a").await;
+    create_secret(&format!("{app}/prod/db"), "tok-lambda-5d8a").await;
+    create_secret(&format!("{app}/staging/api"), r#"{"user":"svc"}"#).await;
+    create_secret(&format!("{app}/prod/api"), r#"{"user":"ops"}"#).await;
+
+    let sandbox = Sandbox::new();
+    let prefix = format!("{app}/{{env}}/");
+    let run = sandbox.run(
+        BIN,
+        &["staging", "prod", "--secrets-prefix", &prefix, "-vvv"],
+        None,
+    );
+    run.expect_code(1); // drift: a secret that cannot be compared, not an AWS failure (3)
+    assert_no_secret(&run.stdout);
+    assert_no_secret(&run.stderr);
+    let keys = by_key(&run.records());
+    let (status, a, b) = &keys["secrets:webhook"];
+    assert_eq!(status, "unreadable");
+    assert_eq!(*a, Value::Null, "staging's has no value");
+    assert!(b.as_str().unwrap().starts_with("secret:"), "{b}");
+    let note = run
+        .records()
+        .into_iter()
+        .find(|r| r["key"] == "webhook")
+        .unwrap()["note"]
+        .clone();
+    assert!(
+        note.as_str().unwrap().contains("staging: secret")
+            && note.as_str().unwrap().contains("has no current value"),
+        "{note}"
+    );
+    assert_eq!(
+        keys["secrets:unset"],
+        ("unreadable".to_string(), Value::Null, Value::Null)
+    );
+    assert!(
+        !keys.keys().any(|k| k.starts_with("secrets:webhook#")),
+        "one record for the secret, not one per JSON key: {keys:?}"
+    );
+    // The rest is compared as ever.
+    assert_eq!(keys["secrets:db"].0, "same");
+    assert_eq!(keys["secrets:api"].0, "differs");
+    assert_eq!(keys["secrets:api#user"].0, "differs");
+    let excused = sandbox.run(
+        BIN,
+        &[
+            "staging",
+            "prod",
+            "--secrets-prefix",
+            &prefix,
+            "--ignore",
+            "webhook",
+            "--ignore",
+            "unset",
+        ],
+        None,
+    );
+    excused.expect_code(0);
+}
+
+#[tokio::test]
+async fn one_function_per_environment_keeps_its_own_values() {
+    let f = unique("fnper");
+    for env in ["staging", "prod"] {
+        let db = format!("db.{env}.internal");
+        let mut environment = vec![("LOG", "info"), ("DB", db.as_str())];
+        if env == "prod" {
+            environment.push(("CALLBACK", "https://staging.example/cb"));
+        }
+        let name = format!("{f}-{env}");
+        create_function(&name, env, &environment).await;
+        let version = publish(&name).await;
+        set_alias(&name, env, &version).await;
+    }
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!(
+            "[envs]\norder = [\"staging\", \"prod\"]\n[lambda]\nfunctions = [\"{f}-{{env}}\"]\n"
+        ),
+    );
+    let run = sandbox.run(BIN, &["staging", "prod"], None);
+    run.expect_code(1);
+    let records = run.records();
+    let keys = by_key(&records);
+    assert_eq!(keys["lambda:LOG"].0, "same");
+    assert_eq!(
+        keys["lambda:DB"].0, "parallel",
+        "a version that never travels names its own environment: healthy"
+    );
+    assert_eq!(keys["lambda:CALLBACK"].0, "only_in_b");
+    assert!(
+        records
+            .iter()
+            .all(|r| !r["note"].as_str().unwrap_or("").contains("baked")),
+        "{records:?}"
+    );
+    // Naming the other environment is still crossed.
+    let name = format!("{f}-prod");
+    test_harness::lambda::client()
+        .update_function_configuration()
+        .function_name(&name)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables("LOG", "info")
+                .variables("DB", "db.staging.internal")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let version = publish(&name).await;
+    set_alias(&name, "prod", &version).await;
+    let run = sandbox.run(BIN, &["staging", "prod"], None);
+    run.expect_code(1);
+    let records = run.records();
+    let db = records.iter().find(|r| r["key"] == "DB").unwrap();
+    assert_eq!(db["status"], "crossed");
+    assert_eq!(db["note"], "prod's value names staging");
+}
+
+/// Register a task definition using every other place a container's configuration comes from,
+/// and run it as `web` in cluster `{prefix}-{env}`.
+async fn service_with_config_files(prefix: &str, env: &str, env_file: &str) {
+    use aws_sdk_ecs::types::{
+        ContainerDefinition, EnvironmentFile, EnvironmentFileType, LogConfiguration, LogDriver,
+        RepositoryCredentials, Secret,
+    };
+    let ecs = test_harness::ecs::ecs();
+    let cluster = format!("{prefix}-{env}");
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let container = ContainerDefinition::builder()
+        .name("web")
+        .image("public.ecr.aws/nginx/nginx:1.27")
+        .memory(128)
+        .environment_files(
+            EnvironmentFile::builder()
+                .value(env_file)
+                .r#type(EnvironmentFileType::S3)
+                .build()
+                .unwrap(),
+        )
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awsfirelens)
+                .options("Name", "datadog")
+                .secret_options(
+                    Secret::builder()
+                        .name("apikey")
+                        .value_from(format!(
+                            "arn:aws:ssm:us-east-1:123456789012:parameter/{env}/datadog"
+                        ))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .docker_labels("team", "orders")
+        .docker_labels("com.example.env", env)
+        .docker_labels("com.example.auth-token", "label-token-4c2d")
+        .repository_credentials(
+            RepositoryCredentials::builder()
+                .credentials_parameter(format!(
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:{env}/registry"
+                ))
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let arn = ecs
+        .register_task_definition()
+        .family(format!("{prefix}-{env}"))
+        .container_definitions(container)
+        .send()
+        .await
+        .unwrap()
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .unwrap()
+        .to_string();
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("web")
+        .task_definition(arn)
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn ecs_environment_files_log_secrets_labels_and_registry_credentials_are_compared() {
+    let prefix = unique("cfgfiles");
+    service_with_config_files(
+        &prefix,
+        "staging",
+        &format!("arn:aws:s3:::{prefix}-config/staging/web.env"),
+    )
+    .await;
+    // prod reads staging's environment file: crossed.
+    service_with_config_files(
+        &prefix,
+        "prod",
+        &format!("arn:aws:s3:::{prefix}-config/staging/web.env"),
+    )
+    .await;
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!("[envs]\norder = [\"staging\", \"prod\"]\n[ecs]\ncluster = \"{prefix}-{{env}}\"\nservices = [\"web\"]\n"),
+    );
+    let run = sandbox.run(BIN, &["staging", "prod", "-vvv"], None);
+    run.expect_code(1);
+    assert!(!run.stdout.contains("label-token-4c2d") && !run.stderr.contains("label-token-4c2d"));
+    let keys = by_key(&run.records());
+    let (status, _, b) = &keys["ecs:web/environmentFiles/0"];
+    assert_eq!(status, "crossed");
+    assert_eq!(
+        *b,
+        Value::from(format!("arn:aws:s3:::{prefix}-config/staging/web.env"))
+    );
+    assert_eq!(
+        keys["ecs:web/logConfiguration/secretOptions/apikey"].0,
+        "parallel"
+    );
+    assert_eq!(keys["ecs:web/dockerLabels/team"].0, "same");
+    assert_eq!(keys["ecs:web/dockerLabels/com.example.env"].0, "parallel");
+    let (status, a, _) = &keys["ecs:web/dockerLabels/com.example.auth-token"];
+    assert_eq!(status, "same");
+    assert!(a.as_str().unwrap().starts_with("secret:"));
+    assert_eq!(keys["ecs:web/repositoryCredentials"].0, "parallel");
+
+    // One that names the other environment is crossed, wherever it is.
+    let prefix2 = unique("cfgfiles");
+    for env in ["staging", "prod"] {
+        service_with_config_files(
+            &prefix2,
+            env,
+            &format!("arn:aws:s3:::{prefix2}-config/{env}/web.env"),
+        )
+        .await;
+    }
+    sandbox.write(
+        "promote.toml",
+        &format!("[envs]\norder = [\"staging\", \"prod\"]\n[ecs]\ncluster = \"{prefix2}-{{env}}\"\nservices = [\"web\"]\n"),
+    );
+    let run = sandbox.run(BIN, &["staging", "prod"], None);
+    run.expect_code(0);
+    assert_eq!(
+        by_key(&run.records())["ecs:web/environmentFiles/0"].0,
+        "parallel"
+    );
+}
+
+#[tokio::test]
+async fn a_long_value_does_not_stretch_the_table() {
+    let app = unique("cfglong");
+    // 5 KB: an advanced parameter (a standard one holds 4 KB).
+    let long: String = "feature-flag-enabled,".repeat(250);
+    assert!(long.len() > 5000);
+    for env in ["staging", "prod"] {
+        test_harness::config::ssm()
+            .put_parameter()
+            .name(format!("/{app}/{env}/flags"))
+            .value(&long)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .tier(aws_sdk_ssm::types::ParameterTier::Advanced)
+            .send()
+            .await
+            .unwrap();
+        put_parameter(
+            &format!("/{app}/{env}/db/password"),
+            "tok-lambda-5d8a",
+            true,
+        )
+        .await;
+        put_parameter(
+            &format!("/{app}/{env}/host"),
+            &format!("db.{env}.internal"),
+            false,
+        )
+        .await;
+    }
+    let path = format!("/{app}/{{env}}/");
+    let mut sandbox = Sandbox::new();
+    // stdout is not a terminal here: every cell is capped.
+    let run = sandbox.run(
+        BIN,
+        &["staging", "prod", "--ssm-path", &path, "--output", "table"],
+        None,
+    );
+    run.expect_code(0);
+    assert_no_secret(&run.stdout);
+    let widest = run.stdout.lines().map(|l| l.chars().count()).max().unwrap();
+    assert!(widest < 400, "{widest} characters:\n{run}");
+    let flags = run.stdout.lines().find(|l| l.contains(" flags ")).unwrap();
+    assert!(
+        flags.contains("feature-flag-enabled,…"),
+        "cut, with a marker: {flags}"
+    );
+    assert!(
+        run.stdout.contains("db.staging.internal"),
+        "short values are whole"
+    );
+    // A terminal's width (COLUMNS): every row fits it.
+    sandbox.env("COLUMNS", "100");
+    let run = sandbox.run(
+        BIN,
+        &["staging", "prod", "--ssm-path", &path, "--output", "table"],
+        None,
+    );
+    run.expect_code(0);
+    assert_no_secret(&run.stdout);
+    for line in run.stdout.lines() {
+        assert!(line.chars().count() <= 100, "{line}");
+    }
+    assert!(
+        run.stdout.contains('…') && run.stdout.contains("parallel"),
+        "{run}"
+    );
+    // The JSON is exact.
+    let run = sandbox.run(BIN, &["staging", "prod", "--ssm-path", &path], None);
+    assert_eq!(by_key(&run.records())["ssm:flags"].1, Value::from(long));
+}

@@ -40,6 +40,12 @@ pub struct CommonArgs {
     /// crashed or killed run still leaves what `rollback` needs.
     #[arg(long, global = true, value_name = "FILE", env = "PROMOTE_JOURNAL")]
     pub journal: Option<PathBuf>,
+    /// Fingerprint secrets under KEY instead of a key drawn at random for each run, so that
+    /// fingerprints of two runs can be compared. Prefer the environment variable (a command line
+    /// is visible to other users). The key is never printed.
+    #[arg(long, global = true, value_name = "KEY", env = "PROMOTE_FINGERPRINT_KEY",
+          hide_env_values = true, value_parser = crate::secrets::FingerprintKey::parse)]
+    pub fingerprint_key: Option<crate::secrets::FingerprintKey>,
     /// How many resources to work on at once.
     #[arg(long, global = true, default_value_t = 8, value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -206,6 +212,9 @@ fn extras<T: clap::CommandFactory>(args: &[String]) -> Option<ExitCode> {
 
 fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
     let project = Project::find(common.config.as_deref())?;
+    if let Some(key) = &common.fingerprint_key {
+        crate::secrets::use_key_for_run(key.clone());
+    }
     let mutates = tool.mutates() && !common.dry_run;
     if let Some(path) = common.journal.as_deref().filter(|_| mutates) {
         crate::journal::open(path)?;

@@ -29,6 +29,9 @@ pub struct Output {
     closed: bool,
     /// Colour in the table view: only when stdout is a terminal.
     colour: bool,
+    /// The table view's width: the terminal's (`COLUMNS`, else stdout's own), or `None` when
+    /// stdout is not a terminal (each cell is capped instead).
+    width: Option<usize>,
     /// The change records written, kept for `--atomic` (None: not kept).
     changes: Option<Vec<Record>>,
     /// The command changes things (and is not a dry run): a closed stdout must not hide a change.
@@ -86,6 +89,7 @@ impl Output {
     pub fn stdout(format: Format) -> Self {
         let mut output = Output::to_writer(format, Box::new(std::io::stdout()));
         output.colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        output.width = terminal_width();
         output.pipe = {
             use std::os::unix::fs::FileTypeExt;
             std::fs::metadata("/dev/stdout").is_ok_and(|m| m.file_type().is_fifo())
@@ -102,6 +106,7 @@ impl Output {
             table: Vec::new(),
             closed: false,
             colour: false,
+            width: None,
             changes: None,
             mutating: false,
             diverted: 0,
@@ -283,7 +288,7 @@ impl Output {
     /// End of the run: print the table, if that is the format.
     pub fn finish(&mut self) -> Result<()> {
         if self.format == Format::Table && !self.table.is_empty() {
-            let table = render_table(&self.table, self.colour);
+            let table = render_table(&self.table, self.colour, self.width);
             self.table.clear();
             let printed = self.line(&table);
             if matches!(printed, Err(Error::BrokenPipe)) && self.mutating {
@@ -337,46 +342,180 @@ impl Output {
     }
 }
 
-/// The table view: one row per record, artifacts summarised on one line. Comparison records
-/// (cfg-diff's, with a `status`) get a diff's columns instead.
-fn render_table(records: &[Value], colour: bool) -> String {
-    let mut table = comfy_table::Table::new();
-    table.load_style(comfy_table::presets::NOTHING);
+/// The width of the terminal the table is for: `COLUMNS` when set (a user's override, and what
+/// shells export), else stdout's own when it is a terminal; `None` for a file or a pipe.
+fn terminal_width() -> Option<usize> {
+    if let Some(columns) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&c| c > 0)
+    {
+        return Some(columns);
+    }
+    let stdout = std::io::stdout();
+    if !std::io::IsTerminal::is_terminal(&stdout) {
+        return None;
+    }
+    rustix::termios::tcgetwinsize(&stdout)
+        .ok()
+        .map(|size| usize::from(size.ws_col))
+        .filter(|&c| c > 0)
+}
+
+/// A cell's longest text when the table's width is unknown (stdout a file or a pipe): a view for
+/// people stays readable; the JSON output is exact.
+const CELL_CAP: usize = 64;
+/// No column is narrowed below this (or its header, or its widest cell if narrower).
+const MIN_COLUMN: usize = 8;
+
+/// The table view: one row per record, artifacts summarised on one line, every row fitted to
+/// `width` (or every cell capped) with `…` where a cell was cut. Comparison records (cfg-diff's,
+/// with a `status`) get a diff's columns instead.
+fn render_table(records: &[Value], colour: bool, width: Option<usize>) -> String {
     let field = |record: &Value, name: &str| match record.get(name) {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => "-".to_string(),
         Some(other) => summarize(other),
     };
-    if records.iter().all(|r| r.get("status").is_some()) {
-        table.set_header(["SOURCE", "RESOURCE", "KEY", "STATUS", "A", "B"]);
-        for record in records {
-            let status = field(record, "status");
-            table.add_row([
-                field(record, "source"),
-                field(record, "resource"),
-                field(record, "key"),
-                paint(&status, colour),
-                field(record, "a"),
-                field(record, "b"),
-            ]);
+    let diff = records.iter().all(|r| r.get("status").is_some());
+    let (header, names, status_column): (&[&str], &[&str], Option<usize>) = if diff {
+        (
+            &["SOURCE", "RESOURCE", "KEY", "STATUS", "A", "B"],
+            &["source", "resource", "key", "status", "a", "b"],
+            Some(3),
+        )
+    } else {
+        (
+            &[
+                "SERVICE", "ACTION", "RESOURCE", "ENV", "POINTER", "ARTIFACT", "PREVIOUS",
+            ],
+            &[
+                "service", "action", "resource", "env", "pointer", "artifact", "previous",
+            ],
+            None,
+        )
+    };
+    // One line per cell: a value's line breaks shown as `\n`, as in its JSON.
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            names
+                .iter()
+                .map(|n| field(r, n).replace('\n', "\\n"))
+                .collect()
+        })
+        .collect();
+    let natural: Vec<usize> = (0..header.len())
+        .map(|i| {
+            rows.iter()
+                .map(|row| row[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let widths = match width {
+        Some(width) => {
+            let floor: Vec<usize> = natural
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| {
+                    // A status is never cut.
+                    if Some(i) == status_column {
+                        n
+                    } else {
+                        n.min(MIN_COLUMN.max(header[i].len()))
+                    }
+                })
+                .collect();
+            fit_columns(&natural, &floor, width)
         }
-        return table.to_string();
+        None => natural.iter().map(|&n| n.min(CELL_CAP)).collect(),
+    };
+    let mut table = comfy_table::Table::new();
+    table.load_style(comfy_table::presets::NOTHING);
+    table.set_header(header.iter().copied());
+    let statuses: Vec<String> = rows
+        .iter()
+        .filter_map(|row| status_column.map(|i| row[i].clone()))
+        .collect();
+    for row in rows {
+        table.add_row(
+            row.into_iter()
+                .enumerate()
+                .map(|(i, cell)| cut(&cell, widths[i])),
+        );
     }
-    table.set_header([
-        "SERVICE", "ACTION", "RESOURCE", "ENV", "POINTER", "ARTIFACT", "PREVIOUS",
-    ]);
-    for record in records {
-        table.add_row([
-            field(record, "service"),
-            field(record, "action"),
-            field(record, "resource"),
-            field(record, "env"),
-            field(record, "pointer"),
-            field(record, "artifact"),
-            field(record, "previous"),
-        ]);
+    let text = table.to_string();
+    match status_column {
+        // Painted once laid out: the table would count a colour's escape codes as characters.
+        Some(i) if colour => paint_column(&text, header[i], &statuses),
+        _ => text,
     }
-    table.to_string()
+}
+
+/// `text` (a laid out table) with each row's status, in the column headed `heading`, in colour.
+fn paint_column(text: &str, heading: &str, statuses: &[String]) -> String {
+    let mut lines = text.lines();
+    let Some(header) = lines.next() else {
+        return text.to_string();
+    };
+    let Some(at) = header.find(heading).map(|b| header[..b].chars().count()) else {
+        return text.to_string();
+    };
+    let mut out = vec![header.to_string()];
+    for (line, status) in lines.zip(statuses) {
+        let start = line.char_indices().nth(at).map(|(b, _)| b);
+        match start.filter(|&b| line[b..].starts_with(status.as_str())) {
+            Some(b) => out.push(format!(
+                "{}{}{}",
+                &line[..b],
+                paint(status, true),
+                &line[b + status.len()..]
+            )),
+            None => out.push(line.to_string()),
+        }
+    }
+    out.join("\n")
+}
+
+/// Column widths for a row of at most `budget` characters (each column padded by a space on
+/// either side): every column wider than some level is cut to it (the widest first, evenly),
+/// none below its `floor`. The highest level that fits is taken.
+fn fit_columns(natural: &[usize], floor: &[usize], budget: usize) -> Vec<usize> {
+    let at = |level: usize| -> Vec<usize> {
+        natural
+            .iter()
+            .zip(floor)
+            .map(|(&n, &f)| n.min(level.max(f)))
+            .collect()
+    };
+    let fits = |level: usize| at(level).iter().map(|w| w + 2).sum::<usize>() <= budget;
+    let (mut low, mut high) = (0, natural.iter().copied().max().unwrap_or(0));
+    if fits(high) {
+        return natural.to_vec();
+    }
+    // The highest level that fits, by bisection: `fits(low)` or low is 0, `!fits(high)`.
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        if fits(mid) {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    // Even level 0 may not fit: every column at its floor, wider than the terminal but readable.
+    at(low)
+}
+
+/// `text` cut to `width` characters, the last one `…` where anything was cut.
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 /// A comparison status in colour (only when stdout is a terminal): drift red, a difference
@@ -386,7 +525,7 @@ fn paint(status: &str, colour: bool) -> String {
         return status.to_string();
     }
     let code = match status {
-        "only_in_a" | "only_in_b" | "crossed" => "31",
+        "only_in_a" | "only_in_b" | "crossed" | "unreadable" => "31",
         "differs" => "33",
         "same" | "parallel" => "32",
         _ => return status.to_string(),
@@ -544,6 +683,48 @@ mod tests {
             text.contains("version=7 code_sha256=0123456789abcdef…"),
             "{text}"
         );
+    }
+
+    fn record_of(status: &str) -> Value {
+        serde_json::json!({"source": "ssm", "resource": "/orders/staging/", "key": "url",
+            "status": status, "a": "https://a.staging.example/".repeat(9), "b": "x"})
+    }
+
+    #[test]
+    fn table_rows_fit_the_terminal_and_cells_are_cut_with_a_marker() {
+        let long = "x".repeat(5000);
+        let record = serde_json::json!({"source": "ssm", "resource": "/orders/staging/",
+            "key": "big", "status": "differs", "a": long, "b": "short"});
+        for width in [80, 120, 40] {
+            let text = render_table(std::slice::from_ref(&record), false, Some(width));
+            for line in text.lines() {
+                // Every column at its floor is 49 characters: the least a row is narrowed to.
+                assert!(line.chars().count() <= width.max(49), "{width}: {line}");
+            }
+            assert!(text.contains("x…") && text.contains("differs"), "{text}");
+        }
+        // Not a terminal: each cell capped.
+        let text = render_table(&[record], false, None);
+        assert!(text.lines().all(|l| l.chars().count() < 200), "{text}");
+        assert!(text.contains(&format!("{}…", "x".repeat(CELL_CAP - 1))));
+        // In colour, a row is as wide as without: escape codes take no room on a terminal.
+        let painted = render_table(&[record_of("crossed")], true, Some(60));
+        let plain = render_table(&[record_of("crossed")], false, Some(60));
+        assert_eq!(
+            painted.replace("\x1b[31m", "").replace("\x1b[0m", ""),
+            plain
+        );
+        assert!(painted.contains("\x1b[31mcrossed\x1b[0m"), "{painted}");
+        // What fits is left whole.
+        assert_eq!(fit_columns(&[3, 10, 4], &[3, 8, 4], 80), [3, 10, 4]);
+        assert_eq!(fit_columns(&[3, 100, 50], &[3, 8, 8], 40), [3, 15, 15]);
+        assert_eq!(
+            fit_columns(&[30, 30], &[8, 8], 10),
+            [8, 8],
+            "never below a floor"
+        );
+        assert_eq!(cut("abcdef", 4), "abc…");
+        assert_eq!(cut("abc", 4), "abc");
     }
 
     #[test]

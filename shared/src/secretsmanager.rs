@@ -3,6 +3,7 @@
 
 use crate::aws::aws_error;
 use crate::error::Result;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType};
 use aws_sdk_secretsmanager::Client;
 
@@ -37,21 +38,33 @@ pub async fn names_under(client: &Client, prefix: &str) -> Result<Vec<String>> {
 }
 
 /// A secret's current value (the AWSCURRENT stage, asked for by name), or a fingerprintable
-/// stand-in for a binary secret. The value is returned to be compared, never to be printed.
-pub async fn current_value(client: &Client, name: &str) -> Result<String> {
-    let out = client
+/// stand-in for a binary secret; `None` when the secret has no current value (created without
+/// one, as infrastructure code often leaves a secret for someone to fill in). The value is
+/// returned to be compared, never to be printed.
+pub async fn current_value(client: &Client, name: &str) -> Result<Option<String>> {
+    let out = match client
         .get_secret_value()
         .secret_id(name)
         .version_stage("AWSCURRENT")
         .send()
         .await
-        .map_err(|e| {
-            aws_error(
+    {
+        Ok(out) => out,
+        // Of a secret that exists, "not found" is its value: no version holds AWSCURRENT.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(GetSecretValueError::is_resource_not_found_exception) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(aws_error(
                 format!("failed to read the current value of secret {name}"),
                 &e,
-            )
-        })?;
-    Ok(match (out.secret_string(), out.secret_binary()) {
+            ))
+        }
+    };
+    Ok(Some(match (out.secret_string(), out.secret_binary()) {
         (Some(text), _) => text.to_string(),
         (None, Some(binary)) => format!(
             "binary:{}",
@@ -62,5 +75,5 @@ pub async fn current_value(client: &Client, name: &str) -> Result<String> {
                 .collect::<String>()
         ),
         (None, None) => String::new(),
-    })
+    }))
 }
