@@ -4,7 +4,7 @@
 use crate::args::PublishArgs;
 use crate::calls::{self, Clients};
 use crate::function::FunctionRef;
-use crate::plan::Routing;
+use crate::plan::{self, Routing};
 use crate::{alias_template, artifact_of, Options, Pointer};
 use shared::config::Project;
 use shared::engine::Order;
@@ -101,26 +101,46 @@ async fn publish(
         return Ok(record);
     }
 
+    // PublishVersion hands back the newest version, unchanged, when $LATEST has not changed
+    // since it: the version number read before the call tells the two apart.
+    let newest = shared::lambda::newest_version(&at.client, &function.id).await?;
     let (version, code_sha256) = calls::publish_version(&at, &function.id).await?;
+    let existed = plan::version_existed(&version, newest);
     let artifact = LambdaArtifact {
         version,
         code_sha256,
         weights: Default::default(),
     };
-    tracing::info!("{}: published version {}", function.id, artifact.version);
+    if existed {
+        tracing::info!(
+            "{}: $LATEST has not changed since version {}: nothing published",
+            function.id,
+            artifact.version
+        );
+    } else {
+        tracing::info!("{}: published version {}", function.id, artifact.version);
+    }
 
     let record = match &pointer {
         None => {
-            let mut r = Record::new(Service::Lambda, Action::Published, &function.id);
+            let action = if existed {
+                Action::Unchanged
+            } else {
+                Action::Published
+            };
+            let mut r = Record::new(Service::Lambda, action, &function.id);
             r.region.clone_from(&at.region);
             r.artifact = Some(artifact.to_value());
             r
         }
         Some(p) => {
             let wanted = Routing::plain(&artifact.version);
-            match &current {
-                None => calls::create_alias(&at, &p.function, &p.alias, &wanted).await?,
-                Some(alias) if crate::routing_of(alias) == wanted => {}
+            let moved = match &current {
+                None => {
+                    calls::create_alias(&at, &p.function, &p.alias, &wanted).await?;
+                    true
+                }
+                Some(alias) if crate::routing_of(alias) == wanted => false,
                 Some(alias) => {
                     calls::update_alias(
                         &at,
@@ -130,9 +150,11 @@ async fn publish(
                         alias.revision_id.as_deref(),
                     )
                     .await?;
+                    true
                 }
-            }
-            p.record(Action::Published, &at, Some(&artifact), previous.as_ref())
+            };
+            let action = plan::published_action(existed, moved);
+            p.record(action, &at, Some(&artifact), previous.as_ref())
         }
     };
     Ok(record)

@@ -93,6 +93,77 @@ async fn publish_without_an_environment_moves_no_alias() {
         .is_empty());
 }
 
+/// The published versions of a function, as Lambda lists them ($LATEST left out).
+async fn versions(function: &str) -> Vec<String> {
+    lambda::client()
+        .list_versions_by_function()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap()
+        .versions()
+        .iter()
+        .filter_map(|v| v.version().map(str::to_string))
+        .filter(|v| v != "$LATEST")
+        .collect()
+}
+
+#[tokio::test]
+async fn publishing_an_unchanged_latest_is_unchanged_with_the_same_version() {
+    let f = unique("fn");
+    create_function(&f, "one", &[]).await;
+    let sandbox = Sandbox::new();
+    let first = sandbox
+        .run(BIN, &["publish", &f, "--env", "dev"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(first["action"], "published");
+
+    // Nothing changed since version 1: the same version, nothing written.
+    let again = sandbox
+        .run(BIN, &["publish", &f, "--env", "dev"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(again["action"], "unchanged", "{again}");
+    assert_eq!(again["artifact"], first["artifact"]);
+    assert_eq!(again["previous"], first["artifact"]);
+    let bare = sandbox
+        .run(BIN, &["publish", &f], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(bare["action"], "unchanged", "{bare}");
+    assert_eq!(bare["artifact"]["version"], "1");
+    assert_eq!(versions(&f).await, ["1"]);
+    assert_eq!(version_of(&f, "dev").await.as_deref(), Some("1"));
+
+    // The alias moved elsewhere behind the tool's back: publishing the unchanged $LATEST moves
+    // it back to version 1, a change (promoted, rollback-able) but no new artifact.
+    update_code(&f, "two").await;
+    assert_eq!(publish(&f).await, "2");
+    set_alias(&f, "dev", "2").await;
+    update_code(&f, "one").await;
+    let moved = sandbox
+        .run(BIN, &["publish", &f, "--env", "dev"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(moved["action"], "published", "new code: {moved}");
+    assert_eq!(moved["artifact"]["version"], "3");
+    set_alias(&f, "dev", "2").await;
+    let back = sandbox
+        .run(BIN, &["publish", &f, "--env", "dev"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(back["action"], "promoted", "{back}");
+    assert_eq!(back["artifact"]["version"], "3");
+    assert_eq!(back["previous"]["version"], "2");
+    assert_eq!(version_of(&f, "dev").await.as_deref(), Some("3"));
+    assert_eq!(versions(&f).await, ["1", "2", "3"]);
+    sandbox
+        .run(BIN, &["rollback"], Some(&back.to_string()))
+        .expect_code(0);
+    assert_eq!(version_of(&f, "dev").await.as_deref(), Some("2"));
+}
+
 #[tokio::test]
 async fn promotes_dev_to_staging_to_prod_through_promote_toml() {
     let f = function_with_versions(2).await;
