@@ -22,9 +22,10 @@ pub(crate) async fn run(
     if let (Some(project), Some(env)) = (project, &args.env) {
         project.position(env)?;
     }
-    let function = FunctionRef::parse(&args.function).map_err(Error::usage)?;
+    let function =
+        FunctionRef::parse(&args.function, crate::args::PUBLISH_HINT).map_err(Error::usage)?;
     let target = Pointer {
-        function: function.id.clone(),
+        function: function.clone(),
         alias: args
             .env
             .as_ref()
@@ -35,7 +36,7 @@ pub(crate) async fn run(
     // A new version enters the first environment only; the others get it by promotion.
     let forced = match &args.env {
         Some(env) => Order::of(project, args.force)
-            .check_new(&format!("publish {} --env {env}", function.id), env)
+            .check_new(&format!("publish {function} --env {env}"), env)
             .map(|verdict| verdict.forced),
         None => Ok(false),
     };
@@ -73,18 +74,18 @@ async fn publish(
         .get(args.env.as_deref(), function.region.as_deref())
         .await?;
     let pointer = args.env.as_ref().map(|env| Pointer {
-        function: function.id.clone(),
+        function: function.clone(),
         alias: alias_template(project).render(env),
         env: Some(env.clone()),
     });
 
     // What the alias holds before, so the record can undo the move.
     let current = match &pointer {
-        Some(p) => shared::lambda::get_alias(&at.client, &p.function, &p.alias).await?,
+        Some(p) => shared::lambda::get_alias(&at.client, &p.function.id, &p.alias).await?,
         None => None,
     };
     let previous = match (&pointer, &current) {
-        (Some(p), Some(alias)) => Some(artifact_of(&at, &p.function, alias, None).await?),
+        (Some(p), Some(alias)) => Some(artifact_of(&at, &p.function.id, alias, None).await?),
         _ => None,
     };
 
@@ -93,7 +94,7 @@ async fn publish(
         let record = match &pointer {
             Some(p) => p.planned(Action::Published, &at, None, previous.as_ref()),
             None => {
-                let mut r = Record::new(Service::Lambda, Action::Published, &function.id);
+                let mut r = Record::new(Service::Lambda, Action::Published, &function.name);
                 r.region.clone_from(&at.region);
                 r.into_planned(Action::Published)
             }
@@ -114,11 +115,11 @@ async fn publish(
     if existed {
         tracing::info!(
             "{}: $LATEST has not changed since version {}: nothing published",
-            function.id,
+            function,
             artifact.version
         );
     } else {
-        tracing::info!("{}: published version {}", function.id, artifact.version);
+        tracing::info!("{function}: published version {}", artifact.version);
     }
 
     let record = match &pointer {
@@ -128,7 +129,7 @@ async fn publish(
             } else {
                 Action::Published
             };
-            let mut r = Record::new(Service::Lambda, action, &function.id);
+            let mut r = Record::new(Service::Lambda, action, &function.name);
             r.region.clone_from(&at.region);
             r.artifact = Some(artifact.to_value());
             r
@@ -137,14 +138,14 @@ async fn publish(
             let wanted = Routing::plain(&artifact.version);
             let moved = match &current {
                 None => {
-                    calls::create_alias(&at, &p.function, &p.alias, &wanted).await?;
+                    calls::create_alias(&at, &p.function.id, &p.alias, &wanted).await?;
                     true
                 }
                 Some(alias) if crate::routing_of(alias) == wanted => false,
                 Some(alias) => {
                     calls::update_alias(
                         &at,
-                        &p.function,
+                        &p.function.id,
                         &p.alias,
                         &wanted,
                         alias.revision_id.as_deref(),

@@ -851,20 +851,122 @@ async fn bad_promote_toml_and_arguments_are_usage_errors() {
 }
 
 #[tokio::test]
-async fn function_arns_work_like_names() {
-    let f = function_with_versions(1).await;
-    set_alias(&f, "staging", "1").await;
-    let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{f}");
-    let record = Sandbox::new()
-        .run(
+async fn function_arns_work_like_names_and_their_records_roll_back() {
+    for form in ["arn", "partial"] {
+        let f = function_with_versions(2).await;
+        set_alias(&f, "staging", "2").await;
+        set_alias(&f, "prod", "1").await;
+        let named = match form {
+            "arn" => format!("arn:aws:lambda:us-east-1:123456789012:function:{f}"),
+            _ => format!("123456789012:function:{f}"),
+        };
+        let sandbox = Sandbox::new();
+        let run = sandbox.run(
             BIN,
-            &["promote", &arn, "--from", "staging", "--to", "prod"],
+            &["promote", &named, "--from", "staging", "--to", "prod"],
             None,
-        )
-        .expect_code(0)
-        .record();
-    assert_eq!(record["resource"], arn.as_str());
+        );
+        let record = run.expect_code(0).record();
+        // The record names the function canonically, whatever form named it.
+        assert_eq!(record["resource"], f.as_str(), "{form}");
+        assert_eq!(record["region"], "us-east-1", "{form}");
+        assert_eq!(record["action"], "promoted", "{form}");
+        assert_eq!(version_of(&f, "prod").await.as_deref(), Some("2"), "{form}");
+
+        // status by that form, and the tool's own output back in.
+        let status = sandbox
+            .run(BIN, &["status", &named, "--env", "prod"], None)
+            .expect_code(0)
+            .record();
+        assert_eq!(status["resource"], f.as_str(), "{form}");
+        assert_eq!(status["artifact"]["version"], "2", "{form}");
+        let back = sandbox
+            .run(BIN, &["rollback"], Some(&run.stdout))
+            .expect_code(0)
+            .record();
+        assert_eq!(back["action"], "rolled_back", "{form}");
+        assert_eq!(back["resource"], f.as_str(), "{form}");
+        assert_eq!(version_of(&f, "prod").await.as_deref(), Some("1"), "{form}");
+    }
+}
+
+#[tokio::test]
+async fn promote_toml_functions_by_arn_and_atomic_take_back() {
+    // promote.toml names one function by ARN and one by partial ARN; the second cannot be
+    // promoted (no staging alias), so --atomic takes the first back from the tool's own record.
+    let f = function_with_versions(2).await;
+    let g = function_with_versions(1).await;
+    set_alias(&f, "staging", "2").await;
+    set_alias(&f, "prod", "1").await;
+    let sandbox = Sandbox::new();
+    let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{f}");
+    let partial = format!("123456789012:function:{g}");
+    sandbox.write("promote.toml", &toml(&[&arn, &partial]));
+    let run = sandbox.run(BIN, &["promote", "--to", "prod", "--atomic"], None);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains(&format!("{g} has no alias staging")),
+        "{run}"
+    );
+    assert_eq!(version_of(&f, "prod").await.as_deref(), Some("1"), "{run}");
+    // Without the missing one, both forms promote, and the records roll back.
+    set_alias(&g, "staging", "1").await;
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    let records = run.expect_code(0).records();
+    let resources: Vec<&str> = records
+        .iter()
+        .map(|r| r["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(resources, [f.as_str(), g.as_str()], "{run}");
+    assert_eq!(version_of(&g, "prod").await.as_deref(), Some("1"));
+    sandbox
+        .run(BIN, &["rollback"], Some(&run.stdout))
+        .expect_code(0);
     assert_eq!(version_of(&f, "prod").await.as_deref(), Some("1"));
+    assert_eq!(version_of(&g, "prod").await, None);
+}
+
+#[test]
+fn a_qualified_function_is_refused_naming_the_flag_that_chooses_it() {
+    let sandbox = Sandbox::offline();
+    for (args, hint) in [
+        (
+            vec!["promote", "orders:prod", "--to", "prod"],
+            "--to chooses the alias",
+        ),
+        (
+            vec![
+                "canary",
+                "123456789012:function:orders:7",
+                "--env",
+                "prod",
+                "--abort",
+            ],
+            "--env chooses the alias",
+        ),
+        (
+            vec![
+                "publish",
+                "arn:aws:lambda:us-east-1:123456789012:function:orders:3",
+            ],
+            "--env chooses the alias",
+        ),
+        (vec!["status", "orders:prod"], "--env chooses the alias"),
+    ] {
+        let run = sandbox.run(BIN, &args, None);
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains("give the function alone"),
+            "{args:?}\n{run}"
+        );
+        assert!(run.stderr.contains(hint), "{args:?}\n{run}");
+    }
+    // A record's resource with a qualifier: bad input naming the line, nothing changed.
+    let record = r#"{"service":"lambda","action":"promoted","resource":"orders:prod","region":"us-east-1","env":"prod","pointer":"prod","artifact":{"version":"2","code_sha256":"x"},"previous":{"version":"1","code_sha256":"y"}}"#;
+    let run = sandbox.run(BIN, &["rollback"], Some(record));
+    run.expect_code(2);
+    assert!(run.stderr.contains("stdin:1"), "{run}");
+    assert!(run.stderr.contains("`pointer`"), "{run}");
 }
 
 #[test]
