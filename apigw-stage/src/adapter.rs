@@ -107,8 +107,8 @@ impl Apigateway<'_> {
         if let CanaryStep::Start { deployment_id, .. } = &step {
             if !shared::apigateway::deployment_exists(&at.client, &stage.api, deployment_id).await?
             {
-                return Err(Error::usage(format!(
-                    "API {} has no deployment {deployment_id}",
+                return Err(Error::precondition(format!(
+                    "API {} has no deployment {deployment_id}; nothing changed",
                     stage.api
                 )));
             }

@@ -36,6 +36,16 @@ pub(crate) async fn run(
     )
     .await?;
     let env_stage = env.map(|e| stage_template(project).render(e));
+    // --env asks which deployment that environment runs: a stage it does not have is named,
+    // not listed as "runs none of them".
+    if let (Some(stage), Some(env)) = (&env_stage, env) {
+        if !stages.iter().any(|s| &s.name == stage) {
+            return Err(Error::precondition(format!(
+                "API {} has no stage {stage} ({env})",
+                api.id
+            )));
+        }
+    }
     for deployment in deployments {
         let running: Vec<&str> = stages
             .iter()

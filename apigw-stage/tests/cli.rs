@@ -635,3 +635,93 @@ async fn rollback_of_records_that_changed_nothing_says_so() {
     assert_eq!(api.runs("prod").await, Some(api.one.clone()));
     assert_eq!(api.runs("staging").await, Some(api.one.clone()));
 }
+
+#[tokio::test]
+async fn a_missing_api_or_stage_is_named_with_exit_4_in_every_command() {
+    let api = Api::new().await;
+    let sandbox = Sandbox::new();
+    let no_id = "zzzzzzzzz9";
+    let no_name = unique("no-such-api");
+    for missing in [no_id, no_name.as_str()] {
+        for args in [
+            vec!["deploy", missing, "--env", "staging"],
+            vec!["promote", missing, "--from", "staging", "--to", "prod"],
+            vec![
+                "canary",
+                missing,
+                "--env",
+                "prod",
+                "--deployment",
+                api.one.as_str(),
+                "--percent",
+                "5",
+            ],
+            vec!["vars", missing, "--env", "prod"],
+            vec!["history", missing],
+            vec!["status", missing, "--env", "prod"],
+        ] {
+            let run = sandbox.run(BIN, &args, None);
+            run.expect_code(4);
+            assert!(
+                run.stderr
+                    .contains(&format!("REST API {missing} does not exist")),
+                "{args:?}\n{run}"
+            );
+        }
+    }
+    // Records that name an API id no API has: named as missing, not as "no stage".
+    let promoted = format!(
+        "{}\n",
+        serde_json::json!({"service": "apigateway", "action": "promoted", "resource": no_id,
+                           "env": "prod", "pointer": "prod",
+                           "artifact": {"deployment_id": api.one}, "previous": null})
+    );
+    for (args, stdin) in [
+        (vec!["rollback"], promoted.clone()),
+        (vec!["status"], staging_record(no_id, &api.one)),
+        (
+            vec!["promote", "--to", "prod"],
+            staging_record(no_id, &api.one),
+        ),
+    ] {
+        let run = sandbox.run(BIN, &args, Some(&stdin));
+        run.expect_code(4);
+        assert!(
+            run.stderr
+                .contains(&format!("REST API {no_id} does not exist")),
+            "{args:?}\n{run}"
+        );
+        assert_eq!(run.record()["action"], "error", "{args:?}\n{run}");
+    }
+    // A stage the environment does not have, named.
+    for args in [
+        vec!["promote", api.id.as_str(), "--from", "qa", "--to", "prod"],
+        vec![
+            "canary",
+            api.id.as_str(),
+            "--env",
+            "qa",
+            "--deployment",
+            api.one.as_str(),
+            "--percent",
+            "5",
+        ],
+        vec!["vars", api.id.as_str(), "--env", "qa"],
+        vec!["history", api.id.as_str(), "--env", "qa"],
+        vec!["status", api.id.as_str(), "--env", "qa"],
+    ] {
+        let run = sandbox.run(BIN, &args, None);
+        run.expect_code(4);
+        assert!(
+            run.stderr
+                .contains(&format!("API {} has no stage qa", api.id)),
+            "{args:?}\n{run}"
+        );
+    }
+    assert_eq!(
+        api.runs("prod").await,
+        Some(api.one.clone()),
+        "nothing moved"
+    );
+    assert_eq!(api.runs("qa").await, None);
+}

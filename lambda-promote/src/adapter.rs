@@ -124,8 +124,8 @@ impl Lambda<'_> {
                 .await?
                 .is_none()
             {
-                return Err(Error::usage(format!(
-                    "{} has no version {version}: publish it first",
+                return Err(Error::precondition(format!(
+                    "{} has no version {version}: publish it first; nothing changed",
                     target.function
                 )));
             }

@@ -1085,3 +1085,32 @@ async fn a_missing_function_is_named_as_missing_with_exit_4() {
         assert_eq!(run.record()["action"], "error", "{args:?}\n{run}");
     }
 }
+
+#[tokio::test]
+async fn a_canary_on_a_missing_version_is_exit_4_naming_it() {
+    let f = function_with_versions(1).await;
+    set_alias(&f, "prod", "1").await;
+    let run = Sandbox::new().run(
+        BIN,
+        &[
+            "canary",
+            &f,
+            "--env",
+            "prod",
+            "--version",
+            "9",
+            "--weight",
+            "10",
+        ],
+        None,
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains(&format!("{f} has no version 9")),
+        "{run}"
+    );
+    assert_eq!(
+        alias(&f, "prod").await.map(|(v, w)| (v, w.is_empty())),
+        Some(("1".into(), true))
+    );
+}
