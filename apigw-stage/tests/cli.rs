@@ -725,3 +725,63 @@ async fn a_missing_api_or_stage_is_named_with_exit_4_in_every_command() {
     );
     assert_eq!(api.runs("qa").await, None);
 }
+
+#[tokio::test]
+async fn an_api_named_by_arn_works_like_its_id_and_its_records_roll_back() {
+    let api = Api::new().await;
+    let two = deploy(&api.id, "two").await;
+    set_stage(&api.id, "staging", &two).await;
+    let arn = format!("arn:aws:apigateway:us-east-1::/restapis/{}", api.id);
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(
+        BIN,
+        &["promote", &arn, "--from", "staging", "--to", "prod"],
+        None,
+    );
+    let record = run.expect_code(0).record();
+    assert_eq!(record["resource"], api.id.as_str(), "records carry the id");
+    assert_eq!(record["region"], "us-east-1");
+    assert_eq!(api.runs("prod").await, Some(two.clone()));
+    for args in [
+        vec!["status", arn.as_str(), "--env", "prod"],
+        vec!["vars", arn.as_str(), "--env", "prod"],
+    ] {
+        let out = sandbox.run(BIN, &args, None).expect_code(0).record();
+        assert_eq!(out["resource"], api.id.as_str(), "{args:?}");
+    }
+    let history = sandbox.run(BIN, &["history", &arn], None);
+    assert_eq!(history.expect_code(0).records().len(), 2, "{history}");
+    sandbox
+        .run(BIN, &["rollback"], Some(&run.stdout))
+        .expect_code(0);
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+
+    // promote.toml naming the API by ARN, and a record naming it so.
+    sandbox.write(
+        "promote.toml",
+        &format!("[envs]\norder = [\"staging\", \"prod\"]\n\n[apigateway]\nrest_api = \"{arn}\"\n"),
+    );
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    assert_eq!(run.expect_code(0).record()["resource"], api.id.as_str());
+    assert_eq!(api.runs("prod").await, Some(two.clone()));
+    let by_arn = run.stdout.replace(
+        &format!("\"resource\":\"{}\"", api.id),
+        &format!("\"resource\":\"{arn}\""),
+    );
+    assert_ne!(by_arn, run.stdout);
+    sandbox
+        .run(BIN, &["rollback"], Some(&by_arn))
+        .expect_code(0);
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+
+    // A stage's ARN names the stage, which the environment chooses: refused, nothing changed.
+    let stage_arn = format!("{arn}/stages/staging");
+    let run = sandbox.run(
+        BIN,
+        &["promote", &stage_arn, "--from", "staging", "--to", "prod"],
+        None,
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("give the API alone"), "{run}");
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+}
