@@ -81,7 +81,10 @@ impl Apigateway<'_> {
         before: &Before,
     ) -> Result<Verdict> {
         let to = stage.env.as_deref().unwrap_or_default();
-        let at = self.clients.get(Some(&before.env), None).await?;
+        let at = self
+            .clients
+            .get(Some(&before.env), stage.region.as_deref())
+            .await?;
         let held = shared::apigateway::get_stage(&at.client, &stage.api, &before.stage).await?;
         self.order.check_held(
             &stage.name(),
@@ -107,8 +110,8 @@ impl Apigateway<'_> {
         if let CanaryStep::Start { deployment_id, .. } = &step {
             if !shared::apigateway::deployment_exists(&at.client, &stage.api, deployment_id).await?
             {
-                return Err(Error::usage(format!(
-                    "API {} has no deployment {deployment_id}",
+                return Err(Error::precondition(format!(
+                    "API {} has no deployment {deployment_id}; nothing changed",
                     stage.api
                 )));
             }
@@ -160,7 +163,10 @@ impl Apigateway<'_> {
                 Ok((deployment, now))
             }
             Source::Stage { env, stage } => {
-                let from_at = self.clients.get(Some(&env), None).await?;
+                let from_at = self
+                    .clients
+                    .get(Some(&env), target.region.as_deref())
+                    .await?;
                 let no_source = || {
                     Error::precondition(format!(
                         "API {} has no stage {stage} ({env}): nothing to promote",
@@ -235,7 +241,10 @@ impl Adapter for Apigateway<'_> {
 
     async fn prepare(&self, _target: &Target, item: Item) -> Result<Prepared<Move>> {
         let Item { stage, source } = item;
-        let at = self.clients.get(stage.env.as_deref(), None).await?;
+        let at = self
+            .clients
+            .get(stage.env.as_deref(), stage.region.as_deref())
+            .await?;
         let source = match source {
             Source::Canary { step, before } => {
                 return self.prepare_canary(at, stage, step, before).await
@@ -337,16 +346,21 @@ impl Adapter for Apigateway<'_> {
         }
     }
 
-    fn change_of(&self, record: &Record, _origin: &str) -> Result<Option<(Target, StageRef)>> {
+    fn change_of(&self, record: &Record, origin: &str) -> Result<Option<(Target, StageRef)>> {
         let Some(stage) = &record.pointer else {
             return Ok(None);
         };
+        let api = crate::ApiName::parse(&record.resource)
+            .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
+        // Where the change was made: the record's region, else the one its ARN names.
+        let region = record.region.clone().or(api.region);
         let stage = StageRef {
-            api: record.resource.clone(),
+            api: api.text,
             stage: stage.clone(),
             env: record.env.clone(),
+            region: region.clone(),
         };
-        Ok(Some((stage.target(record.region.as_deref()), stage)))
+        Ok(Some((stage.target(region.as_deref()), stage)))
     }
 
     fn artifact(

@@ -42,9 +42,10 @@ pub(crate) async fn run(
     let named = api_named(args.api.as_deref(), project, &args.env)?;
     let (at, id) = api_in(clients, &args.env, &named).await?;
     let stage = StageRef {
-        api: id.as_deref().unwrap_or(&named).to_string(),
+        api: id.as_deref().unwrap_or(&named.text).to_string(),
         stage: stages.render(&args.env),
         env: Some(args.env.clone()),
+        region: named.region.clone(),
     };
     let job = Job::new(
         stage.target(at.region.as_deref()),

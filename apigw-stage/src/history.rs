@@ -19,23 +19,36 @@ pub(crate) async fn run(
         check_env(project, env)?;
     }
     let env = args.env.as_deref();
-    let name = match (args.api.as_deref(), env) {
-        (Some(api), _) => api.to_string(),
+    let named = match (args.api.as_deref(), env) {
+        (Some(api), _) => crate::ApiName::parse(api).map_err(Error::usage)?,
         (None, Some(env)) => api_named(None, project, env)?,
-        (None, None) => project
-            .and_then(|p| p.apigateway.as_ref())
-            .filter(|a| !a.rest_api.varies_by_env())
-            .map(|a| a.rest_api.pattern().to_string())
-            .ok_or_else(|| Error::usage("name the REST API (its id or name), or --env ENV with [apigateway] in promote.toml"))?,
+        (None, None) => {
+            let pattern = project
+                .and_then(|p| p.apigateway.as_ref())
+                .filter(|a| !a.rest_api.varies_by_env())
+                .map(|a| a.rest_api.pattern().to_string())
+                .ok_or_else(|| Error::usage("name the REST API (its id or name), or --env ENV with [apigateway] in promote.toml"))?;
+            crate::ApiName::parse(&pattern).map_err(Error::usage)?
+        }
     };
-    let at = clients.get(env, None).await?;
-    let api = shared::apigateway::find_api(&at.client, &name).await?;
+    let at = clients.get(env, named.region.as_deref()).await?;
+    let api = shared::apigateway::find_api(&at.client, &named.text).await?;
     let (deployments, stages) = futures::future::try_join(
         shared::apigateway::get_deployments(&at.client, &api.id),
         shared::apigateway::get_stages(&at.client, &api.id),
     )
     .await?;
     let env_stage = env.map(|e| stage_template(project).render(e));
+    // --env asks which deployment that environment runs: a stage it does not have is named,
+    // not listed as "runs none of them".
+    if let (Some(stage), Some(env)) = (&env_stage, env) {
+        if !stages.iter().any(|s| &s.name == stage) {
+            return Err(Error::precondition(format!(
+                "API {} has no stage {stage} ({env})",
+                api.id
+            )));
+        }
+    }
     for deployment in deployments {
         let running: Vec<&str> = stages
             .iter()

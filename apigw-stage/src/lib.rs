@@ -99,6 +99,8 @@ pub(crate) struct StageRef {
     pub api: String,
     pub stage: String,
     pub env: Option<String>,
+    /// The region an ARN named the API in; `None`: the environment's.
+    pub region: Option<String>,
 }
 
 impl StageRef {
@@ -157,19 +159,51 @@ pub(crate) fn stage_template(project: Option<&Project>) -> Template {
         .map_or_else(Template::env_name, |a| a.stage.clone())
 }
 
-/// The API a command names: the argument, else promote.toml's `[apigateway] rest_api`.
-pub(crate) fn api_named(arg: Option<&str>, project: Option<&Project>, env: &str) -> Result<String> {
-    if let Some(api) = arg {
-        return Ok(api.to_string());
-    }
-    project
-        .and_then(|p| p.apigateway.as_ref())
-        .map(|a| a.rest_api.render(env))
-        .ok_or_else(|| {
-            Error::usage(
-                "name the REST API (its id or name), or set [apigateway] rest_api in promote.toml",
-            )
+/// A REST API as a command, promote.toml or a record names it: its id or name, or its ARN
+/// (`arn:aws:apigateway:REGION::/restapis/ID`, read by `shared::arn::RestApi`), whose region
+/// decides where it is looked up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiName {
+    /// The id or name (an ARN's id).
+    pub text: String,
+    pub region: Option<String>,
+}
+
+impl ApiName {
+    /// Parse an API as named; a stage's ARN is refused (the environment chooses the stage).
+    pub fn parse(text: &str) -> std::result::Result<ApiName, String> {
+        let api = shared::arn::RestApi::parse(text).map_err(|e| {
+            if shared::arn::ApigwStage::parse(text).is_ok() {
+                format!("{e}: give the API alone (--env or --to chooses the stage)")
+            } else {
+                e
+            }
+        })?;
+        Ok(ApiName {
+            text: api.id_or_name,
+            region: api.place.region,
         })
+    }
+}
+
+/// The API a command names: the argument, else promote.toml's `[apigateway] rest_api`.
+pub(crate) fn api_named(
+    arg: Option<&str>,
+    project: Option<&Project>,
+    env: &str,
+) -> Result<ApiName> {
+    let text = match arg {
+        Some(api) => api.to_string(),
+        None => project
+            .and_then(|p| p.apigateway.as_ref())
+            .map(|a| a.rest_api.render(env))
+            .ok_or_else(|| {
+                Error::usage(
+                    "name the REST API (its id or name), or set [apigateway] rest_api in promote.toml",
+                )
+            })?,
+    };
+    ApiName::parse(&text).map_err(Error::usage)
 }
 
 /// Check that `env` is one of promote.toml's environments, when there is a promote.toml.
@@ -186,10 +220,10 @@ pub(crate) fn check_env(project: Option<&Project>, env: &str) -> Result<()> {
 pub(crate) async fn api_in(
     clients: &Clients<'_>,
     env: &str,
-    named: &str,
+    named: &ApiName,
 ) -> Result<(Located, Result<String>)> {
-    let at = clients.get(Some(env), None).await?;
-    let id = shared::apigateway::find_api(&at.client, named)
+    let at = clients.get(Some(env), named.region.as_deref()).await?;
+    let id = shared::apigateway::find_api(&at.client, &named.text)
         .await
         .map(|api| api.id);
     Ok((at, id))

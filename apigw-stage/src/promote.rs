@@ -6,7 +6,7 @@
 
 use crate::adapter::{Apigateway, Item, Source};
 use crate::args::PromoteArgs;
-use crate::{api_in, stage_template, Clients, Options, StageRef};
+use crate::{api_in, stage_template, ApiName, Clients, Options, StageRef};
 use shared::batch::Work;
 use shared::config::Project;
 use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Verdict};
@@ -53,10 +53,11 @@ pub(crate) async fn run(
         Some(from) => order.check_from(&format!("promote --to {}", args.to), from, &args.to)?,
         None => Verdict::ALLOWED,
     };
-    let target = |api: &str| StageRef {
-        api: api.to_string(),
+    let target = |api: &ApiName| StageRef {
+        api: api.text.clone(),
         stage: stages.render(&args.to),
         env: Some(args.to.clone()),
+        region: api.region.clone(),
     };
 
     let adapter = Apigateway {
@@ -80,10 +81,12 @@ pub(crate) async fn run(
                 args.from.as_deref(),
                 &args.to,
                 &order,
-                |record, artifact, _origin| {
-                    let stage = target(&record.resource);
+                |record, artifact, origin| {
+                    let api = ApiName::parse(&record.resource)
+                        .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
+                    let stage = target(&api);
                     Ok(Some((
-                        stage.target(region.as_deref()),
+                        stage.target(api.region.as_deref().or(region.as_deref())),
                         Item {
                             stage,
                             source: Source::Record(artifact.deployment_id),
@@ -109,13 +112,17 @@ pub(crate) async fn run(
                 .ok_or_else(|| {
                     Error::usage("name the REST API, pipe apigateway records in, or set [apigateway] rest_api in promote.toml")
                 })?;
+            let api = ApiName::parse(&api).map_err(Error::usage)?;
             // --from was checked above; without it, the environment before --to.
             let from = match &args.from {
                 Some(from) => from.clone(),
                 None => order.source_env(None, &args.to, "")?.0,
             };
             let (at, id) = api_in(clients, &args.to, &api).await?;
-            let stage = target(id.as_deref().unwrap_or(&api));
+            let stage = target(&ApiName {
+                text: id.as_deref().unwrap_or(&api.text).to_string(),
+                region: api.region.clone(),
+            });
             let job = Job::new(
                 stage.target(at.region.as_deref()),
                 id.map(|_| Item {

@@ -3,7 +3,7 @@
 //! --env's), once per pointer, reading several stages of one API with one GetStages.
 
 use crate::args::StatusArgs;
-use crate::{artifact_of, check_env, plan, stage_template, Clients, Options, StageRef};
+use crate::{artifact_of, check_env, plan, stage_template, ApiName, Clients, Options, StageRef};
 use shared::apigateway::Stage;
 use shared::batch::{self, Work};
 use shared::config::Project;
@@ -34,6 +34,20 @@ impl ApiRef {
 struct Ask {
     api: ApiRef,
     stage: Option<String>,
+    /// The region an ARN named the API in; `None`: the environment's.
+    region: Option<String>,
+}
+
+impl Ask {
+    /// An ask about an API as named on the command line or in promote.toml.
+    fn named(text: &str, stage: Option<String>) -> Result<Ask> {
+        let api = ApiName::parse(text).map_err(Error::usage)?;
+        Ok(Ask {
+            api: ApiRef::Named(api.text),
+            stage,
+            region: api.region,
+        })
+    }
 }
 
 pub(crate) async fn run(
@@ -52,10 +66,7 @@ pub(crate) async fn run(
     let env_stage = args.env.as_ref().map(|env| stages.render(env));
     let mut work: Vec<Work<'_, Ask>> = Vec::new();
     match (&args.api, input) {
-        (Some(api), _) => work.push(Work::Own(Ask {
-            api: ApiRef::Named(api.clone()),
-            stage: env_stage.clone(),
-        })),
+        (Some(api), _) => work.push(Work::Own(Ask::named(api, env_stage.clone())?)),
         (None, Some(input)) => {
             // One ask per pointer: --env's stage of each record's API, else the record's own
             // stage. Records about a pointer already asked for add nothing.
@@ -64,12 +75,16 @@ pub(crate) async fn run(
                 let Some(record) = batch::own(item, &mut work) else {
                     continue;
                 };
+                let origin = format!("{}:{}", input.origin(), record.line);
                 let record = record.parse(input.origin())?;
+                let api = ApiName::parse(&record.resource)
+                    .map_err(|e| Error::bad_input(&origin, format!("`resource`: {e}")))?;
                 let stage = env_stage.clone().or(record.pointer);
-                if asked.insert((record.resource.clone(), stage.clone())) {
+                if asked.insert((api.text.clone(), stage.clone())) {
                     work.push(Work::Own(Ask {
-                        api: ApiRef::Id(record.resource),
+                        api: ApiRef::Id(api.text),
                         stage,
+                        region: api.region,
                     }));
                 }
             }
@@ -87,10 +102,7 @@ pub(crate) async fn run(
                 }
                 None => section.rest_api.pattern().to_string(),
             };
-            work.push(Work::Own(Ask {
-                api: ApiRef::Named(api),
-                stage: env_stage.clone(),
-            }));
+            work.push(Work::Own(Ask::named(&api, env_stage.clone())?));
         }
     }
     let wanted = plan::wanted(work.iter().filter_map(|w| match w {
@@ -122,7 +134,9 @@ pub(crate) async fn run(
         }),
     };
     batch::run_described(work, opts.concurrency, out, describe, |ask| async move {
-        let at = clients.get(args.env.as_deref(), None).await?;
+        let at = clients
+            .get(args.env.as_deref(), ask.region.as_deref())
+            .await?;
         let key = ask.api.text().to_string();
         let id = match ask.api {
             ApiRef::Named(name) => shared::apigateway::find_api(&at.client, &name).await?.id,
@@ -169,6 +183,7 @@ pub(crate) async fn run(
                         api: id.clone(),
                         stage: stage.name.clone(),
                         env,
+                        region: ask.region.clone(),
                     };
                     pointer.record(Action::Resolved, &at, Some(&artifact_of(stage)), None)
                 })

@@ -17,16 +17,16 @@ pub(crate) async fn run(
     out: &mut Output,
 ) -> Result<ExitCode> {
     check_env(project, &args.env)?;
-    let at = clients.get(Some(&args.env), None).await?;
-    let api = shared::apigateway::find_api(
-        &at.client,
-        &api_named(args.api.as_deref(), project, &args.env)?,
-    )
-    .await?;
+    let named = api_named(args.api.as_deref(), project, &args.env)?;
+    let at = clients
+        .get(Some(&args.env), named.region.as_deref())
+        .await?;
+    let api = shared::apigateway::find_api(&at.client, &named.text).await?;
     let stage = StageRef {
         api: api.id,
         stage: stage_template(project).render(&args.env),
         env: Some(args.env.clone()),
+        region: named.region.clone(),
     };
     let found = existing_stage(&at, &stage).await?;
     let fingerprints = Fingerprinter::new()?;

@@ -635,3 +635,153 @@ async fn rollback_of_records_that_changed_nothing_says_so() {
     assert_eq!(api.runs("prod").await, Some(api.one.clone()));
     assert_eq!(api.runs("staging").await, Some(api.one.clone()));
 }
+
+#[tokio::test]
+async fn a_missing_api_or_stage_is_named_with_exit_4_in_every_command() {
+    let api = Api::new().await;
+    let sandbox = Sandbox::new();
+    let no_id = "zzzzzzzzz9";
+    let no_name = unique("no-such-api");
+    for missing in [no_id, no_name.as_str()] {
+        for args in [
+            vec!["deploy", missing, "--env", "staging"],
+            vec!["promote", missing, "--from", "staging", "--to", "prod"],
+            vec![
+                "canary",
+                missing,
+                "--env",
+                "prod",
+                "--deployment",
+                api.one.as_str(),
+                "--percent",
+                "5",
+            ],
+            vec!["vars", missing, "--env", "prod"],
+            vec!["history", missing],
+            vec!["status", missing, "--env", "prod"],
+        ] {
+            let run = sandbox.run(BIN, &args, None);
+            run.expect_code(4);
+            assert!(
+                run.stderr
+                    .contains(&format!("REST API {missing} does not exist")),
+                "{args:?}\n{run}"
+            );
+        }
+    }
+    // Records that name an API id no API has: named as missing, not as "no stage".
+    let promoted = format!(
+        "{}\n",
+        serde_json::json!({"service": "apigateway", "action": "promoted", "resource": no_id,
+                           "env": "prod", "pointer": "prod",
+                           "artifact": {"deployment_id": api.one}, "previous": null})
+    );
+    for (args, stdin) in [
+        (vec!["rollback"], promoted.clone()),
+        (vec!["status"], staging_record(no_id, &api.one)),
+        (
+            vec!["promote", "--to", "prod"],
+            staging_record(no_id, &api.one),
+        ),
+    ] {
+        let run = sandbox.run(BIN, &args, Some(&stdin));
+        run.expect_code(4);
+        assert!(
+            run.stderr
+                .contains(&format!("REST API {no_id} does not exist")),
+            "{args:?}\n{run}"
+        );
+        assert_eq!(run.record()["action"], "error", "{args:?}\n{run}");
+    }
+    // A stage the environment does not have, named.
+    for args in [
+        vec!["promote", api.id.as_str(), "--from", "qa", "--to", "prod"],
+        vec![
+            "canary",
+            api.id.as_str(),
+            "--env",
+            "qa",
+            "--deployment",
+            api.one.as_str(),
+            "--percent",
+            "5",
+        ],
+        vec!["vars", api.id.as_str(), "--env", "qa"],
+        vec!["history", api.id.as_str(), "--env", "qa"],
+        vec!["status", api.id.as_str(), "--env", "qa"],
+    ] {
+        let run = sandbox.run(BIN, &args, None);
+        run.expect_code(4);
+        assert!(
+            run.stderr
+                .contains(&format!("API {} has no stage qa", api.id)),
+            "{args:?}\n{run}"
+        );
+    }
+    assert_eq!(
+        api.runs("prod").await,
+        Some(api.one.clone()),
+        "nothing moved"
+    );
+    assert_eq!(api.runs("qa").await, None);
+}
+
+#[tokio::test]
+async fn an_api_named_by_arn_works_like_its_id_and_its_records_roll_back() {
+    let api = Api::new().await;
+    let two = deploy(&api.id, "two").await;
+    set_stage(&api.id, "staging", &two).await;
+    let arn = format!("arn:aws:apigateway:us-east-1::/restapis/{}", api.id);
+    let sandbox = Sandbox::new();
+    let run = sandbox.run(
+        BIN,
+        &["promote", &arn, "--from", "staging", "--to", "prod"],
+        None,
+    );
+    let record = run.expect_code(0).record();
+    assert_eq!(record["resource"], api.id.as_str(), "records carry the id");
+    assert_eq!(record["region"], "us-east-1");
+    assert_eq!(api.runs("prod").await, Some(two.clone()));
+    for args in [
+        vec!["status", arn.as_str(), "--env", "prod"],
+        vec!["vars", arn.as_str(), "--env", "prod"],
+    ] {
+        let out = sandbox.run(BIN, &args, None).expect_code(0).record();
+        assert_eq!(out["resource"], api.id.as_str(), "{args:?}");
+    }
+    let history = sandbox.run(BIN, &["history", &arn], None);
+    assert_eq!(history.expect_code(0).records().len(), 2, "{history}");
+    sandbox
+        .run(BIN, &["rollback"], Some(&run.stdout))
+        .expect_code(0);
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+
+    // promote.toml naming the API by ARN, and a record naming it so.
+    sandbox.write(
+        "promote.toml",
+        &format!("[envs]\norder = [\"staging\", \"prod\"]\n\n[apigateway]\nrest_api = \"{arn}\"\n"),
+    );
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    assert_eq!(run.expect_code(0).record()["resource"], api.id.as_str());
+    assert_eq!(api.runs("prod").await, Some(two.clone()));
+    let by_arn = run.stdout.replace(
+        &format!("\"resource\":\"{}\"", api.id),
+        &format!("\"resource\":\"{arn}\""),
+    );
+    assert_ne!(by_arn, run.stdout);
+    sandbox
+        .run(BIN, &["rollback"], Some(&by_arn))
+        .expect_code(0);
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+
+    // A stage's ARN names the stage, which the environment chooses: refused, nothing changed.
+    let stage_arn = format!("{arn}/stages/staging");
+    let run = sandbox.run(
+        BIN,
+        &["promote", &stage_arn, "--from", "staging", "--to", "prod"],
+        None,
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("give the API alone"), "{run}");
+    assert_eq!(api.runs("prod").await, Some(api.one.clone()));
+}

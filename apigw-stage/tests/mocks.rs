@@ -247,12 +247,20 @@ async fn a_deployment_the_api_does_not_have_is_refused() {
         None,
     )
     .await;
-    assert_eq!(code, ExitCode::Usage);
+    // Not found is exit 4 naming it, as in every tool.
+    assert_eq!(code, ExitCode::Precondition);
     // No change: the only record says what failed, for the tools after this one in a pipe.
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["action"], "error");
     assert_eq!(records[0]["resource"], "api1", "the API's id, not its name");
-    assert_eq!(records[0]["exit_code"], 2);
+    assert_eq!(records[0]["exit_code"], 4);
+    assert!(
+        records[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("API api1 has no deployment zz"),
+        "{records:?}"
+    );
     let record = r#"{"service":"apigateway","action":"resolved","resource":"api1","env":"staging","pointer":"staging","artifact":{"deployment_id":"zz"}}"#;
     let (code, records) = run(&rules, &["promote", "--to", "prod"], Some(record)).await;
     assert_eq!(code, ExitCode::Precondition);
@@ -346,4 +354,43 @@ async fn a_canary_takes_only_what_the_environment_before_runs() {
     assert_eq!(code, ExitCode::Success, "{records:?}");
     assert_eq!(records[0]["action"], "rolled_back");
     assert_eq!(update.num_calls(), 1);
+}
+
+/// AWS's own message for an API that does not exist ("Invalid API identifier specified"; the
+/// emulator words it otherwise, and its GetDeployment of an unknown id answers HTTP 500): the API
+/// is named as missing, not taken for a missing stage or deployment.
+#[tokio::test]
+async fn an_api_aws_does_not_have_is_named_as_missing() {
+    let invalid_api = "Invalid API identifier specified 123456789012:api1";
+    let no_stage = mock!(Client::get_stage).then_error(move || {
+        aws_sdk_apigateway::operation::get_stage::GetStageError::NotFoundException(
+            NotFoundException::builder().message(invalid_api).build(),
+        )
+    });
+    let no_deployment = mock!(Client::get_deployment).then_error(move || {
+        GetDeploymentError::NotFoundException(
+            NotFoundException::builder().message(invalid_api).build(),
+        )
+    });
+    let update = mock!(Client::update_stage).then_output(|| UpdateStageOutput::builder().build());
+    let rules = [no_stage, no_deployment, update.clone()];
+    let promoted = r#"{"service":"apigateway","action":"promoted","resource":"api1","env":"prod","pointer":"prod","artifact":{"deployment_id":"d2"},"previous":{"deployment_id":"d1"}}"#;
+    let resolved = r#"{"service":"apigateway","action":"resolved","resource":"api1","env":"staging","pointer":"staging","artifact":{"deployment_id":"d2"}}"#;
+    for (args, stdin) in [
+        (&["rollback"][..], promoted),
+        (&["status"][..], resolved),
+        (&["promote", "--to", "prod"][..], resolved),
+    ] {
+        let (code, records) = run(&rules, args, Some(stdin)).await;
+        assert_eq!(code, ExitCode::Precondition, "{args:?}");
+        let error = records.iter().find(|r| r["action"] == "error").unwrap();
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("REST API api1 does not exist"),
+            "{args:?}: {records:?}"
+        );
+    }
+    assert_eq!(update.num_calls(), 0, "nothing was written");
 }

@@ -109,7 +109,7 @@ impl Lambda<'_> {
             .clients
             .get(target.env.as_deref(), function.region.as_deref())
             .await?;
-        let current = shared::lambda::get_alias(&at.client, &target.function, &target.alias)
+        let current = shared::lambda::get_alias(&at.client, &target.function.id, &target.alias)
             .await?
             .ok_or_else(|| {
                 Error::precondition(format!(
@@ -120,19 +120,19 @@ impl Lambda<'_> {
                 ))
             })?;
         if let CanaryStep::Start { version, .. } = &step {
-            if shared::lambda::code_sha256(&at.client, &target.function, version)
+            if shared::lambda::code_sha256(&at.client, &target.function.id, version)
                 .await?
                 .is_none()
             {
-                return Err(Error::usage(format!(
-                    "{} has no version {version}: publish it first",
+                return Err(Error::precondition(format!(
+                    "{} has no version {version}: publish it first; nothing changed",
                     target.function
                 )));
             }
         }
         let now = routing_of(&current);
         let decision = plan::canary(&target.name(), &step, &now, self.expect)?;
-        let main_sha = existing_code_sha256(&at, &target.function, &now.version).await?;
+        let main_sha = existing_code_sha256(&at, &target.function.id, &now.version).await?;
         let previous = current.artifact(main_sha.clone());
         let Some((next, action)) = decision else {
             return Ok(Prepared::Settled(vec![target.record(
@@ -158,7 +158,7 @@ impl Lambda<'_> {
         let next_sha = if next.version == now.version {
             main_sha
         } else {
-            existing_code_sha256(&at, &target.function, &next.version).await?
+            existing_code_sha256(&at, &target.function.id, &next.version).await?
         };
         let artifact = LambdaArtifact {
             version: next.version.clone(),
@@ -223,8 +223,7 @@ impl Adapter for Lambda<'_> {
                     .await?
                     .ok_or_else(|| {
                         Error::precondition(format!(
-                            "{} has no version {version}; nothing changed",
-                            function.id
+                            "{function} has no version {version}; nothing changed"
                         ))
                     })?;
                 let artifact = LambdaArtifact {
@@ -248,18 +247,16 @@ impl Adapter for Lambda<'_> {
                         .await?
                         .ok_or_else(|| {
                             Error::precondition(format!(
-                                "{} has no alias {alias} ({env}): nothing to promote",
-                                source_function.id
+                                "{source_function} has no alias {alias} ({env}): nothing to promote"
                             ))
                         })?;
                 plan::immutable(
                     &held.version,
-                    &format!("{} alias {alias} ({env})", source_function.id),
+                    &format!("{source_function} alias {alias} ({env})"),
                 )?;
                 if !held.weights.is_empty() {
                     tracing::warn!(
-                        "{} alias {alias} is running a canary; promoting its main version {}",
-                        source_function.id,
+                        "{source_function} alias {alias} is running a canary; promoting its main version {}",
                         held.version
                     );
                 }
@@ -270,8 +267,8 @@ impl Adapter for Lambda<'_> {
                     code_sha256: sha,
                     weights: Default::default(),
                 };
-                let same_function =
-                    source_function.id == target.function && source_at.settings == at.settings;
+                let same_function = source_function.name == target.function.name
+                    && source_at.settings == at.settings;
                 (artifact, same_function, Verdict::ALLOWED)
             }
         };
@@ -281,11 +278,11 @@ impl Adapter for Lambda<'_> {
             if read_in_target {
                 Ok(Some(want.code_sha256.clone()))
             } else {
-                shared::lambda::code_sha256(&at.client, &target.function, &want.version).await
+                shared::lambda::code_sha256(&at.client, &target.function.id, &want.version).await
             }
         };
         let (current, target_sha) = futures::future::join(
-            shared::lambda::get_alias(&at.client, &target.function, &target.alias),
+            shared::lambda::get_alias(&at.client, &target.function.id, &target.alias),
             target_sha,
         )
         .await;
@@ -302,7 +299,7 @@ impl Adapter for Lambda<'_> {
             expect: self.expect,
         })?;
         let previous = match &current {
-            Some(alias) => Some(artifact_of(&at, &target.function, alias, Some(&want)).await?),
+            Some(alias) => Some(artifact_of(&at, &target.function.id, alias, Some(&want)).await?),
             None => None,
         };
         if step == Step::Unchanged {
@@ -341,19 +338,19 @@ impl Adapter for Lambda<'_> {
         } = write;
         let written = match &step {
             Step::Create(routing) => {
-                calls::create_alias(&at, &pointer.function, &pointer.alias, routing).await
+                calls::create_alias(&at, &pointer.function.id, &pointer.alias, routing).await
             }
             Step::Update(routing) => {
                 calls::update_alias(
                     &at,
-                    &pointer.function,
+                    &pointer.function.id,
                     &pointer.alias,
                     routing,
                     revision_id.as_deref(),
                 )
                 .await
             }
-            Step::Delete => calls::delete_alias(&at, &pointer.function, &pointer.alias).await,
+            Step::Delete => calls::delete_alias(&at, &pointer.function.id, &pointer.alias).await,
             Step::Unchanged => Ok(()),
         };
         let written = match written {
@@ -371,16 +368,21 @@ impl Adapter for Lambda<'_> {
         }
     }
 
-    fn change_of(&self, record: &Record, _origin: &str) -> Result<Option<(Target, Pointer)>> {
+    fn change_of(&self, record: &Record, origin: &str) -> Result<Option<(Target, Pointer)>> {
         let Some(alias) = &record.pointer else {
             return Ok(None);
         };
+        let function = FunctionRef::of_record(&record.resource)
+            .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
+        // Where the change was made: the record's region (an ARN's, in a record written before
+        // records named functions by name alone).
+        let region = record.region.clone().or_else(|| function.region.clone());
         let pointer = Pointer {
-            function: record.resource.clone(),
+            function,
             alias: alias.clone(),
             env: record.env.clone(),
         };
-        Ok(Some((pointer.target(record.region.as_deref()), pointer)))
+        Ok(Some((pointer.target(region.as_deref()), pointer)))
     }
 
     fn artifact(
@@ -408,7 +410,7 @@ impl Adapter for Lambda<'_> {
             .get(pointer.env.as_deref(), target.region.as_deref())
             .await?;
         let current =
-            shared::lambda::get_alias(&at.client, &pointer.function, &pointer.alias).await?;
+            shared::lambda::get_alias(&at.client, &pointer.function.id, &pointer.alias).await?;
         let now = current.as_ref().map(routing_of);
         let step = plan::rollback(
             &pointer.name(),

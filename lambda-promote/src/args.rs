@@ -34,8 +34,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// Function name or ARN.
-    #[arg(value_name = "FUNCTION", value_parser = parse_function)]
+    /// Function name, partial ARN (ACCOUNT:function:NAME) or ARN.
+    #[arg(value_name = "FUNCTION", value_parser = parse_publish_function)]
     pub function: String,
     /// Also point this environment's alias at the new version (creating the alias if needed).
     /// Only the first environment of promote.toml's order takes a new version.
@@ -50,7 +50,7 @@ pub struct PublishArgs {
 pub struct PromoteArgs {
     /// Functions to promote (names or ARNs). Default: the `lambda` records on stdin, else
     /// promote.toml's [lambda] functions.
-    #[arg(value_name = "FUNCTION", value_parser = parse_function)]
+    #[arg(value_name = "FUNCTION", value_parser = parse_promote_function)]
     pub functions: Vec<String>,
     /// The environment whose alias moves.
     #[arg(long, value_name = "ENV", value_parser = parse_env)]
@@ -82,8 +82,8 @@ pub struct PromoteArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("step").required(true).args(["version", "finish", "abort"])))]
 pub struct CanaryArgs {
-    /// Function name or ARN.
-    #[arg(value_name = "FUNCTION", value_parser = parse_function)]
+    /// Function name, partial ARN (ACCOUNT:function:NAME) or ARN.
+    #[arg(value_name = "FUNCTION", value_parser = parse_canary_function)]
     pub function: String,
     /// The environment whose alias carries the canary.
     #[arg(long, value_name = "ENV", value_parser = parse_env)]
@@ -112,7 +112,7 @@ pub struct CanaryArgs {
 pub struct StatusArgs {
     /// Functions to show (names or ARNs). Default: the `lambda` records on stdin, else
     /// promote.toml's [lambda] functions.
-    #[arg(value_name = "FUNCTION", value_parser = parse_function)]
+    #[arg(value_name = "FUNCTION", value_parser = parse_status_function)]
     pub functions: Vec<String>,
     /// Only this environment's alias (default: every alias of each function).
     #[arg(long, value_name = "ENV", value_parser = parse_env)]
@@ -142,8 +142,30 @@ fn parse_weight(s: &str) -> Result<f64, String> {
     }
 }
 
-fn parse_function(s: &str) -> Result<String, String> {
-    crate::function::FunctionRef::parse(s).map(|_| s.to_string())
+/// What chooses the alias or version, where a FUNCTION argument carries a qualifier.
+pub(crate) const PUBLISH_HINT: &str = "publish makes a version of $LATEST; --env chooses the alias";
+pub(crate) const PROMOTE_HINT: &str = "--to chooses the alias, --version N the version";
+pub(crate) const CANARY_HINT: &str = "--env chooses the alias, --version N the canary's version";
+pub(crate) const STATUS_HINT: &str = "--env chooses the alias";
+
+fn function(s: &str, hint: &str) -> Result<String, String> {
+    crate::function::FunctionRef::parse(s, hint).map(|_| s.to_string())
+}
+
+fn parse_publish_function(s: &str) -> Result<String, String> {
+    function(s, PUBLISH_HINT)
+}
+
+fn parse_promote_function(s: &str) -> Result<String, String> {
+    function(s, PROMOTE_HINT)
+}
+
+fn parse_canary_function(s: &str) -> Result<String, String> {
+    function(s, CANARY_HINT)
+}
+
+fn parse_status_function(s: &str) -> Result<String, String> {
+    function(s, STATUS_HINT)
 }
 
 #[cfg(test)]

@@ -6,10 +6,10 @@
 use crate::adapter::{Item, Lambda, Source};
 use crate::args::CanaryArgs;
 use crate::calls::Clients;
-use crate::function::FunctionRef;
+use crate::function::{map_function, FunctionRef};
 use crate::plan::CanaryStep;
 use crate::{alias_template, Options, Pointer};
-use shared::config::{map_name, Project};
+use shared::config::Project;
 use shared::engine::{self, Job, Order};
 use shared::output::Output;
 use shared::{Error, ExitCode, Result};
@@ -37,10 +37,11 @@ pub(crate) async fn run(
             ))
         }
     };
-    let function = FunctionRef::parse(&args.function).map_err(Error::usage)?;
+    let function =
+        FunctionRef::parse(&args.function, crate::args::CANARY_HINT).map_err(Error::usage)?;
     let aliases = alias_template(project);
     let pointer = Pointer {
-        function: function.id.clone(),
+        function: function.clone(),
         alias: aliases.render(&args.env),
         env: Some(args.env.clone()),
     };
@@ -53,10 +54,20 @@ pub(crate) async fn run(
         .map(|l| l.functions.clone())
         .unwrap_or_default();
     let chain_function = match &before {
-        Some(before) => FunctionRef {
-            id: map_name(&templates, &function.id, &args.env, before),
-            region: function.region.clone(),
-        },
+        Some(before) => {
+            let there = map_function(
+                &templates,
+                &function,
+                &args.env,
+                before,
+                crate::function::TOML_HINT,
+            )
+            .map_err(Error::usage)?;
+            FunctionRef {
+                region: there.region.or_else(|| function.region.clone()),
+                ..there
+            }
+        }
         None => function.clone(),
     };
     let job = Job::new(

@@ -18,6 +18,7 @@ mod status;
 
 pub use args::{Cli, Command};
 use calls::{Clients, Located};
+use function::FunctionRef;
 use plan::Routing;
 pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
@@ -97,7 +98,7 @@ pub async fn execute(
 /// One alias of one function: the pointer a record is about.
 #[derive(Debug, Clone)]
 pub(crate) struct Pointer {
-    pub function: String,
+    pub function: FunctionRef,
     pub alias: String,
     pub env: Option<String>,
 }
@@ -110,7 +111,7 @@ impl Pointer {
 
     /// The pointer as the engine knows it.
     pub fn target(&self, region: Option<&str>) -> Target {
-        Target::new(Service::Lambda, &self.function, &self.alias)
+        Target::new(Service::Lambda, &self.function.name, &self.alias)
             .env(self.env.as_deref())
             .region(region)
     }

@@ -234,6 +234,29 @@ pub fn canary(
     Ok((next != *now).then_some((next, action)))
 }
 
+/// Whether the version PublishVersion answered with was there before the call: Lambda hands
+/// back the newest version, unchanged, when neither $LATEST's code nor its configuration changed
+/// since it. `newest_before` is the highest version listed just before the call.
+#[must_use]
+pub fn version_existed(version: &str, newest_before: Option<u64>) -> bool {
+    match (version.parse::<u64>(), newest_before) {
+        (Ok(v), Some(newest)) => v <= newest,
+        _ => false,
+    }
+}
+
+/// The action of a `publish` record: a new version is `published`; an existing one is
+/// `unchanged` when the alias (if any) already held it, and `promoted` when the alias had to
+/// move to it (a change `rollback` undoes, but no new artifact).
+#[must_use]
+pub fn published_action(existed: bool, alias_moved: bool) -> Action {
+    match (existed, alias_moved) {
+        (false, _) => Action::Published,
+        (true, false) => Action::Unchanged,
+        (true, true) => Action::Promoted,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,5 +440,18 @@ mod tests {
         assert_eq!(e.exit_code().code(), 4);
         let e = canary("a", &CanaryStep::Abort, &now, Some("5")).unwrap_err();
         assert_eq!(e.exit_code().code(), 4);
+    }
+
+    #[test]
+    fn a_version_published_before_the_call_is_not_new() {
+        assert!(!version_existed("1", None));
+        assert!(!version_existed("4", Some(3)));
+        assert!(version_existed("3", Some(3)));
+        assert!(version_existed("2", Some(3)));
+        assert!(!version_existed("$LATEST", Some(3)));
+        assert_eq!(published_action(false, true), Action::Published);
+        assert_eq!(published_action(false, false), Action::Published);
+        assert_eq!(published_action(true, false), Action::Unchanged);
+        assert_eq!(published_action(true, true), Action::Promoted);
     }
 }

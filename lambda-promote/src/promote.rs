@@ -5,11 +5,12 @@
 
 use crate::adapter::{Item, Lambda, Source};
 use crate::args::PromoteArgs;
+use crate::args::PROMOTE_HINT;
 use crate::calls::Clients;
-use crate::function::FunctionRef;
+use crate::function::{map_function, FunctionRef, TOML_HINT};
 use crate::{alias_template, Options, Pointer};
 use shared::batch::Work;
-use shared::config::{map_name, Project};
+use shared::config::Project;
 use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Target};
 use shared::input::Input;
 use shared::output::Output;
@@ -48,11 +49,15 @@ pub(crate) async fn run(
         .map(|l| l.functions.clone())
         .unwrap_or_default();
 
+    // Whether promote.toml gives --to a region of its own: if not, a record's function that
+    // maps to itself is in the record's region.
+    let to_has_region = project.is_some_and(|p| p.env_settings(&args.to).region.is_some());
+
     // Where the version comes from, when it is not in a record: --from (which must be the
     // environment just before --to) or that environment.
     let source_env = || order.source_env(args.from.as_deref(), &args.to, " or --version N");
     let target_of = |function: &FunctionRef| Pointer {
-        function: function.id.clone(),
+        function: function.clone(),
         alias: target_alias.clone(),
         env: Some(args.to.clone()),
     };
@@ -106,7 +111,7 @@ pub(crate) async fn run(
     match source {
         engine::Source::Names => {
             for name in &args.functions {
-                let function = FunctionRef::parse(name).map_err(Error::usage)?;
+                let function = FunctionRef::parse(name, PROMOTE_HINT).map_err(Error::usage)?;
                 work.push(Work::Own(from_args(function.clone(), function)?));
             }
         }
@@ -125,8 +130,16 @@ pub(crate) async fn run(
                 &args.to,
                 &order,
                 |record, artifact, origin| {
-                    item_from_record(record, artifact, origin, &args, &templates, &target_alias)
-                        .map(Some)
+                    item_from_record(
+                        record,
+                        artifact,
+                        origin,
+                        &args,
+                        &templates,
+                        &target_alias,
+                        to_has_region,
+                    )
+                    .map(Some)
                 },
             )?;
         }
@@ -141,16 +154,16 @@ pub(crate) async fn run(
                     )
                 })?;
             for template in &lambda.functions {
-                let target =
-                    FunctionRef::parse(&template.render(&args.to)).map_err(Error::usage)?;
+                let target = FunctionRef::parse(&template.render(&args.to), TOML_HINT)
+                    .map_err(Error::usage)?;
                 // The source environment's function: where --from's alias is read, or with
                 // --version (which excludes --from) where the order's check reads the
                 // environment before --to.
-                let source_name = match args.from.clone().or_else(|| env_before.clone()) {
-                    Some(env) => template.render(&env),
-                    None => target.id.clone(),
+                let source = match args.from.clone().or_else(|| env_before.clone()) {
+                    Some(env) => FunctionRef::parse(&template.render(&env), TOML_HINT)
+                        .map_err(Error::usage)?,
+                    None => target.clone(),
                 };
-                let source = FunctionRef::parse(&source_name).map_err(Error::usage)?;
                 work.push(Work::Own(from_args(target, source)?));
             }
         }
@@ -166,7 +179,8 @@ pub(crate) async fn run(
 }
 
 /// A lambda record from stdin as an item: its artifact is promoted into the same function (or
-/// the one promote.toml maps it to) in --to.
+/// the one promote.toml maps it to) in --to. The same function is in the record's region,
+/// unless promote.toml gives --to a region of its own (`to_has_region`).
 fn item_from_record(
     record: &Record,
     mut artifact: LambdaArtifact,
@@ -174,28 +188,40 @@ fn item_from_record(
     args: &PromoteArgs,
     templates: &[shared::config::Template],
     target_alias: &str,
+    to_has_region: bool,
 ) -> Result<(Target, Item)> {
     // A canary's weights belong to the source alias, not to the artifact being promoted.
     artifact.weights.clear();
-    let function = FunctionRef::parse(&record.resource)
+    let function = FunctionRef::of_record(&record.resource)
         .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
-    let target_name = match &record.env {
-        Some(env) => map_name(templates, &function.id, env, &args.to),
-        None => function.id.clone(),
+    let mapped = match &record.env {
+        Some(env) => {
+            map_function(templates, &function, env, &args.to, TOML_HINT).map_err(Error::usage)?
+        }
+        None => function.clone(),
+    };
+    let target_function = if mapped == function {
+        let region = function.region.clone().or_else(|| {
+            if to_has_region {
+                None
+            } else {
+                record.region.clone()
+            }
+        });
+        FunctionRef { region, ..function }
+    } else {
+        mapped
     };
     let pointer = Pointer {
-        function: target_name.clone(),
+        function: target_function.clone(),
         alias: target_alias.to_string(),
         env: Some(args.to.clone()),
     };
     Ok((
-        pointer.target(function.region.as_deref()),
+        pointer.target(target_function.region.as_deref()),
         Item {
             target: pointer,
-            function: FunctionRef {
-                id: target_name,
-                region: function.region,
-            },
+            function: target_function,
             source: Source::Record(artifact),
         },
     ))

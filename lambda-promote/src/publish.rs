@@ -4,7 +4,7 @@
 use crate::args::PublishArgs;
 use crate::calls::{self, Clients};
 use crate::function::FunctionRef;
-use crate::plan::Routing;
+use crate::plan::{self, Routing};
 use crate::{alias_template, artifact_of, Options, Pointer};
 use shared::config::Project;
 use shared::engine::Order;
@@ -22,9 +22,10 @@ pub(crate) async fn run(
     if let (Some(project), Some(env)) = (project, &args.env) {
         project.position(env)?;
     }
-    let function = FunctionRef::parse(&args.function).map_err(Error::usage)?;
+    let function =
+        FunctionRef::parse(&args.function, crate::args::PUBLISH_HINT).map_err(Error::usage)?;
     let target = Pointer {
-        function: function.id.clone(),
+        function: function.clone(),
         alias: args
             .env
             .as_ref()
@@ -35,7 +36,7 @@ pub(crate) async fn run(
     // A new version enters the first environment only; the others get it by promotion.
     let forced = match &args.env {
         Some(env) => Order::of(project, args.force)
-            .check_new(&format!("publish {} --env {env}", function.id), env)
+            .check_new(&format!("publish {function} --env {env}"), env)
             .map(|verdict| verdict.forced),
         None => Ok(false),
     };
@@ -73,18 +74,18 @@ async fn publish(
         .get(args.env.as_deref(), function.region.as_deref())
         .await?;
     let pointer = args.env.as_ref().map(|env| Pointer {
-        function: function.id.clone(),
+        function: function.clone(),
         alias: alias_template(project).render(env),
         env: Some(env.clone()),
     });
 
     // What the alias holds before, so the record can undo the move.
     let current = match &pointer {
-        Some(p) => shared::lambda::get_alias(&at.client, &p.function, &p.alias).await?,
+        Some(p) => shared::lambda::get_alias(&at.client, &p.function.id, &p.alias).await?,
         None => None,
     };
     let previous = match (&pointer, &current) {
-        (Some(p), Some(alias)) => Some(artifact_of(&at, &p.function, alias, None).await?),
+        (Some(p), Some(alias)) => Some(artifact_of(&at, &p.function.id, alias, None).await?),
         _ => None,
     };
 
@@ -93,7 +94,7 @@ async fn publish(
         let record = match &pointer {
             Some(p) => p.planned(Action::Published, &at, None, previous.as_ref()),
             None => {
-                let mut r = Record::new(Service::Lambda, Action::Published, &function.id);
+                let mut r = Record::new(Service::Lambda, Action::Published, &function.name);
                 r.region.clone_from(&at.region);
                 r.into_planned(Action::Published)
             }
@@ -101,38 +102,60 @@ async fn publish(
         return Ok(record);
     }
 
+    // PublishVersion hands back the newest version, unchanged, when $LATEST has not changed
+    // since it: the version number read before the call tells the two apart.
+    let newest = shared::lambda::newest_version(&at.client, &function.id).await?;
     let (version, code_sha256) = calls::publish_version(&at, &function.id).await?;
+    let existed = plan::version_existed(&version, newest);
     let artifact = LambdaArtifact {
         version,
         code_sha256,
         weights: Default::default(),
     };
-    tracing::info!("{}: published version {}", function.id, artifact.version);
+    if existed {
+        tracing::info!(
+            "{}: $LATEST has not changed since version {}: nothing published",
+            function,
+            artifact.version
+        );
+    } else {
+        tracing::info!("{function}: published version {}", artifact.version);
+    }
 
     let record = match &pointer {
         None => {
-            let mut r = Record::new(Service::Lambda, Action::Published, &function.id);
+            let action = if existed {
+                Action::Unchanged
+            } else {
+                Action::Published
+            };
+            let mut r = Record::new(Service::Lambda, action, &function.name);
             r.region.clone_from(&at.region);
             r.artifact = Some(artifact.to_value());
             r
         }
         Some(p) => {
             let wanted = Routing::plain(&artifact.version);
-            match &current {
-                None => calls::create_alias(&at, &p.function, &p.alias, &wanted).await?,
-                Some(alias) if crate::routing_of(alias) == wanted => {}
+            let moved = match &current {
+                None => {
+                    calls::create_alias(&at, &p.function.id, &p.alias, &wanted).await?;
+                    true
+                }
+                Some(alias) if crate::routing_of(alias) == wanted => false,
                 Some(alias) => {
                     calls::update_alias(
                         &at,
-                        &p.function,
+                        &p.function.id,
                         &p.alias,
                         &wanted,
                         alias.revision_id.as_deref(),
                     )
                     .await?;
+                    true
                 }
-            }
-            p.record(Action::Published, &at, Some(&artifact), previous.as_ref())
+            };
+            let action = plan::published_action(existed, moved);
+            p.record(action, &at, Some(&artifact), previous.as_ref())
         }
     };
     Ok(record)

@@ -2,8 +2,9 @@
 //! environment are a release manifest that `promote` can take on stdin.
 
 use crate::args::StatusArgs;
+use crate::args::STATUS_HINT;
 use crate::calls::{Clients, Located};
-use crate::function::FunctionRef;
+use crate::function::{FunctionRef, TOML_HINT};
 use crate::{alias_template, existing_code_sha256, Options, Pointer};
 use shared::batch::{self, Work};
 use shared::config::{Project, Template};
@@ -39,7 +40,7 @@ pub(crate) async fn run(
     if !args.functions.is_empty() {
         for name in &args.functions {
             work.push(Work::Own(Item {
-                function: FunctionRef::parse(name).map_err(Error::usage)?,
+                function: FunctionRef::parse(name, STATUS_HINT).map_err(Error::usage)?,
                 alias: alias_for(&args.env),
                 env: args.env.clone(),
             }));
@@ -51,7 +52,7 @@ pub(crate) async fn run(
             };
             let parsed = record.parse(input.origin())?;
             let origin = format!("{}:{}", input.origin(), record.line);
-            let function = FunctionRef::parse(&parsed.resource)
+            let function = FunctionRef::of_record(&parsed.resource)
                 .map_err(|e| Error::bad_input(&origin, format!("`resource`: {e}")))?;
             // --env names the alias; without it, the alias the record names.
             let (alias, env) = match &args.env {
@@ -79,7 +80,8 @@ pub(crate) async fn run(
             if args.env.is_none() && !template.varies_by_env() {
                 // One function for all environments: list all its aliases at once.
                 work.push(Work::Own(Item {
-                    function: FunctionRef::parse(template.pattern()).map_err(Error::usage)?,
+                    function: FunctionRef::parse(template.pattern(), TOML_HINT)
+                        .map_err(Error::usage)?,
                     alias: None,
                     env: None,
                 }));
@@ -90,7 +92,7 @@ pub(crate) async fn run(
                     .as_ref()
                     .map_or_else(|| template.pattern().to_string(), |e| template.render(e));
                 work.push(Work::Own(Item {
-                    function: FunctionRef::parse(&name).map_err(Error::usage)?,
+                    function: FunctionRef::parse(&name, TOML_HINT).map_err(Error::usage)?,
                     alias: alias_for(env),
                     env: env.clone(),
                 }));
@@ -112,7 +114,7 @@ pub(crate) async fn run(
         subject: Some({
             let mut target = shared::engine::Target::new(
                 Service::Lambda,
-                &item.function.id,
+                &item.function.name,
                 item.alias.clone().unwrap_or_default(),
             )
             .env(item.env.as_deref())
@@ -141,7 +143,9 @@ async fn status_one(
     let found: Vec<Alias> = match &item.alias {
         Some(alias) => vec![shared::lambda::get_alias(&at.client, function, alias)
             .await?
-            .ok_or_else(|| Error::precondition(format!("{function} has no alias {alias}")))?],
+            .ok_or_else(|| {
+                Error::precondition(format!("{} has no alias {alias}", item.function))
+            })?],
         None => shared::lambda::list_aliases(&at.client, function).await?,
     };
 
@@ -169,7 +173,7 @@ async fn status_one(
                 }
             });
             let pointer = Pointer {
-                function: function.clone(),
+                function: item.function.clone(),
                 alias: alias.name.clone(),
                 env,
             };

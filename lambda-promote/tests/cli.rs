@@ -93,6 +93,77 @@ async fn publish_without_an_environment_moves_no_alias() {
         .is_empty());
 }
 
+/// The published versions of a function, as Lambda lists them ($LATEST left out).
+async fn versions(function: &str) -> Vec<String> {
+    lambda::client()
+        .list_versions_by_function()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap()
+        .versions()
+        .iter()
+        .filter_map(|v| v.version().map(str::to_string))
+        .filter(|v| v != "$LATEST")
+        .collect()
+}
+
+#[tokio::test]
+async fn publishing_an_unchanged_latest_is_unchanged_with_the_same_version() {
+    let f = unique("fn");
+    create_function(&f, "one", &[]).await;
+    let sandbox = Sandbox::new();
+    let first = sandbox
+        .run(BIN, &["publish", &f, "--env", "dev"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(first["action"], "published");
+
+    // Nothing changed since version 1: the same version, nothing written.
+    let again = sandbox
+        .run(BIN, &["publish", &f, "--env", "dev"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(again["action"], "unchanged", "{again}");
+    assert_eq!(again["artifact"], first["artifact"]);
+    assert_eq!(again["previous"], first["artifact"]);
+    let bare = sandbox
+        .run(BIN, &["publish", &f], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(bare["action"], "unchanged", "{bare}");
+    assert_eq!(bare["artifact"]["version"], "1");
+    assert_eq!(versions(&f).await, ["1"]);
+    assert_eq!(version_of(&f, "dev").await.as_deref(), Some("1"));
+
+    // The alias moved elsewhere behind the tool's back: publishing the unchanged $LATEST moves
+    // it back to version 1, a change (promoted, rollback-able) but no new artifact.
+    update_code(&f, "two").await;
+    assert_eq!(publish(&f).await, "2");
+    set_alias(&f, "dev", "2").await;
+    update_code(&f, "one").await;
+    let moved = sandbox
+        .run(BIN, &["publish", &f, "--env", "dev"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(moved["action"], "published", "new code: {moved}");
+    assert_eq!(moved["artifact"]["version"], "3");
+    set_alias(&f, "dev", "2").await;
+    let back = sandbox
+        .run(BIN, &["publish", &f, "--env", "dev"], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(back["action"], "promoted", "{back}");
+    assert_eq!(back["artifact"]["version"], "3");
+    assert_eq!(back["previous"]["version"], "2");
+    assert_eq!(version_of(&f, "dev").await.as_deref(), Some("3"));
+    assert_eq!(versions(&f).await, ["1", "2", "3"]);
+    sandbox
+        .run(BIN, &["rollback"], Some(&back.to_string()))
+        .expect_code(0);
+    assert_eq!(version_of(&f, "dev").await.as_deref(), Some("2"));
+}
+
 #[tokio::test]
 async fn promotes_dev_to_staging_to_prod_through_promote_toml() {
     let f = function_with_versions(2).await;
@@ -780,20 +851,122 @@ async fn bad_promote_toml_and_arguments_are_usage_errors() {
 }
 
 #[tokio::test]
-async fn function_arns_work_like_names() {
-    let f = function_with_versions(1).await;
-    set_alias(&f, "staging", "1").await;
-    let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{f}");
-    let record = Sandbox::new()
-        .run(
+async fn function_arns_work_like_names_and_their_records_roll_back() {
+    for form in ["arn", "partial"] {
+        let f = function_with_versions(2).await;
+        set_alias(&f, "staging", "2").await;
+        set_alias(&f, "prod", "1").await;
+        let named = match form {
+            "arn" => format!("arn:aws:lambda:us-east-1:123456789012:function:{f}"),
+            _ => format!("123456789012:function:{f}"),
+        };
+        let sandbox = Sandbox::new();
+        let run = sandbox.run(
             BIN,
-            &["promote", &arn, "--from", "staging", "--to", "prod"],
+            &["promote", &named, "--from", "staging", "--to", "prod"],
             None,
-        )
-        .expect_code(0)
-        .record();
-    assert_eq!(record["resource"], arn.as_str());
+        );
+        let record = run.expect_code(0).record();
+        // The record names the function canonically, whatever form named it.
+        assert_eq!(record["resource"], f.as_str(), "{form}");
+        assert_eq!(record["region"], "us-east-1", "{form}");
+        assert_eq!(record["action"], "promoted", "{form}");
+        assert_eq!(version_of(&f, "prod").await.as_deref(), Some("2"), "{form}");
+
+        // status by that form, and the tool's own output back in.
+        let status = sandbox
+            .run(BIN, &["status", &named, "--env", "prod"], None)
+            .expect_code(0)
+            .record();
+        assert_eq!(status["resource"], f.as_str(), "{form}");
+        assert_eq!(status["artifact"]["version"], "2", "{form}");
+        let back = sandbox
+            .run(BIN, &["rollback"], Some(&run.stdout))
+            .expect_code(0)
+            .record();
+        assert_eq!(back["action"], "rolled_back", "{form}");
+        assert_eq!(back["resource"], f.as_str(), "{form}");
+        assert_eq!(version_of(&f, "prod").await.as_deref(), Some("1"), "{form}");
+    }
+}
+
+#[tokio::test]
+async fn promote_toml_functions_by_arn_and_atomic_take_back() {
+    // promote.toml names one function by ARN and one by partial ARN; the second cannot be
+    // promoted (no staging alias), so --atomic takes the first back from the tool's own record.
+    let f = function_with_versions(2).await;
+    let g = function_with_versions(1).await;
+    set_alias(&f, "staging", "2").await;
+    set_alias(&f, "prod", "1").await;
+    let sandbox = Sandbox::new();
+    let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{f}");
+    let partial = format!("123456789012:function:{g}");
+    sandbox.write("promote.toml", &toml(&[&arn, &partial]));
+    let run = sandbox.run(BIN, &["promote", "--to", "prod", "--atomic"], None);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains(&format!("{g} has no alias staging")),
+        "{run}"
+    );
+    assert_eq!(version_of(&f, "prod").await.as_deref(), Some("1"), "{run}");
+    // Without the missing one, both forms promote, and the records roll back.
+    set_alias(&g, "staging", "1").await;
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    let records = run.expect_code(0).records();
+    let resources: Vec<&str> = records
+        .iter()
+        .map(|r| r["resource"].as_str().unwrap())
+        .collect();
+    assert_eq!(resources, [f.as_str(), g.as_str()], "{run}");
+    assert_eq!(version_of(&g, "prod").await.as_deref(), Some("1"));
+    sandbox
+        .run(BIN, &["rollback"], Some(&run.stdout))
+        .expect_code(0);
     assert_eq!(version_of(&f, "prod").await.as_deref(), Some("1"));
+    assert_eq!(version_of(&g, "prod").await, None);
+}
+
+#[test]
+fn a_qualified_function_is_refused_naming_the_flag_that_chooses_it() {
+    let sandbox = Sandbox::offline();
+    for (args, hint) in [
+        (
+            vec!["promote", "orders:prod", "--to", "prod"],
+            "--to chooses the alias",
+        ),
+        (
+            vec![
+                "canary",
+                "123456789012:function:orders:7",
+                "--env",
+                "prod",
+                "--abort",
+            ],
+            "--env chooses the alias",
+        ),
+        (
+            vec![
+                "publish",
+                "arn:aws:lambda:us-east-1:123456789012:function:orders:3",
+            ],
+            "--env chooses the alias",
+        ),
+        (vec!["status", "orders:prod"], "--env chooses the alias"),
+    ] {
+        let run = sandbox.run(BIN, &args, None);
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains("give the function alone"),
+            "{args:?}\n{run}"
+        );
+        assert!(run.stderr.contains(hint), "{args:?}\n{run}");
+    }
+    // A record's resource with a qualifier: bad input naming the line, nothing changed.
+    let record = r#"{"service":"lambda","action":"promoted","resource":"orders:prod","region":"us-east-1","env":"prod","pointer":"prod","artifact":{"version":"2","code_sha256":"x"},"previous":{"version":"1","code_sha256":"y"}}"#;
+    let run = sandbox.run(BIN, &["rollback"], Some(record));
+    run.expect_code(2);
+    assert!(run.stderr.contains("stdin:1"), "{run}");
+    assert!(run.stderr.contains("`pointer`"), "{run}");
 }
 
 #[test]
@@ -911,4 +1084,33 @@ async fn a_missing_function_is_named_as_missing_with_exit_4() {
         );
         assert_eq!(run.record()["action"], "error", "{args:?}\n{run}");
     }
+}
+
+#[tokio::test]
+async fn a_canary_on_a_missing_version_is_exit_4_naming_it() {
+    let f = function_with_versions(1).await;
+    set_alias(&f, "prod", "1").await;
+    let run = Sandbox::new().run(
+        BIN,
+        &[
+            "canary",
+            &f,
+            "--env",
+            "prod",
+            "--version",
+            "9",
+            "--weight",
+            "10",
+        ],
+        None,
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains(&format!("{f} has no version 9")),
+        "{run}"
+    );
+    assert_eq!(
+        alias(&f, "prod").await.map(|(v, w)| (v, w.is_empty())),
+        Some(("1".into(), true))
+    );
 }

@@ -4,6 +4,7 @@
 use crate::aws::aws_error;
 use crate::error::{Error, Result};
 use crate::memo::ReadOnce;
+use aws_sdk_apigateway::error::ProvideErrorMetadata;
 use aws_sdk_apigateway::Client;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -52,6 +53,25 @@ pub struct Deployment {
     pub description: Option<String>,
     /// When it was made, RFC 3339.
     pub created: Option<String>,
+}
+
+/// A REST API that does not exist (no API has that id or name in this account and region):
+/// exit 4, naming it, whichever command found it missing.
+#[must_use]
+pub fn missing_api(id_or_name: &str) -> Error {
+    Error::precondition(format!(
+        "REST API {id_or_name} does not exist (no API has that id or name in this account and \
+         region); nothing changed"
+    ))
+}
+
+/// Whether a NotFoundException about something inside an API (`what`: "stage", "deployment")
+/// says it is the API itself that is missing. API Gateway answers both with the same code and
+/// tells them apart only in the message ("Invalid stage identifier specified", "Invalid API
+/// identifier specified"; the emulator: "Invalid Rest API Id specified"): a message that does
+/// not name `what` is about the API.
+fn api_is_missing(message: Option<&str>, what: &str) -> bool {
+    message.is_some_and(|m| !m.to_ascii_lowercase().contains(what))
 }
 
 /// Find an API by id, else by name. A name several APIs share is a usage error listing them.
@@ -114,9 +134,7 @@ async fn look_up(client: &Client, id_or_name: &str) -> Result<Api> {
     }
     match matches.len() {
         1 => Ok(matches.remove(0)),
-        0 => Err(Error::precondition(format!(
-            "there is no REST API with id or name {id_or_name:?}"
-        ))),
+        0 => Err(missing_api(id_or_name)),
         _ => Err(Error::usage(format!(
             "{} REST APIs are named {id_or_name:?} ({}): give the id",
             matches.len(),
@@ -193,7 +211,8 @@ fn stage_from(
     }
 }
 
-/// The stage, or `None` when the API has no stage of that name.
+/// The stage, or `None` when the API has no stage of that name; an API that does not exist is
+/// an error that says so.
 pub async fn get_stage(client: &Client, api_id: &str, stage: &str) -> Result<Option<Stage>> {
     match client
         .get_stage()
@@ -212,6 +231,15 @@ pub async fn get_stage(client: &Client, api_id: &str, stage: &str) -> Result<Opt
             if e.as_service_error()
                 .is_some_and(|s| s.is_not_found_exception()) =>
         {
+            let message = match e.as_service_error() {
+                Some(
+                    aws_sdk_apigateway::operation::get_stage::GetStageError::NotFoundException(nf),
+                ) => nf.message().or(nf.meta().message()),
+                _ => None,
+            };
+            if api_is_missing(message, "stage") {
+                return Err(missing_api(api_id));
+            }
             Ok(None)
         }
         Err(e) => Err(aws_error(
@@ -230,9 +258,7 @@ pub async fn get_stages(client: &Client, api_id: &str) -> Result<Vec<Stage>> {
             if e.as_service_error()
                 .is_some_and(|s| s.is_not_found_exception()) =>
         {
-            return Err(Error::precondition(format!(
-                "there is no REST API with id {api_id:?}"
-            )))
+            return Err(missing_api(api_id))
         }
         Err(e) => {
             return Err(aws_error(
@@ -266,10 +292,16 @@ pub async fn get_deployments(client: &Client, api_id: &str) -> Result<Vec<Deploy
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| {
-            aws_error(
-                format!("failed to list the deployments of API {api_id}"),
-                &e,
-            )
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception())
+            {
+                missing_api(api_id)
+            } else {
+                aws_error(
+                    format!("failed to list the deployments of API {api_id}"),
+                    &e,
+                )
+            }
         })?;
         for d in page.items() {
             let created = d
@@ -292,7 +324,8 @@ pub async fn get_deployments(client: &Client, api_id: &str) -> Result<Vec<Deploy
     Ok(deployments.into_iter().map(|(_, d)| d).collect())
 }
 
-/// Whether the API has a deployment with this id.
+/// Whether the API has a deployment with this id; an API that does not exist is an error that
+/// says so.
 pub async fn deployment_exists(client: &Client, api_id: &str, id: &str) -> Result<bool> {
     match client
         .get_deployment()
@@ -306,6 +339,17 @@ pub async fn deployment_exists(client: &Client, api_id: &str, id: &str) -> Resul
             if e.as_service_error()
                 .is_some_and(|s| s.is_not_found_exception()) =>
         {
+            let message = match e.as_service_error() {
+                Some(
+                    aws_sdk_apigateway::operation::get_deployment::GetDeploymentError::NotFoundException(
+                        nf,
+                    ),
+                ) => nf.message().or(nf.meta().message()),
+                _ => None,
+            };
+            if api_is_missing(message, "deployment") {
+                return Err(missing_api(api_id));
+            }
             Ok(false)
         }
         Err(e) => Err(aws_error(

@@ -296,6 +296,98 @@ impl LambdaFunction {
     }
 }
 
+/// An API Gateway REST API: its id or name, or its ARN `arn:aws:apigateway:REGION::/restapis/ID`.
+/// A name is any text API Gateway accepts, so only an ARN is parsed; telling an id from a name
+/// needs AWS (`shared::apigateway::find_api`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestApi {
+    /// The id (from an ARN), or the id or name as written.
+    pub id_or_name: String,
+    pub place: Place,
+}
+
+/// The id and the rest of an API Gateway ARN's resource `/restapis/ID[/…]`.
+fn rest_api_arn<'a>(text: &str, arn: &'a Arn) -> Result<(&'a str, &'a str), String> {
+    let rest = arn.resource.strip_prefix("/restapis/").ok_or_else(|| {
+        format!("{text:?} is not a REST API ARN (arn:aws:apigateway:REGION::/restapis/ID)")
+    })?;
+    let (id, after) = rest.split_once('/').unwrap_or((rest, ""));
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "{text:?} is not a REST API ARN (arn:aws:apigateway:REGION::/restapis/ID)"
+        ));
+    }
+    Ok((id, after))
+}
+
+impl RestApi {
+    /// Parse a REST API as a command or promote.toml names it. A stage's ARN is refused: the
+    /// environment chooses the stage.
+    ///
+    /// # Errors
+    /// A message naming the text, when it is an ARN of something else than a REST API.
+    pub fn parse(text: &str) -> Result<RestApi, String> {
+        if text.is_empty() {
+            return Err("empty REST API id or name".into());
+        }
+        let Some(arn) = arn_of(text, "apigateway", "an API Gateway REST API")? else {
+            return Ok(RestApi {
+                id_or_name: text.to_string(),
+                place: Place::default(),
+            });
+        };
+        match rest_api_arn(text, &arn)? {
+            (id, "") => Ok(RestApi {
+                id_or_name: id.to_string(),
+                place: Place::of(&arn),
+            }),
+            (_, after) => Err(format!(
+                "{text:?} names /{after} of a REST API, not the API alone"
+            )),
+        }
+    }
+}
+
+/// A stage of a REST API, by its ARN `arn:aws:apigateway:REGION::/restapis/ID/stages/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApigwStage {
+    pub api: String,
+    pub stage: String,
+    pub place: Place,
+}
+
+impl ApigwStage {
+    /// Parse a stage ARN.
+    ///
+    /// # Errors
+    /// A message naming the text, when it is no stage ARN.
+    pub fn parse(text: &str) -> Result<ApigwStage, String> {
+        let bad = || {
+            format!(
+                "{text:?} is not an API Gateway stage ARN \
+                 (arn:aws:apigateway:REGION::/restapis/ID/stages/NAME)"
+            )
+        };
+        let arn = arn_of(text, "apigateway", "an API Gateway stage")?.ok_or_else(bad)?;
+        let (id, after) = rest_api_arn(text, &arn)?;
+        match after.strip_prefix("stages/") {
+            Some(stage)
+                if !stage.is_empty()
+                    && stage
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                Ok(ApigwStage {
+                    api: id.to_string(),
+                    stage: stage.to_string(),
+                    place: Place::of(&arn),
+                })
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,6 +512,47 @@ mod tests {
             "a b",
         ] {
             assert!(LambdaFunction::parse(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_rest_api_by_id_name_or_arn() {
+        let by_arn = RestApi::parse("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5").unwrap();
+        assert_eq!(by_arn.id_or_name, "a1b2c3d4e5");
+        assert_eq!(by_arn.place.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(by_arn.place.account, None);
+        for text in ["a1b2c3d4e5", "orders", "Orders API"] {
+            let api = RestApi::parse(text).unwrap();
+            assert_eq!(api.id_or_name, text);
+            assert_eq!(api.place, Place::default());
+        }
+        assert!(
+            RestApi::parse("arn:aws:apigateway:eu-west-1::/restapis/a1b2c3d4e5/stages/prod")
+                .unwrap_err()
+                .contains("not the API alone")
+        );
+        assert!(RestApi::parse("arn:aws:apigateway:eu-west-1::/apis/x").is_err());
+        assert!(RestApi::parse("arn:aws:lambda:eu-west-1:1:function:f")
+            .unwrap_err()
+            .contains("lambda ARN"));
+        assert!(RestApi::parse("").is_err());
+    }
+
+    #[test]
+    fn a_stage_by_arn() {
+        let stage =
+            ApigwStage::parse("arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5/stages/prod")
+                .unwrap();
+        assert_eq!(stage.api, "a1b2c3d4e5");
+        assert_eq!(stage.stage, "prod");
+        assert_eq!(stage.place.region.as_deref(), Some("us-east-1"));
+        for text in [
+            "prod",
+            "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5",
+            "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5/stages/",
+            "arn:aws:apigateway:us-east-1::/restapis/a1b2c3d4e5/deployments/x",
+        ] {
+            assert!(ApigwStage::parse(text).is_err(), "{text}");
         }
     }
 }

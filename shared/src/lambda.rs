@@ -198,3 +198,33 @@ pub async fn code_sha256(client: &Client, function: &str, version: &str) -> Resu
         )),
     }
 }
+
+/// The highest published version of the function (`None`: none published yet). Lambda lists
+/// versions oldest first, so every page is read; `publish` needs it to tell a new version from
+/// the one PublishVersion hands back when nothing changed since it.
+pub async fn newest_version(client: &Client, function: &str) -> Result<Option<u64>> {
+    let mut newest = None;
+    let mut pages = client
+        .list_versions_by_function()
+        .function_name(function)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
+                missing_function(function)
+            } else {
+                aws_error(format!("failed to list the versions of {function}"), &e)
+            }
+        })?;
+        newest = page
+            .versions()
+            .iter()
+            .filter_map(|v| v.version()?.parse::<u64>().ok())
+            .chain(newest)
+            .max();
+    }
+    Ok(newest)
+}
