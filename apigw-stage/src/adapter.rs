@@ -328,6 +328,28 @@ impl Adapter for Apigateway<'_> {
                     Step::Delete => calls::delete_stage(&at, &stage.api, &stage.stage).await,
                     Step::Unchanged => Ok(()),
                 };
+                let written = match (written, &step) {
+                    // The answer to a CreateStage that API Gateway applied can be lost (throttled
+                    // or cut off after the fact), and the retry then meets the stage it made:
+                    // read it again, and if it is on the wanted deployment the write happened.
+                    (Err(e), Step::Create(deployment))
+                        if e.exit_code() == shared::ExitCode::Precondition =>
+                    {
+                        match shared::apigateway::get_stage(&at.client, &stage.api, &stage.stage)
+                            .await
+                        {
+                            Ok(Some(now)) if now.deployment_id == *deployment => {
+                                tracing::info!(
+                                    "{}: created by its own earlier attempt (its answer was lost)",
+                                    stage.name()
+                                );
+                                Ok(())
+                            }
+                            _ => Err(e),
+                        }
+                    }
+                    (written, _) => written,
+                };
                 match written {
                     Ok(()) => {
                         tracing::info!("{}: {}", stage.name(), record.action);

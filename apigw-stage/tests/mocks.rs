@@ -394,3 +394,59 @@ async fn an_api_aws_does_not_have_is_named_as_missing() {
     }
     assert_eq!(update.num_calls(), 0, "nothing was written");
 }
+
+/// A mock because the fault the test needs (the answer to a CreateStage that was applied, lost)
+/// cannot be made to happen on purpose against the emulator: the retry meets the stage it made
+/// (ConflictException), and the stage, read again, is on the wanted deployment: a promotion, not
+/// a refusal. On another deployment it is still exit 4.
+#[tokio::test]
+async fn a_stage_created_by_its_own_earlier_attempt_is_a_success() {
+    for (after, code) in [("d2", ExitCode::Success), ("d9", ExitCode::Precondition)] {
+        let prod = mock!(Client::get_stage)
+            .match_requests(|r: &GetStageInput| r.stage_name() == Some("prod"))
+            .sequence()
+            .error(|| {
+                aws_sdk_apigateway::operation::get_stage::GetStageError::NotFoundException(
+                    NotFoundException::builder()
+                        .message("Invalid stage identifier specified")
+                        .build(),
+                )
+            })
+            .output(move || {
+                GetStageOutput::builder()
+                    .stage_name("prod")
+                    .deployment_id(after)
+                    .build()
+            })
+            .build();
+        let create = mock!(Client::create_stage).then_error(|| {
+            aws_sdk_apigateway::operation::create_stage::CreateStageError::ConflictException(
+                aws_sdk_apigateway::types::error::ConflictException::builder()
+                    .message("Stage already exists")
+                    .build(),
+            )
+        });
+        let rules = [
+            stage_named("staging", "d2", None),
+            prod.clone(),
+            deployment_exists(),
+            create.clone(),
+        ];
+        let record = r#"{"service":"apigateway","action":"resolved","resource":"api1","env":"staging","pointer":"staging","artifact":{"deployment_id":"d2"}}"#;
+        let (got, records) = run(&rules, &["promote", "--to", "prod"], Some(record)).await;
+        assert_eq!(got, code, "prod on {after} after the refusal: {records:?}");
+        assert_eq!(create.num_calls(), 1);
+        assert_eq!(
+            prod.num_calls(),
+            2,
+            "read, then read again after the refusal"
+        );
+        if code == ExitCode::Success {
+            assert_eq!(records[0]["action"], "promoted", "{records:?}");
+            assert_eq!(records[0]["artifact"]["deployment_id"], "d2");
+            assert_eq!(records[0]["previous"], serde_json::Value::Null);
+        } else {
+            assert_eq!(records[0]["action"], "error", "{records:?}");
+        }
+    }
+}

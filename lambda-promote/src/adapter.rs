@@ -354,9 +354,9 @@ impl Adapter for Lambda<'_> {
             Step::Unchanged => Ok(()),
         };
         let written = match written {
-            Err(e) if e.exit_code() == ExitCode::Precondition => {
-                confirm(&at, &pointer, &step).await.map_or(Err(e), |()| Ok(()))
-            }
+            Err(e) if e.exit_code() == ExitCode::Precondition => confirm(&at, &pointer, &step)
+                .await
+                .map_or(Err(e), |()| Ok(())),
             other => other,
         };
         match written {
@@ -459,9 +459,7 @@ async fn confirm(at: &Located, pointer: &Pointer, step: &Step) -> Option<()> {
         .await
         .ok()?;
     let happened = match (step, alias) {
-        (Step::Create(wanted) | Step::Update(wanted), Some(alias)) => {
-            routing_of(&alias) == *wanted
-        }
+        (Step::Create(wanted) | Step::Update(wanted), Some(alias)) => routing_of(&alias) == *wanted,
         (Step::Delete, None) => true,
         _ => false,
     };
@@ -474,4 +472,3 @@ async fn confirm(at: &Located, pointer: &Pointer, step: &Step) -> Option<()> {
     }
     happened.then_some(())
 }
-

@@ -424,9 +424,16 @@ async fn a_write_refused_by_its_own_earlier_attempt_is_a_success() {
             None,
         )
         .await;
-        assert_eq!(got, code, "prod holds {after} after the refusal: {records:?}");
+        assert_eq!(
+            got, code,
+            "prod holds {after} after the refusal: {records:?}"
+        );
         assert_eq!(update.num_calls(), 1);
-        assert_eq!(prod.num_calls(), 2, "read, then read again after the refusal");
+        assert_eq!(
+            prod.num_calls(),
+            2,
+            "read, then read again after the refusal"
+        );
         if code == ExitCode::Success {
             assert_eq!(records.len(), 1, "{records:?}");
             assert_eq!(records[0]["action"], "promoted");

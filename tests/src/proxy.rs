@@ -303,7 +303,11 @@ async fn connection(
         } else if dice < faults.throttle + faults.server_error + faults.reset + faults.delay {
             Some("delay")
         } else if dice
-            < faults.throttle + faults.server_error + faults.reset + faults.delay + faults.throttle_after
+            < faults.throttle
+                + faults.server_error
+                + faults.reset
+                + faults.delay
+                + faults.throttle_after
         {
             Some("throttle_after")
         } else {

@@ -424,7 +424,6 @@ async fn throttling_is_backpressure_at_default_settings() {
     );
 }
 
-
 #[tokio::test]
 async fn waiting_for_a_rate_token_never_times_a_request_out() {
     // One Lambda call a second for six promotions at once (five calls each): most requests,
@@ -463,7 +462,10 @@ async fn waiting_for_a_rate_token_never_times_a_request_out() {
     }
     // Paced, not failed: at one call a second the run took at least the calls it made, less the
     // one-call burst.
-    assert!(elapsed.as_secs() >= 20, "{elapsed:?}: the limit paced the calls");
+    assert!(
+        elapsed.as_secs() >= 20,
+        "{elapsed:?}: the limit paced the calls"
+    );
     eprintln!(
         "FIGURES: --rate-limit lambda=1: 6 promotions in {:.1} s with a 1 s attempt timeout; exit 0",
         elapsed.as_secs_f64()
