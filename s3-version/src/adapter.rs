@@ -189,14 +189,13 @@ impl Adapter for S3<'_> {
         } = item;
         let source_at = self.clients.get(source_env.as_deref(), None).await?;
         let at = self.clients.get(target.env.as_deref(), None).await?;
-        let version = calls::head(&source_at, &source, version_id.as_deref())
-            .await?
-            .ok_or_else(|| {
-                Error::precondition(match &version_id {
-                    Some(v) => format!("{source} has no version {v}; nothing changed"),
-                    None => format!("{source} does not exist; nothing to promote"),
-                })
-            })?;
+        let Some(version) = calls::head(&source_at, &source, version_id.as_deref()).await? else {
+            let missing = match &version_id {
+                Some(v) => format!("{source} has no version {v}; nothing changed"),
+                None => format!("{source} does not exist; nothing to promote"),
+            };
+            return Err(calls::not_found(&source_at, &source, missing).await);
+        };
         if let Some(expected) = &expected {
             // One version against what a record says of it: a version's ETag never changes, so
             // any difference is one, whatever kind of ETag it is.

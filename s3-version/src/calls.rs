@@ -3,7 +3,10 @@
 //! each bucket's versioning, read once per run.
 
 use crate::location::{copy_source, Location};
-use crate::plan::{self, CopyAnswer, Encryption};
+use crate::plan::{self, CopyAnswer, Encryption, Listed};
+use aws_sdk_s3::config::interceptors::AfterDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::BoxError;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::{DateTime, DateTimeFormat as Format};
 use aws_sdk_s3::types::{
@@ -17,6 +20,7 @@ use shared::memo::ReadOnce;
 use shared::record::S3Artifact;
 use shared::{Error, Result};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// S3 clients per environment and region.
 pub type Clients<'a> = shared::aws::Clients<'a, Client>;
@@ -169,6 +173,28 @@ pub async fn head(
     }))
 }
 
+/// The refusal (exit 4) for a key that was not found, naming what is missing: its bucket, when it
+/// is the bucket (a HEAD's 404 does not say which), else `missing` (the key or version).
+pub async fn not_found(at: &Located, location: &Location, missing: String) -> Error {
+    match at
+        .client
+        .head_bucket()
+        .bucket(&location.bucket)
+        .send()
+        .await
+    {
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+            no_bucket(&location.bucket)
+        }
+        _ => Error::precondition(missing),
+    }
+}
+
+/// The refusal for a bucket that does not exist.
+fn no_bucket(bucket: &str) -> Error {
+    Error::precondition(format!("bucket {bucket} does not exist"))
+}
+
 /// The size of a multipart version's first part and its number of parts (HeadObject of part 1:
 /// S3 says the parts count only there). `(None, None)` when S3 does not say.
 async fn first_part(
@@ -288,6 +314,9 @@ pub async fn versioning(at: &Located, bucket: &str) -> Result<String> {
             .status()
             .map(|s| s.as_str().to_string())
             .unwrap_or_default()),
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchBucket") => {
+            Err(no_bucket(bucket))
+        }
         // Some S3-compatible servers (the local emulator among them) answer 200 with a root element
         // other than VersioningConfiguration, which the SDK refuses to parse. The <Status> element
         // inside is the same, so read it from the answer itself.
@@ -550,24 +579,109 @@ pub async fn hide(at: &Located, location: &Location) -> Result<()> {
         .map_err(|e| aws_error(format!("failed to place a delete marker on {location}"), &e))
 }
 
-/// One entry of a key's history.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    pub version_id: String,
-    pub etag: Option<String>,
-    pub size: Option<i64>,
-    pub last_modified: Option<String>,
-    pub is_latest: bool,
-    pub delete_marker: bool,
+/// Keeps the body of the answer to one request, for what the SDK's types lose: the order in
+/// which a listing gives a key's versions and delete markers (the SDK splits them in two lists).
+#[derive(Debug, Default, Clone)]
+struct RawBody(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl RawBody {
+    fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().ok().and_then(|mut body| body.take())
+    }
 }
 
-/// The versions and delete markers of exactly `location.key`, newest first. S3 lists by prefix;
-/// keys that only start with this one are left out.
+impl Intercept for RawBody {
+    fn name(&self) -> &'static str {
+        "RawBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        if let (Some(bytes), Ok(mut body)) = (context.response().body().bytes(), self.0.lock()) {
+            *body = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// The versions and delete markers of `key` in a ListObjectVersions answer, in the order of the
+/// document: `(is a delete marker, version id)`. S3 lists a key's versions and delete markers
+/// interleaved, newest first, in its own order of the writes; this order is the only one that
+/// tells a version and a delete marker made in the same second apart (LastModified has whole
+/// seconds).
+fn listing_order(xml: &str, key: &str) -> Vec<(bool, String)> {
+    let mut order = Vec::new();
+    let mut rest = xml;
+    loop {
+        let version = rest.find("<Version>");
+        let marker = rest.find("<DeleteMarker>");
+        let (start, is_marker, close) = match (version, marker) {
+            (Some(v), Some(m)) if m < v => (m, true, "</DeleteMarker>"),
+            (Some(v), _) => (v, false, "</Version>"),
+            (None, Some(m)) => (m, true, "</DeleteMarker>"),
+            (None, None) => break,
+        };
+        let Some(end) = rest[start..].find(close).map(|e| start + e) else {
+            break;
+        };
+        let element = &rest[start..end];
+        if xml_element(element, "Key").is_some_and(|k| xml_unescape(&k) == key) {
+            if let Some(id) = xml_element(element, "VersionId") {
+                order.push((is_marker, id));
+            }
+        }
+        rest = &rest[end + close.len()..];
+    }
+    order
+}
+
+/// XML's escapes, undone: keys may hold `&`, `<`, quotes, or characters given as `&#N;`.
+fn xml_unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let tail = &rest[amp..];
+        let Some(semi) = tail.find(';') else {
+            out.push_str(tail);
+            return out;
+        };
+        let entity = &tail[1..semi];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .map(|hex| u32::from_str_radix(hex, 16))
+                .or_else(|| entity.strip_prefix('#').map(str::parse))
+                .and_then(std::result::Result::ok)
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => out.push(c),
+            None => out.push_str(&tail[..=semi]),
+        }
+        rest = &tail[semi + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The versions and delete markers of exactly `location.key`, newest first (`plan::newest_first`).
+/// S3 lists by prefix; keys that only start with this one are left out.
 pub async fn history(at: &Located, location: &Location) -> Result<Vec<Listed>> {
     let mut entries = Vec::new();
     let mut key_marker: Option<String> = None;
     let mut version_marker: Option<String> = None;
     loop {
+        let raw = RawBody::default();
         let page = at
             .client
             .list_object_versions()
@@ -575,36 +689,67 @@ pub async fn history(at: &Located, location: &Location) -> Result<Vec<Listed>> {
             .prefix(&location.key)
             .set_key_marker(key_marker.clone())
             .set_version_id_marker(version_marker.clone())
+            .customize()
+            .interceptor(raw.clone())
             .send()
             .await
-            .map_err(|e| aws_error(format!("failed to list the versions of {location}"), &e))?;
-        let time = |t: Option<&aws_smithy_types::DateTime>| {
+            .map_err(|e| {
+                if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchBucket") {
+                    no_bucket(&location.bucket)
+                } else {
+                    aws_error(format!("failed to list the versions of {location}"), &e)
+                }
+            })?;
+        let order = raw
+            .take()
+            .map(|body| listing_order(&String::from_utf8_lossy(&body), &location.key))
+            .unwrap_or_default();
+        // Where an entry stands in the whole listing: its place in the document, else (an
+        // answer the SDK read but this reading did not) after it, versions before markers.
+        let base = entries.len();
+        let position = |is_marker: bool, id: &str, fallback: usize| {
+            base + order
+                .iter()
+                .position(|(m, v)| *m == is_marker && v == id)
+                .unwrap_or(order.len() + fallback)
+        };
+        let time = |t: Option<&aws_smithy_types::DateTime>| t.map(|t| (t.secs(), t.subsec_nanos()));
+        let text = |t: Option<&aws_smithy_types::DateTime>| {
             t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
         };
-        for v in page
+        let versions: Vec<_> = page
             .versions()
             .iter()
             .filter(|v| v.key() == Some(location.key.as_str()))
-        {
+            .collect();
+        let count = versions.len();
+        for (index, v) in versions.into_iter().enumerate() {
+            let version_id = v.version_id().unwrap_or("null").to_string();
             entries.push(Listed {
-                version_id: v.version_id().unwrap_or("null").to_string(),
+                position: position(false, &version_id, index),
+                version_id,
                 etag: v.e_tag().map(unquote),
                 size: v.size(),
-                last_modified: time(v.last_modified()),
+                last_modified: text(v.last_modified()),
+                modified: time(v.last_modified()),
                 is_latest: v.is_latest().unwrap_or(false),
                 delete_marker: false,
             });
         }
-        for m in page
+        for (index, m) in page
             .delete_markers()
             .iter()
             .filter(|m| m.key() == Some(location.key.as_str()))
+            .enumerate()
         {
+            let version_id = m.version_id().unwrap_or("null").to_string();
             entries.push(Listed {
-                version_id: m.version_id().unwrap_or("null").to_string(),
+                position: position(true, &version_id, count + index),
+                version_id,
                 etag: None,
                 size: None,
-                last_modified: time(m.last_modified()),
+                last_modified: text(m.last_modified()),
+                modified: time(m.last_modified()),
                 is_latest: m.is_latest().unwrap_or(false),
                 delete_marker: true,
             });
@@ -622,14 +767,38 @@ pub async fn history(at: &Located, location: &Location) -> Result<Vec<Listed>> {
         key_marker = page.next_key_marker().map(str::to_string);
         version_marker = page.next_version_id_marker().map(str::to_string);
     }
-    // Newest first: by time, the latest at the top when times tie.
-    entries.sort_by(|a, b| {
-        b.last_modified
-            .cmp(&a.last_modified)
-            .then(b.is_latest.cmp(&a.is_latest))
-    });
+    plan::newest_first(&mut entries);
     if entries.is_empty() {
-        return Err(Error::precondition(format!("{location} has no versions")));
+        return Err(Error::precondition(format!(
+            "{location} does not exist: it has no versions"
+        )));
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_gives_its_order_of_versions_and_delete_markers() {
+        // As S3 answers: one key's entries interleaved, newest first; another key around it.
+        let xml = r#"<ListVersionsResult><Name>b</Name><VersionIdMarker/>
+            <Version><Key>a&amp;b.zip</Key><VersionId>v3</VersionId><IsLatest>true</IsLatest></Version>
+            <DeleteMarker><Key>a&amp;b.zip</Key><VersionId>d2</VersionId></DeleteMarker>
+            <Version><Key>a&amp;b.zip</Key><VersionId>v1</VersionId></Version>
+            <Version><Key>a&amp;b.zip.bak</Key><VersionId>x</VersionId></Version>
+            <DeleteMarker><Key>a&#38;b.zip</Key><VersionId>d0</VersionId></DeleteMarker>
+            </ListVersionsResult>"#;
+        assert_eq!(
+            listing_order(xml, "a&b.zip"),
+            vec![
+                (false, "v3".to_string()),
+                (true, "d2".to_string()),
+                (false, "v1".to_string()),
+                (true, "d0".to_string())
+            ]
+        );
+        assert_eq!(xml_unescape("&lt;&#x41;&#66;&bogus;&"), "<AB&bogus;&");
+    }
 }

@@ -324,6 +324,37 @@ pub fn parts(size: i64) -> Vec<(i64, i64)> {
     ranges(size, PART_SIZE.max((size + MAX_PARTS - 1) / MAX_PARTS))
 }
 
+/// One entry of a key's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub version_id: String,
+    pub etag: Option<String>,
+    pub size: Option<i64>,
+    pub last_modified: Option<String>,
+    /// LastModified as (seconds, nanoseconds), for ordering.
+    pub modified: Option<(i64, u32)>,
+    pub is_latest: bool,
+    pub delete_marker: bool,
+    /// Where S3's answer lists it, versions and delete markers together.
+    pub position: usize,
+}
+
+/// A key's history in S3's order, newest first. The SDK hands versions and delete markers over
+/// as two lists, and LastModified has whole seconds in S3's answers: a version and a delete
+/// marker made in the same second tie on time. So: newest first by time; on a tie the current
+/// entry (IsLatest) first; then the order in which S3's answer listed them, which is S3's own
+/// order of the writes. (Some S3-compatible servers, the local emulator among them, list every
+/// version before every delete marker: there, entries of one second other than the current one
+/// cannot be ordered, and come versions first.)
+pub fn newest_first(entries: &mut [Listed]) {
+    entries.sort_by(|a, b| {
+        b.modified
+            .cmp(&a.modified)
+            .then(b.is_latest.cmp(&a.is_latest))
+            .then(a.position.cmp(&b.position))
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,6 +645,39 @@ mod tests {
             .unwrap(),
             Undo::CopyBack("null".into())
         );
+    }
+
+    #[test]
+    fn history_in_one_second_keeps_s3s_order() {
+        let entry = |id: &str, marker: bool, secs: i64, latest: bool, position: usize| Listed {
+            version_id: id.into(),
+            etag: None,
+            size: None,
+            last_modified: None,
+            modified: Some((secs, 0)),
+            is_latest: latest,
+            delete_marker: marker,
+            position,
+        };
+        // Put v1, delete, put v2, delete, all in one second; S3 lists them d2, v2, d1, v1. The
+        // SDK's lists (versions, then markers) are the input order here.
+        let mut entries = vec![
+            entry("v2", false, 10, false, 1),
+            entry("v1", false, 10, false, 3),
+            entry("d2", true, 10, true, 0),
+            entry("d1", true, 10, false, 2),
+            entry("v0", false, 9, false, 4),
+        ];
+        newest_first(&mut entries);
+        let order: Vec<&str> = entries.iter().map(|e| e.version_id.as_str()).collect();
+        assert_eq!(order, ["d2", "v2", "d1", "v1", "v0"]);
+        // Time first: a newer entry listed later still comes first.
+        let mut entries = vec![
+            entry("old", false, 5, false, 0),
+            entry("new", true, 6, false, 1),
+        ];
+        newest_first(&mut entries);
+        assert_eq!(entries[0].version_id, "new");
     }
 
     #[test]

@@ -923,3 +923,110 @@ async fn the_record_names_the_encryption_the_target_bucket_gave_the_copy() {
         assert_eq!(again["encryption"]["sse"], "aws:kms");
     }
 }
+
+#[tokio::test]
+async fn history_orders_a_version_and_a_delete_marker_of_one_second_as_s3_does() {
+    // LastModified has whole seconds: a put and a delete made in the same second tie on time,
+    // and the one S3 made last (IsLatest) comes first. (moto lists every version before every
+    // delete marker, so the interleaving of older entries of one second is tested with S3's own
+    // answer in mocks.rs.)
+    let bucket = unique("hist");
+    create_bucket(&bucket, true).await;
+    let sandbox = Sandbox::new();
+    let history = |records: &[Value]| -> Vec<(String, bool)> {
+        records
+            .iter()
+            .map(|r| {
+                (
+                    r["artifact"]["version_id"].as_str().unwrap().to_string(),
+                    r["delete_marker"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // A put and a delete in one second (a few tries, should a second end between them).
+    let (key, v1, records) = {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let key = format!("web-{attempt}.zip");
+            let v1 = put(&bucket, &key, b"one", "application/zip", &[]).await;
+            test_harness::s3::client()
+                .delete_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
+            let records = sandbox
+                .run(BIN, &["history", &format!("s3://{bucket}/{key}")], None)
+                .expect_code(0)
+                .records();
+            if records[0]["last_modified"] == records[1]["last_modified"] || attempt == 5 {
+                break (key, v1, records);
+            }
+        }
+    };
+    assert_eq!(records[0]["last_modified"], records[1]["last_modified"]);
+    let listed = history(&records);
+    assert!(
+        listed[0].1,
+        "the delete marker, made last, first: {listed:?}"
+    );
+    assert_eq!(listed[1], (v1.clone(), false));
+
+    let v2 = put(&bucket, &key, b"two", "application/zip", &[]).await;
+    let listed = history(
+        &sandbox
+            .run(BIN, &["history", &format!("s3://{bucket}/{key}")], None)
+            .expect_code(0)
+            .records(),
+    );
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0], (v2, false), "the version made last, first");
+}
+
+#[tokio::test]
+async fn not_found_is_exit_4_naming_the_missing_bucket_or_key() {
+    let b = Bucket::new().await;
+    let gone = unique("gone");
+    let sandbox = Sandbox::new();
+    let missing_bucket = format!("s3://{gone}/web.zip");
+    let missing_key = b.at("nothing/here");
+    let cases: [(&[&str], &str); 9] = [
+        (&["resolve", &missing_bucket], "bucket"),
+        (&["status", &missing_bucket], "bucket"),
+        (&["history", &missing_bucket], "bucket"),
+        (
+            &["promote", &missing_bucket, "--to", &b.at("prod/web.zip")],
+            "bucket",
+        ),
+        (
+            &[
+                "promote",
+                &b.at("staging/web.zip"),
+                "--to",
+                &format!("s3://{gone}/prod/web.zip"),
+            ],
+            "bucket",
+        ),
+        (&["resolve", &missing_key], "key"),
+        (&["status", &missing_key], "key"),
+        (&["history", &missing_key], "key"),
+        (
+            &["promote", &missing_key, "--to", &b.at("prod/web.zip")],
+            "key",
+        ),
+    ];
+    for (args, what) in cases {
+        let run = sandbox.run(BIN, args, None);
+        run.expect_code(4);
+        let named = if what == "bucket" {
+            format!("bucket {gone} does not exist")
+        } else {
+            format!("{missing_key} does not exist")
+        };
+        assert!(run.stderr.contains(&named), "{args:?}: {run}");
+    }
+    assert_eq!(b.prod().await, b"build-0", "nothing changed");
+}

@@ -484,3 +484,34 @@ async fn a_multipart_sse_kms_source_is_copied_in_its_own_parts_and_then_unchange
     assert_eq!(code, ExitCode::Success, "{records:?}");
     assert_eq!(records[0]["action"], "unchanged", "{records:?}");
 }
+
+#[tokio::test]
+async fn history_keeps_s3s_order_of_a_version_and_a_delete_marker_of_one_second() {
+    // S3 answers ListObjectVersions with a key's versions and delete markers interleaved in its
+    // own order, and whole seconds in LastModified. moto lists every version before every
+    // delete marker, so it cannot show the interleaving: this answer is S3's, as raw XML (the
+    // order the SDK's two lists lose). Put v1, delete (d1), put v2, all in one second.
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    const XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>art</Name><Prefix>web.zip</Prefix><KeyMarker></KeyMarker><VersionIdMarker></VersionIdMarker><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>
+<Version><Key>web.zip</Key><VersionId>v2</VersionId><IsLatest>true</IsLatest><LastModified>2026-12-02T04:00:07.000Z</LastModified><ETag>"e2"</ETag><Size>7</Size><StorageClass>STANDARD</StorageClass></Version>
+<DeleteMarker><Key>web.zip</Key><VersionId>d1</VersionId><IsLatest>false</IsLatest><LastModified>2026-12-02T04:00:07.000Z</LastModified></DeleteMarker>
+<Version><Key>web.zip</Key><VersionId>v1</VersionId><IsLatest>false</IsLatest><LastModified>2026-12-02T04:00:07.000Z</LastModified><ETag>"e1"</ETag><Size>7</Size><StorageClass>STANDARD</StorageClass></Version>
+</ListVersionsResult>"#;
+    let list = mock!(Client::list_object_versions).then_http_response(|| {
+        Response::new(StatusCode::try_from(200).unwrap(), SdkBody::from(XML))
+    });
+    let (code, records) = run(&[list], &["history", "s3://art/web.zip"]).await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    let order: Vec<(&str, bool)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["artifact"]["version_id"].as_str().unwrap(),
+                r["delete_marker"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(order, [("v2", false), ("d1", true), ("v1", false)]);
+}
