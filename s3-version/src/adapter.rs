@@ -7,13 +7,12 @@
 
 use crate::calls::{self, Located, Version, Versionings};
 use crate::location::Location;
-use crate::plan::{self, CopyAnswer, Step, Undo};
+use crate::plan::{self, CopyAnswer, Encryption, Step, Undo};
 use crate::{Clients, Pointer};
 use shared::batch::Outcome;
 use shared::engine::{Adapter, Change, Prepared, Target};
 use shared::record::S3Artifact;
 use shared::{Action, Error, Record, Result, Service};
-use std::collections::HashMap;
 
 /// One key to make hold one version of another key.
 #[derive(Debug)]
@@ -86,6 +85,24 @@ fn promoted(mut record: Record, source: &Location, version: &S3Artifact) -> Reco
     record
 }
 
+/// A record with how S3 encrypted the key's version, when it says (`encryption`: the target
+/// bucket's default, which a copy follows).
+fn encrypted(mut record: Record, encryption: &Encryption) -> Record {
+    if !encryption.is_unknown() {
+        record
+            .extra
+            .insert("encryption".into(), shared::record::to_value(encryption));
+    }
+    record
+}
+
+/// What a copy made: the new version, whether its ETag is an MD5, and its encryption.
+struct Copied {
+    artifact: S3Artifact,
+    etag_is_md5: bool,
+    encryption: Encryption,
+}
+
 /// Copy `version` of `source` onto `target`: what the key holds afterwards (the copy's own
 /// answer when it proves the bytes, else the new version read back). `Err`: nothing was
 /// written (`gone` says why when the version no longer exists). A copy that was made but cannot
@@ -97,17 +114,35 @@ async fn copy(
     version: &Version,
     target: &Location,
     gone: impl FnOnce() -> String,
-) -> Result<(S3Artifact, Option<Error>)> {
+) -> Result<(Copied, Option<Error>)> {
     let answer = calls::copy(at, source, version, target)
         .await?
         .ok_or_else(|| Error::precondition(gone()))?;
-    if let Some(copied) = plan::copied(&version.artifact, &answer) {
-        return Ok((copied, None));
+    if let Some(artifact) = plan::copied(&version.artifact, &answer) {
+        return Ok((
+            Copied {
+                artifact,
+                etag_is_md5: answer.etag_is_md5,
+                encryption: answer.encryption,
+            },
+            None,
+        ));
     }
     let new_version = &answer.version_id;
-    let as_answered = || answered(&version.artifact, &answer);
+    let as_answered = || Copied {
+        artifact: answered(&version.artifact, &answer),
+        etag_is_md5: false,
+        encryption: answer.encryption.clone(),
+    };
     Ok(match calls::head(at, target, Some(new_version)).await {
-        Ok(Some(read)) => (read.artifact, None),
+        Ok(Some(read)) => (
+            Copied {
+                artifact: read.artifact,
+                etag_is_md5: read.etag_is_md5,
+                encryption: read.encryption,
+            },
+            None,
+        ),
         Ok(None) => (
             as_answered(),
             Some(Error::Aws {
@@ -154,16 +189,17 @@ impl Adapter for S3<'_> {
         } = item;
         let source_at = self.clients.get(source_env.as_deref(), None).await?;
         let at = self.clients.get(target.env.as_deref(), None).await?;
-        let version = calls::head(&source_at, &source, version_id.as_deref())
-            .await?
-            .ok_or_else(|| {
-                Error::precondition(match &version_id {
-                    Some(v) => format!("{source} has no version {v}; nothing changed"),
-                    None => format!("{source} does not exist; nothing to promote"),
-                })
-            })?;
+        let Some(version) = calls::head(&source_at, &source, version_id.as_deref()).await? else {
+            let missing = match &version_id {
+                Some(v) => format!("{source} has no version {v}; nothing changed"),
+                None => format!("{source} does not exist; nothing to promote"),
+            };
+            return Err(calls::not_found(&source_at, &source, missing).await);
+        };
         if let Some(expected) = &expected {
-            if plan::same_bytes(expected, &version.artifact) == Some(false) {
+            // One version against what a record says of it: a version's ETag never changes, so
+            // any difference is one, whatever kind of ETag it is.
+            if plan::same_bytes(expected, &version.artifact, true) == Some(false) {
                 return Err(Error::precondition(format!(
                     "{source} version {} is not what the record says (etag {}, {} bytes); nothing changed",
                     expected.version_id, expected.etag, expected.size
@@ -171,7 +207,8 @@ impl Adapter for S3<'_> {
             }
         }
         let location = &target.location;
-        let now = calls::head(&at, location, None).await?.map(|v| v.artifact);
+        let current = calls::head(&at, location, None).await?;
+        let now = current.as_ref().map(|v| v.artifact.clone());
         let step = plan::promote(
             &location.to_string(),
             &version.artifact,
@@ -179,13 +216,25 @@ impl Adapter for S3<'_> {
             self.expect,
         )?;
         let pointer = target.target(at.region.as_deref());
-        if step == Step::Unchanged {
-            let current = now.clone().unwrap_or_else(|| version.artifact.clone());
-            return Ok(Prepared::Settled(vec![promoted(
-                pointer.record(Action::Unchanged, Some(&current), now.as_ref()),
-                &source,
-                &version.artifact,
+        if let (Step::Unchanged, Some(current)) = (&step, &current) {
+            return Ok(Prepared::Settled(vec![encrypted(
+                promoted(
+                    pointer.record(Action::Unchanged, Some(&current.artifact), now.as_ref()),
+                    &source,
+                    &version.artifact,
+                ),
+                &current.encryption,
             )]));
+        }
+        if let Some(current) = &current {
+            if plan::same_bytes(&version.artifact, &current.artifact, false).is_none() {
+                // Nothing S3 stores compares: no common checksum, and ETags that are not MD5s.
+                tracing::warn!(
+                    "{location}: cannot tell whether it holds the bytes of {source} version {} \
+                     (no common checksum, and ETags that are not MD5s): copying",
+                    version.artifact.version_id
+                );
+            }
         }
         // Only a write can lose the key's old content, so only a write (or a dry run of one, to
         // report the refusal) needs the bucket's versioning; it is read once per bucket in a run.
@@ -236,16 +285,27 @@ impl Adapter for S3<'_> {
                     Ok(copied) => copied,
                     Err(e) => return Err(e).into(),
                 };
-                let record = promoted(
-                    target.target(at.region.as_deref()).record(
-                        Action::Promoted,
-                        Some(&copied),
-                        now.as_ref(),
+                let record = encrypted(
+                    promoted(
+                        target.target(at.region.as_deref()).record(
+                            Action::Promoted,
+                            Some(&copied.artifact),
+                            now.as_ref(),
+                        ),
+                        &source,
+                        &version.artifact,
                     ),
-                    &source,
-                    &version.artifact,
+                    &copied.encryption,
                 );
-                let error = error.or_else(|| match plan::same_bytes(&version.artifact, &copied) {
+                let md5_etags = version.etag_is_md5 && copied.etag_is_md5;
+                let Copied {
+                    artifact: copied, ..
+                } = copied;
+                let error = error.or_else(|| match plan::same_bytes(
+                    &version.artifact,
+                    &copied,
+                    md5_etags,
+                ) {
                     Some(true) => None,
                     None => {
                         tracing::warn!("{location}: sizes match, but neither ETags nor checksums can prove the copy identical");
@@ -286,10 +346,13 @@ impl Adapter for S3<'_> {
                     Err(e) => return Err(e).into(),
                 };
                 tracing::info!("{location}: rolled back");
-                let record = target.target(at.region.as_deref()).record(
-                    Action::RolledBack,
-                    Some(&copied),
-                    now.as_ref(),
+                let record = encrypted(
+                    target.target(at.region.as_deref()).record(
+                        Action::RolledBack,
+                        Some(&copied.artifact),
+                        now.as_ref(),
+                    ),
+                    &copied.encryption,
                 );
                 made(record, error)
             }
@@ -356,17 +419,13 @@ impl Adapter for S3<'_> {
             Undo::CopyBack(version_id) => {
                 // The record's `previous` is what a single copy needs (its id, size and
                 // checksum), and a missing version fails the copy itself. A copy in parts must
-                // carry the content type and metadata over: only there is the old version read.
+                // restate the headers and metadata: only there is the old version read.
                 let version = match restore {
                     Some(restore)
                         if restore.version_id == version_id
-                            && restore.size <= plan::SINGLE_COPY_LIMIT =>
+                            && !plan::copies_in_parts(&restore) =>
                     {
-                        Version {
-                            artifact: restore,
-                            content_type: None,
-                            metadata: HashMap::new(),
-                        }
+                        Version::recorded(restore)
                     }
                     _ => calls::head(&at, location, Some(&version_id))
                         .await?

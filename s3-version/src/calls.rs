@@ -3,10 +3,15 @@
 //! each bucket's versioning, read once per run.
 
 use crate::location::{copy_source, Location};
-use crate::plan::{self, CopyAnswer};
+use crate::plan::{self, CopyAnswer, Encryption, Listed};
+use aws_sdk_s3::config::interceptors::AfterDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::BoxError;
 use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::{DateTime, DateTimeFormat as Format};
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
+    ServerSideEncryption,
 };
 use aws_sdk_s3::Client;
 use shared::aws::aws_error;
@@ -15,6 +20,7 @@ use shared::memo::ReadOnce;
 use shared::record::S3Artifact;
 use shared::{Error, Result};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// S3 clients per environment and region.
 pub type Clients<'a> = shared::aws::Clients<'a, Client>;
@@ -42,7 +48,50 @@ pub fn clients(aws: &shared::aws::Aws) -> Clients<'_> {
 pub struct Version {
     pub artifact: S3Artifact,
     pub content_type: Option<String>,
+    /// The other headers a single copy keeps by itself and a copy in parts must restate.
+    pub headers: Headers,
     pub metadata: HashMap<String, String>,
+    /// Whether the ETag is the MD5 of the bytes: a single-part object under no encryption or
+    /// SSE-S3 (not SSE-KMS, SSE-C, nor a multipart upload).
+    pub etag_is_md5: bool,
+    /// The checksum's type (full-object or composite), for a copy in parts to ask the same.
+    pub checksum_type: Option<ChecksumType>,
+    pub encryption: Encryption,
+}
+
+impl Version {
+    /// A version known only by what a record says of it: enough for a single copy, which
+    /// carries the headers, metadata and tags itself.
+    #[must_use]
+    pub fn recorded(artifact: S3Artifact) -> Self {
+        Version {
+            artifact,
+            content_type: None,
+            headers: Headers::default(),
+            metadata: HashMap::new(),
+            etag_is_md5: false,
+            checksum_type: None,
+            encryption: Encryption::default(),
+        }
+    }
+}
+
+/// The headers of an object a copy carries over, besides its content type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers {
+    pub content_encoding: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub expires: Option<String>,
+}
+
+/// How S3 says it encrypted a version.
+fn encryption(sse: Option<&ServerSideEncryption>, kms_key_id: Option<&str>) -> Encryption {
+    Encryption {
+        sse: sse.map(|s| s.as_str().to_string()),
+        kms_key_id: kms_key_id.map(str::to_string),
+    }
 }
 
 fn unquote(etag: &str) -> String {
@@ -98,16 +147,115 @@ pub async fn head(
         out.checksum_crc32(),
         out.checksum_sha1(),
     ]);
+    let etag = unquote(out.e_tag().unwrap_or_default());
+    let encrypted = encryption(out.server_side_encryption(), out.ssekms_key_id());
     Ok(Some(Version {
+        etag_is_md5: !etag.contains('-')
+            && out.sse_customer_algorithm().is_none()
+            && encrypted.keeps_md5(),
         artifact: S3Artifact {
             version_id: out.version_id().unwrap_or("null").to_string(),
-            etag: unquote(out.e_tag().unwrap_or_default()),
+            etag,
             size: out.content_length().unwrap_or_default(),
             checksum,
         },
         content_type: out.content_type().map(str::to_string),
+        headers: Headers {
+            content_encoding: out.content_encoding().map(str::to_string),
+            cache_control: out.cache_control().map(str::to_string),
+            content_disposition: out.content_disposition().map(str::to_string),
+            content_language: out.content_language().map(str::to_string),
+            expires: out.expires_string().map(str::to_string),
+        },
         metadata: out.metadata().cloned().unwrap_or_default(),
+        checksum_type: out.checksum_type().cloned(),
+        encryption: encrypted,
     }))
+}
+
+/// The refusal (exit 4) for a key that was not found, naming what is missing: its bucket, when it
+/// is the bucket (a HEAD's 404 does not say which), else `missing` (the key or version).
+pub async fn not_found(at: &Located, location: &Location, missing: String) -> Error {
+    match at
+        .client
+        .head_bucket()
+        .bucket(&location.bucket)
+        .send()
+        .await
+    {
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => {
+            no_bucket(&location.bucket)
+        }
+        _ => Error::precondition(missing),
+    }
+}
+
+/// The refusal for a bucket that does not exist.
+fn no_bucket(bucket: &str) -> Error {
+    Error::precondition(format!("bucket {bucket} does not exist"))
+}
+
+/// The size of a multipart version's first part and its number of parts (HeadObject of part 1:
+/// S3 says the parts count only there). `(None, None)` when S3 does not say.
+async fn first_part(
+    at: &Located,
+    location: &Location,
+    version_id: &str,
+) -> Result<(Option<i64>, Option<i32>)> {
+    let out = at
+        .client
+        .head_object()
+        .bucket(&location.bucket)
+        .key(&location.key)
+        .set_version_id(Some(version_id.to_string()).filter(|v| v != "null"))
+        .part_number(1)
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                format!("failed to read the parts of {location} version {version_id}"),
+                &e,
+            )
+        })?;
+    Ok((out.content_length(), out.parts_count()))
+}
+
+/// The tags of one version, as the `Tagging` header of a new object (`K=V&K2=V2`, encoded).
+async fn tagging(at: &Located, location: &Location, version_id: &str) -> Result<Option<String>> {
+    let out = at
+        .client
+        .get_object_tagging()
+        .bucket(&location.bucket)
+        .key(&location.key)
+        .set_version_id(Some(version_id.to_string()).filter(|v| v != "null"))
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                format!("failed to read the tags of {location} version {version_id}"),
+                &e,
+            )
+        })?;
+    let tags: Vec<String> = out
+        .tag_set()
+        .iter()
+        .map(|t| format!("{}={}", form_encode(t.key()), form_encode(t.value())))
+        .collect();
+    Ok((!tags.is_empty()).then(|| tags.join("&")))
+}
+
+/// Percent-encoding of a tag's key or value in the `Tagging` header (a URL query string).
+fn form_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                encoded.push(char::from(byte));
+            }
+            other => encoded.push_str(&format!("%{other:02X}")),
+        }
+    }
+    encoded
 }
 
 /// The algorithms of the checksums S3 may store, in the order a stored one is looked for.
@@ -128,9 +276,9 @@ fn checksum_of(values: [Option<&str>; 5]) -> Option<String> {
         .find_map(|((algorithm, _), value)| value.map(|v| format!("{algorithm}:{v}")))
 }
 
-/// The algorithm of an `ALGORITHM:VALUE` checksum, when it is one S3 knows.
-fn algorithm_of(checksum: &str) -> Option<ChecksumAlgorithm> {
-    let name = checksum.split_once(':')?.0;
+/// The algorithm a copy of `version` asks for (`plan::copy_checksum`), as the SDK names it.
+fn copy_algorithm(version: &Version) -> Option<ChecksumAlgorithm> {
+    let name = plan::copy_checksum(&version.artifact);
     CHECKSUMS
         .iter()
         .find(|(known, _)| *known == name)
@@ -166,6 +314,9 @@ pub async fn versioning(at: &Located, bucket: &str) -> Result<String> {
             .status()
             .map(|s| s.as_str().to_string())
             .unwrap_or_default()),
+        Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchBucket") => {
+            Err(no_bucket(bucket))
+        }
         // Some S3-compatible servers (the local emulator among them) answer 200 with a root element
         // other than VersioningConfiguration, which the SDK refuses to parse. The <Status> element
         // inside is the same, so read it from the answer itself.
@@ -219,21 +370,24 @@ pub async fn object_lock(at: &Located, bucket: &str) -> Result<Option<serde_json
     }
 }
 
-/// Copy one version of `source` onto `target`, server-side, keeping content type and metadata.
-/// Returns what the copy says about the new version, or `None` when the source version does not
-/// exist (a single copy only: a copy in parts reads the source first).
+/// Copy one version of `source` onto `target`, server-side, keeping content type, the other
+/// headers, metadata and tags. Returns what the copy says about the new version, or `None` when
+/// the source version does not exist (a single copy only: a copy in parts reads the source
+/// first).
 ///
-/// A single copy asks for the source's checksum algorithm, so that its answer carries the new
-/// version's checksum to compare (S3 keeps the source's algorithm by default; asking names it).
-/// Only the content type and metadata come from `version` in a copy in parts: a single copy
-/// carries them itself, and needs no more than the version's id, size and checksum.
+/// A copy asks for a checksum (`plan::copy_checksum`: the source's algorithm, else SHA-256), so
+/// that its answer carries the new version's checksum to compare. A single-part source is
+/// copied in one CopyObject, which keeps headers, metadata (MetadataDirective COPY) and tags
+/// (TaggingDirective COPY) by itself and needs no more than the version's id, size and
+/// checksum. A multipart source is copied in parts (`multipart_copy`), which restates them from
+/// `version`. Neither names an encryption or a storage class: the target bucket's own apply.
 pub async fn copy(
     at: &Located,
     source: &Location,
     version: &Version,
     target: &Location,
 ) -> Result<Option<CopyAnswer>> {
-    if version.artifact.size > plan::SINGLE_COPY_LIMIT {
+    if plan::copies_in_parts(&version.artifact) {
         return multipart_copy(at, source, version, target).await.map(Some);
     }
     let result = at
@@ -242,7 +396,7 @@ pub async fn copy(
         .bucket(&target.bucket)
         .key(&target.key)
         .copy_source(copy_source(source, &version.artifact.version_id))
-        .set_checksum_algorithm(version.artifact.checksum.as_deref().and_then(algorithm_of))
+        .set_checksum_algorithm(copy_algorithm(version))
         .send()
         .await;
     let out = match result {
@@ -259,15 +413,12 @@ pub async fn copy(
         }
     };
     let result = out.copy_object_result();
+    let encrypted = encryption(out.server_side_encryption(), out.ssekms_key_id());
     Ok(Some(CopyAnswer {
         version_id: out.version_id().unwrap_or("null").to_string(),
         etag: result.and_then(|r| r.e_tag()).map(unquote),
         // SSE-KMS and SSE-C make an ETag that is not the MD5 of the bytes; SSE-S3 does not.
-        etag_is_md5: out.sse_customer_algorithm().is_none()
-            && !matches!(
-                out.server_side_encryption(),
-                Some(ServerSideEncryption::AwsKms | ServerSideEncryption::AwsKmsDsse)
-            ),
+        etag_is_md5: out.sse_customer_algorithm().is_none() && encrypted.keeps_md5(),
         checksum: result.and_then(|r| {
             checksum_of([
                 r.checksum_sha256(),
@@ -277,11 +428,15 @@ pub async fn copy(
                 r.checksum_sha1(),
             ])
         }),
+        encryption: encrypted,
     }))
 }
 
-/// Copy above the single-copy limit: the parts are copied server-side, in order, and the upload
-/// is aborted if any part fails, so no half object is left behind.
+/// Copy a multipart source in parts, server-side: its own parts where S3 says them (so that
+/// the new version's multipart ETag and composite checksum are the source's, and a later
+/// promotion sees the same bytes), in order, with the source's content type, headers, metadata
+/// and tags restated (an upload starts empty), the checksum asked as for a single copy. The
+/// upload is aborted if any part fails, so no half object is left behind.
 async fn multipart_copy(
     at: &Located,
     source: &Location,
@@ -289,19 +444,43 @@ async fn multipart_copy(
     target: &Location,
 ) -> Result<CopyAnswer> {
     let doing = || format!("failed to copy {source} onto {target} in parts");
+    let version_id = &version.artifact.version_id;
+    let (first, count) = first_part(at, source, version_id).await?;
+    let ranges = plan::source_parts(version.artifact.size, first, count);
+    let tags = tagging(at, source, version_id).await?;
+    let algorithm = copy_algorithm(version);
+    // A full-object CRC stays full-object (and a composite one composite); SHA is composite only.
+    let checksum_type = version
+        .checksum_type
+        .clone()
+        .filter(|_| version.artifact.checksum.is_some());
+    let headers = &version.headers;
     let upload = at
         .client
         .create_multipart_upload()
         .bucket(&target.bucket)
         .key(&target.key)
         .set_content_type(version.content_type.clone())
+        .set_content_encoding(headers.content_encoding.clone())
+        .set_cache_control(headers.cache_control.clone())
+        .set_content_disposition(headers.content_disposition.clone())
+        .set_content_language(headers.content_language.clone())
+        .set_expires(
+            headers
+                .expires
+                .as_deref()
+                .and_then(|e| DateTime::from_str(e, Format::HttpDate).ok()),
+        )
         .set_metadata(Some(version.metadata.clone()).filter(|m| !m.is_empty()))
+        .set_tagging(tags)
+        .set_checksum_algorithm(algorithm)
+        .set_checksum_type(checksum_type)
         .send()
         .await
         .map_err(|e| aws_error(doing(), &e))?;
     let upload_id = upload.upload_id().unwrap_or_default().to_string();
     let mut completed = Vec::new();
-    for (index, (first, last)) in plan::parts(version.artifact.size).into_iter().enumerate() {
+    for (index, (first, last)) in ranges.into_iter().enumerate() {
         let number = i32::try_from(index + 1).unwrap_or(i32::MAX);
         let part = at
             .client
@@ -310,21 +489,40 @@ async fn multipart_copy(
             .key(&target.key)
             .upload_id(&upload_id)
             .part_number(number)
-            .copy_source(copy_source(source, &version.artifact.version_id))
+            .copy_source(copy_source(source, version_id))
             .copy_source_range(format!("bytes={first}-{last}"))
             .send()
             .await;
         match part {
-            Ok(part) => completed.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(
-                        part.copy_part_result()
-                            .and_then(|r| r.e_tag())
-                            .map(str::to_string),
-                    )
-                    .build(),
-            ),
+            // A composite checksum is completed from the parts' own checksums.
+            Ok(part) => {
+                let result = part.copy_part_result();
+                completed.push(
+                    CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(result.and_then(|r| r.e_tag()).map(str::to_string))
+                        .set_checksum_sha256(
+                            result.and_then(|r| r.checksum_sha256()).map(str::to_string),
+                        )
+                        .set_checksum_sha1(
+                            result.and_then(|r| r.checksum_sha1()).map(str::to_string),
+                        )
+                        .set_checksum_crc32(
+                            result.and_then(|r| r.checksum_crc32()).map(str::to_string),
+                        )
+                        .set_checksum_crc32_c(
+                            result
+                                .and_then(|r| r.checksum_crc32_c())
+                                .map(str::to_string),
+                        )
+                        .set_checksum_crc64_nvme(
+                            result
+                                .and_then(|r| r.checksum_crc64_nvme())
+                                .map(str::to_string),
+                        )
+                        .build(),
+                );
+            }
             Err(e) => {
                 let _ = at
                     .client
@@ -352,13 +550,20 @@ async fn multipart_copy(
         .send()
         .await
         .map_err(|e| aws_error(doing(), &e))?;
-    // An upload's ETag is not an MD5, nor its checksum one of the whole object: only reading the
-    // new version back can check it.
+    // An upload's ETag is not an MD5; its checksum, composite, proves the bytes only when it
+    // equals the source's (`plan::copied`), else the new version is read back.
     Ok(CopyAnswer {
         version_id: out.version_id().unwrap_or("null").to_string(),
         etag: out.e_tag().map(unquote),
         etag_is_md5: false,
-        checksum: None,
+        checksum: checksum_of([
+            out.checksum_sha256(),
+            out.checksum_crc64_nvme(),
+            out.checksum_crc32_c(),
+            out.checksum_crc32(),
+            out.checksum_sha1(),
+        ]),
+        encryption: encryption(out.server_side_encryption(), out.ssekms_key_id()),
     })
 }
 
@@ -374,24 +579,109 @@ pub async fn hide(at: &Located, location: &Location) -> Result<()> {
         .map_err(|e| aws_error(format!("failed to place a delete marker on {location}"), &e))
 }
 
-/// One entry of a key's history.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    pub version_id: String,
-    pub etag: Option<String>,
-    pub size: Option<i64>,
-    pub last_modified: Option<String>,
-    pub is_latest: bool,
-    pub delete_marker: bool,
+/// Keeps the body of the answer to one request, for what the SDK's types lose: the order in
+/// which a listing gives a key's versions and delete markers (the SDK splits them in two lists).
+#[derive(Debug, Default, Clone)]
+struct RawBody(Arc<Mutex<Option<Vec<u8>>>>);
+
+impl RawBody {
+    fn take(&self) -> Option<Vec<u8>> {
+        self.0.lock().ok().and_then(|mut body| body.take())
+    }
 }
 
-/// The versions and delete markers of exactly `location.key`, newest first. S3 lists by prefix;
-/// keys that only start with this one are left out.
+impl Intercept for RawBody {
+    fn name(&self) -> &'static str {
+        "RawBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        if let (Some(bytes), Ok(mut body)) = (context.response().body().bytes(), self.0.lock()) {
+            *body = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+/// The versions and delete markers of `key` in a ListObjectVersions answer, in the order of the
+/// document: `(is a delete marker, version id)`. S3 lists a key's versions and delete markers
+/// interleaved, newest first, in its own order of the writes; this order is the only one that
+/// tells a version and a delete marker made in the same second apart (LastModified has whole
+/// seconds).
+fn listing_order(xml: &str, key: &str) -> Vec<(bool, String)> {
+    let mut order = Vec::new();
+    let mut rest = xml;
+    loop {
+        let version = rest.find("<Version>");
+        let marker = rest.find("<DeleteMarker>");
+        let (start, is_marker, close) = match (version, marker) {
+            (Some(v), Some(m)) if m < v => (m, true, "</DeleteMarker>"),
+            (Some(v), _) => (v, false, "</Version>"),
+            (None, Some(m)) => (m, true, "</DeleteMarker>"),
+            (None, None) => break,
+        };
+        let Some(end) = rest[start..].find(close).map(|e| start + e) else {
+            break;
+        };
+        let element = &rest[start..end];
+        if xml_element(element, "Key").is_some_and(|k| xml_unescape(&k) == key) {
+            if let Some(id) = xml_element(element, "VersionId") {
+                order.push((is_marker, id));
+            }
+        }
+        rest = &rest[end + close.len()..];
+    }
+    order
+}
+
+/// XML's escapes, undone: keys may hold `&`, `<`, quotes, or characters given as `&#N;`.
+fn xml_unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let tail = &rest[amp..];
+        let Some(semi) = tail.find(';') else {
+            out.push_str(tail);
+            return out;
+        };
+        let entity = &tail[1..semi];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => entity
+                .strip_prefix("#x")
+                .map(|hex| u32::from_str_radix(hex, 16))
+                .or_else(|| entity.strip_prefix('#').map(str::parse))
+                .and_then(std::result::Result::ok)
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => out.push(c),
+            None => out.push_str(&tail[..=semi]),
+        }
+        rest = &tail[semi + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The versions and delete markers of exactly `location.key`, newest first (`plan::newest_first`).
+/// S3 lists by prefix; keys that only start with this one are left out.
 pub async fn history(at: &Located, location: &Location) -> Result<Vec<Listed>> {
     let mut entries = Vec::new();
     let mut key_marker: Option<String> = None;
     let mut version_marker: Option<String> = None;
     loop {
+        let raw = RawBody::default();
         let page = at
             .client
             .list_object_versions()
@@ -399,36 +689,67 @@ pub async fn history(at: &Located, location: &Location) -> Result<Vec<Listed>> {
             .prefix(&location.key)
             .set_key_marker(key_marker.clone())
             .set_version_id_marker(version_marker.clone())
+            .customize()
+            .interceptor(raw.clone())
             .send()
             .await
-            .map_err(|e| aws_error(format!("failed to list the versions of {location}"), &e))?;
-        let time = |t: Option<&aws_smithy_types::DateTime>| {
+            .map_err(|e| {
+                if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchBucket") {
+                    no_bucket(&location.bucket)
+                } else {
+                    aws_error(format!("failed to list the versions of {location}"), &e)
+                }
+            })?;
+        let order = raw
+            .take()
+            .map(|body| listing_order(&String::from_utf8_lossy(&body), &location.key))
+            .unwrap_or_default();
+        // Where an entry stands in the whole listing: its place in the document, else (an
+        // answer the SDK read but this reading did not) after it, versions before markers.
+        let base = entries.len();
+        let position = |is_marker: bool, id: &str, fallback: usize| {
+            base + order
+                .iter()
+                .position(|(m, v)| *m == is_marker && v == id)
+                .unwrap_or(order.len() + fallback)
+        };
+        let time = |t: Option<&aws_smithy_types::DateTime>| t.map(|t| (t.secs(), t.subsec_nanos()));
+        let text = |t: Option<&aws_smithy_types::DateTime>| {
             t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
         };
-        for v in page
+        let versions: Vec<_> = page
             .versions()
             .iter()
             .filter(|v| v.key() == Some(location.key.as_str()))
-        {
+            .collect();
+        let count = versions.len();
+        for (index, v) in versions.into_iter().enumerate() {
+            let version_id = v.version_id().unwrap_or("null").to_string();
             entries.push(Listed {
-                version_id: v.version_id().unwrap_or("null").to_string(),
+                position: position(false, &version_id, index),
+                version_id,
                 etag: v.e_tag().map(unquote),
                 size: v.size(),
-                last_modified: time(v.last_modified()),
+                last_modified: text(v.last_modified()),
+                modified: time(v.last_modified()),
                 is_latest: v.is_latest().unwrap_or(false),
                 delete_marker: false,
             });
         }
-        for m in page
+        for (index, m) in page
             .delete_markers()
             .iter()
             .filter(|m| m.key() == Some(location.key.as_str()))
+            .enumerate()
         {
+            let version_id = m.version_id().unwrap_or("null").to_string();
             entries.push(Listed {
-                version_id: m.version_id().unwrap_or("null").to_string(),
+                position: position(true, &version_id, count + index),
+                version_id,
                 etag: None,
                 size: None,
-                last_modified: time(m.last_modified()),
+                last_modified: text(m.last_modified()),
+                modified: time(m.last_modified()),
                 is_latest: m.is_latest().unwrap_or(false),
                 delete_marker: true,
             });
@@ -446,14 +767,38 @@ pub async fn history(at: &Located, location: &Location) -> Result<Vec<Listed>> {
         key_marker = page.next_key_marker().map(str::to_string);
         version_marker = page.next_version_id_marker().map(str::to_string);
     }
-    // Newest first: by time, the latest at the top when times tie.
-    entries.sort_by(|a, b| {
-        b.last_modified
-            .cmp(&a.last_modified)
-            .then(b.is_latest.cmp(&a.is_latest))
-    });
+    plan::newest_first(&mut entries);
     if entries.is_empty() {
-        return Err(Error::precondition(format!("{location} has no versions")));
+        return Err(Error::precondition(format!(
+            "{location} does not exist: it has no versions"
+        )));
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_gives_its_order_of_versions_and_delete_markers() {
+        // As S3 answers: one key's entries interleaved, newest first; another key around it.
+        let xml = r#"<ListVersionsResult><Name>b</Name><VersionIdMarker/>
+            <Version><Key>a&amp;b.zip</Key><VersionId>v3</VersionId><IsLatest>true</IsLatest></Version>
+            <DeleteMarker><Key>a&amp;b.zip</Key><VersionId>d2</VersionId></DeleteMarker>
+            <Version><Key>a&amp;b.zip</Key><VersionId>v1</VersionId></Version>
+            <Version><Key>a&amp;b.zip.bak</Key><VersionId>x</VersionId></Version>
+            <DeleteMarker><Key>a&#38;b.zip</Key><VersionId>d0</VersionId></DeleteMarker>
+            </ListVersionsResult>"#;
+        assert_eq!(
+            listing_order(xml, "a&b.zip"),
+            vec![
+                (false, "v3".to_string()),
+                (true, "d2".to_string()),
+                (false, "v1".to_string()),
+                (true, "d0".to_string())
+            ]
+        );
+        assert_eq!(xml_unescape("&lt;&#x41;&#66;&bogus;&"), "<AB&bogus;&");
+    }
 }

@@ -12,24 +12,98 @@ const MAX_PARTS: i64 = 10_000;
 const PART_SIZE: i64 = 512 * 1024 * 1024;
 
 /// Whether two versions hold the same bytes: `Some(true)` or `Some(false)` when it can be told,
-/// `None` when it cannot (multipart ETags and no common checksum).
+/// `None` when it cannot. `md5_etags`: both ETags are known to be the MD5 of the bytes (a
+/// single-part object under no encryption or SSE-S3), so that different ETags mean different bytes.
+///
+/// The identity used, strongest first:
+/// - a checksum of the same algorithm on both sides: equal values prove the same bytes, whether
+///   full-object or composite (a checksum of the parts' checksums, `VALUE-N`: equal ones mean
+///   equal parts). Different full-object values prove different bytes; different composite ones
+///   prove nothing (the same bytes uploaded in other parts);
+/// - equal ETags: the same MD5, the same parts' MD5s, or (SSE-KMS, SSE-C) the same stored object;
+/// - different ETags prove different bytes only when both are MD5s: an SSE-KMS or SSE-C ETag is
+///   not a digest of the bytes, and copying makes a new one.
 #[must_use]
-pub fn same_bytes(a: &S3Artifact, b: &S3Artifact) -> Option<bool> {
+pub fn same_bytes(a: &S3Artifact, b: &S3Artifact, md5_etags: bool) -> Option<bool> {
     if a.size != b.size {
         return Some(false);
     }
     if let (Some(x), Some(y)) = (&a.checksum, &b.checksum) {
-        let algorithm = |c: &str| c.split_once(':').map(|(alg, _)| alg.to_string());
-        // Full-object checksums only: a multipart upload's composite checksum ends in -N.
-        if algorithm(x) == algorithm(y) && !x.contains('-') && !y.contains('-') {
-            return Some(x == y);
+        if algorithm(x) == algorithm(y) {
+            if x == y {
+                return Some(true);
+            }
+            if !is_composite(x) && !is_composite(y) {
+                return Some(false);
+            }
         }
     }
-    // A single-part ETag is the MD5 of the bytes; a multipart one (with `-N`) is not.
-    if !a.etag.contains('-') && !b.etag.contains('-') {
-        return Some(a.etag == b.etag);
+    if a.etag == b.etag && !a.etag.is_empty() {
+        return Some(true);
+    }
+    if md5_etags && !a.etag.contains('-') && !b.etag.contains('-') {
+        return Some(false);
     }
     None
+}
+
+/// The algorithm of an `ALGORITHM:VALUE` checksum.
+fn algorithm(checksum: &str) -> Option<&str> {
+    checksum.split_once(':').map(|(algorithm, _)| algorithm)
+}
+
+/// A multipart upload's composite checksum ends in `-N` (its number of parts).
+fn is_composite(checksum: &str) -> bool {
+    checksum.contains('-')
+}
+
+/// The checksum algorithm a copy asks S3 for: the source's own (so that the copy's checksum and
+/// the source's compare, now and at every later promotion), or SHA-256 when the source has
+/// none, so that the new version at least carries a digest that fixes its bytes for the next
+/// hop. A copy in parts (below) copies the source's own parts, so a composite source checksum
+/// gives an equal composite one.
+#[must_use]
+pub fn copy_checksum(source: &S3Artifact) -> &str {
+    source
+        .checksum
+        .as_deref()
+        .and_then(algorithm)
+        .unwrap_or("sha256")
+}
+
+/// Whether a version is copied in parts: a multipart object (its ETag ends in `-N`) always, so
+/// that the copy has the source's parts and with them its multipart ETag and composite checksum
+/// (the only identity S3 keeps for it); anything above the single-copy limit too (which only a
+/// multipart object can be).
+#[must_use]
+pub fn copies_in_parts(version: &S3Artifact) -> bool {
+    version.etag.contains('-') || version.size > SINGLE_COPY_LIMIT
+}
+
+/// How S3 encrypts a version. A copy follows the target bucket's own setting (its default
+/// encryption), not the source's, as it follows the bucket's storage class: both are the
+/// environment's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Encryption {
+    /// `AES256` (SSE-S3), `aws:kms`, `aws:kms:dsse`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sse: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+}
+
+impl Encryption {
+    /// Whether S3 said nothing about it (some S3-compatible servers, the emulator among them).
+    #[must_use]
+    pub fn is_unknown(&self) -> bool {
+        self.sse.is_none() && self.kms_key_id.is_none()
+    }
+
+    /// Whether an ETag under this encryption can be the MD5 of the bytes: not under SSE-KMS.
+    #[must_use]
+    pub fn keeps_md5(&self) -> bool {
+        !matches!(self.sse.as_deref(), Some("aws:kms" | "aws:kms:dsse"))
+    }
 }
 
 /// What a copy answers about the version it wrote (CopyObject's result, or a multipart upload's
@@ -44,6 +118,8 @@ pub struct CopyAnswer {
     pub etag_is_md5: bool,
     /// The new version's checksum, as `ALGORITHM:VALUE`.
     pub checksum: Option<String>,
+    /// How S3 encrypted it (the target bucket's default): for the record.
+    pub encryption: Encryption,
 }
 
 /// The new version a copy of `source` made, when the copy's own answer proves it holds exactly
@@ -66,12 +142,12 @@ pub fn copied(source: &S3Artifact, answer: &CopyAnswer) -> Option<S3Artifact> {
         // The new version's checksum is missing from the answer: a read-back would show it.
         (Some(_), None) => return None,
         (Some(x), Some(y)) => {
-            let algorithm = |c: &str| c.split_once(':').map(|(alg, _)| alg.to_string());
-            let comparable = algorithm(x) == algorithm(y) && !x.contains('-') && !y.contains('-');
-            if comparable && x != y {
+            // Another algorithm or another value: the read-back decides.
+            if x != y {
                 return None;
             }
-            comparable && matches!(algorithm(x).as_deref(), Some("sha256" | "sha1"))
+            // Equal composite SHA checksums fix every part, so the bytes and their number too.
+            matches!(algorithm(x), Some("sha256" | "sha1"))
         }
     };
     (md5_equal || digest_equal).then(|| S3Artifact {
@@ -110,7 +186,8 @@ pub fn promote(
         }
     }
     Ok(match now {
-        Some(now) if same_bytes(source, now) == Some(true) => Step::Unchanged,
+        // Only a proof of the same bytes leaves the key as it is: `md5_etags` does not matter.
+        Some(now) if same_bytes(source, now, false) == Some(true) => Step::Unchanged,
         _ => Step::Copy,
     })
 }
@@ -155,7 +232,7 @@ pub fn rollback(
     // bytes decide.
     let same = |a: &S3Artifact, b: &S3Artifact| {
         if a.version_id == "null" || b.version_id == "null" {
-            same_bytes(a, b) == Some(true)
+            same_bytes(a, b, false) == Some(true)
         } else {
             a.version_id == b.version_id
         }
@@ -168,7 +245,7 @@ pub fn rollback(
     // The old bytes are back (a rollback ran before): a copy back makes a new version with them.
     let holds_restore = match (now, restore) {
         (None, None) => true,
-        (Some(n), Some(r)) => same(n, r) || same_bytes(n, r) == Some(true),
+        (Some(n), Some(r)) => same(n, r) || same_bytes(n, r, false) == Some(true),
         _ => false,
     };
     if is(now, changed_to) && !holds_restore {
@@ -203,10 +280,34 @@ pub fn rollback(
     )))
 }
 
-/// The byte ranges (first, last, inclusive) of a multipart copy of `size` bytes.
+/// The byte ranges of a copy in parts of a multipart source of `size` bytes whose first part is
+/// `first_part` bytes of `count`: the source's own parts, so that the copy's multipart ETag and
+/// composite checksum are the source's. Every SDK and the CLI upload in parts of one size (the
+/// last one shorter); a layout that does not add up that way is not guessed at, and the copy
+/// uses its own (`parts`). A wrong guess would cost only the identity, never a byte: the ranges
+/// always cover the object exactly once.
 #[must_use]
-pub fn parts(size: i64) -> Vec<(i64, i64)> {
-    let part = PART_SIZE.max((size + MAX_PARTS - 1) / MAX_PARTS);
+pub fn source_parts(size: i64, first_part: Option<i64>, count: Option<i32>) -> Vec<(i64, i64)> {
+    match (first_part, count) {
+        (Some(part), Some(count))
+            if part > 0
+                && count > 1
+                && i64::from(count) <= MAX_PARTS
+                && (i64::from(count) - 1) * part < size
+                && size <= i64::from(count) * part
+                && part <= MAX_PART =>
+        {
+            ranges(size, part)
+        }
+        _ => parts(size),
+    }
+}
+
+/// S3's largest part.
+const MAX_PART: i64 = 5 * 1024 * 1024 * 1024;
+
+/// Consecutive ranges of `part` bytes (the last one shorter) covering `size` bytes.
+fn ranges(size: i64, part: i64) -> Vec<(i64, i64)> {
     let mut ranges = Vec::new();
     let mut first = 0;
     while first < size {
@@ -215,6 +316,43 @@ pub fn parts(size: i64) -> Vec<(i64, i64)> {
         first = last + 1;
     }
     ranges
+}
+
+/// The byte ranges (first, last, inclusive) of a multipart copy of `size` bytes.
+#[must_use]
+pub fn parts(size: i64) -> Vec<(i64, i64)> {
+    ranges(size, PART_SIZE.max((size + MAX_PARTS - 1) / MAX_PARTS))
+}
+
+/// One entry of a key's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub version_id: String,
+    pub etag: Option<String>,
+    pub size: Option<i64>,
+    pub last_modified: Option<String>,
+    /// LastModified as (seconds, nanoseconds), for ordering.
+    pub modified: Option<(i64, u32)>,
+    pub is_latest: bool,
+    pub delete_marker: bool,
+    /// Where S3's answer lists it, versions and delete markers together.
+    pub position: usize,
+}
+
+/// A key's history in S3's order, newest first. The SDK hands versions and delete markers over
+/// as two lists, and LastModified has whole seconds in S3's answers: a version and a delete
+/// marker made in the same second tie on time. So: newest first by time; on a tie the current
+/// entry (IsLatest) first; then the order in which S3's answer listed them, which is S3's own
+/// order of the writes. (Some S3-compatible servers, the local emulator among them, list every
+/// version before every delete marker: there, entries of one second other than the current one
+/// cannot be ordered, and come versions first.)
+pub fn newest_first(entries: &mut [Listed]) {
+    entries.sort_by(|a, b| {
+        b.modified
+            .cmp(&a.modified)
+            .then(b.is_latest.cmp(&a.is_latest))
+            .then(a.position.cmp(&b.position))
+    });
 }
 
 #[cfg(test)]
@@ -232,29 +370,113 @@ mod tests {
 
     #[test]
     fn bytes_compare_by_checksum_then_etag() {
+        let same = |a: &S3Artifact, b: &S3Artifact| same_bytes(a, b, true);
         assert_eq!(
-            same_bytes(&art("a", "e1", 5, None), &art("b", "e1", 5, None)),
+            same(&art("a", "e1", 5, None), &art("b", "e1", 5, None)),
             Some(true)
         );
         assert_eq!(
-            same_bytes(&art("a", "e1", 5, None), &art("b", "e2", 5, None)),
+            same(&art("a", "e1", 5, None), &art("b", "e2", 5, None)),
             Some(false)
         );
         assert_eq!(
-            same_bytes(&art("a", "e1", 5, None), &art("b", "e1", 6, None)),
+            same(&art("a", "e1", 5, None), &art("b", "e1", 6, None)),
             Some(false)
         );
         assert_eq!(
-            same_bytes(&art("a", "x-2", 5, None), &art("b", "y-3", 5, None)),
+            same(&art("a", "x-2", 5, None), &art("b", "y-3", 5, None)),
             None
         );
         assert_eq!(
-            same_bytes(
+            same(
                 &art("a", "x-2", 5, Some("sha256:Q")),
                 &art("b", "e", 5, Some("sha256:Q"))
             ),
             Some(true)
         );
+        // Full-object checksums that differ: different bytes, whatever the ETags say.
+        assert_eq!(
+            same(
+                &art("a", "e1", 5, Some("crc64nvme:A")),
+                &art("b", "e1", 5, Some("crc64nvme:B"))
+            ),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn every_object_shape_has_an_identity_or_says_it_has_none() {
+        // SSE-KMS: the copy's ETag is a new one, not an MD5. The checksum decides, and without
+        // one nothing does: never "different".
+        let kms = art("s", "kms-etag-a", 5, Some("crc64nvme:C"));
+        let kms_copy = art("t", "kms-etag-b", 5, Some("crc64nvme:C"));
+        assert_eq!(same_bytes(&kms, &kms_copy, false), Some(true));
+        let bare = art("s", "kms-etag-a", 5, None);
+        let bare_copy = art("t", "kms-etag-b", 5, Some("sha256:S"));
+        assert_eq!(same_bytes(&bare, &bare_copy, false), None);
+        // Different ETags prove different bytes only when both are MD5s.
+        assert_eq!(
+            same_bytes(&art("a", "e1", 5, None), &art("b", "e2", 5, None), false),
+            None
+        );
+        // A multipart source and its copy in the same parts: equal composite checksums and
+        // multipart ETags.
+        let multipart = art("s", "m-2", 5, Some("sha256:P-2"));
+        assert_eq!(
+            same_bytes(&multipart, &art("t", "m-2", 5, Some("sha256:P-2")), false),
+            Some(true)
+        );
+        assert_eq!(
+            same_bytes(
+                &art("s", "m-2", 5, None),
+                &art("t", "m-2", 5, Some("sha256:P-2")),
+                false
+            ),
+            Some(true)
+        );
+        // Composites of other parts prove nothing, either way.
+        assert_eq!(
+            same_bytes(&multipart, &art("t", "n-3", 5, Some("sha256:R-3")), true),
+            None
+        );
+    }
+
+    #[test]
+    fn a_copy_asks_for_the_source_checksum_else_sha256() {
+        assert_eq!(
+            copy_checksum(&art("s", "e", 5, Some("crc64nvme:C"))),
+            "crc64nvme"
+        );
+        assert_eq!(
+            copy_checksum(&art("s", "m-2", 5, Some("sha256:P-2"))),
+            "sha256"
+        );
+        assert_eq!(copy_checksum(&art("s", "e", 5, None)), "sha256");
+        assert!(copies_in_parts(&art("s", "m-2", 5, None)));
+        assert!(!copies_in_parts(&art("s", "e", 5, None)));
+        assert!(copies_in_parts(&art("s", "e", SINGLE_COPY_LIMIT + 1, None)));
+    }
+
+    #[test]
+    fn a_copy_in_parts_follows_the_source_parts() {
+        const MIB: i64 = 1024 * 1024;
+        // 8 MiB parts, the last one shorter: the source's own layout.
+        let ranges = source_parts(20 * MIB, Some(8 * MIB), Some(3));
+        assert_eq!(
+            ranges,
+            vec![
+                (0, 8 * MIB - 1),
+                (8 * MIB, 16 * MIB - 1),
+                (16 * MIB, 20 * MIB - 1)
+            ]
+        );
+        // A layout that does not add up, or none said: the copy's own parts.
+        assert_eq!(
+            source_parts(20 * MIB, Some(8 * MIB), Some(5)),
+            parts(20 * MIB)
+        );
+        assert_eq!(source_parts(20 * MIB, None, None), parts(20 * MIB));
+        assert_eq!(parts(20 * MIB), vec![(0, 20 * MIB - 1)]);
     }
 
     fn answer(etag: &str, md5: bool, checksum: Option<&str>) -> CopyAnswer {
@@ -263,6 +485,7 @@ mod tests {
             etag: Some(etag.into()),
             etag_is_md5: md5,
             checksum: checksum.map(str::to_string),
+            encryption: Encryption::default(),
         }
     }
 
@@ -308,6 +531,14 @@ mod tests {
                 &answer("e1", true, Some("crc32:B"))
             ),
             None
+        );
+        // An equal composite SHA-256 of a copy in the source's parts proves them.
+        assert_eq!(
+            copied(
+                &art("s", "m-2", 5, Some("sha256:P-2")),
+                &answer("m-2", false, Some("sha256:P-2"))
+            ),
+            Some(art("new", "m-2", 5, Some("sha256:P-2")))
         );
         // a checksum the answer lacks, a multipart ETag, or no ETag at all.
         assert_eq!(
@@ -414,6 +645,39 @@ mod tests {
             .unwrap(),
             Undo::CopyBack("null".into())
         );
+    }
+
+    #[test]
+    fn history_in_one_second_keeps_s3s_order() {
+        let entry = |id: &str, marker: bool, secs: i64, latest: bool, position: usize| Listed {
+            version_id: id.into(),
+            etag: None,
+            size: None,
+            last_modified: None,
+            modified: Some((secs, 0)),
+            is_latest: latest,
+            delete_marker: marker,
+            position,
+        };
+        // Put v1, delete, put v2, delete, all in one second; S3 lists them d2, v2, d1, v1. The
+        // SDK's lists (versions, then markers) are the input order here.
+        let mut entries = vec![
+            entry("v2", false, 10, false, 1),
+            entry("v1", false, 10, false, 3),
+            entry("d2", true, 10, true, 0),
+            entry("d1", true, 10, false, 2),
+            entry("v0", false, 9, false, 4),
+        ];
+        newest_first(&mut entries);
+        let order: Vec<&str> = entries.iter().map(|e| e.version_id.as_str()).collect();
+        assert_eq!(order, ["d2", "v2", "d1", "v1", "v0"]);
+        // Time first: a newer entry listed later still comes first.
+        let mut entries = vec![
+            entry("old", false, 5, false, 0),
+            entry("new", true, 6, false, 1),
+        ];
+        newest_first(&mut entries);
+        assert_eq!(entries[0].version_id, "new");
     }
 
     #[test]

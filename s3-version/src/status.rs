@@ -78,11 +78,12 @@ pub(crate) async fn run(
         describe,
         |(location, env)| async move {
             let at = clients.get(env.as_deref(), None).await?;
-            let version = calls::head(&at, &location, None).await?.ok_or_else(|| {
-                Error::precondition(format!(
+            let Some(version) = calls::head(&at, &location, None).await? else {
+                let missing = format!(
                     "{location} does not exist (or its current version is a delete marker)"
-                ))
-            })?;
+                );
+                return Err(calls::not_found(&at, &location, missing).await);
+            };
             Ok::<_, Error>(vec![record(
                 Action::Resolved,
                 &location,

@@ -666,3 +666,367 @@ async fn a_bucket_named_before_2018_rules_is_a_bucket() {
         .expect_code(0);
     assert!(get(&name, "prod/web.zip", None).await.is_none());
 }
+
+/// A multipart object (parts of `part` bytes, the last one shorter) with a SHA-256 (composite)
+/// checksum, headers, metadata and tags: what a large upload by an SDK or the CLI looks like.
+async fn put_multipart(bucket: &str, key: &str, body: &[u8], part: usize) -> String {
+    use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
+    let client = test_harness::s3::client();
+    let upload = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/zip")
+        .content_encoding("gzip")
+        .cache_control("max-age=60")
+        .content_disposition("attachment; filename=\"site.zip\"")
+        .metadata("build", "mp")
+        .tagging("team=web&stage=rc%201")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .send()
+        .await
+        .unwrap();
+    let id = upload.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (index, chunk) in body.chunks(part).enumerate() {
+        let number = i32::try_from(index + 1).unwrap();
+        let out = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .part_number(number)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .body(chunk.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(out.e_tag().map(str::to_string))
+                .set_checksum_sha256(out.checksum_sha256().map(str::to_string))
+                .build(),
+        );
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .version_id()
+        .unwrap()
+        .to_string()
+}
+
+/// The tags of a key's current version, sorted.
+async fn tags(bucket: &str, key: &str) -> Vec<(String, String)> {
+    let mut tags: Vec<(String, String)> = test_harness::s3::client()
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    tags.sort();
+    tags
+}
+
+#[tokio::test]
+async fn a_multipart_source_is_copied_in_its_parts_with_headers_metadata_and_tags() {
+    // A multipart object of any size takes the copy in parts: 5 MiB (S3's smallest part) and a
+    // tail exercise it, where a single copy would hide what the parts path forgets.
+    let bucket = unique("mp");
+    create_bucket(&bucket, true).await;
+    let body: Vec<u8> = (0..5 * 1024 * 1024 + 10).map(|i| (i % 251) as u8).collect();
+    let source = put_multipart(&bucket, "staging/site.zip", &body, 5 * 1024 * 1024).await;
+    let sandbox = Sandbox::new();
+    let args = [
+        "promote",
+        &format!("s3://{bucket}/staging/site.zip"),
+        "--to",
+        &format!("s3://{bucket}/prod/site.zip"),
+    ];
+    let record = sandbox.run(BIN, &args, None).expect_code(0).record();
+    assert_eq!(record["action"], "promoted", "{record}");
+    assert_eq!(
+        record["source"],
+        format!("s3://{bucket}/staging/site.zip?versionId={source}")
+    );
+
+    let head = test_harness::s3::client()
+        .head_object()
+        .bucket(&bucket)
+        .key("prod/site.zip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.version_id(), record["artifact"]["version_id"].as_str());
+    assert_eq!(head.content_type(), Some("application/zip"));
+    assert_eq!(head.content_encoding(), Some("gzip"));
+    assert_eq!(head.cache_control(), Some("max-age=60"));
+    assert_eq!(
+        head.content_disposition(),
+        Some("attachment; filename=\"site.zip\"")
+    );
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("build"))
+            .map(String::as_str),
+        Some("mp")
+    );
+    // In the source's own parts: the same multipart ETag.
+    assert_eq!(head.e_tag().map(|e| e.ends_with("-2\"")), Some(true));
+    assert_eq!(
+        record["artifact"]["etag"],
+        head.e_tag().unwrap().trim_matches('"')
+    );
+    assert_eq!(
+        tags(&bucket, "prod/site.zip").await,
+        vec![
+            ("stage".to_string(), "rc 1".to_string()),
+            ("team".to_string(), "web".to_string())
+        ]
+    );
+    let (bytes, ..) = get(&bucket, "prod/site.zip", None).await.unwrap();
+    assert!(bytes == body, "every byte copied once");
+
+    // A second promote of the same bytes writes nothing.
+    let again = sandbox.run(BIN, &args, None).expect_code(0).record();
+    assert_eq!(again["action"], "unchanged", "{again}");
+    assert_eq!(versions(&bucket, "prod/site.zip").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_single_copy_keeps_tags_and_a_source_without_checksum_gets_sha256() {
+    use aws_sdk_s3::config::RequestChecksumCalculation;
+    let bucket = unique("tags");
+    create_bucket(&bucket, true).await;
+    // An object stored with no checksum (as before S3 added them by default).
+    let bare = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&test_harness::emulator::sdk_config())
+            .force_path_style(true)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .build(),
+    );
+    bare.put_object()
+        .bucket(&bucket)
+        .key("staging/app.js")
+        .body(b"console.log(1)".to_vec().into())
+        .content_type("text/javascript")
+        .cache_control("no-cache")
+        .tagging("team=web")
+        .send()
+        .await
+        .unwrap();
+    let sandbox = Sandbox::new();
+    let args = [
+        "promote",
+        &format!("s3://{bucket}/staging/app.js"),
+        "--to",
+        &format!("s3://{bucket}/prod/app.js"),
+    ];
+    let record = sandbox.run(BIN, &args, None).expect_code(0).record();
+    assert_eq!(record["action"], "promoted", "{record}");
+    let checksum = record["artifact"]["checksum"].as_str().unwrap_or_default();
+    assert!(checksum.starts_with("sha256:"), "SHA-256 asked: {record}");
+    assert_eq!(
+        tags(&bucket, "prod/app.js").await,
+        vec![("team".to_string(), "web".to_string())]
+    );
+    let head = test_harness::s3::client()
+        .head_object()
+        .bucket(&bucket)
+        .key("prod/app.js")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.cache_control(), Some("no-cache"));
+    assert_eq!(
+        head.checksum_sha256()
+            .map(|c| format!("sha256:{c}"))
+            .as_deref(),
+        Some(checksum)
+    );
+    // Source (an MD5 ETag, no checksum) and copy (the same MD5): unchanged.
+    let again = sandbox.run(BIN, &args, None).expect_code(0).record();
+    assert_eq!(again["action"], "unchanged", "{again}");
+}
+
+#[tokio::test]
+async fn the_record_names_the_encryption_the_target_bucket_gave_the_copy() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let staging = unique("enc-src");
+    let prod = unique("enc-dst");
+    create_bucket(&staging, true).await;
+    create_bucket(&prod, true).await;
+    let key_arn = "arn:aws:kms:us-east-1:123456789012:key/prod-artifacts";
+    // The environment's configuration: prod's bucket encrypts with its own KMS key.
+    test_harness::s3::client()
+        .put_bucket_encryption()
+        .bucket(&prod)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::AwsKms)
+                                .kms_master_key_id(key_arn)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    put(&staging, "web.zip", b"build-9", "application/zip", &[]).await;
+    let body = vec![7u8; 5 * 1024 * 1024 + 1];
+    put_multipart(&staging, "big.zip", &body, 5 * 1024 * 1024).await;
+    let sandbox = Sandbox::new();
+    for key in ["web.zip", "big.zip"] {
+        let args = [
+            "promote",
+            &format!("s3://{staging}/{key}"),
+            "--to",
+            &format!("s3://{prod}/{key}"),
+        ];
+        let record = sandbox.run(BIN, &args, None).expect_code(0).record();
+        assert_eq!(record["action"], "promoted", "{record}");
+        assert_eq!(
+            record["encryption"],
+            serde_json::json!({"sse": "aws:kms", "kms_key_id": key_arn}),
+            "{key}: {record}"
+        );
+        let again = sandbox.run(BIN, &args, None).expect_code(0).record();
+        assert_eq!(again["action"], "unchanged", "{key}: {again}");
+        assert_eq!(again["encryption"]["sse"], "aws:kms");
+    }
+}
+
+#[tokio::test]
+async fn history_orders_a_version_and_a_delete_marker_of_one_second_as_s3_does() {
+    // LastModified has whole seconds: a put and a delete made in the same second tie on time,
+    // and the one S3 made last (IsLatest) comes first. (moto lists every version before every
+    // delete marker, so the interleaving of older entries of one second is tested with S3's own
+    // answer in mocks.rs.)
+    let bucket = unique("hist");
+    create_bucket(&bucket, true).await;
+    let sandbox = Sandbox::new();
+    let history = |records: &[Value]| -> Vec<(String, bool)> {
+        records
+            .iter()
+            .map(|r| {
+                (
+                    r["artifact"]["version_id"].as_str().unwrap().to_string(),
+                    r["delete_marker"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // A put and a delete in one second (a few tries, should a second end between them).
+    let (key, v1, records) = {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let key = format!("web-{attempt}.zip");
+            let v1 = put(&bucket, &key, b"one", "application/zip", &[]).await;
+            test_harness::s3::client()
+                .delete_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
+            let records = sandbox
+                .run(BIN, &["history", &format!("s3://{bucket}/{key}")], None)
+                .expect_code(0)
+                .records();
+            if records[0]["last_modified"] == records[1]["last_modified"] || attempt == 5 {
+                break (key, v1, records);
+            }
+        }
+    };
+    assert_eq!(records[0]["last_modified"], records[1]["last_modified"]);
+    let listed = history(&records);
+    assert!(
+        listed[0].1,
+        "the delete marker, made last, first: {listed:?}"
+    );
+    assert_eq!(listed[1], (v1.clone(), false));
+
+    let v2 = put(&bucket, &key, b"two", "application/zip", &[]).await;
+    let listed = history(
+        &sandbox
+            .run(BIN, &["history", &format!("s3://{bucket}/{key}")], None)
+            .expect_code(0)
+            .records(),
+    );
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[0], (v2, false), "the version made last, first");
+}
+
+#[tokio::test]
+async fn not_found_is_exit_4_naming_the_missing_bucket_or_key() {
+    let b = Bucket::new().await;
+    let gone = unique("gone");
+    let sandbox = Sandbox::new();
+    let missing_bucket = format!("s3://{gone}/web.zip");
+    let missing_key = b.at("nothing/here");
+    let cases: [(&[&str], &str); 9] = [
+        (&["resolve", &missing_bucket], "bucket"),
+        (&["status", &missing_bucket], "bucket"),
+        (&["history", &missing_bucket], "bucket"),
+        (
+            &["promote", &missing_bucket, "--to", &b.at("prod/web.zip")],
+            "bucket",
+        ),
+        (
+            &[
+                "promote",
+                &b.at("staging/web.zip"),
+                "--to",
+                &format!("s3://{gone}/prod/web.zip"),
+            ],
+            "bucket",
+        ),
+        (&["resolve", &missing_key], "key"),
+        (&["status", &missing_key], "key"),
+        (&["history", &missing_key], "key"),
+        (
+            &["promote", &missing_key, "--to", &b.at("prod/web.zip")],
+            "key",
+        ),
+    ];
+    for (args, what) in cases {
+        let run = sandbox.run(BIN, args, None);
+        run.expect_code(4);
+        let named = if what == "bucket" {
+            format!("bucket {gone} does not exist")
+        } else {
+            format!("{missing_key} does not exist")
+        };
+        assert!(run.stderr.contains(&named), "{args:?}: {run}");
+    }
+    assert_eq!(b.prod().await, b"build-0", "nothing changed");
+}
