@@ -455,7 +455,7 @@ impl Adapter for Lambda<'_> {
 /// the alias again: if it holds exactly what this write wanted, the write happened. `Some(())`
 /// when it did.
 async fn confirm(at: &Located, pointer: &Pointer, step: &Step) -> Option<()> {
-    let alias = shared::lambda::get_alias(&at.client, &pointer.function, &pointer.alias)
+    let alias = shared::lambda::get_alias(&at.client, &pointer.function.id, &pointer.alias)
         .await
         .ok()?;
     let happened = match (step, alias) {
