@@ -656,8 +656,12 @@ impl Adapter for EcsPin<'_> {
                         "an ecs change record names no `task_definition`",
                     ));
                 }
-                let service = ServiceRef::from_resource(&record.resource, record.env.clone())
-                    .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
+                let service = ServiceRef::from_resource(
+                    &record.resource,
+                    record.env.clone(),
+                    record.region.as_deref(),
+                )
+                .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
                 if &service.service != pointer {
                     return Err(Error::bad_input(
                         origin,

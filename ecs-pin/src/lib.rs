@@ -29,6 +29,7 @@ use aws_sdk_ecs::types::{Tag, TaskDefinition};
 pub use calls::Clients;
 use calls::Located;
 use reads::Reads;
+use shared::arn::{EcsCluster, EcsService};
 pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{Project, Template};
@@ -127,12 +128,15 @@ pub async fn execute(
     }
 }
 
-/// One service of one cluster: the pointer an `ecs` record is about.
+/// One service of one cluster: the pointer an `ecs` record is about. Its names are the canonical
+/// ones (records print `CLUSTER/SERVICE` whatever form named it); `region` is where an ARN (or a
+/// record) says it lives, which is where its calls go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ServiceRef {
     pub cluster: String,
     pub service: String,
     pub env: Option<String>,
+    pub region: Option<String>,
 }
 
 impl ServiceRef {
@@ -141,23 +145,32 @@ impl ServiceRef {
         format!("{}/{}", self.cluster, self.service)
     }
 
-    /// Parse a record's `resource`.
+    /// A service as a flag or promote.toml names it (a name or an ARN), in `cluster` (a name or
+    /// an ARN).
+    pub fn named(service: &str, cluster: &str, env: Option<String>) -> Result<ServiceRef> {
+        let parsed = EcsService::parse_in(service, Some(cluster)).map_err(Error::usage)?;
+        Ok(ServiceRef {
+            cluster: parsed.cluster,
+            service: parsed.service,
+            env,
+            region: parsed.place.region,
+        })
+    }
+
+    /// Parse a record's `resource`: `CLUSTER/SERVICE` or a service ARN. The record's `region`
+    /// stands where the ARN names none.
     pub fn from_resource(
         resource: &str,
         env: Option<String>,
+        region: Option<&str>,
     ) -> std::result::Result<ServiceRef, String> {
-        match resource.split_once('/') {
-            Some((cluster, service))
-                if !cluster.is_empty() && !service.is_empty() && !service.contains('/') =>
-            {
-                Ok(ServiceRef {
-                    cluster: cluster.to_string(),
-                    service: service.to_string(),
-                    env,
-                })
-            }
-            _ => Err(format!("{resource:?} is not CLUSTER/SERVICE")),
-        }
+        let parsed = EcsService::parse(resource)?;
+        Ok(ServiceRef {
+            cluster: parsed.cluster,
+            service: parsed.service,
+            env,
+            region: parsed.place.region.or_else(|| region.map(str::to_string)),
+        })
     }
 
     /// The service as the engine knows it: its pointer is the service's name.
@@ -318,18 +331,24 @@ pub(crate) fn services(args: &ServiceArgs, project: Option<&Project>) -> Result<
                 .collect::<Result<_>>()?
         };
     // The environment of records: as given, else the one whose cluster this is.
-    let env = args.env.clone().or_else(|| {
-        let (ecs, project) = (ecs?, project?);
-        ecs.cluster
-            .env_of(&cluster, &project.order)
-            .map(str::to_string)
-    });
-    Ok(names
+    let env = args
+        .env
+        .clone()
+        .or_else(|| env_of_cluster(project, &cluster));
+    names
         .into_iter()
-        .map(|service| ServiceRef {
-            cluster: cluster.clone(),
-            service,
-            env: env.clone(),
-        })
-        .collect())
+        .map(|service| ServiceRef::named(&service, &cluster, env.clone()))
+        .collect()
+}
+
+/// The environment whose cluster (in promote.toml's [ecs]) `cluster` is, by name or ARN.
+pub(crate) fn env_of_cluster(project: Option<&Project>, cluster: &str) -> Option<String> {
+    let project = project?;
+    let template = &project.ecs.as_ref()?.cluster;
+    let name = EcsCluster::parse(cluster).ok()?.name;
+    project
+        .order
+        .iter()
+        .find(|env| EcsCluster::parse(&template.render(env)).is_ok_and(|c| c.name == name))
+        .cloned()
 }

@@ -896,3 +896,107 @@ async fn pin_deploys_a_new_revision_into_the_first_environment_only() {
         )
         .expect_code(0);
 }
+
+/// promote.toml naming the cluster and the service by ARN.
+fn arn_toml(app: &App) -> String {
+    format!(
+        "[envs]\norder = [\"staging\", \"prod\"]\n\n[ecs]\n\
+         cluster = \"arn:aws:ecs:us-east-1:123456789012:cluster/{p}-{{env}}\"\n\
+         services = [\"arn:aws:ecs:us-east-1:123456789012:service/{p}-{{env}}/web\"]\n",
+        p = app.prefix
+    )
+}
+
+#[tokio::test]
+async fn names_by_arn_round_trip_through_promote_rollback_atomic_and_cfg_diff() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &arn_toml(&app));
+    let before = app.running("prod").await;
+
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    run.expect_code(0);
+    let record = run.record();
+    assert_eq!(record["action"], "promoted", "{run}");
+    assert_eq!(
+        record["resource"],
+        format!("{}/web", app.cluster("prod")),
+        "records print the canonical CLUSTER/SERVICE\n{run}"
+    );
+    assert_eq!(record["pointer"], "web");
+    assert_eq!(record["region"], "us-east-1");
+    let promoted = app.running("prod").await;
+    assert_ne!(promoted, before);
+
+    // cfg-diff takes the tool's own record (it used to refuse it, exit 2).
+    let diff = sandbox.run(
+        &test_harness::binary("cfg-diff"),
+        &["staging", "prod"],
+        Some(&run.stdout),
+    );
+    assert_ne!(diff.code, 2, "{diff}");
+    assert!(!diff.stderr.contains("is not CLUSTER/SERVICE"), "{diff}");
+
+    // The release can be undone: rollback of its output restores the service.
+    let undone = sandbox.run(BIN, &["rollback"], Some(&run.stdout));
+    undone.expect_code(0);
+    assert_eq!(undone.record()["action"], "rolled_back", "{undone}");
+    assert_eq!(app.running("prod").await, before);
+
+    // --atomic promotes by ARN, and a record naming its service by ARN reads back too.
+    let atomic = sandbox.run(BIN, &["promote", "--to", "prod", "--atomic"], None);
+    atomic.expect_code(0);
+    assert_eq!(atomic.record()["action"], "promoted", "{atomic}");
+    assert_ne!(app.running("prod").await, before);
+    let by_arn = atomic.stdout.replace(
+        &format!("\"resource\":\"{}/web\"", app.cluster("prod")),
+        &format!(
+            "\"resource\":\"arn:aws:ecs:us-east-1:123456789012:service/{}/web\"",
+            app.cluster("prod")
+        ),
+    );
+    assert_ne!(by_arn, atomic.stdout);
+    let undone = sandbox.run(BIN, &["rollback"], Some(&by_arn));
+    undone.expect_code(0);
+    assert_eq!(app.running("prod").await, before, "{undone}");
+
+    // Flags by ARN: the cluster's ARN with a bare service, and a service ARN alone.
+    let staging_arn = format!(
+        "arn:aws:ecs:us-east-1:123456789012:cluster/{}",
+        app.cluster("staging")
+    );
+    let status = sandbox
+        .run(
+            BIN,
+            &["status", "--cluster", &staging_arn, "--service", "web"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(
+        status["resource"],
+        format!("{}/web", app.cluster("staging"))
+    );
+    assert_eq!(
+        status["env"], "staging",
+        "the cluster's environment, by name"
+    );
+    let pinned = sandbox
+        .run(
+            BIN,
+            &[
+                "pin",
+                "--cluster",
+                &staging_arn,
+                "--service",
+                &format!("{staging_arn}/web").replace(":cluster/", ":service/"),
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(
+        pinned["resource"],
+        format!("{}/web", app.cluster("staging"))
+    );
+}

@@ -2,11 +2,58 @@
 //! deployments, and the containers (images, environment, secrets' references) of a definition.
 //! ecs-pin acts on them; cfg-diff compares their configuration.
 
+use crate::arn::{EcsCluster, EcsService};
 use crate::aws::aws_error;
+use crate::config::Template;
 use crate::error::Result;
 use crate::memo::ReadOnce;
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 use aws_sdk_ecs::Client;
+
+/// The cluster that promote.toml's `templates` give `to` for the cluster named `cluster` in
+/// `from`, compared by name whatever form (name or ARN) the template writes; a cluster no
+/// template gives for `from` is the same in every environment.
+///
+/// # Errors
+/// A message when a template renders to something that is no cluster.
+pub fn cluster_in(
+    templates: &[Template],
+    cluster: &str,
+    from: &str,
+    to: &str,
+) -> std::result::Result<EcsCluster, String> {
+    for template in templates.iter().filter(|t| t.varies_by_env()) {
+        if EcsCluster::parse(&template.render(from))?.name == cluster {
+            return EcsCluster::parse(&template.render(to));
+        }
+    }
+    EcsCluster::parse(cluster)
+}
+
+/// The service's name in `to` for the service named `service` in `from`, as [`cluster_in`]
+/// does for clusters (a template may be a name or a service ARN).
+///
+/// # Errors
+/// A message when a template renders to something that is no service.
+pub fn service_in(
+    templates: &[Template],
+    service: &str,
+    from: &str,
+    to: &str,
+) -> std::result::Result<String, String> {
+    // A template that names no cluster is read in a cluster of no consequence here.
+    let name = |text: &str| {
+        EcsService::parse(text)
+            .or_else(|_| EcsService::parse_in(text, Some("-")))
+            .map(|s| s.service)
+    };
+    for template in templates.iter().filter(|t| t.varies_by_env()) {
+        if name(&template.render(from))? == service {
+            return name(&template.render(to));
+        }
+    }
+    Ok(service.to_string())
+}
 
 /// A service as it is now.
 #[derive(Debug, Clone, PartialEq)]
@@ -230,5 +277,34 @@ mod tests {
             "arn:aws:ecs:eu-west-1:123456789012:task-definition/web-prod"
         ));
         assert!(!names_a_revision("web:latest"));
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    #[test]
+    fn names_map_across_environments_whatever_form_the_template_writes() {
+        let arn =
+            Template::parse("arn:aws:ecs:eu-west-1:123456789012:cluster/orders-{env}").unwrap();
+        let prod = cluster_in(&[arn], "orders-staging", "staging", "prod").unwrap();
+        assert_eq!(prod.name, "orders-prod");
+        assert_eq!(prod.place.region.as_deref(), Some("eu-west-1"));
+        let services =
+            [
+                Template::parse(
+                    "arn:aws:ecs:eu-west-1:123456789012:service/orders-{env}/web-{env}",
+                )
+                .unwrap(),
+            ];
+        assert_eq!(
+            service_in(&services, "web-staging", "staging", "prod").unwrap(),
+            "web-prod"
+        );
+        assert_eq!(
+            service_in(&services, "api", "staging", "prod").unwrap(),
+            "api"
+        );
     }
 }
