@@ -246,7 +246,34 @@ impl<'a> EcsPin<'a> {
             _ => Verdict::ALLOWED,
         };
         let previous = deploy.then(|| current.clone());
-        let pinned = current.task_definition.clone().filter(|_| pinned);
+        let mut pinned = current.task_definition.clone().filter(|_| pinned);
+        if pinned.is_none() {
+            // The family's latest revision may be this very registration already (an earlier
+            // pin without --deploy): run that one rather than register its twin.
+            let family = running.definition.family().unwrap_or_default();
+            let (latest, latest_tags) =
+                shared::ecs::describe_task_definition(&at.client.ecs, family).await?;
+            if calls::registers_as(
+                &running.definition,
+                &running.tags,
+                &current.images,
+                &latest,
+                &latest_tags,
+            ) {
+                pinned = latest.task_definition_arn().map(str::to_string);
+            }
+        }
+        let reused = EcsArtifact {
+            task_definition: pinned.clone(),
+            images: current.images.clone(),
+        };
+        if !deploy && pinned.is_some() {
+            return Ok(Prepared::Settled(vec![target.record(
+                Action::Unchanged,
+                Some(&reused),
+                Some(&reused),
+            )]));
+        }
         let planned = EcsArtifact {
             task_definition: pinned.clone(),
             images: current.images.clone(),

@@ -1000,3 +1000,64 @@ async fn names_by_arn_round_trip_through_promote_rollback_atomic_and_cfg_diff() 
         format!("{}/web", app.cluster("staging"))
     );
 }
+
+/// The revisions of a task definition family, oldest first.
+async fn revisions(family: &str) -> Vec<String> {
+    ecs::ecs()
+        .list_task_definitions()
+        .family_prefix(family)
+        .send()
+        .await
+        .unwrap()
+        .task_definition_arns()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn pin_without_deploy_reuses_the_revision_that_already_matches() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    let family = format!("{}-staging", app.prefix);
+    assert_eq!(revisions(&family).await.len(), 1);
+    let args = [
+        "pin",
+        "--cluster",
+        &app.cluster("staging"),
+        "--service",
+        "web",
+    ];
+    let first = sandbox.run(BIN, &args, None).expect_code(0).record();
+    assert_eq!(first["action"], "published");
+    let second = sandbox.run(BIN, &args, None).expect_code(0).record();
+    assert_eq!(second["action"], "unchanged", "{second}");
+    assert_eq!(
+        second["artifact"]["task_definition"],
+        first["artifact"]["task_definition"]
+    );
+    let registered = revisions(&family).await;
+    assert_eq!(
+        registered.len(),
+        2,
+        "two runs registered one revision: {registered:?}"
+    );
+
+    // Once the tag moves, the pinned images differ: a new revision after all.
+    push_image(&app.repo, &format!("{}-3", app.prefix), "v1").await;
+    let moved = sandbox.run(BIN, &args, None).expect_code(0).record();
+    assert_eq!(moved["action"], "published", "{moved}");
+    assert_eq!(revisions(&family).await.len(), 3);
+    // --deploy runs the latest such revision too, rather than registering its twin.
+    let deployed = sandbox
+        .run(BIN, &[&args[..], &["--deploy"]].concat(), None)
+        .expect_code(0)
+        .record();
+    assert_eq!(
+        deployed["artifact"]["task_definition"],
+        moved["artifact"]["task_definition"]
+    );
+    assert_eq!(revisions(&family).await.len(), 3);
+    assert_eq!(
+        app.running("staging").await,
+        moved["artifact"]["task_definition"].as_str().unwrap()
+    );
+}
