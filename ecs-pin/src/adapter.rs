@@ -188,6 +188,16 @@ impl<'a> EcsPin<'a> {
                 Some(&previous),
             )]));
         }
+        // Every image is in ECR before anything is registered: a digest a lifecycle rule expired
+        // (or one typed by hand) would deploy a service that cannot start.
+        digests::check_exist(
+            self.clients,
+            &self.reads.memos,
+            target.env.as_deref(),
+            &name,
+            &images,
+        )
+        .await?;
         // The new revision's ARN is known only once it is registered.
         let planned = EcsArtifact {
             task_definition: None,
@@ -238,6 +248,14 @@ impl<'a> EcsPin<'a> {
                 Some(&current),
             )]));
         }
+        digests::check_exist(
+            self.clients,
+            &self.reads.memos,
+            service.env.as_deref(),
+            &service.resource(),
+            &current.images,
+        )
+        .await?;
         // A new revision enters the first environment only; the others get theirs by promotion.
         let verdict = match (&service.env, deploy) {
             (Some(env), true) => self
@@ -530,9 +548,29 @@ fn ecs_artifact(
     match value {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(v) => serde_json::from_value(v.clone())
-            .map(Some)
+            .map_err(|e| e.to_string())
+            .and_then(|a: EcsArtifact| consistent_images(&a).map(|()| Some(a)))
             .map_err(|e| Error::bad_input(origin, format!("`{field}` is not {ECS_SHAPE}: {e}"))),
     }
+}
+
+/// A record's `image` names its `digest`: a record that contradicts itself is not promoted (nor
+/// repeated in the output), whichever of the two someone edited.
+fn consistent(image: &str, digest: &str) -> std::result::Result<(), String> {
+    let named = ImageRef::parse(image)?.digest;
+    if named.as_deref() == Some(digest) {
+        Ok(())
+    } else {
+        Err(format!(
+            "its image {image} is not pinned by its digest {digest}"
+        ))
+    }
+}
+
+fn consistent_images(artifact: &EcsArtifact) -> std::result::Result<(), String> {
+    artifact.images.iter().try_for_each(|i| {
+        consistent(&i.image, &i.digest).map_err(|e| format!("container {}: {e}", i.container))
+    })
 }
 
 const ECS_SHAPE: &str = "an ecs artifact {\"task_definition\", \"images\"}";
@@ -721,9 +759,13 @@ impl Adapter for EcsPin<'_> {
     ) -> std::result::Result<Artifact, String> {
         match record.service {
             Service::Ecs => serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|a: EcsArtifact| consistent_images(&a).map(|()| a))
                 .map(Artifact::Ecs)
                 .map_err(|e| format!("{ECS_SHAPE}: {e}")),
             _ => serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|a: EcrArtifact| consistent(&a.image, &a.digest).map(|()| a))
                 .map(Artifact::Ecr)
                 .map_err(|e| format!("{ECR_SHAPE}: {e}")),
         }

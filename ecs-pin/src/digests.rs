@@ -90,25 +90,78 @@ pub(crate) async fn find(
     let lookups = groups
         .into_iter()
         .map(|((account, region, repository), indexes)| async move {
-            let at = clients.get(env, region.as_deref()).await?;
             let ids: Vec<ImageId> = indexes.iter().map(|&i| image_id(&references[i])).collect();
-            let images = memos
-                .of(&at)
-                .images
-                .get(&at.client.ecr, account.as_deref(), &repository, &ids)
-                .await?;
-            Ok::<_, Error>((indexes, ids, images, at))
+            let images = async {
+                let at = clients.get(env, region.as_deref()).await?;
+                let images = memos
+                    .of(&at)
+                    .images
+                    .get(&at.client.ecr, account.as_deref(), &repository, &ids)
+                    .await?;
+                Ok::<_, Error>((images, at))
+            }
+            .await;
+            (indexes, ids, images)
         });
-    for group in futures::future::join_all(lookups).await {
-        let (indexes, ids, images, at) = group?;
-        for ((index, id), image) in indexes.into_iter().zip(ids).zip(images) {
-            found[index] = Some(self::found(&references[index], &id, image, &at));
+    for (indexes, ids, images) in futures::future::join_all(lookups).await {
+        match images {
+            Ok((images, at)) => {
+                for ((index, id), image) in indexes.into_iter().zip(ids).zip(images) {
+                    found[index] = Some(self::found(&references[index], &id, image, &at));
+                }
+            }
+            // A missing repository is a refusal of each of its references, naming it; the
+            // other repositories' answers stand.
+            Err(Error::Precondition(message)) => {
+                for index in indexes {
+                    found[index] = Some(Err(Error::precondition(message.clone())));
+                }
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(found
         .into_iter()
         .map(|f| f.unwrap_or_else(|| Err(Error::usage("an image was not looked up"))))
         .collect())
+}
+
+/// Check that ECR has every image an artifact is about to run, by digest (one BatchGetImage per
+/// repository, none for an image this run has read already): an image a lifecycle rule expired,
+/// or a digest typed by hand, is refused naming the container, before anything is registered.
+/// Images of other registries are not ECR's to check.
+pub(crate) async fn check_exist(
+    clients: &Clients<'_>,
+    memos: &Memos,
+    env: Option<&str>,
+    what: &str,
+    images: &[ContainerImage],
+) -> Result<()> {
+    let mut containers = Vec::new();
+    let mut references = Vec::new();
+    for image in images {
+        let Ok(mut reference) = ImageRef::parse(&image.image) else {
+            continue;
+        };
+        if reference.ecr().is_none() {
+            continue;
+        }
+        reference.tag = None;
+        reference.digest = Some(image.digest.clone());
+        containers.push(image.container.as_str());
+        references.push(reference);
+    }
+    for (container, found) in containers
+        .into_iter()
+        .zip(find(clients, memos, env, &references).await?)
+    {
+        found.map_err(|e| {
+            Error::precondition(format!(
+                "{what}: container {container}: {e}; nothing changed"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// Look up, ahead of the work that needs them, the images of several environments: one

@@ -591,7 +591,7 @@ async fn bad_input_changes_nothing_and_names_the_line() {
     for (input, message) in [
         (format!("{good}{{\"service\":\"ecs\"\n"), "stdin:2: truncated JSON"),
         (format!("{good}{{\"service\":\"ecs\",\"action\":\"resolved\",\"resource\":\"c/s\",\"artifact\":{{\"images\":\"x\"}}}}\n"), "stdin:2: ecs record's `artifact`"),
-        (format!("{good}{{\"service\":\"ecs\",\"action\":\"resolved\",\"resource\":\"nocluster\",\"artifact\":{{\"task_definition\":null,\"images\":[{{\"container\":\"web\",\"image\":\"x\",\"digest\":\"y\"}}]}}}}\n"), "stdin:2: `resource`"),
+        (format!("{good}{{\"service\":\"ecs\",\"action\":\"resolved\",\"resource\":\"nocluster\",\"artifact\":{{\"task_definition\":null,\"images\":[{{\"container\":\"web\",\"image\":\"r@sha256:{a}\",\"digest\":\"sha256:{a}\"}}]}}}}\n", a = "a".repeat(64)), "stdin:2: `resource`"),
         (format!("{good}{{\"service\":\"ecz\",\"action\":\"resolved\",\"resource\":\"c/s\"}}\n"), "stdin:2: unknown service \"ecz\""),
     ] {
         let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&input));
@@ -1059,5 +1059,78 @@ async fn pin_without_deploy_reuses_the_revision_that_already_matches() {
     assert_eq!(
         app.running("staging").await,
         moved["artifact"]["task_definition"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn every_digest_is_checked_before_it_is_deployed() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+    let family = format!("{}-prod", app.prefix);
+    let revisions_before = revisions(&family).await;
+    let manifest = sandbox
+        .run(BIN, &["--resolve-digest", "--env", "staging"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+
+    // An image ECR does not have (say a lifecycle rule expired it): refused, naming it.
+    let gone = format!("sha256:{}", "0".repeat(64));
+    let expired = manifest.replace(&app.v2, &gone);
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&expired));
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("container web")
+            && run
+                .stderr
+                .contains(&format!("{}@{gone} does not exist", app.repo)),
+        "{run}"
+    );
+    assert_eq!(app.running("prod").await, before);
+    assert_eq!(
+        revisions(&family).await,
+        revisions_before,
+        "nothing registered"
+    );
+
+    // A record whose digest contradicts its image: bad input, and nothing changes.
+    let mut record: Value = serde_json::from_str(manifest.trim()).unwrap();
+    record["artifact"]["images"][0]["digest"] = json!(app.v1);
+    let run = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod"],
+        Some(&format!("{record}\n")),
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("is not pinned by its digest"), "{run}");
+    assert!(
+        run.stdout.is_empty(),
+        "the wrong digest is not repeated\n{run}"
+    );
+    assert_eq!(app.running("prod").await, before);
+    assert_eq!(revisions(&family).await, revisions_before);
+
+    // Not found is exit 4 naming what is missing: a repository, a cluster.
+    let missing = format!("{}/nothing", app.prefix);
+    let run = sandbox.run(BIN, &["resolve", &format!("{missing}:v1")], None);
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains(&format!("repository {missing} does not exist")),
+        "{run}"
+    );
+    let nowhere = format!("{}-nowhere", app.prefix);
+    let run = sandbox.run(
+        BIN,
+        &["status", "--cluster", &nowhere, "--service", "web"],
+        None,
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains(&format!("cluster {nowhere} does not exist")),
+        "{run}"
     );
 }

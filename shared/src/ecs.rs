@@ -122,6 +122,13 @@ pub async fn describe_services(
                 .send()
                 .await
                 .map_err(|e| {
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_cluster_not_found_exception())
+                    {
+                        return crate::Error::precondition(format!(
+                            "cluster {cluster} does not exist"
+                        ));
+                    }
                     let doing = match chunk {
                         [one] => format!("failed to describe service {cluster}/{one}"),
                         _ => format!(
