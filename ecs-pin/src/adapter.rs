@@ -10,7 +10,7 @@
 
 use crate::args::WaitArgs;
 use crate::calls::{self, Located};
-use crate::digests;
+use crate::digests::{self, OutsideEcr};
 use crate::plan::{self, Step};
 use crate::reads::{Depth, Reads};
 use crate::{read_running, tag_target, wait, Clients, Options, ServiceRef};
@@ -172,9 +172,16 @@ impl<'a> EcsPin<'a> {
         self.reads.want(&target);
         let want = match source {
             Source::Record(images) => images,
-            Source::Service(service) => read_running(&self.reads, &service).await?.artifact.images,
+            Source::Service(service) => {
+                read_running(&self.reads, &service, OutsideEcr::Refuse)
+                    .await?
+                    .artifact
+                    .images
+            }
         };
-        let running = read_running(&self.reads, &target).await?;
+        // The target's definition is about to be replaced: a tag outside ECR in it (which no
+        // record could pin) does not stand in the way.
+        let running = read_running(&self.reads, &target, OutsideEcr::Skip).await?;
         let name = target.resource();
         let images = plan::match_containers(&name, &want, &running.container_names())?;
         let step = plan::promote(&name, &running.artifact, &images, self.expect)?;
@@ -221,7 +228,7 @@ impl<'a> EcsPin<'a> {
 
     async fn prepare_pin(&self, service: ServiceRef, deploy: bool) -> Result<Prepared<Move>> {
         self.reads.want(&service);
-        let running = read_running(&self.reads, &service).await?;
+        let running = read_running(&self.reads, &service, OutsideEcr::Refuse).await?;
         let current = running.artifact;
         let at = running.at;
         // Pinned already: every container names exactly its image by digest.

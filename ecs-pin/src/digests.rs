@@ -210,35 +210,58 @@ pub(crate) async fn prefetch(
     .await;
 }
 
-/// Every container's image pinned by digest. An image already pinned by digest needs no lookup;
-/// a tag outside ECR cannot be resolved here and is refused, naming the container.
+/// What to do with a container that names a tag outside ECR, whose digest cannot be read here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutsideEcr {
+    /// Refuse, naming the container and how to pin it: its image is about to be promoted or
+    /// registered.
+    Refuse,
+    /// Leave the container out of the artifact: its definition is about to be replaced.
+    Skip,
+}
+
+/// Every container's image pinned by digest. An image already pinned by digest needs no lookup
+/// (and one of another registry passes unchanged); a tag outside ECR is `outside`'s to decide.
 pub(crate) async fn pin_containers(
     clients: &Clients<'_>,
     memos: &Memos,
     env: Option<&str>,
     what: &str,
     containers: &[(String, String)],
+    outside: OutsideEcr,
 ) -> Result<Vec<ContainerImage>> {
     let mut references = Vec::new();
     let mut lookups = Vec::new();
+    let mut kept = Vec::new();
     for (name, image) in containers {
         let reference = ImageRef::parse(image)
             .map_err(|e| Error::precondition(format!("{what}: container {name}: {e}")))?;
         if reference.digest.is_none() {
             if !reference.is_ecr() {
+                if outside == OutsideEcr::Skip {
+                    tracing::warn!(
+                        "{what}: container {name} runs {image}, a tag outside ECR: the record \
+                         names no digest for it"
+                    );
+                    continue;
+                }
                 return Err(Error::precondition(format!(
-                    "{what}: container {name} runs {image}, a tag outside ECR whose digest cannot be \
-                     resolved here; pin it by digest in the task definition"
+                    "{what}: container {name} runs {image}, a tag outside ECR (only \
+                     ACCOUNT.dkr.ecr.REGION.amazonaws.com is ECR; a name without a registry is \
+                     Docker Hub's) whose digest cannot be read here; pin it by digest in the task \
+                     definition ({image}@sha256:..., the digest `docker buildx imagetools \
+                     inspect {image}` prints), or push it to ECR and name it there"
                 )));
             }
             lookups.push(references.len());
         }
         references.push(reference);
+        kept.push(name);
     }
     let wanted: Vec<ImageRef> = lookups.iter().map(|&i| references[i].clone()).collect();
     let mut found = find(clients, memos, env, &wanted).await?.into_iter();
     let mut pinned = Vec::with_capacity(containers.len());
-    for ((name, _), reference) in containers.iter().zip(&references) {
+    for (name, reference) in kept.into_iter().zip(&references) {
         let (image, digest) = match (reference.by_own_digest(), &reference.digest) {
             (Some(image), Some(digest)) => (image, digest.clone()),
             _ => {

@@ -236,7 +236,11 @@ impl Running {
 
 /// Read what `service` runs. A service that does not exist is a refusal (exit 4) naming it.
 /// The work item should have said it [wants](reads::Reads::want) the service as it started.
-pub(crate) async fn read_running(reads: &Reads<'_>, service: &ServiceRef) -> Result<Running> {
+pub(crate) async fn read_running(
+    reads: &Reads<'_>,
+    service: &ServiceRef,
+    outside: digests::OutsideEcr,
+) -> Result<Running> {
     let (at, state) = reads.state(service).await?;
     let state = state.ok_or_else(|| {
         Error::precondition(format!("service {} does not exist", service.resource()))
@@ -262,6 +266,7 @@ pub(crate) async fn read_running(reads: &Reads<'_>, service: &ServiceRef) -> Res
         service.env.as_deref(),
         &service.resource(),
         &containers,
+        outside,
     )
     .await?;
     let artifact = EcsArtifact {

@@ -52,7 +52,7 @@ pub(crate) async fn run(
         out,
         describe,
         |service| async move {
-            let running = read_running(reads, &service).await?;
+            let running = read_running(reads, &service, crate::digests::OutsideEcr::Refuse).await?;
             let mut record =
                 service.record(Action::Resolved, &running.at, Some(&running.artifact), None);
             if with_deployments {

@@ -1134,3 +1134,99 @@ async fn every_digest_is_checked_before_it_is_deployed() {
         "{run}"
     );
 }
+
+#[tokio::test]
+async fn only_ecr_is_ecr() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    // A repository in the account named like a Docker Hub image (a common mirror), holding
+    // that tag: a name without a registry host is still Docker Hub's, never this one.
+    let mirror = format!("{}-hub/agent", app.prefix);
+    create_repository(&mirror, false).await;
+    let mirrored = push_image(&mirror, &format!("{}-mirror", app.prefix), "7").await;
+    let hub_digest = format!("sha256:{}", "b".repeat(64));
+    let container = |name: &'static str, image: String| Container {
+        name,
+        image,
+        environment: vec![],
+        secrets: vec![],
+    };
+
+    // The source names the Docker Hub tag: refused, saying how to pin it; prod unchanged.
+    create_service(
+        &app.cluster("staging"),
+        "agent",
+        &format!("{}-staging-agent", app.prefix),
+        &[container("agent", format!("{mirror}:7"))],
+    )
+    .await;
+    create_service(
+        &app.cluster("prod"),
+        "agent",
+        &format!("{}-prod-agent", app.prefix),
+        &[container("agent", "docker.io/library/nginx:1.27".into())],
+    )
+    .await;
+    let prod_before = service_task_definition(&app.cluster("prod"), "agent").await;
+    let run = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--service", "agent"],
+        None,
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("a tag outside ECR") && run.stderr.contains("pin it by digest"),
+        "{run}"
+    );
+    assert!(
+        !run.stdout.contains(&mirrored),
+        "not the mirror's image\n{run}"
+    );
+    assert_eq!(
+        service_task_definition(&app.cluster("prod"), "agent").await,
+        prod_before
+    );
+
+    // Pinned by digest, another registry's image passes unchanged, and prod's tag outside
+    // ECR (about to be replaced) does not block the promotion.
+    let pinned = format!("{mirror}@{hub_digest}");
+    let web = format!("{REGISTRY}/{}:v2", app.repo);
+    let family = format!("{}-staging-agent", app.prefix);
+    let arn = ecs::register(
+        &family,
+        &[container("agent", pinned.clone()), container("web", web)],
+    )
+    .await;
+    set_service(&app.cluster("staging"), "agent", &arn).await;
+    let prod_family = format!("{}-prod-agent", app.prefix);
+    let prod_arn = ecs::register(
+        &prod_family,
+        &[
+            container("agent", "docker.io/library/nginx:1.27".into()),
+            container("web", format!("{REGISTRY}/{}:v1", app.repo)),
+        ],
+    )
+    .await;
+    set_service(&app.cluster("prod"), "agent", &prod_arn).await;
+    let run = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--service", "agent"],
+        None,
+    );
+    run.expect_code(0);
+    let record = run.record();
+    assert_eq!(record["action"], "promoted", "{run}");
+    let running = service_task_definition(&app.cluster("prod"), "agent").await;
+    assert_eq!(
+        running,
+        record["artifact"]["task_definition"].as_str().unwrap()
+    );
+    let (definition, _) = task_definition(&running).await;
+    let images: Vec<&str> = definition
+        .container_definitions()
+        .iter()
+        .map(|c| c.image().unwrap())
+        .collect();
+    assert_eq!(images, [pinned.as_str(), app.pinned(&app.v2).as_str()]);
+}
