@@ -13,7 +13,7 @@ use crate::calls::{self, Located};
 use crate::digests::{self, OutsideEcr};
 use crate::plan::{self, Step};
 use crate::reads::{Depth, Reads};
-use crate::{read_running, tag_target, wait, Clients, Options, ServiceRef};
+use crate::{read_running, read_what_runs, tag_target, wait, Clients, Options, ServiceRef};
 use aws_sdk_ecs::types::{Tag, TaskDefinition};
 use shared::batch::Outcome;
 use shared::ecr::{registry_host, Image, ImageId};
@@ -130,6 +130,8 @@ pub(crate) struct EcsPin<'a> {
     wait: Option<WaitArgs>,
     /// `--expect`: the task definition a promotion's target must run now.
     expect: Option<&'a str>,
+    /// `--force`: promote what a source's tasks run even where its tags name other images now.
+    force: bool,
     /// promote.toml's order, for a revision deployed straight into an environment (`pin`).
     order: Order<'a>,
 }
@@ -144,6 +146,7 @@ impl<'a> EcsPin<'a> {
             dry_run: opts.dry_run,
             wait: None,
             expect: None,
+            force: false,
             order: Order::new(&[], false),
         }
     }
@@ -156,6 +159,11 @@ impl<'a> EcsPin<'a> {
 
     pub fn expecting(mut self, expect: Option<&'a str>) -> Self {
         self.expect = expect;
+        self
+    }
+
+    pub fn forcing(mut self, force: bool) -> Self {
+        self.force = force;
         self
     }
 
@@ -173,10 +181,22 @@ impl<'a> EcsPin<'a> {
         let want = match source {
             Source::Record(images) => images,
             Source::Service(service) => {
-                read_running(&self.reads, &service, OutsideEcr::Refuse)
-                    .await?
-                    .artifact
-                    .images
+                let source = read_what_runs(&self.reads, &service).await?;
+                // Someone moved a tag since the source's tasks started: what the tag names now is
+                // not what the source ran, and promoting it would ship what nobody tested.
+                if let Some(note) = source.what_runs.as_ref().and_then(|w| w.note.as_ref()) {
+                    if !self.force {
+                        return Err(Error::precondition(format!(
+                            "{}: {note}; nothing changed (pass --force to promote what its tasks run)",
+                            service.resource()
+                        )));
+                    }
+                    tracing::warn!(
+                        "{}: {note}; promoting what its tasks run because of --force",
+                        service.resource()
+                    );
+                }
+                source.artifact.images
             }
         };
         // The target's definition is about to be replaced: a tag outside ECR in it (which no

@@ -221,6 +221,8 @@ pub(crate) struct Running {
     pub definition: TaskDefinition,
     pub tags: Vec<Tag>,
     pub artifact: EcsArtifact,
+    /// Where the digests were read ([`read_what_runs`]); `None`: from ECR, not asked further.
+    pub what_runs: Option<plan::WhatRuns>,
 }
 
 impl Running {
@@ -285,7 +287,86 @@ pub(crate) async fn read_running(
         definition,
         tags,
         artifact,
+        what_runs: None,
     })
+}
+
+/// What `service` runs, as its tasks report it: where its definition names a tag, the digest
+/// its running tasks run (someone may have moved the tag since they started), not the one the
+/// tag names now. No task running: ECR's answer, with a warning.
+pub(crate) async fn read_what_runs(reads: &Reads<'_>, service: &ServiceRef) -> Result<Running> {
+    let mut running = read_running(reads, service, digests::OutsideEcr::Refuse).await?;
+    let tagged: Vec<(String, String, String)> = running
+        .definition
+        .container_definitions()
+        .iter()
+        .zip(&running.artifact.images)
+        .filter(|(c, _)| {
+            shared::image::ImageRef::parse(c.image().unwrap_or_default())
+                .is_ok_and(|r| r.digest.is_none())
+        })
+        .map(|(c, i)| {
+            (
+                i.container.clone(),
+                c.image().unwrap_or_default().to_string(),
+                i.digest.clone(),
+            )
+        })
+        .collect();
+    let tasks = if tagged.is_empty() {
+        Vec::new()
+    } else {
+        shared::ecs::running_tasks(
+            &running.at.client.ecs,
+            &service.cluster,
+            &service.service,
+            &running.state.task_definition,
+        )
+        .await?
+        .into_iter()
+        .map(|t| t.containers)
+        .collect()
+    };
+    let what = plan::what_runs(&tagged, &tasks);
+    if what.source == plan::DigestSource::Registry {
+        tracing::warn!(
+            "{}: no task runs, so its digests are what its tags name in ECR now",
+            service.resource()
+        );
+    }
+    for (container, digest) in &what.digests {
+        if let Some(image) = running
+            .artifact
+            .images
+            .iter_mut()
+            .find(|i| &i.container == container)
+        {
+            let base = image
+                .image
+                .rsplit_once('@')
+                .map_or(image.image.as_str(), |(b, _)| b);
+            image.image = format!("{base}@{digest}");
+            image.digest.clone_from(digest);
+        }
+    }
+    running.what_runs = Some(what);
+    Ok(running)
+}
+
+impl Running {
+    /// `digest_source` and, when the tasks and the tags disagree, `digest_note`, on `record`.
+    pub fn annotate(&self, record: &mut Record) {
+        if let Some(what) = &self.what_runs {
+            record
+                .extra
+                .insert("digest_source".into(), what.source.as_str().into());
+            if let Some(note) = &what.note {
+                record
+                    .extra
+                    .insert("digest_note".into(), note.clone().into());
+            }
+        }
+    }
 }
 
 /// The services a command names: --cluster and --service, else promote.toml's [ecs] for --env.

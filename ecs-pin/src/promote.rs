@@ -59,7 +59,8 @@ pub(crate) async fn run(
 
     let adapter = EcsPin::new(clients, opts)
         .waiting(&args.wait)
-        .expecting(args.expect.as_deref());
+        .expecting(args.expect.as_deref())
+        .forcing(args.force);
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
     match source {
         engine::Source::Records | engine::Source::Nothing => {

@@ -1230,3 +1230,24 @@ async fn only_ecr_is_ecr() {
         .collect();
     assert_eq!(images, [pinned.as_str(), app.pinned(&app.v2).as_str()]);
 }
+
+/// The emulator starts no task for a service (see docs: ListTasks answers nothing for it), so
+/// this is the fallback: no task runs, the digests are what the tags name in ECR, with a warning.
+/// The tasks' own digests, and their disagreement with a moved tag, are in tests/mocks.rs.
+#[tokio::test]
+async fn with_no_task_running_the_digests_come_from_ecr_with_a_warning() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let run = sandbox.run(BIN, &["status", "--env", "staging"], None);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("no task runs, so its digests are what its tags name in ECR now"),
+        "{run}"
+    );
+    let record = run.record();
+    assert_eq!(record["digest_source"], "registry", "{record}");
+    assert_eq!(record["digest_note"], Value::Null, "{record}");
+    assert_eq!(record["artifact"]["images"][0]["digest"], app.v2.as_str());
+}

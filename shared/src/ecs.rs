@@ -196,6 +196,93 @@ fn state_of(cluster: &str, service: &str, found: &aws_sdk_ecs::types::Service) -
     }
 }
 
+/// DescribeTasks takes at most this many tasks a call.
+pub const TASKS_PER_CALL: usize = 100;
+
+/// What one running task of a service reports: each container's name and the digest of the
+/// image it runs (`None` where ECS has not reported one yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningTask {
+    pub containers: Vec<(String, Option<String>)>,
+}
+
+/// The tasks that `service` of `cluster` runs now from `task_definition` (RUNNING, started by the
+/// service): ListTasks, then DescribeTasks [`TASKS_PER_CALL`] a call. What they report is what
+/// the environment runs, whatever a tag names by now.
+///
+/// # Errors
+/// When ECS cannot be asked.
+pub async fn running_tasks(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+) -> Result<Vec<RunningTask>> {
+    let doing = || format!("failed to list the tasks of service {cluster}/{service}");
+    let mut arns: Vec<String> = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = client
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| aws_error(doing(), &e))?;
+        arns.extend(out.task_arns().iter().cloned());
+        match out.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_string()),
+            _ => break,
+        }
+    }
+    let short = |arn: &str| {
+        arn.rsplit_once("task-definition/")
+            .map_or(arn, |(_, rest)| rest)
+            .to_string()
+    };
+    let ours = short(task_definition);
+    let group = format!("service:{service}");
+    let answers = futures::future::try_join_all(arns.chunks(TASKS_PER_CALL).map(|chunk| async {
+        client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                aws_error(
+                    format!("failed to describe the tasks of service {cluster}/{service}"),
+                    &e,
+                )
+            })
+    }))
+    .await?;
+    Ok(answers
+        .iter()
+        .flat_map(|out| out.tasks())
+        // The service's own tasks (ECS groups them as `service:NAME`), of the definition it runs.
+        .filter(|task| task.group().is_none_or(|g| g == group))
+        .filter(|task| {
+            task.task_definition_arn()
+                .is_some_and(|arn| short(arn) == ours)
+        })
+        .map(|task| RunningTask {
+            containers: task
+                .containers()
+                .iter()
+                .map(|c| {
+                    (
+                        c.name().unwrap_or_default().to_string(),
+                        c.image_digest().map(str::to_string),
+                    )
+                })
+                .collect(),
+        })
+        .collect())
+}
+
 /// A task definition and its tags (tags are not part of the definition itself, but a new
 /// revision should carry them on).
 pub async fn describe_task_definition(
