@@ -259,26 +259,40 @@ fn unit_from_record(
             }
         }
         Service::Ecs => {
-            let (cluster, service) = record.resource.split_once('/').ok_or_else(|| {
-                Error::bad_input(
-                    origin,
-                    format!("`resource` {:?} is not CLUSTER/SERVICE", record.resource),
-                )
-            })?;
+            // `CLUSTER/SERVICE` or a service ARN: the names ecs-pin's records print.
+            let named = shared::arn::EcsService::parse(&record.resource)
+                .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
             let ecs = project.and_then(|p| p.ecs.as_ref());
             let clusters: Vec<Template> = ecs.map(|e| vec![e.cluster.clone()]).unwrap_or_default();
             let services: Vec<Template> = ecs.map(|e| e.services.clone()).unwrap_or_default();
-
+            // Mapped by name, whatever form (name or ARN) promote.toml writes.
+            let place = |to: &str| -> Result<Place> {
+                let mapped = |r: std::result::Result<String, String>| {
+                    r.map_err(|e| Error::usage(format!("promote.toml [ecs]: {e}")))
+                };
+                Ok(match env {
+                    Some(from) => Place::Ecs {
+                        cluster: mapped(
+                            shared::ecs::cluster_in(&clusters, &named.cluster, from, to)
+                                .map(|c| c.name),
+                        )?,
+                        service: mapped(shared::ecs::service_in(
+                            &services,
+                            &named.service,
+                            from,
+                            to,
+                        ))?,
+                    },
+                    None => Place::Ecs {
+                        cluster: named.cluster.clone(),
+                        service: named.service.clone(),
+                    },
+                })
+            };
             Unit {
                 source: Source::Ecs,
-                a: Place::Ecs {
-                    cluster: map(&clusters, cluster, a),
-                    service: map(&services, service, a),
-                },
-                b: Place::Ecs {
-                    cluster: map(&clusters, cluster, b),
-                    service: map(&services, service, b),
-                },
+                a: place(a)?,
+                b: place(b)?,
             }
         }
         Service::Apigateway => {

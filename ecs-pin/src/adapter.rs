@@ -10,10 +10,10 @@
 
 use crate::args::WaitArgs;
 use crate::calls::{self, Located};
-use crate::digests;
+use crate::digests::{self, OutsideEcr};
 use crate::plan::{self, Step};
 use crate::reads::{Depth, Reads};
-use crate::{read_running, tag_target, wait, Clients, Options, ServiceRef};
+use crate::{read_running, read_what_runs, tag_target, wait, Clients, Options, ServiceRef};
 use aws_sdk_ecs::types::{Tag, TaskDefinition};
 use shared::batch::Outcome;
 use shared::ecr::{registry_host, Image, ImageId};
@@ -130,6 +130,8 @@ pub(crate) struct EcsPin<'a> {
     wait: Option<WaitArgs>,
     /// `--expect`: the task definition a promotion's target must run now.
     expect: Option<&'a str>,
+    /// `--force`: promote what a source's tasks run even where its tags name other images now.
+    force: bool,
     /// promote.toml's order, for a revision deployed straight into an environment (`pin`).
     order: Order<'a>,
 }
@@ -144,6 +146,7 @@ impl<'a> EcsPin<'a> {
             dry_run: opts.dry_run,
             wait: None,
             expect: None,
+            force: false,
             order: Order::new(&[], false),
         }
     }
@@ -156,6 +159,11 @@ impl<'a> EcsPin<'a> {
 
     pub fn expecting(mut self, expect: Option<&'a str>) -> Self {
         self.expect = expect;
+        self
+    }
+
+    pub fn forcing(mut self, force: bool) -> Self {
+        self.force = force;
         self
     }
 
@@ -172,9 +180,28 @@ impl<'a> EcsPin<'a> {
         self.reads.want(&target);
         let want = match source {
             Source::Record(images) => images,
-            Source::Service(service) => read_running(&self.reads, &service).await?.artifact.images,
+            Source::Service(service) => {
+                let source = read_what_runs(&self.reads, &service).await?;
+                // Someone moved a tag since the source's tasks started: what the tag names now is
+                // not what the source ran, and promoting it would ship what nobody tested.
+                if let Some(note) = source.what_runs.as_ref().and_then(|w| w.note.as_ref()) {
+                    if !self.force {
+                        return Err(Error::precondition(format!(
+                            "{}: {note}; nothing changed (pass --force to promote what its tasks run)",
+                            service.resource()
+                        )));
+                    }
+                    tracing::warn!(
+                        "{}: {note}; promoting what its tasks run because of --force",
+                        service.resource()
+                    );
+                }
+                source.artifact.images
+            }
         };
-        let running = read_running(&self.reads, &target).await?;
+        // The target's definition is about to be replaced: a tag outside ECR in it (which no
+        // record could pin) does not stand in the way.
+        let running = read_running(&self.reads, &target, OutsideEcr::Skip).await?;
         let name = target.resource();
         let images = plan::match_containers(&name, &want, &running.container_names())?;
         let step = plan::promote(&name, &running.artifact, &images, self.expect)?;
@@ -188,6 +215,16 @@ impl<'a> EcsPin<'a> {
                 Some(&previous),
             )]));
         }
+        // Every image is in ECR before anything is registered: a digest a lifecycle rule expired
+        // (or one typed by hand) would deploy a service that cannot start.
+        digests::check_exist(
+            self.clients,
+            &self.reads.memos,
+            target.env.as_deref(),
+            &name,
+            &images,
+        )
+        .await?;
         // The new revision's ARN is known only once it is registered.
         let planned = EcsArtifact {
             task_definition: None,
@@ -211,7 +248,7 @@ impl<'a> EcsPin<'a> {
 
     async fn prepare_pin(&self, service: ServiceRef, deploy: bool) -> Result<Prepared<Move>> {
         self.reads.want(&service);
-        let running = read_running(&self.reads, &service).await?;
+        let running = read_running(&self.reads, &service, OutsideEcr::Refuse).await?;
         let current = running.artifact;
         let at = running.at;
         // Pinned already: every container names exactly its image by digest.
@@ -238,6 +275,14 @@ impl<'a> EcsPin<'a> {
                 Some(&current),
             )]));
         }
+        digests::check_exist(
+            self.clients,
+            &self.reads.memos,
+            service.env.as_deref(),
+            &service.resource(),
+            &current.images,
+        )
+        .await?;
         // A new revision enters the first environment only; the others get theirs by promotion.
         let verdict = match (&service.env, deploy) {
             (Some(env), true) => self
@@ -246,7 +291,34 @@ impl<'a> EcsPin<'a> {
             _ => Verdict::ALLOWED,
         };
         let previous = deploy.then(|| current.clone());
-        let pinned = current.task_definition.clone().filter(|_| pinned);
+        let mut pinned = current.task_definition.clone().filter(|_| pinned);
+        if pinned.is_none() {
+            // The family's latest revision may be this very registration already (an earlier
+            // pin without --deploy): run that one rather than register its twin.
+            let family = running.definition.family().unwrap_or_default();
+            let (latest, latest_tags) =
+                shared::ecs::describe_task_definition(&at.client.ecs, family).await?;
+            if calls::registers_as(
+                &running.definition,
+                &running.tags,
+                &current.images,
+                &latest,
+                &latest_tags,
+            ) {
+                pinned = latest.task_definition_arn().map(str::to_string);
+            }
+        }
+        let reused = EcsArtifact {
+            task_definition: pinned.clone(),
+            images: current.images.clone(),
+        };
+        if !deploy && pinned.is_some() {
+            return Ok(Prepared::Settled(vec![target.record(
+                Action::Unchanged,
+                Some(&reused),
+                Some(&reused),
+            )]));
+        }
         let planned = EcsArtifact {
             task_definition: pinned.clone(),
             images: current.images.clone(),
@@ -503,9 +575,29 @@ fn ecs_artifact(
     match value {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(v) => serde_json::from_value(v.clone())
-            .map(Some)
+            .map_err(|e| e.to_string())
+            .and_then(|a: EcsArtifact| consistent_images(&a).map(|()| Some(a)))
             .map_err(|e| Error::bad_input(origin, format!("`{field}` is not {ECS_SHAPE}: {e}"))),
     }
+}
+
+/// A record's `image` names its `digest`: a record that contradicts itself is not promoted (nor
+/// repeated in the output), whichever of the two someone edited.
+fn consistent(image: &str, digest: &str) -> std::result::Result<(), String> {
+    let named = ImageRef::parse(image)?.digest;
+    if named.as_deref() == Some(digest) {
+        Ok(())
+    } else {
+        Err(format!(
+            "its image {image} is not pinned by its digest {digest}"
+        ))
+    }
+}
+
+fn consistent_images(artifact: &EcsArtifact) -> std::result::Result<(), String> {
+    artifact.images.iter().try_for_each(|i| {
+        consistent(&i.image, &i.digest).map_err(|e| format!("container {}: {e}", i.container))
+    })
 }
 
 const ECS_SHAPE: &str = "an ecs artifact {\"task_definition\", \"images\"}";
@@ -656,8 +748,12 @@ impl Adapter for EcsPin<'_> {
                         "an ecs change record names no `task_definition`",
                     ));
                 }
-                let service = ServiceRef::from_resource(&record.resource, record.env.clone())
-                    .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
+                let service = ServiceRef::from_resource(
+                    &record.resource,
+                    record.env.clone(),
+                    record.region.as_deref(),
+                )
+                .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
                 if &service.service != pointer {
                     return Err(Error::bad_input(
                         origin,
@@ -690,9 +786,13 @@ impl Adapter for EcsPin<'_> {
     ) -> std::result::Result<Artifact, String> {
         match record.service {
             Service::Ecs => serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|a: EcsArtifact| consistent_images(&a).map(|()| a))
                 .map(Artifact::Ecs)
                 .map_err(|e| format!("{ECS_SHAPE}: {e}")),
             _ => serde_json::from_value(value.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|a: EcrArtifact| consistent(&a.image, &a.digest).map(|()| a))
                 .map(Artifact::Ecr)
                 .map_err(|e| format!("{ECR_SHAPE}: {e}")),
         }

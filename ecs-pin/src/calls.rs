@@ -1,7 +1,7 @@
 //! The thin layer of ECR and ECS calls that change things, and the clients per environment.
 //! Reads shared with other tools live in `shared::ecr` and `shared::ecs`.
 
-use aws_sdk_ecs::types::{Tag, TaskDefinition};
+use aws_sdk_ecs::types::{ContainerDefinition, Tag, TaskDefinition};
 use shared::aws::aws_error;
 use shared::ecr::Image;
 use shared::record::ContainerImage;
@@ -99,17 +99,9 @@ pub async fn remove_tag(
     Ok(())
 }
 
-/// Register a new revision of `definition`'s family: the same definition (roles, CPU, memory,
-/// environment, secrets, logging, volumes...) with each named container's image replaced. The
-/// fields ECS fills in itself (ARN, revision, status, timestamps) are not carried over, nor
-/// inference accelerators, which ECS no longer accepts.
-pub async fn register(
-    at: &Located,
-    definition: &TaskDefinition,
-    tags: &[Tag],
-    images: &[ContainerImage],
-) -> Result<String> {
-    let containers = definition
+/// `definition`'s containers, each named one running its image of `images`.
+fn with_images(definition: &TaskDefinition, images: &[ContainerImage]) -> Vec<ContainerDefinition> {
+    definition
         .container_definitions()
         .iter()
         .map(|container| {
@@ -122,7 +114,56 @@ pub async fn register(
             }
             container
         })
-        .collect();
+        .collect()
+}
+
+/// Whether [`register`] of `definition` with `images` would register what `existing` (a
+/// revision of the same family, with its tags) already is: every field it sends, containers
+/// and tags included. Both were read back from ECS, so the defaults ECS fills in are in both.
+#[must_use]
+pub fn registers_as(
+    definition: &TaskDefinition,
+    tags: &[Tag],
+    images: &[ContainerImage],
+    existing: &TaskDefinition,
+    existing_tags: &[Tag],
+) -> bool {
+    let (a, b) = (definition, existing);
+    let mut tags_a = tags.to_vec();
+    let mut tags_b = existing_tags.to_vec();
+    let by_key = |t: &Tag, u: &Tag| t.key().cmp(&u.key()).then(t.value().cmp(&u.value()));
+    tags_a.sort_by(by_key);
+    tags_b.sort_by(by_key);
+    a.family() == b.family()
+        && with_images(a, images) == b.container_definitions()
+        && a.task_role_arn() == b.task_role_arn()
+        && a.execution_role_arn() == b.execution_role_arn()
+        && a.network_mode() == b.network_mode()
+        && a.volumes() == b.volumes()
+        && a.placement_constraints() == b.placement_constraints()
+        && a.requires_compatibilities() == b.requires_compatibilities()
+        && a.cpu() == b.cpu()
+        && a.memory() == b.memory()
+        && a.pid_mode() == b.pid_mode()
+        && a.ipc_mode() == b.ipc_mode()
+        && a.proxy_configuration() == b.proxy_configuration()
+        && a.ephemeral_storage() == b.ephemeral_storage()
+        && a.runtime_platform() == b.runtime_platform()
+        && a.enable_fault_injection() == b.enable_fault_injection()
+        && tags_a == tags_b
+}
+
+/// Register a new revision of `definition`'s family: the same definition (roles, CPU, memory,
+/// environment, secrets, logging, volumes...) with each named container's image replaced. The
+/// fields ECS fills in itself (ARN, revision, status, timestamps) are not carried over, nor
+/// inference accelerators, which ECS no longer accepts.
+pub async fn register(
+    at: &Located,
+    definition: &TaskDefinition,
+    tags: &[Tag],
+    images: &[ContainerImage],
+) -> Result<String> {
+    let containers = with_images(definition, images);
     let family = definition.family().unwrap_or_default();
     let out = at
         .client

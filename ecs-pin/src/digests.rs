@@ -90,25 +90,78 @@ pub(crate) async fn find(
     let lookups = groups
         .into_iter()
         .map(|((account, region, repository), indexes)| async move {
-            let at = clients.get(env, region.as_deref()).await?;
             let ids: Vec<ImageId> = indexes.iter().map(|&i| image_id(&references[i])).collect();
-            let images = memos
-                .of(&at)
-                .images
-                .get(&at.client.ecr, account.as_deref(), &repository, &ids)
-                .await?;
-            Ok::<_, Error>((indexes, ids, images, at))
+            let images = async {
+                let at = clients.get(env, region.as_deref()).await?;
+                let images = memos
+                    .of(&at)
+                    .images
+                    .get(&at.client.ecr, account.as_deref(), &repository, &ids)
+                    .await?;
+                Ok::<_, Error>((images, at))
+            }
+            .await;
+            (indexes, ids, images)
         });
-    for group in futures::future::join_all(lookups).await {
-        let (indexes, ids, images, at) = group?;
-        for ((index, id), image) in indexes.into_iter().zip(ids).zip(images) {
-            found[index] = Some(self::found(&references[index], &id, image, &at));
+    for (indexes, ids, images) in futures::future::join_all(lookups).await {
+        match images {
+            Ok((images, at)) => {
+                for ((index, id), image) in indexes.into_iter().zip(ids).zip(images) {
+                    found[index] = Some(self::found(&references[index], &id, image, &at));
+                }
+            }
+            // A missing repository is a refusal of each of its references, naming it; the
+            // other repositories' answers stand.
+            Err(Error::Precondition(message)) => {
+                for index in indexes {
+                    found[index] = Some(Err(Error::precondition(message.clone())));
+                }
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(found
         .into_iter()
         .map(|f| f.unwrap_or_else(|| Err(Error::usage("an image was not looked up"))))
         .collect())
+}
+
+/// Check that ECR has every image an artifact is about to run, by digest (one BatchGetImage per
+/// repository, none for an image this run has read already): an image a lifecycle rule expired,
+/// or a digest typed by hand, is refused naming the container, before anything is registered.
+/// Images of other registries are not ECR's to check.
+pub(crate) async fn check_exist(
+    clients: &Clients<'_>,
+    memos: &Memos,
+    env: Option<&str>,
+    what: &str,
+    images: &[ContainerImage],
+) -> Result<()> {
+    let mut containers = Vec::new();
+    let mut references = Vec::new();
+    for image in images {
+        let Ok(mut reference) = ImageRef::parse(&image.image) else {
+            continue;
+        };
+        if reference.ecr().is_none() {
+            continue;
+        }
+        reference.tag = None;
+        reference.digest = Some(image.digest.clone());
+        containers.push(image.container.as_str());
+        references.push(reference);
+    }
+    for (container, found) in containers
+        .into_iter()
+        .zip(find(clients, memos, env, &references).await?)
+    {
+        found.map_err(|e| {
+            Error::precondition(format!(
+                "{what}: container {container}: {e}; nothing changed"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// Look up, ahead of the work that needs them, the images of several environments: one
@@ -157,35 +210,58 @@ pub(crate) async fn prefetch(
     .await;
 }
 
-/// Every container's image pinned by digest. An image already pinned by digest needs no lookup;
-/// a tag outside ECR cannot be resolved here and is refused, naming the container.
+/// What to do with a container that names a tag outside ECR, whose digest cannot be read here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OutsideEcr {
+    /// Refuse, naming the container and how to pin it: its image is about to be promoted or
+    /// registered.
+    Refuse,
+    /// Leave the container out of the artifact: its definition is about to be replaced.
+    Skip,
+}
+
+/// Every container's image pinned by digest. An image already pinned by digest needs no lookup
+/// (and one of another registry passes unchanged); a tag outside ECR is `outside`'s to decide.
 pub(crate) async fn pin_containers(
     clients: &Clients<'_>,
     memos: &Memos,
     env: Option<&str>,
     what: &str,
     containers: &[(String, String)],
+    outside: OutsideEcr,
 ) -> Result<Vec<ContainerImage>> {
     let mut references = Vec::new();
     let mut lookups = Vec::new();
+    let mut kept = Vec::new();
     for (name, image) in containers {
         let reference = ImageRef::parse(image)
             .map_err(|e| Error::precondition(format!("{what}: container {name}: {e}")))?;
         if reference.digest.is_none() {
             if !reference.is_ecr() {
+                if outside == OutsideEcr::Skip {
+                    tracing::warn!(
+                        "{what}: container {name} runs {image}, a tag outside ECR: the record \
+                         names no digest for it"
+                    );
+                    continue;
+                }
                 return Err(Error::precondition(format!(
-                    "{what}: container {name} runs {image}, a tag outside ECR whose digest cannot be \
-                     resolved here; pin it by digest in the task definition"
+                    "{what}: container {name} runs {image}, a tag outside ECR (only \
+                     ACCOUNT.dkr.ecr.REGION.amazonaws.com is ECR; a name without a registry is \
+                     Docker Hub's) whose digest cannot be read here; pin it by digest in the task \
+                     definition ({image}@sha256:..., the digest `docker buildx imagetools \
+                     inspect {image}` prints), or push it to ECR and name it there"
                 )));
             }
             lookups.push(references.len());
         }
         references.push(reference);
+        kept.push(name);
     }
     let wanted: Vec<ImageRef> = lookups.iter().map(|&i| references[i].clone()).collect();
     let mut found = find(clients, memos, env, &wanted).await?.into_iter();
     let mut pinned = Vec::with_capacity(containers.len());
-    for ((name, _), reference) in containers.iter().zip(&references) {
+    for (name, reference) in kept.into_iter().zip(&references) {
         let (image, digest) = match (reference.by_own_digest(), &reference.digest) {
             (Some(image), Some(digest)) => (image, digest.clone()),
             _ => {

@@ -29,6 +29,7 @@ use aws_sdk_ecs::types::{Tag, TaskDefinition};
 pub use calls::Clients;
 use calls::Located;
 use reads::Reads;
+use shared::arn::{EcsCluster, EcsService};
 pub use shared::cli::Options;
 use shared::cli::{CommonArgs, Context, Tool};
 use shared::config::{Project, Template};
@@ -127,12 +128,15 @@ pub async fn execute(
     }
 }
 
-/// One service of one cluster: the pointer an `ecs` record is about.
+/// One service of one cluster: the pointer an `ecs` record is about. Its names are the canonical
+/// ones (records print `CLUSTER/SERVICE` whatever form named it); `region` is where an ARN (or a
+/// record) says it lives, which is where its calls go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ServiceRef {
     pub cluster: String,
     pub service: String,
     pub env: Option<String>,
+    pub region: Option<String>,
 }
 
 impl ServiceRef {
@@ -141,23 +145,32 @@ impl ServiceRef {
         format!("{}/{}", self.cluster, self.service)
     }
 
-    /// Parse a record's `resource`.
+    /// A service as a flag or promote.toml names it (a name or an ARN), in `cluster` (a name or
+    /// an ARN).
+    pub fn named(service: &str, cluster: &str, env: Option<String>) -> Result<ServiceRef> {
+        let parsed = EcsService::parse_in(service, Some(cluster)).map_err(Error::usage)?;
+        Ok(ServiceRef {
+            cluster: parsed.cluster,
+            service: parsed.service,
+            env,
+            region: parsed.place.region,
+        })
+    }
+
+    /// Parse a record's `resource`: `CLUSTER/SERVICE` or a service ARN. The record's `region`
+    /// stands where the ARN names none.
     pub fn from_resource(
         resource: &str,
         env: Option<String>,
+        region: Option<&str>,
     ) -> std::result::Result<ServiceRef, String> {
-        match resource.split_once('/') {
-            Some((cluster, service))
-                if !cluster.is_empty() && !service.is_empty() && !service.contains('/') =>
-            {
-                Ok(ServiceRef {
-                    cluster: cluster.to_string(),
-                    service: service.to_string(),
-                    env,
-                })
-            }
-            _ => Err(format!("{resource:?} is not CLUSTER/SERVICE")),
-        }
+        let parsed = EcsService::parse(resource)?;
+        Ok(ServiceRef {
+            cluster: parsed.cluster,
+            service: parsed.service,
+            env,
+            region: parsed.place.region.or_else(|| region.map(str::to_string)),
+        })
     }
 
     /// The service as the engine knows it: its pointer is the service's name.
@@ -208,6 +221,8 @@ pub(crate) struct Running {
     pub definition: TaskDefinition,
     pub tags: Vec<Tag>,
     pub artifact: EcsArtifact,
+    /// Where the digests were read ([`read_what_runs`]); `None`: from ECR, not asked further.
+    pub what_runs: Option<plan::WhatRuns>,
 }
 
 impl Running {
@@ -223,7 +238,11 @@ impl Running {
 
 /// Read what `service` runs. A service that does not exist is a refusal (exit 4) naming it.
 /// The work item should have said it [wants](reads::Reads::want) the service as it started.
-pub(crate) async fn read_running(reads: &Reads<'_>, service: &ServiceRef) -> Result<Running> {
+pub(crate) async fn read_running(
+    reads: &Reads<'_>,
+    service: &ServiceRef,
+    outside: digests::OutsideEcr,
+) -> Result<Running> {
     let (at, state) = reads.state(service).await?;
     let state = state.ok_or_else(|| {
         Error::precondition(format!("service {} does not exist", service.resource()))
@@ -249,6 +268,7 @@ pub(crate) async fn read_running(reads: &Reads<'_>, service: &ServiceRef) -> Res
         service.env.as_deref(),
         &service.resource(),
         &containers,
+        outside,
     )
     .await?;
     let artifact = EcsArtifact {
@@ -267,7 +287,86 @@ pub(crate) async fn read_running(reads: &Reads<'_>, service: &ServiceRef) -> Res
         definition,
         tags,
         artifact,
+        what_runs: None,
     })
+}
+
+/// What `service` runs, as its tasks report it: where its definition names a tag, the digest
+/// its running tasks run (someone may have moved the tag since they started), not the one the
+/// tag names now. No task running: ECR's answer, with a warning.
+pub(crate) async fn read_what_runs(reads: &Reads<'_>, service: &ServiceRef) -> Result<Running> {
+    let mut running = read_running(reads, service, digests::OutsideEcr::Refuse).await?;
+    let tagged: Vec<(String, String, String)> = running
+        .definition
+        .container_definitions()
+        .iter()
+        .zip(&running.artifact.images)
+        .filter(|(c, _)| {
+            shared::image::ImageRef::parse(c.image().unwrap_or_default())
+                .is_ok_and(|r| r.digest.is_none())
+        })
+        .map(|(c, i)| {
+            (
+                i.container.clone(),
+                c.image().unwrap_or_default().to_string(),
+                i.digest.clone(),
+            )
+        })
+        .collect();
+    let tasks = if tagged.is_empty() {
+        Vec::new()
+    } else {
+        shared::ecs::running_tasks(
+            &running.at.client.ecs,
+            &service.cluster,
+            &service.service,
+            &running.state.task_definition,
+        )
+        .await?
+        .into_iter()
+        .map(|t| t.containers)
+        .collect()
+    };
+    let what = plan::what_runs(&tagged, &tasks);
+    if what.source == plan::DigestSource::Registry {
+        tracing::warn!(
+            "{}: no task runs, so its digests are what its tags name in ECR now",
+            service.resource()
+        );
+    }
+    for (container, digest) in &what.digests {
+        if let Some(image) = running
+            .artifact
+            .images
+            .iter_mut()
+            .find(|i| &i.container == container)
+        {
+            let base = image
+                .image
+                .rsplit_once('@')
+                .map_or(image.image.as_str(), |(b, _)| b);
+            image.image = format!("{base}@{digest}");
+            image.digest.clone_from(digest);
+        }
+    }
+    running.what_runs = Some(what);
+    Ok(running)
+}
+
+impl Running {
+    /// `digest_source` and, when the tasks and the tags disagree, `digest_note`, on `record`.
+    pub fn annotate(&self, record: &mut Record) {
+        if let Some(what) = &self.what_runs {
+            record
+                .extra
+                .insert("digest_source".into(), what.source.as_str().into());
+            if let Some(note) = &what.note {
+                record
+                    .extra
+                    .insert("digest_note".into(), note.clone().into());
+            }
+        }
+    }
 }
 
 /// The services a command names: --cluster and --service, else promote.toml's [ecs] for --env.
@@ -318,18 +417,24 @@ pub(crate) fn services(args: &ServiceArgs, project: Option<&Project>) -> Result<
                 .collect::<Result<_>>()?
         };
     // The environment of records: as given, else the one whose cluster this is.
-    let env = args.env.clone().or_else(|| {
-        let (ecs, project) = (ecs?, project?);
-        ecs.cluster
-            .env_of(&cluster, &project.order)
-            .map(str::to_string)
-    });
-    Ok(names
+    let env = args
+        .env
+        .clone()
+        .or_else(|| env_of_cluster(project, &cluster));
+    names
         .into_iter()
-        .map(|service| ServiceRef {
-            cluster: cluster.clone(),
-            service,
-            env: env.clone(),
-        })
-        .collect())
+        .map(|service| ServiceRef::named(&service, &cluster, env.clone()))
+        .collect()
+}
+
+/// The environment whose cluster (in promote.toml's [ecs]) `cluster` is, by name or ARN.
+pub(crate) fn env_of_cluster(project: Option<&Project>, cluster: &str) -> Option<String> {
+    let project = project?;
+    let template = &project.ecs.as_ref()?.cluster;
+    let name = EcsCluster::parse(cluster).ok()?.name;
+    project
+        .order
+        .iter()
+        .find(|env| EcsCluster::parse(&template.render(env)).is_ok_and(|c| c.name == name))
+        .cloned()
 }

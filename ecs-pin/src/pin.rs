@@ -18,17 +18,8 @@ pub(crate) async fn run(
     opts: Options,
     out: &mut Output,
 ) -> Result<ExitCode> {
-    let env = project.and_then(|p| {
-        let ecs = p.ecs.as_ref()?;
-        ecs.cluster
-            .env_of(&args.cluster, &p.order)
-            .map(str::to_string)
-    });
-    let service = ServiceRef {
-        cluster: args.cluster.clone(),
-        service: args.service.clone(),
-        env,
-    };
+    let env = crate::env_of_cluster(project, &args.cluster);
+    let service = ServiceRef::named(&args.service, &args.cluster, env)?;
     // Without --deploy no pointer moves: a failure is about the service's new artifact only.
     let mut target = service.target(None);
     if !args.deploy {

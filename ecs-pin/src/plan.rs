@@ -83,6 +83,94 @@ pub fn promote(
     })
 }
 
+/// Where the digests of what a service runs were read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestSource {
+    /// Every container is pinned by digest in the task definition: nothing to look up.
+    TaskDefinition,
+    /// The service's running tasks reported them.
+    Tasks,
+    /// No task runs: what the tags name in ECR now.
+    Registry,
+}
+
+impl DigestSource {
+    /// As records spell it (`digest_source`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DigestSource::TaskDefinition => "task_definition",
+            DigestSource::Tasks => "tasks",
+            DigestSource::Registry => "registry",
+        }
+    }
+}
+
+/// What a service whose definition names tags runs: the digest per container, where it was
+/// read, and, when the tasks run other images than the tags name in ECR now (someone moved a
+/// tag), a note saying so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhatRuns {
+    pub source: DigestSource,
+    /// Container name and the digest it runs, for the containers whose digest is not ECR's now.
+    pub digests: Vec<(String, String)>,
+    pub note: Option<String>,
+}
+
+/// Decide what runs from `tagged` (container, the tag its definition names, the digest ECR's tag
+/// names now) and the containers (name, digest) each running task reports.
+#[must_use]
+pub fn what_runs(
+    tagged: &[(String, String, String)],
+    tasks: &[Vec<(String, Option<String>)>],
+) -> WhatRuns {
+    if tagged.is_empty() {
+        return WhatRuns {
+            source: DigestSource::TaskDefinition,
+            digests: Vec::new(),
+            note: None,
+        };
+    }
+    if tasks.is_empty() {
+        return WhatRuns {
+            source: DigestSource::Registry,
+            digests: Vec::new(),
+            note: None,
+        };
+    }
+    let mut digests = Vec::new();
+    let mut notes = Vec::new();
+    for (container, tag, now) in tagged {
+        let reported: BTreeSet<&str> = tasks
+            .iter()
+            .flatten()
+            .filter(|(name, _)| name == container)
+            .filter_map(|(_, digest)| digest.as_deref())
+            .collect();
+        match reported.iter().collect::<Vec<_>>().as_slice() {
+            // Not reported yet: ECR's answer is all there is.
+            [] => {}
+            [one] if **one == now.as_str() => {}
+            [one] => {
+                digests.push((container.clone(), (**one).to_string()));
+                notes.push(format!(
+                    "container {container}'s tasks run {one}, but {tag} names {now} in ECR now"
+                ));
+            }
+            several => notes.push(format!(
+                "container {container}'s tasks run {} digests ({}), and {tag} names {now} in ECR now",
+                several.len(),
+                several.iter().map(|d| **d).collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+    WhatRuns {
+        source: DigestSource::Tasks,
+        digests,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    }
+}
+
 /// Undo a change of a service from `restore` to `changed_to`: only where it still runs
 /// `changed_to`. Returns the task definition to move back to, or `None` when it already runs it.
 pub fn rollback<'a>(
@@ -213,6 +301,37 @@ mod tests {
             m.contains("only the source has sidecar") && m.contains("only the target has log"),
             "{m}"
         );
+    }
+
+    #[test]
+    fn what_runs_is_what_the_tasks_report() {
+        let tagged = vec![(
+            "web".to_string(),
+            "web:v2".to_string(),
+            "sha256:new".to_string(),
+        )];
+        let task = |d: &str| vec![("web".to_string(), Some(d.to_string()))];
+        let pinned = what_runs(&[], &[task("sha256:x")]);
+        assert_eq!(pinned.source, DigestSource::TaskDefinition);
+        let idle = what_runs(&tagged, &[]);
+        assert_eq!((idle.source, idle.note), (DigestSource::Registry, None));
+        let agree = what_runs(&tagged, &[task("sha256:new"), task("sha256:new")]);
+        assert_eq!(
+            (agree.source, agree.digests.len(), agree.note),
+            (DigestSource::Tasks, 0, None)
+        );
+        let moved = what_runs(&tagged, &[task("sha256:old")]);
+        assert_eq!(
+            moved.digests,
+            [("web".to_string(), "sha256:old".to_string())]
+        );
+        assert!(moved
+            .note
+            .unwrap()
+            .contains("tasks run sha256:old, but web:v2 names sha256:new"));
+        let mixed = what_runs(&tagged, &[task("sha256:old"), task("sha256:new")]);
+        assert!(mixed.digests.is_empty());
+        assert!(mixed.note.unwrap().contains("run 2 digests"));
     }
 
     #[test]

@@ -7,8 +7,9 @@
 use crate::adapter::{Artifact, EcsPin, Item, Source};
 use crate::args::PromoteArgs;
 use crate::{Clients, Options, ServiceRef};
+use shared::arn::EcsCluster;
 use shared::batch::Work;
-use shared::config::{map_name, Project, Template};
+use shared::config::{Project, Template};
 use shared::engine::{self, Asked, Job, Order, Settings, Stdin, Target};
 use shared::input::Input;
 use shared::output::Output;
@@ -58,7 +59,8 @@ pub(crate) async fn run(
 
     let adapter = EcsPin::new(clients, opts)
         .waiting(&args.wait)
-        .expecting(args.expect.as_deref());
+        .expecting(args.expect.as_deref())
+        .forcing(args.force);
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
     match source {
         engine::Source::Records | engine::Source::Nothing => {
@@ -94,16 +96,16 @@ pub(crate) async fn run(
                     .collect::<Result<_>>()?
             };
             for service in services {
-                let target = ServiceRef {
-                    cluster: cluster.render(&args.to),
-                    service: service.render(&args.to),
-                    env: Some(args.to.clone()),
-                };
-                let source = Source::Service(ServiceRef {
-                    cluster: cluster.render(&from),
-                    service: service.render(&from),
-                    env: Some(from.clone()),
-                });
+                let target = ServiceRef::named(
+                    &service.render(&args.to),
+                    &cluster.render(&args.to),
+                    Some(args.to.clone()),
+                )?;
+                let source = Source::Service(ServiceRef::named(
+                    &service.render(&from),
+                    &cluster.render(&from),
+                    Some(from.clone()),
+                )?);
                 work.push(Work::Own(
                     Job::new(target.target(None), Ok(Item::Promote { target, source }))
                         .verdict(verdict),
@@ -140,26 +142,43 @@ fn item_from_record(
             "ecs record's `artifact` names no images",
         ));
     }
-    let source = ServiceRef::from_resource(&record.resource, record.env.clone())
+    let source = ServiceRef::from_resource(&record.resource, record.env.clone(), None)
         .map_err(|e| Error::bad_input(origin, format!("`resource`: {e}")))?;
-    let target = match &record.env {
-        Some(env) => ServiceRef {
-            cluster: map_name(
+    // The same service in --to, by name whatever form (name or ARN) promote.toml writes.
+    fn mapped<T>(r: std::result::Result<T, String>) -> Result<T> {
+        r.map_err(|e| Error::usage(format!("promote.toml [ecs]: {e}")))
+    }
+    let (cluster, service) = match &record.env {
+        Some(env) => (
+            mapped(shared::ecs::cluster_in(
                 std::slice::from_ref(cluster),
                 &source.cluster,
                 env,
                 &args.to,
-            ),
-            service: map_name(service_templates, &source.service, env, &args.to),
-            env: Some(args.to.clone()),
-        },
-        None => ServiceRef {
-            cluster: cluster.render(&args.to),
-            service: source.service.clone(),
-            env: Some(args.to.clone()),
-        },
+            ))?,
+            mapped(shared::ecs::service_in(
+                service_templates,
+                &source.service,
+                env,
+                &args.to,
+            ))?,
+        ),
+        None => (
+            mapped(EcsCluster::parse(&cluster.render(&args.to)))?,
+            source.service.clone(),
+        ),
     };
-    if !args.services.is_empty() && !args.services.contains(&target.service) {
+    let target = ServiceRef {
+        cluster: cluster.name,
+        service,
+        env: Some(args.to.clone()),
+        region: cluster.place.region,
+    };
+    let wanted = |s: &String| {
+        ServiceRef::named(s, &target.cluster, None)
+            .is_ok_and(|named| named.service == target.service)
+    };
+    if !args.services.is_empty() && !args.services.iter().any(wanted) {
         return Ok(None);
     }
     Ok(Some((

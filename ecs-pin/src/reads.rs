@@ -31,19 +31,21 @@ impl Memos {
     }
 }
 
-/// What identifies a service's read: its environment's clients and its name in its cluster.
-type Key = (Option<String>, String, String);
+/// What identifies a service's read: its environment's clients (in the region its ARN names)
+/// and its name in its cluster.
+type Key = (Option<String>, Option<String>, String, String);
 
 fn key(service: &ServiceRef) -> Key {
     (
         service.env.clone(),
+        service.region.clone(),
         service.cluster.clone(),
         service.service.clone(),
     )
 }
 
 /// A cluster, in an environment's account and region.
-type Cluster = (Option<String>, String);
+type Cluster = (Option<String>, Option<String>, String);
 
 /// The states one DescribeServices round read. A service missing from it (its cluster's call
 /// failed) is read again on its own, so its error is its own.
@@ -106,7 +108,10 @@ impl<'a> Reads<'a> {
     /// The service's clients and its state (`None`: the cluster has no such service), read in
     /// one round with every other service wanted and not read yet.
     pub async fn state(&self, service: &ServiceRef) -> Result<(Located, Option<ServiceState>)> {
-        let at = self.clients.get(service.env.as_deref(), None).await?;
+        let at = self
+            .clients
+            .get(service.env.as_deref(), service.region.as_deref())
+            .await?;
         let key = key(service);
         let mut round = self.take(&key);
         if round.is_none() {
@@ -165,30 +170,38 @@ impl<'a> Reads<'a> {
         // The services of each cluster (of each environment), in the order they were wanted.
         let mut clusters: Vec<(Cluster, Vec<String>)> = Vec::new();
         for service in &services {
-            let cluster: Cluster = (service.env.clone(), service.cluster.clone());
+            let cluster: Cluster = (
+                service.env.clone(),
+                service.region.clone(),
+                service.cluster.clone(),
+            );
             match clusters.iter_mut().find(|(c, _)| *c == cluster) {
                 Some((_, names)) => names.push(service.service.clone()),
                 None => clusters.push((cluster, vec![service.service.clone()])),
             }
         }
         let answers = futures::future::join_all(clusters.into_iter().map(
-            |((env, cluster), names)| async move {
-                let at = self.clients.get(env.as_deref(), None).await.ok()?;
+            |((env, region, cluster), names)| async move {
+                let at = self
+                    .clients
+                    .get(env.as_deref(), region.as_deref())
+                    .await
+                    .ok()?;
                 let states = shared::ecs::describe_services(&at.client.ecs, &cluster, &names)
                     .await
                     .ok()?;
-                Some((at, env, cluster, names, states))
+                Some((at, env, region, cluster, names, states))
             },
         ))
         .await;
         let mut states = HashMap::new();
         let mut running = Vec::new();
-        for (at, env, cluster, names, found) in answers.into_iter().flatten() {
+        for (at, env, region, cluster, names, found) in answers.into_iter().flatten() {
             for (name, state) in names.into_iter().zip(found) {
                 if let Some(state) = &state {
                     running.push((env.clone(), at.clone(), state.task_definition.clone()));
                 }
-                states.insert((env.clone(), cluster.clone(), name), state);
+                states.insert((env.clone(), region.clone(), cluster.clone(), name), state);
             }
         }
         if self.depth == Depth::Running {

@@ -3,7 +3,7 @@
 
 use crate::args::ServiceArgs;
 use crate::reads::{Depth, Reads};
-use crate::{read_running, services, Clients, Options};
+use crate::{read_what_runs, services, Clients, Options};
 use serde_json::json;
 use shared::batch::{self, Work};
 use shared::config::Project;
@@ -52,9 +52,10 @@ pub(crate) async fn run(
         out,
         describe,
         |service| async move {
-            let running = read_running(reads, &service).await?;
+            let running = read_what_runs(reads, &service).await?;
             let mut record =
                 service.record(Action::Resolved, &running.at, Some(&running.artifact), None);
+            running.annotate(&mut record);
             if with_deployments {
                 let state = &running.state;
                 record.extra.insert("desired".into(), state.desired.into());

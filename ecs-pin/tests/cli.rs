@@ -591,7 +591,7 @@ async fn bad_input_changes_nothing_and_names_the_line() {
     for (input, message) in [
         (format!("{good}{{\"service\":\"ecs\"\n"), "stdin:2: truncated JSON"),
         (format!("{good}{{\"service\":\"ecs\",\"action\":\"resolved\",\"resource\":\"c/s\",\"artifact\":{{\"images\":\"x\"}}}}\n"), "stdin:2: ecs record's `artifact`"),
-        (format!("{good}{{\"service\":\"ecs\",\"action\":\"resolved\",\"resource\":\"nocluster\",\"artifact\":{{\"task_definition\":null,\"images\":[{{\"container\":\"web\",\"image\":\"x\",\"digest\":\"y\"}}]}}}}\n"), "stdin:2: `resource`"),
+        (format!("{good}{{\"service\":\"ecs\",\"action\":\"resolved\",\"resource\":\"nocluster\",\"artifact\":{{\"task_definition\":null,\"images\":[{{\"container\":\"web\",\"image\":\"r@sha256:{a}\",\"digest\":\"sha256:{a}\"}}]}}}}\n", a = "a".repeat(64)), "stdin:2: `resource`"),
         (format!("{good}{{\"service\":\"ecz\",\"action\":\"resolved\",\"resource\":\"c/s\"}}\n"), "stdin:2: unknown service \"ecz\""),
     ] {
         let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&input));
@@ -895,4 +895,359 @@ async fn pin_deploys_a_new_revision_into_the_first_environment_only() {
             None,
         )
         .expect_code(0);
+}
+
+/// promote.toml naming the cluster and the service by ARN.
+fn arn_toml(app: &App) -> String {
+    format!(
+        "[envs]\norder = [\"staging\", \"prod\"]\n\n[ecs]\n\
+         cluster = \"arn:aws:ecs:us-east-1:123456789012:cluster/{p}-{{env}}\"\n\
+         services = [\"arn:aws:ecs:us-east-1:123456789012:service/{p}-{{env}}/web\"]\n",
+        p = app.prefix
+    )
+}
+
+#[tokio::test]
+async fn names_by_arn_round_trip_through_promote_rollback_atomic_and_cfg_diff() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &arn_toml(&app));
+    let before = app.running("prod").await;
+
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    run.expect_code(0);
+    let record = run.record();
+    assert_eq!(record["action"], "promoted", "{run}");
+    assert_eq!(
+        record["resource"],
+        format!("{}/web", app.cluster("prod")),
+        "records print the canonical CLUSTER/SERVICE\n{run}"
+    );
+    assert_eq!(record["pointer"], "web");
+    assert_eq!(record["region"], "us-east-1");
+    let promoted = app.running("prod").await;
+    assert_ne!(promoted, before);
+
+    // cfg-diff takes the tool's own record (it used to refuse it, exit 2).
+    let diff = sandbox.run(
+        &test_harness::binary("cfg-diff"),
+        &["staging", "prod"],
+        Some(&run.stdout),
+    );
+    assert_ne!(diff.code, 2, "{diff}");
+    assert!(!diff.stderr.contains("is not CLUSTER/SERVICE"), "{diff}");
+
+    // The release can be undone: rollback of its output restores the service.
+    let undone = sandbox.run(BIN, &["rollback"], Some(&run.stdout));
+    undone.expect_code(0);
+    assert_eq!(undone.record()["action"], "rolled_back", "{undone}");
+    assert_eq!(app.running("prod").await, before);
+
+    // --atomic promotes by ARN, and a record naming its service by ARN reads back too.
+    let atomic = sandbox.run(BIN, &["promote", "--to", "prod", "--atomic"], None);
+    atomic.expect_code(0);
+    assert_eq!(atomic.record()["action"], "promoted", "{atomic}");
+    assert_ne!(app.running("prod").await, before);
+    let by_arn = atomic.stdout.replace(
+        &format!("\"resource\":\"{}/web\"", app.cluster("prod")),
+        &format!(
+            "\"resource\":\"arn:aws:ecs:us-east-1:123456789012:service/{}/web\"",
+            app.cluster("prod")
+        ),
+    );
+    assert_ne!(by_arn, atomic.stdout);
+    let undone = sandbox.run(BIN, &["rollback"], Some(&by_arn));
+    undone.expect_code(0);
+    assert_eq!(app.running("prod").await, before, "{undone}");
+
+    // Flags by ARN: the cluster's ARN with a bare service, and a service ARN alone.
+    let staging_arn = format!(
+        "arn:aws:ecs:us-east-1:123456789012:cluster/{}",
+        app.cluster("staging")
+    );
+    let status = sandbox
+        .run(
+            BIN,
+            &["status", "--cluster", &staging_arn, "--service", "web"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(
+        status["resource"],
+        format!("{}/web", app.cluster("staging"))
+    );
+    assert_eq!(
+        status["env"], "staging",
+        "the cluster's environment, by name"
+    );
+    let pinned = sandbox
+        .run(
+            BIN,
+            &[
+                "pin",
+                "--cluster",
+                &staging_arn,
+                "--service",
+                &format!("{staging_arn}/web").replace(":cluster/", ":service/"),
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(
+        pinned["resource"],
+        format!("{}/web", app.cluster("staging"))
+    );
+}
+
+/// The revisions of a task definition family, oldest first.
+async fn revisions(family: &str) -> Vec<String> {
+    ecs::ecs()
+        .list_task_definitions()
+        .family_prefix(family)
+        .send()
+        .await
+        .unwrap()
+        .task_definition_arns()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn pin_without_deploy_reuses_the_revision_that_already_matches() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    let family = format!("{}-staging", app.prefix);
+    assert_eq!(revisions(&family).await.len(), 1);
+    let args = [
+        "pin",
+        "--cluster",
+        &app.cluster("staging"),
+        "--service",
+        "web",
+    ];
+    let first = sandbox.run(BIN, &args, None).expect_code(0).record();
+    assert_eq!(first["action"], "published");
+    let second = sandbox.run(BIN, &args, None).expect_code(0).record();
+    assert_eq!(second["action"], "unchanged", "{second}");
+    assert_eq!(
+        second["artifact"]["task_definition"],
+        first["artifact"]["task_definition"]
+    );
+    let registered = revisions(&family).await;
+    assert_eq!(
+        registered.len(),
+        2,
+        "two runs registered one revision: {registered:?}"
+    );
+
+    // Once the tag moves, the pinned images differ: a new revision after all.
+    push_image(&app.repo, &format!("{}-3", app.prefix), "v1").await;
+    let moved = sandbox.run(BIN, &args, None).expect_code(0).record();
+    assert_eq!(moved["action"], "published", "{moved}");
+    assert_eq!(revisions(&family).await.len(), 3);
+    // --deploy runs the latest such revision too, rather than registering its twin.
+    let deployed = sandbox
+        .run(BIN, &[&args[..], &["--deploy"]].concat(), None)
+        .expect_code(0)
+        .record();
+    assert_eq!(
+        deployed["artifact"]["task_definition"],
+        moved["artifact"]["task_definition"]
+    );
+    assert_eq!(revisions(&family).await.len(), 3);
+    assert_eq!(
+        app.running("staging").await,
+        moved["artifact"]["task_definition"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn every_digest_is_checked_before_it_is_deployed() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+    let family = format!("{}-prod", app.prefix);
+    let revisions_before = revisions(&family).await;
+    let manifest = sandbox
+        .run(BIN, &["--resolve-digest", "--env", "staging"], None)
+        .expect_code(0)
+        .stdout
+        .clone();
+
+    // An image ECR does not have (say a lifecycle rule expired it): refused, naming it.
+    let gone = format!("sha256:{}", "0".repeat(64));
+    let expired = manifest.replace(&app.v2, &gone);
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&expired));
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("container web")
+            && run
+                .stderr
+                .contains(&format!("{}@{gone} does not exist", app.repo)),
+        "{run}"
+    );
+    assert_eq!(app.running("prod").await, before);
+    assert_eq!(
+        revisions(&family).await,
+        revisions_before,
+        "nothing registered"
+    );
+
+    // A record whose digest contradicts its image: bad input, and nothing changes.
+    let mut record: Value = serde_json::from_str(manifest.trim()).unwrap();
+    record["artifact"]["images"][0]["digest"] = json!(app.v1);
+    let run = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod"],
+        Some(&format!("{record}\n")),
+    );
+    run.expect_code(2);
+    assert!(run.stderr.contains("is not pinned by its digest"), "{run}");
+    assert!(
+        run.stdout.is_empty(),
+        "the wrong digest is not repeated\n{run}"
+    );
+    assert_eq!(app.running("prod").await, before);
+    assert_eq!(revisions(&family).await, revisions_before);
+
+    // Not found is exit 4 naming what is missing: a repository, a cluster.
+    let missing = format!("{}/nothing", app.prefix);
+    let run = sandbox.run(BIN, &["resolve", &format!("{missing}:v1")], None);
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains(&format!("repository {missing} does not exist")),
+        "{run}"
+    );
+    let nowhere = format!("{}-nowhere", app.prefix);
+    let run = sandbox.run(
+        BIN,
+        &["status", "--cluster", &nowhere, "--service", "web"],
+        None,
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr
+            .contains(&format!("cluster {nowhere} does not exist")),
+        "{run}"
+    );
+}
+
+#[tokio::test]
+async fn only_ecr_is_ecr() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    // A repository in the account named like a Docker Hub image (a common mirror), holding
+    // that tag: a name without a registry host is still Docker Hub's, never this one.
+    let mirror = format!("{}-hub/agent", app.prefix);
+    create_repository(&mirror, false).await;
+    let mirrored = push_image(&mirror, &format!("{}-mirror", app.prefix), "7").await;
+    let hub_digest = format!("sha256:{}", "b".repeat(64));
+    let container = |name: &'static str, image: String| Container {
+        name,
+        image,
+        environment: vec![],
+        secrets: vec![],
+    };
+
+    // The source names the Docker Hub tag: refused, saying how to pin it; prod unchanged.
+    create_service(
+        &app.cluster("staging"),
+        "agent",
+        &format!("{}-staging-agent", app.prefix),
+        &[container("agent", format!("{mirror}:7"))],
+    )
+    .await;
+    create_service(
+        &app.cluster("prod"),
+        "agent",
+        &format!("{}-prod-agent", app.prefix),
+        &[container("agent", "docker.io/library/nginx:1.27".into())],
+    )
+    .await;
+    let prod_before = service_task_definition(&app.cluster("prod"), "agent").await;
+    let run = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--service", "agent"],
+        None,
+    );
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains("a tag outside ECR") && run.stderr.contains("pin it by digest"),
+        "{run}"
+    );
+    assert!(
+        !run.stdout.contains(&mirrored),
+        "not the mirror's image\n{run}"
+    );
+    assert_eq!(
+        service_task_definition(&app.cluster("prod"), "agent").await,
+        prod_before
+    );
+
+    // Pinned by digest, another registry's image passes unchanged, and prod's tag outside
+    // ECR (about to be replaced) does not block the promotion.
+    let pinned = format!("{mirror}@{hub_digest}");
+    let web = format!("{REGISTRY}/{}:v2", app.repo);
+    let family = format!("{}-staging-agent", app.prefix);
+    let arn = ecs::register(
+        &family,
+        &[container("agent", pinned.clone()), container("web", web)],
+    )
+    .await;
+    set_service(&app.cluster("staging"), "agent", &arn).await;
+    let prod_family = format!("{}-prod-agent", app.prefix);
+    let prod_arn = ecs::register(
+        &prod_family,
+        &[
+            container("agent", "docker.io/library/nginx:1.27".into()),
+            container("web", format!("{REGISTRY}/{}:v1", app.repo)),
+        ],
+    )
+    .await;
+    set_service(&app.cluster("prod"), "agent", &prod_arn).await;
+    let run = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--service", "agent"],
+        None,
+    );
+    run.expect_code(0);
+    let record = run.record();
+    assert_eq!(record["action"], "promoted", "{run}");
+    let running = service_task_definition(&app.cluster("prod"), "agent").await;
+    assert_eq!(
+        running,
+        record["artifact"]["task_definition"].as_str().unwrap()
+    );
+    let (definition, _) = task_definition(&running).await;
+    let images: Vec<&str> = definition
+        .container_definitions()
+        .iter()
+        .map(|c| c.image().unwrap())
+        .collect();
+    assert_eq!(images, [pinned.as_str(), app.pinned(&app.v2).as_str()]);
+}
+
+/// The emulator starts no task for a service (see docs: ListTasks answers nothing for it), so
+/// this is the fallback: no task runs, the digests are what the tags name in ECR, with a warning.
+/// The tasks' own digests, and their disagreement with a moved tag, are in tests/mocks.rs.
+#[tokio::test]
+async fn with_no_task_running_the_digests_come_from_ecr_with_a_warning() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let run = sandbox.run(BIN, &["status", "--env", "staging"], None);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("no task runs, so its digests are what its tags name in ECR now"),
+        "{run}"
+    );
+    let record = run.record();
+    assert_eq!(record["digest_source"], "registry", "{record}");
+    assert_eq!(record["digest_note"], Value::Null, "{record}");
+    assert_eq!(record["artifact"]["images"][0]["digest"], app.v2.as_str());
 }

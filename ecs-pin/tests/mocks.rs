@@ -1,6 +1,7 @@
 //! What the emulator cannot show, with SDK-level mocks: the --wait loop's outcomes (the emulator
 //! never moves a deployment along), the immutable-tag conflict as AWS reports it, and a
-//! multi-container promotion checked request by request.
+//! multi-container promotion checked request by request, and the digests a service's running
+//! tasks report (the emulator starts no task for a service and reports no `imageDigest`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
 
@@ -362,4 +363,165 @@ async fn a_multi_container_promotion_matches_containers_by_name() {
     assert_eq!(update.num_calls(), 1);
     assert_eq!(records[0]["artifact"]["task_definition"], OURS);
     assert_eq!(records[0]["previous"]["task_definition"], OLD);
+}
+
+/// staging's definition names `web:v2`; its running task reports the digest it runs (`RAN`),
+/// but someone has since moved the tag to `MOVED`. A mock: the emulator starts no task for a
+/// service, and its tasks report no `imageDigest`.
+fn moved_tag_rules() -> (Vec<Rule>, Rule) {
+    const RAN: &str = "sha256:5555555555555555555555555555555555555555555555555555555555555555";
+    const MOVED: &str = "sha256:6666666666666666666666666666666666666666666666666666666666666666";
+    const TAGGED: &str = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:v2";
+    let service = mock!(aws_sdk_ecs::Client::describe_services).then_output(|| {
+        DescribeServicesOutput::builder()
+            .services(
+                aws_sdk_ecs::types::Service::builder()
+                    .service_name("web")
+                    .status("ACTIVE")
+                    .task_definition("web-staging:3")
+                    .build(),
+            )
+            .build()
+    });
+    let describe = mock!(aws_sdk_ecs::Client::describe_task_definition).then_output(|| {
+        DescribeTaskDefinitionOutput::builder()
+            .task_definition(definition("web-staging", 3, &[("web", TAGGED, "staging")]))
+            .build()
+    });
+    let list = mock!(aws_sdk_ecs::Client::list_tasks)
+        .match_requests(|r| {
+            r.cluster() == Some("staging")
+                && r.service_name() == Some("web")
+                && r.desired_status() == Some(&aws_sdk_ecs::types::DesiredStatus::Running)
+        })
+        .then_output(|| {
+            aws_sdk_ecs::operation::list_tasks::ListTasksOutput::builder()
+                .task_arns("arn:aws:ecs:eu-west-1:123456789012:task/staging/t1")
+                .build()
+        });
+    let tasks = mock!(aws_sdk_ecs::Client::describe_tasks).then_output(|| {
+        aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput::builder()
+            .tasks(
+                aws_sdk_ecs::types::Task::builder()
+                    .group("service:web")
+                    .task_definition_arn(
+                        "arn:aws:ecs:eu-west-1:123456789012:task-definition/web-staging:3",
+                    )
+                    .containers(
+                        aws_sdk_ecs::types::Container::builder()
+                            .name("web")
+                            .image(TAGGED)
+                            .image_digest(RAN)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    // What staging's task ran, not what the tag names now.
+    let register = mock!(aws_sdk_ecs::Client::register_task_definition)
+        .match_requests(|r| {
+            r.container_definitions()
+                .first()
+                .and_then(|c| c.image())
+                .is_some_and(|i| i.ends_with(RAN))
+        })
+        .then_output(|| {
+            RegisterTaskDefinitionOutput::builder()
+                .task_definition(definition("web-prod", 8, &[]))
+                .build()
+        });
+    let update = mock!(aws_sdk_ecs::Client::update_service)
+        .then_output(|| UpdateServiceOutput::builder().build());
+    // Checking RAN exists in ECR before the write (by digest).
+    let by_digest = mock!(aws_sdk_ecr::Client::batch_get_image)
+        .match_requests(|r| {
+            r.image_ids()
+                .first()
+                .and_then(ImageIdentifier::image_digest)
+                == Some(RAN)
+        })
+        .then_output(|| {
+            BatchGetImageOutput::builder()
+                .images(
+                    Image::builder()
+                        .registry_id("123456789012")
+                        .repository_name("web")
+                        .image_id(ImageIdentifier::builder().image_digest(RAN).build())
+                        .image_manifest("{}")
+                        .build(),
+                )
+                .build()
+        });
+    (
+        vec![
+            service,
+            describe,
+            list,
+            tasks,
+            image_rule("v2", MOVED),
+            by_digest,
+            register.clone(),
+            update,
+        ],
+        register,
+    )
+}
+
+#[tokio::test]
+async fn status_reports_what_the_tasks_run_and_that_the_tag_moved() {
+    let (rules, _) = moved_tag_rules();
+    let (code, records) = run(
+        &rules,
+        &["status", "--cluster", "staging", "--service", "web"],
+    )
+    .await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    let images = &records[0]["artifact"]["images"][0];
+    assert_eq!(
+        images["digest"],
+        "sha256:5555555555555555555555555555555555555555555555555555555555555555"
+    );
+    assert_eq!(
+        images["image"],
+        "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web@sha256:5555555555555555555555555555555555555555555555555555555555555555"
+    );
+    assert_eq!(records[0]["digest_source"], "tasks");
+    let note = records[0]["digest_note"].as_str().unwrap();
+    assert!(
+        note.contains("tasks run sha256:5555") && note.contains("names sha256:6666"),
+        "{note}"
+    );
+}
+
+#[tokio::test]
+async fn promote_refuses_a_source_whose_tag_moved_since_its_tasks_started() {
+    let (rules, register) = moved_tag_rules();
+    let args = [
+        "promote",
+        "--cluster",
+        "{env}",
+        "--service",
+        "web",
+        "--from",
+        "staging",
+        "--to",
+        "prod",
+    ];
+    let (code, records) = run(&rules, &args).await;
+    assert_eq!(code, ExitCode::Precondition, "{records:?}");
+    assert_eq!(records[0]["action"], "error", "{records:?}");
+    let message = records[0]["message"].as_str().unwrap();
+    assert!(message.contains("pass --force"), "{message}");
+    assert_eq!(register.num_calls(), 0, "nothing registered");
+
+    // --force promotes what staging's tasks ran (the register rule matches only that digest).
+    let (rules, register) = moved_tag_rules();
+    let (code, records) = run(&rules, &[&args[..], &["--force"]].concat()).await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(register.num_calls(), 1);
+    assert_eq!(
+        records[0]["artifact"]["images"][0]["digest"],
+        "sha256:5555555555555555555555555555555555555555555555555555555555555555"
+    );
 }

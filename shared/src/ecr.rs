@@ -99,6 +99,16 @@ pub async fn get_images(
             .send()
             .await
             .map_err(|e| {
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_repository_not_found_exception())
+                {
+                    return crate::Error::precondition(format!(
+                        "repository {repository} does not exist in ECR{}",
+                        registry_id
+                            .map(|id| format!(" (registry {id})"))
+                            .unwrap_or_default()
+                    ));
+                }
                 aws_error(
                     format!("failed to read images of repository {repository}"),
                     &e,
@@ -217,7 +227,17 @@ impl Images {
         }
         if !missing.is_empty() {
             let found = get_images(client, registry_id, repository, &missing).await?;
+            // An image found by tag is known by its digest too: checking that digest later in
+            // the run costs no call.
+            let by_digest: Vec<(ImageId, Option<Image>)> = found
+                .iter()
+                .flatten()
+                .map(|image| (ImageId::Digest(image.digest.clone()), Some(image.clone())))
+                .collect();
             known.extend(missing.into_iter().zip(found));
+            for (id, image) in by_digest {
+                known.entry(id).or_insert(image);
+            }
         }
         Ok(ids
             .iter()

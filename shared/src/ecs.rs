@@ -2,11 +2,58 @@
 //! deployments, and the containers (images, environment, secrets' references) of a definition.
 //! ecs-pin acts on them; cfg-diff compares their configuration.
 
+use crate::arn::{EcsCluster, EcsService};
 use crate::aws::aws_error;
+use crate::config::Template;
 use crate::error::Result;
 use crate::memo::ReadOnce;
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 use aws_sdk_ecs::Client;
+
+/// The cluster that promote.toml's `templates` give `to` for the cluster named `cluster` in
+/// `from`, compared by name whatever form (name or ARN) the template writes; a cluster no
+/// template gives for `from` is the same in every environment.
+///
+/// # Errors
+/// A message when a template renders to something that is no cluster.
+pub fn cluster_in(
+    templates: &[Template],
+    cluster: &str,
+    from: &str,
+    to: &str,
+) -> std::result::Result<EcsCluster, String> {
+    for template in templates.iter().filter(|t| t.varies_by_env()) {
+        if EcsCluster::parse(&template.render(from))?.name == cluster {
+            return EcsCluster::parse(&template.render(to));
+        }
+    }
+    EcsCluster::parse(cluster)
+}
+
+/// The service's name in `to` for the service named `service` in `from`, as [`cluster_in`]
+/// does for clusters (a template may be a name or a service ARN).
+///
+/// # Errors
+/// A message when a template renders to something that is no service.
+pub fn service_in(
+    templates: &[Template],
+    service: &str,
+    from: &str,
+    to: &str,
+) -> std::result::Result<String, String> {
+    // A template that names no cluster is read in a cluster of no consequence here.
+    let name = |text: &str| {
+        EcsService::parse(text)
+            .or_else(|_| EcsService::parse_in(text, Some("-")))
+            .map(|s| s.service)
+    };
+    for template in templates.iter().filter(|t| t.varies_by_env()) {
+        if name(&template.render(from))? == service {
+            return name(&template.render(to));
+        }
+    }
+    Ok(service.to_string())
+}
 
 /// A service as it is now.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +122,13 @@ pub async fn describe_services(
                 .send()
                 .await
                 .map_err(|e| {
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_cluster_not_found_exception())
+                    {
+                        return crate::Error::precondition(format!(
+                            "cluster {cluster} does not exist"
+                        ));
+                    }
                     let doing = match chunk {
                         [one] => format!("failed to describe service {cluster}/{one}"),
                         _ => format!(
@@ -140,6 +194,93 @@ fn state_of(cluster: &str, service: &str, found: &aws_sdk_ecs::types::Service) -
             })
             .collect(),
     }
+}
+
+/// DescribeTasks takes at most this many tasks a call.
+pub const TASKS_PER_CALL: usize = 100;
+
+/// What one running task of a service reports: each container's name and the digest of the
+/// image it runs (`None` where ECS has not reported one yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningTask {
+    pub containers: Vec<(String, Option<String>)>,
+}
+
+/// The tasks that `service` of `cluster` runs now from `task_definition` (RUNNING, started by the
+/// service): ListTasks, then DescribeTasks [`TASKS_PER_CALL`] a call. What they report is what
+/// the environment runs, whatever a tag names by now.
+///
+/// # Errors
+/// When ECS cannot be asked.
+pub async fn running_tasks(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+    task_definition: &str,
+) -> Result<Vec<RunningTask>> {
+    let doing = || format!("failed to list the tasks of service {cluster}/{service}");
+    let mut arns: Vec<String> = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let out = client
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(aws_sdk_ecs::types::DesiredStatus::Running)
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| aws_error(doing(), &e))?;
+        arns.extend(out.task_arns().iter().cloned());
+        match out.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_string()),
+            _ => break,
+        }
+    }
+    let short = |arn: &str| {
+        arn.rsplit_once("task-definition/")
+            .map_or(arn, |(_, rest)| rest)
+            .to_string()
+    };
+    let ours = short(task_definition);
+    let group = format!("service:{service}");
+    let answers = futures::future::try_join_all(arns.chunks(TASKS_PER_CALL).map(|chunk| async {
+        client
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(|e| {
+                aws_error(
+                    format!("failed to describe the tasks of service {cluster}/{service}"),
+                    &e,
+                )
+            })
+    }))
+    .await?;
+    Ok(answers
+        .iter()
+        .flat_map(|out| out.tasks())
+        // The service's own tasks (ECS groups them as `service:NAME`), of the definition it runs.
+        .filter(|task| task.group().is_none_or(|g| g == group))
+        .filter(|task| {
+            task.task_definition_arn()
+                .is_some_and(|arn| short(arn) == ours)
+        })
+        .map(|task| RunningTask {
+            containers: task
+                .containers()
+                .iter()
+                .map(|c| {
+                    (
+                        c.name().unwrap_or_default().to_string(),
+                        c.image_digest().map(str::to_string),
+                    )
+                })
+                .collect(),
+        })
+        .collect())
 }
 
 /// A task definition and its tags (tags are not part of the definition itself, but a new
@@ -230,5 +371,34 @@ mod tests {
             "arn:aws:ecs:eu-west-1:123456789012:task-definition/web-prod"
         ));
         assert!(!names_a_revision("web:latest"));
+    }
+}
+
+#[cfg(test)]
+mod names {
+    use super::*;
+
+    #[test]
+    fn names_map_across_environments_whatever_form_the_template_writes() {
+        let arn =
+            Template::parse("arn:aws:ecs:eu-west-1:123456789012:cluster/orders-{env}").unwrap();
+        let prod = cluster_in(&[arn], "orders-staging", "staging", "prod").unwrap();
+        assert_eq!(prod.name, "orders-prod");
+        assert_eq!(prod.place.region.as_deref(), Some("eu-west-1"));
+        let services =
+            [
+                Template::parse(
+                    "arn:aws:ecs:eu-west-1:123456789012:service/orders-{env}/web-{env}",
+                )
+                .unwrap(),
+            ];
+        assert_eq!(
+            service_in(&services, "web-staging", "staging", "prod").unwrap(),
+            "web-prod"
+        );
+        assert_eq!(
+            service_in(&services, "api", "staging", "prod").unwrap(),
+            "api"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! Image references: `REPO:TAG`, `REPO@sha256:...`, or a full URI with a registry host. Parsing
 //! is pure; an ECR host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`) tells which account and region
-//! to ask. ecs-pin resolves them; cfg-diff compares what two environments' services run.
+//! to ask, and only such a host is ECR. ecs-pin resolves them; cfg-diff compares what two environments' services run.
 
 use std::fmt;
 
@@ -86,28 +86,32 @@ impl ImageRef {
         })
     }
 
-    /// The account and region, when the registry is an ECR registry.
+    /// The account and region, when the registry is an ECR registry: exactly
+    /// `ACCOUNT.dkr.ecr.REGION.amazonaws.com`, or `….amazonaws.com.cn` in the China partition.
     #[must_use]
     pub fn ecr(&self) -> Option<EcrRegistry> {
         let host = self.registry.as_deref()?;
-        let mut parts = host.split('.');
-        let account = parts.next()?;
-        if parts.next()? != "dkr" || parts.next()? != "ecr" {
-            return None;
-        }
-        let region = parts.next()?;
-        let valid = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        let parts: Vec<&str> = host.split('.').collect();
+        let (account, region) = match parts.as_slice() {
+            [account, "dkr", "ecr", region, "amazonaws", "com"]
+            | [account, "dkr", "ecr", region, "amazonaws", "com", "cn"] => (*account, *region),
+            _ => return None,
+        };
+        let valid = account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && !region.is_empty();
         valid.then(|| EcrRegistry {
             account: account.to_string(),
             region: region.to_string(),
         })
     }
 
-    /// Whether the reference can be looked up in ECR: an ECR host, or no host at all (the
-    /// caller's own registry).
+    /// Whether the image is in ECR. Only an ECR registry host is ECR: a reference without a
+    /// host (`nginx:1.25`, `datadog/agent:7`) is Docker Hub's, as docker reads it, even where
+    /// the account has a repository of the same name (a mirror is named by its own host).
     #[must_use]
     pub fn is_ecr(&self) -> bool {
-        self.registry.is_none() || self.ecr().is_some()
+        self.ecr().is_some()
     }
 
     /// The reference by its own digest, without its tag (`REPO:TAG@DIGEST` names the digest).
@@ -202,6 +206,22 @@ mod tests {
             r.to_string(),
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:prod"
         );
+    }
+
+    #[test]
+    fn only_ecr_hosts_are_ecr() {
+        for text in [
+            "nginx:1.25",
+            "datadog/agent:7",
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.example/web:1",
+            "123456789012.dkr.ecr.eu-west-1.example.com/web:1",
+            "public.ecr.aws/nginx/nginx:1",
+        ] {
+            assert!(!ImageRef::parse(text).unwrap().is_ecr(), "{text}");
+        }
+        let china =
+            ImageRef::parse("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/web:1").unwrap();
+        assert_eq!(china.ecr().map(|e| e.region).as_deref(), Some("cn-north-1"));
     }
 
     #[test]

@@ -676,8 +676,8 @@ fn ecs_calls(requests: &std::collections::BTreeMap<String, u64>, operation: &str
 
 /// `--resolve-digest` over 9 services (3 clusters) that name 4 tags of 2 repositories: one
 /// DescribeServices per cluster, one DescribeTaskDefinition per definition, one BatchGetImage per
-/// repository (it was 3 + 9 + 12 = 24 and more: one DescribeServices per service, and
-/// BatchGetImage per service and repository).
+/// repository, one ListTasks per service (it was 3 + 9 + 12 = 24 and more: one DescribeServices per
+/// service, and BatchGetImage per service and repository).
 #[tokio::test]
 async fn ecs_resolve_digest_reads_each_cluster_and_repository_once() {
     let envs = [("dev", "v2"), ("staging", "v1"), ("prod", "v1")];
@@ -697,7 +697,10 @@ async fn ecs_resolve_digest_reads_each_cluster_and_repository_once() {
         "{requests:?}"
     );
     assert_eq!(ecs_calls(&requests, "ecr BatchGetImage"), 2, "{requests:?}");
-    assert_eq!(requests.values().sum::<u64>(), 14, "{requests:?}");
+    // What each service runs is what its tasks report: one ListTasks per service naming a tag
+    // (the emulator starts no task, so no DescribeTasks follows).
+    assert_eq!(ecs_calls(&requests, "ecs ListTasks"), 9, "{requests:?}");
+    assert_eq!(requests.values().sum::<u64>(), 23, "{requests:?}");
 
     // Each record still names what its own service runs.
     let records = run.records();
@@ -815,7 +818,10 @@ async fn ecs_promote_of_three_services_reads_each_cluster_and_repository_once() 
         "{requests:?}"
     );
     assert_eq!(ecs_calls(&requests, "ecs UpdateService"), 3, "{requests:?}");
-    assert_eq!(requests.values().sum::<u64>(), 16, "{requests:?}");
+    // The source's tasks, per service (none runs in the emulator); the digests to deploy were
+    // read by tag in this run, so checking them in ECR costs nothing more.
+    assert_eq!(ecs_calls(&requests, "ecs ListTasks"), 3, "{requests:?}");
+    assert_eq!(requests.values().sum::<u64>(), 19, "{requests:?}");
 
     let records = run.records();
     assert_eq!(records.len(), 3, "{run}");
