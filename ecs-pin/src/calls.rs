@@ -57,12 +57,34 @@ pub async fn put_tag(
                 s.is_image_tag_already_exists_exception() || s.is_image_already_exists_exception()
             }) =>
         {
+            // AWS answers ImageAlreadyExists when the tag names this image already: what the
+            // retry of a PutImage whose answer was lost meets. Read the tag: if it names the
+            // image, the tag is where it was wanted.
+            let now = shared::ecr::get_images(
+                &at.client.ecr,
+                registry_id,
+                repository,
+                &[shared::ecr::ImageId::Tag(tag.to_string())],
+            )
+            .await;
+            if let Ok(found) = now {
+                if found
+                    .first()
+                    .and_then(Option::as_ref)
+                    .is_some_and(|now| now.digest == image.digest)
+                {
+                    return Ok(());
+                }
+            }
             Err(Error::precondition(format!(
                 "{repository}: tag {tag} already names another image and the repository's tags are \
                  immutable; nothing changed (use another tag, or make the repository's tags mutable)"
             )))
         }
-        Err(e) => Err(aws_error(format!("failed to tag {repository}@{} as {tag}", image.digest), &e)),
+        Err(e) => Err(aws_error(
+            format!("failed to tag {repository}@{} as {tag}", image.digest),
+            &e,
+        )),
     }
 }
 

@@ -525,3 +525,52 @@ async fn promote_refuses_a_source_whose_tag_moved_since_its_tasks_started() {
         "sha256:5555555555555555555555555555555555555555555555555555555555555555"
     );
 }
+
+/// A mock because the fault cannot be made to happen on purpose against the emulator: the
+/// answer to a PutImage that ECR applied is lost, the retry is refused ("image with digest and
+/// tag already exists"), and the tag, read again, names the wanted image: a tag move, not a
+/// refusal.
+#[tokio::test]
+async fn a_tag_put_by_its_own_earlier_attempt_is_a_success() {
+    let b = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    // The read before the write asks for the source and the tag in one call (first id `v2`,
+    // answered without `prod`: a new tag); the read after the refusal asks for `prod` alone,
+    // and finds the wanted image there.
+    let prod = mock!(aws_sdk_ecr::Client::batch_get_image)
+        .match_requests(|r| {
+            r.image_ids().first().and_then(ImageIdentifier::image_tag) == Some("prod")
+        })
+        .then_output(move || {
+            BatchGetImageOutput::builder()
+                .images(
+                    Image::builder()
+                        .registry_id("123456789012")
+                        .repository_name("web")
+                        .image_id(
+                            ImageIdentifier::builder()
+                                .image_tag("prod")
+                                .image_digest(b)
+                                .build(),
+                        )
+                        .image_manifest("{}")
+                        .image_manifest_media_type("application/vnd.oci.image.manifest.v1+json")
+                        .build(),
+                )
+                .build()
+        });
+    let put = mock!(aws_sdk_ecr::Client::put_image).then_error(|| {
+        PutImageError::ImageAlreadyExistsException(
+            aws_sdk_ecr::types::error::ImageAlreadyExistsException::builder()
+                .message("Image with digest and tag 'prod' already exists in the repository")
+                .build(),
+        )
+    });
+    let rules = [image_rule("v2", b), prod.clone(), put.clone()];
+    let (code, records) = run(&rules, &["tag", "web:v2", "prod"]).await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(put.num_calls(), 1);
+    assert_eq!(prod.num_calls(), 1, "read again after the refusal");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["service"], "ecr");
+    assert_eq!(records[0]["artifact"]["digest"], b, "{records:?}");
+}
