@@ -361,10 +361,10 @@ fn terminal_width() -> Option<usize> {
         .map(|size| usize::from(size.ws_col))
         .filter(|&c| c > 0)
 }
-
-/// A cell's longest text when the table's width is unknown (stdout a file or a pipe): a view for
-/// people stays readable; the JSON output is exact.
-const CELL_CAP: usize = 64;
+/// A cell's longest text when the table's width is unknown (stdout a file or a pipe): long enough
+/// for the ids people paste (a `sha256:` digest is 71 characters, most ARNs fewer than 100), short
+/// enough that a 5 KB value does not make every row 5 KB wide; the JSON output is exact.
+const CELL_CAP: usize = 100;
 /// No column is narrowed below this (or its header, or its widest cell if narrower).
 const MIN_COLUMN: usize = 8;
 
