@@ -491,7 +491,10 @@ async fn classify(mut response: HttpResponse) -> (HttpResponse, bool) {
     {
         Ok(bytes) => {
             let bytes = bytes.into_bytes();
-            let throttled = names_throttling(header.as_deref(), &bytes);
+            // S3 answers a throttled HEAD with a bare 503 (a HEAD answer has no body to say
+            // SlowDown in): an empty 503 is throttling too.
+            let throttled =
+                (status == 503 && bytes.is_empty()) || names_throttling(header.as_deref(), &bytes);
             *response.body_mut() = aws_smithy_types::body::SdkBody::from(bytes);
             (response, throttled)
         }
@@ -782,6 +785,36 @@ mod tests {
         assert_eq!(
             backoff(1, Some(Duration::from_millis(1234))),
             Duration::from_millis(1234)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_answer_is_throttling_by_status_code_or_an_empty_503() {
+        use aws_smithy_types::body::SdkBody;
+        let answer = |status: u16, body: &str| {
+            HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body.to_string()))
+        };
+        assert!(classify(answer(429, "{}")).await.1);
+        // A throttled HEAD to S3: 503 and no body to name SlowDown in.
+        assert!(classify(answer(503, "")).await.1);
+        assert!(
+            classify(answer(503, "<Error><Code>SlowDown</Code></Error>"))
+                .await
+                .1
+        );
+        assert!(
+            !classify(answer(503, "<Error><Code>InternalError</Code></Error>"))
+                .await
+                .1
+        );
+        assert!(!classify(answer(500, "")).await.1);
+        assert!(!classify(answer(404, "")).await.1);
+        // The body read to decide is put back for the SDK to parse.
+        let (back, throttled) = classify(answer(400, r#"{"__type":"ThrottlingException"}"#)).await;
+        assert!(throttled);
+        assert_eq!(
+            back.body().bytes(),
+            Some(&br#"{"__type":"ThrottlingException"}"#[..])
         );
     }
 }
