@@ -167,14 +167,29 @@ async fn load(settings: &EnvSettings, http: &RateLimitedClient) -> Result<SdkCon
                 .into(),
         })?;
 
-    let mut credentials =
-        aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
-            .region(region.clone())
-            .imds_client(imds);
-    if let Some(profile) = &settings.profile {
-        credentials = credentials.profile_name(profile);
-    }
-    let credentials = credentials.build().await;
+    // A profile named for the environment (`--profile`, promote.toml) is that environment's
+    // credentials whatever the environment variables say, as in the AWS CLI: CI that sets
+    // AWS_ACCESS_KEY_ID for its own account must not promote into prod with those keys. The
+    // profile provider resolves role_arn with source_profile or credential_source,
+    // web_identity_token_file, SSO and credential_process. With no profile named, the SDK's
+    // default chain (environment, AWS_PROFILE, files, web identity, instance metadata).
+    let credentials = match &settings.profile {
+        Some(profile) => {
+            check_profile(profile, &ProfileFiles::from_env())?;
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(profile)
+                    .build(),
+            )
+        }
+        None => aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_config::default_provider::credentials::DefaultCredentialsChain::builder()
+                .region(region.clone())
+                .imds_client(imds)
+                .build()
+                .await,
+        ),
+    };
 
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(region)
@@ -206,6 +221,70 @@ async fn load(settings: &EnvSettings, http: &RateLimitedClient) -> Result<SdkCon
         loader = loader.endpoint_url(url);
     }
     Ok(loader.load().await)
+}
+
+/// The shared config and credentials files, where the AWS CLI looks for them.
+#[derive(Debug, Clone)]
+struct ProfileFiles {
+    config: std::path::PathBuf,
+    credentials: std::path::PathBuf,
+}
+
+impl ProfileFiles {
+    fn from_env() -> ProfileFiles {
+        let home = std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_default();
+        let file = |var: &str, default: &str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map_or_else(|| home.join(".aws").join(default), std::path::PathBuf::from)
+        };
+        ProfileFiles {
+            config: file("AWS_CONFIG_FILE", "config"),
+            credentials: file("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+        }
+    }
+}
+
+/// The profile names a shared file defines: `[profile NAME]` (and `[default]`) in the config
+/// file, `[NAME]` in the credentials file.
+fn profiles_in(text: &str, config_file: bool) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            let inner = line.strip_prefix('[')?.split(']').next()?.trim();
+            if !config_file {
+                return Some(inner.to_string());
+            }
+            match inner.strip_prefix("profile") {
+                Some(rest) if rest.starts_with(char::is_whitespace) => {
+                    Some(rest.trim().to_string())
+                }
+                _ if inner == "default" => Some(inner.to_string()),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// An unknown profile is a mistake on the command line or in promote.toml, not a reason to fall
+/// back to other credentials: exit 2, naming the profile and the files read.
+fn check_profile(profile: &str, files: &ProfileFiles) -> Result<()> {
+    let defined = |path: &std::path::Path, config_file: bool| {
+        std::fs::read_to_string(path)
+            .map(|text| profiles_in(&text, config_file).iter().any(|p| p == profile))
+            .unwrap_or(false)
+    };
+    if defined(&files.config, true) || defined(&files.credentials, false) {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "profile {profile:?} is not defined in {} or {} (AWS_CONFIG_FILE, \
+         AWS_SHARED_CREDENTIALS_FILE); check --profile or `profile` in promote.toml",
+        files.config.display(),
+        files.credentials.display()
+    )))
 }
 
 /// A service client and where it points.
@@ -419,5 +498,30 @@ mod tests {
         let prod = aws.settings(Some("prod"));
         assert_eq!(prod.region.as_deref(), Some("us-east-2"));
         assert_eq!(prod.profile.as_deref(), Some("p"));
+    }
+
+    #[test]
+    fn a_profile_is_known_by_the_files_sections() {
+        let config =
+            "[default]\nregion=us-east-1\n[profile prod]\nrole_arn=x\n[sso-session corp]\n";
+        assert_eq!(profiles_in(config, true), ["default", "prod"]);
+        assert_eq!(profiles_in("[ci]\naws_access_key_id=A\n", false), ["ci"]);
+
+        let dir = tempfile::tempdir().unwrap();
+        let files = ProfileFiles {
+            config: dir.path().join("config"),
+            credentials: dir.path().join("credentials"),
+        };
+        std::fs::write(&files.config, config).unwrap();
+        std::fs::write(&files.credentials, "[ci]\naws_access_key_id=A\n").unwrap();
+        assert!(check_profile("prod", &files).is_ok());
+        assert!(check_profile("ci", &files).is_ok());
+        let err = check_profile("corp", &files).unwrap_err();
+        assert_eq!(err.exit_code(), crate::ExitCode::Usage);
+        let message = err.to_string();
+        assert!(
+            message.contains("\"corp\"") && message.contains("config"),
+            "{message}"
+        );
     }
 }

@@ -39,6 +39,8 @@ pub struct Counts {
     pub writes: BTreeMap<String, u64>,
     /// When each request arrived, by service: what a client-side rate limit shapes.
     pub arrivals: BTreeMap<String, Vec<Instant>>,
+    /// The access key ids requests were signed with: which credentials a tool used.
+    pub access_keys: std::collections::BTreeSet<String>,
 }
 
 /// A running proxy. Dropping it stops it.
@@ -292,6 +294,16 @@ async fn connection(
                 .entry(service.to_string())
                 .or_default()
                 .push(Instant::now());
+            if let Some(key) = request.head.lines().find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                if !name.eq_ignore_ascii_case("authorization") {
+                    return None;
+                }
+                let credential = value.split("Credential=").nth(1)?;
+                Some(credential.split('/').next()?.to_string())
+            }) {
+                c.access_keys.insert(key);
+            }
         }
         let dice = roll(&rng);
         let fault = if dice < faults.throttle {
