@@ -536,28 +536,7 @@ async fn a_tag_put_by_its_own_earlier_attempt_is_a_success() {
     // The read before the write asks for the source and the tag in one call (first id `v2`,
     // answered without `prod`: a new tag); the read after the refusal asks for `prod` alone,
     // and finds the wanted image there.
-    let prod = mock!(aws_sdk_ecr::Client::batch_get_image)
-        .match_requests(|r| {
-            r.image_ids().first().and_then(ImageIdentifier::image_tag) == Some("prod")
-        })
-        .then_output(move || {
-            BatchGetImageOutput::builder()
-                .images(
-                    Image::builder()
-                        .registry_id("123456789012")
-                        .repository_name("web")
-                        .image_id(
-                            ImageIdentifier::builder()
-                                .image_tag("prod")
-                                .image_digest(b)
-                                .build(),
-                        )
-                        .image_manifest("{}")
-                        .image_manifest_media_type("application/vnd.oci.image.manifest.v1+json")
-                        .build(),
-                )
-                .build()
-        });
+    let prod = image_rule("prod", b);
     let put = mock!(aws_sdk_ecr::Client::put_image).then_error(|| {
         PutImageError::ImageAlreadyExistsException(
             aws_sdk_ecr::types::error::ImageAlreadyExistsException::builder()

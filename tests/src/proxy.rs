@@ -341,33 +341,13 @@ async fn connection(
                 return;
             }
             Some("throttle") => throttled(&service),
-            Some("throttle_after") => {
-                if forward(&upstream, &request).await.is_none() {
-                    return;
-                }
-                if let Some(pointer) = request.pointer_written() {
-                    *counts
-                        .lock()
-                        .expect("counts")
-                        .writes
-                        .entry(pointer)
-                        .or_default() += 1;
-                }
-                throttled(&service)
-            }
+            Some("throttle_after") => match forward_counted(&upstream, &request, &counts).await {
+                Some(_) => throttled(&service),
+                None => return,
+            },
             Some(_) => server_error(&service),
-            None => match forward(&upstream, &request).await {
-                Some(answer) => {
-                    if let Some(pointer) = request.pointer_written() {
-                        *counts
-                            .lock()
-                            .expect("counts")
-                            .writes
-                            .entry(pointer)
-                            .or_default() += 1;
-                    }
-                    answer
-                }
+            None => match forward_counted(&upstream, &request, &counts).await {
+                Some(answer) => answer,
                 None => return,
             },
         };
@@ -375,6 +355,24 @@ async fn connection(
             return;
         }
     }
+}
+
+/// [`forward`], counting the write when the emulator answered it (it was applied).
+async fn forward_counted(
+    upstream: &str,
+    request: &Request,
+    counts: &Mutex<Counts>,
+) -> Option<Vec<u8>> {
+    let answer = forward(upstream, request).await?;
+    if let Some(pointer) = request.pointer_written() {
+        *counts
+            .lock()
+            .expect("counts")
+            .writes
+            .entry(pointer)
+            .or_default() += 1;
+    }
+    Some(answer)
 }
 
 /// Send one request upstream on its own connection and read the whole answer.
