@@ -396,6 +396,15 @@ fn compare_unit(
             r.extra
                 .insert("resource_b".into(), b.resource.clone().into());
         }
+        // Each side was read in its own environment's account.
+        r.account = shared::aws::account_of(Some(envs.a));
+        let account_b = shared::aws::account_of(Some(envs.b));
+        if account_b != r.account {
+            r.extra.insert(
+                "account_b".into(),
+                account_b.map_or(Json::Null, Json::String),
+            );
+        }
         r.extra.insert("key".into(), key.into());
         r.extra.insert(
             "status".into(),

@@ -65,6 +65,7 @@ fn located(rules: &[Rule]) -> Located {
         },
         region: Some("eu-west-1".into()),
         settings: Default::default(),
+        account: None,
     }
 }
 

@@ -96,6 +96,7 @@ async fn publish(
             None => {
                 let mut r = Record::new(Service::Lambda, Action::Published, &function.name);
                 r.region.clone_from(&at.region);
+                r.account.clone_from(&at.account);
                 r.into_planned(Action::Published)
             }
         };
@@ -131,6 +132,7 @@ async fn publish(
             };
             let mut r = Record::new(Service::Lambda, action, &function.name);
             r.region.clone_from(&at.region);
+            r.account.clone_from(&at.account);
             r.artifact = Some(artifact.to_value());
             r
         }

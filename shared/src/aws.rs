@@ -73,6 +73,10 @@ pub struct Aws {
     args: AwsArgs,
     project: Option<Project>,
     configs: tokio::sync::Mutex<HashMap<EnvSettings, SdkConfig>>,
+    /// Whose credentials each (profile, endpoint) holds, asked of STS once.
+    identities: tokio::sync::Mutex<HashMap<EnvSettings, Identity>>,
+    /// The (environment, region) pairs already described at `-v`.
+    said: tokio::sync::Mutex<std::collections::HashSet<String>>,
     /// One HTTP client for the process: one connection pool, and one rate limit per service and
     /// region whichever environment's configuration a request goes through.
     http: RateLimitedClient,
@@ -92,6 +96,8 @@ impl Aws {
             args,
             project,
             configs: tokio::sync::Mutex::new(HashMap::new()),
+            identities: tokio::sync::Mutex::new(HashMap::new()),
+            said: tokio::sync::Mutex::new(std::collections::HashSet::new()),
             http,
         }
     }
@@ -125,6 +131,58 @@ impl Aws {
         self.config_with(settings).await
     }
 
+    /// The account an environment's credentials act in, asked of STS once per set of
+    /// credentials, and said once per environment at `-v` with the region and where the
+    /// credentials come from. Every record the run writes for `env` names it.
+    pub async fn account(
+        &self,
+        env: Option<&str>,
+        settings: &EnvSettings,
+        config: &SdkConfig,
+    ) -> Result<String> {
+        // The region does not change whose credentials they are.
+        let who = EnvSettings {
+            region: None,
+            ..settings.clone()
+        };
+        let mut identities = self.identities.lock().await;
+        let identity = match identities.get(&who) {
+            Some(identity) => identity.clone(),
+            None => {
+                let identity = caller_identity(config).await?;
+                identities.insert(who, identity.clone());
+                identity
+            }
+        };
+        let place = format!(
+            "{}\n{}",
+            env.unwrap_or_default(),
+            settings
+                .region
+                .as_deref()
+                .or(config.region().map(Region::as_ref))
+                .unwrap_or_default()
+        );
+        if self.said.lock().await.insert(place) {
+            tracing::info!(
+                "{}: account {}, region {}, credentials from {} (acting as {})",
+                env.map_or_else(|| "no environment".to_string(), |e| format!("env {e}")),
+                identity.account,
+                region_of(config).as_deref().unwrap_or("none"),
+                credential_source(settings),
+                identity.arn,
+            );
+        }
+        ACCOUNTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                env.unwrap_or_default().to_string(),
+                identity.account.clone(),
+            );
+        Ok(identity.account)
+    }
+
     async fn config_with(&self, settings: EnvSettings) -> Result<SdkConfig> {
         let mut configs = self.configs.lock().await;
         if let Some(config) = configs.get(&settings) {
@@ -134,6 +192,109 @@ impl Aws {
         configs.insert(settings, config.clone());
         Ok(config)
     }
+}
+
+/// Who a set of credentials is.
+#[derive(Debug, Clone)]
+struct Identity {
+    account: String,
+    /// The caller's ARN (a user, or `assumed-role/ROLE/SESSION`), for `-v`.
+    arn: String,
+}
+
+/// The account each environment of this run acts in (`""` for no environment), as found by
+/// [`Aws::account`]. Process-wide, like the run's output, so that a record is stamped with its
+/// account wherever it is made (`crate::engine::Target::record`).
+static ACCOUNTS: std::sync::Mutex<std::collections::BTreeMap<String, String>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The account `env`'s credentials act in, once a client for it has been made.
+#[must_use]
+pub fn account_of(env: Option<&str>) -> Option<String> {
+    ACCOUNTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(env.unwrap_or_default())
+        .cloned()
+}
+
+async fn caller_identity(config: &SdkConfig) -> Result<Identity> {
+    let out = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                "finding the account of the credentials (sts:GetCallerIdentity)",
+                &e,
+            )
+        })?;
+    Ok(Identity {
+        account: out.account.unwrap_or_default(),
+        arn: out.arn.unwrap_or_default(),
+    })
+}
+
+/// Where an environment's credentials come from, in the words of the AWS configuration, for
+/// `-v`. Never a key, only where it is.
+fn credential_source(settings: &EnvSettings) -> String {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let Some(profile) = settings.profile.clone().or_else(|| {
+        var("AWS_ACCESS_KEY_ID")
+            .is_none()
+            .then(|| var("AWS_PROFILE"))
+            .flatten()
+    }) else {
+        if var("AWS_ACCESS_KEY_ID").is_some() {
+            return "the environment (AWS_ACCESS_KEY_ID)".into();
+        }
+        if var("AWS_WEB_IDENTITY_TOKEN_FILE").is_some() {
+            return "web identity (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN)".into();
+        }
+        return "the default chain (profile \"default\", else the instance or task role)".into();
+    };
+    let files = ProfileFiles::from_env();
+    let keys = profile_keys(&files, &profile);
+    let key = |name: &str| {
+        keys.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let how = if let Some(role) = key("role_arn") {
+        let from = key("source_profile")
+            .map(|p| format!("source_profile {p:?}"))
+            .or_else(|| key("credential_source").map(|c| format!("credential_source {c}")))
+            .or_else(|| key("web_identity_token_file").map(|_| "a web identity token".to_string()))
+            .unwrap_or_else(|| "its own keys".into());
+        format!(", assuming {role} from {from}")
+    } else if key("sso_session").is_some() || key("sso_start_url").is_some() {
+        ", through SSO".into()
+    } else if key("credential_process").is_some() {
+        ", through credential_process".into()
+    } else {
+        String::new()
+    };
+    format!("profile {profile:?}{how}")
+}
+
+/// The `key = value` lines of a profile's section, config file first, then credentials file.
+fn profile_keys(files: &ProfileFiles, profile: &str) -> Vec<(String, String)> {
+    let mut keys = Vec::new();
+    for (path, config_file) in [(&files.config, true), (&files.credentials, false)] {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let mut inside = false;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with('[') {
+                inside = profiles_in(line, config_file).iter().any(|p| p == profile);
+            } else if let (true, Some((k, v))) = (inside, line.split_once('=')) {
+                keys.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+    }
+    keys
 }
 
 /// Load a configuration the way the AWS CLI would, but bounded in time: the instance metadata
@@ -176,8 +337,16 @@ async fn load(settings: &EnvSettings, http: &RateLimitedClient) -> Result<SdkCon
     let credentials = match &settings.profile {
         Some(profile) => {
             check_profile(profile, &ProfileFiles::from_env())?;
+            // The STS calls of a role chain go through the same HTTP client (rate limits,
+            // timeouts) and ask STS in the environment's region. Their endpoint is the AWS
+            // configuration's (AWS_ENDPOINT_URL[_STS], the profile's `endpoint_url`), not
+            // `--endpoint-url`, as in the AWS CLI: a VPC endpoint for one service is not STS.
+            let provider_config = aws_config::provider_config::ProviderConfig::default()
+                .with_region(Some(region.clone()))
+                .with_http_client(http.clone());
             aws_credential_types::provider::SharedCredentialsProvider::new(
                 aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .configure(&provider_config)
                     .profile_name(profile)
                     .build(),
             )
@@ -296,6 +465,23 @@ pub struct Located<C> {
     /// The effective settings (profile, region, endpoint): two locations with equal settings are
     /// the same account and region, so what is read through one holds for the other.
     pub settings: EnvSettings,
+    /// The AWS account the client's credentials act in (STS GetCallerIdentity), when known:
+    /// whether two environments are one account decides whether an artifact can be shared
+    /// or must be copied.
+    pub account: Option<String>,
+}
+
+impl<C> Located<C> {
+    /// Whether what is read through `self` lives where `other` would write it: one account
+    /// (as far as both are known) and one region.
+    #[must_use]
+    pub fn same_place<D>(&self, other: &Located<D>) -> bool {
+        self.region == other.region
+            && match (&self.account, &other.account) {
+                (Some(a), Some(b)) => a == b,
+                _ => self.settings.profile == other.settings.profile,
+            }
+    }
 }
 
 /// Hands out a tool's service clients per (environment, region), each built once. `C` is whatever
@@ -338,6 +524,7 @@ impl<'a, C: Clone> Clients<'a, C> {
                 client,
                 region: Some(region.to_string()),
                 settings: EnvSettings::default(),
+                account: None,
             }),
             cache: tokio::sync::Mutex::new(HashMap::new()),
         }
@@ -358,10 +545,12 @@ impl<'a, C: Clone> Clients<'a, C> {
             return Ok(located.clone());
         }
         let config = aws.config_in(env, region).await?;
+        let account = aws.account(env, &settings, &config).await?;
         let located = Located {
             client: make(&config),
             region: region_of(&config),
             settings: settings.clone(),
+            account: Some(account),
         };
         cache.insert(settings, located.clone());
         Ok(located)

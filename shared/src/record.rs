@@ -161,6 +161,10 @@ pub struct Record {
     /// The AWS region of the resource.
     #[serde(default)]
     pub region: Option<String>,
+    /// The AWS account the record was read or written in: the account of the environment's
+    /// credentials. Null only where no AWS call was made for it.
+    #[serde(default)]
+    pub account: Option<String>,
     /// The environment the pointer belongs to, when it belongs to one.
     #[serde(default)]
     pub env: Option<String>,
@@ -187,6 +191,7 @@ impl Record {
             action,
             resource: resource.into(),
             region: None,
+            account: None,
             env: None,
             pointer: None,
             artifact: None,
@@ -402,7 +407,8 @@ mod tests {
         record.env = Some("prod".into());
         let line = record.to_json_line();
         let keys: Vec<&str> = [
-            "service", "action", "resource", "region", "env", "pointer", "artifact", "previous",
+            "service", "action", "resource", "region", "account", "env", "pointer", "artifact",
+            "previous",
         ]
         .into_iter()
         .collect();

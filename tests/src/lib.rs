@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)] // reason: test code: a failed setup should stop the test loudly
 
+pub mod accounts;
 pub mod apigateway;
 pub mod config;
 pub mod ecs;

@@ -88,6 +88,7 @@ impl Target {
         let mut record = Record::new(self.service, action, &self.resource);
         record.region.clone_from(&self.region);
         record.env.clone_from(&self.env);
+        record.account = crate::aws::account_of(self.env.as_deref());
         record.pointer.clone_from(&self.pointer);
         record.artifact = artifact.map(crate::record::to_value);
         record.previous = previous.map(crate::record::to_value);
