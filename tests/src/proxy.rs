@@ -31,8 +31,11 @@ pub struct Faults {
 /// What went through the proxy.
 #[derive(Debug, Default, Clone)]
 pub struct Counts {
-    /// "service Operation" -> requests (faulted or not).
+    /// "service Operation" -> requests (faulted or not), STS's aside.
     pub requests: BTreeMap<String, u64>,
+    /// Requests to STS: each run asks GetCallerIdentity once per set of credentials, for the
+    /// records' `account` (counted apart so the counts of a command's own calls stay its own).
+    pub sts: u64,
     /// Faults injected, by kind.
     pub injected: BTreeMap<&'static str, u64>,
     /// Writes that reached the emulator, by the pointer they move ("lambda fn/alias", ...).
@@ -287,13 +290,17 @@ async fn connection(
         let service = request.service();
         {
             let mut c = counts.lock().expect("counts");
-            *c.requests
-                .entry(format!("{service} {}", request.operation()))
-                .or_default() += 1;
-            c.arrivals
-                .entry(service.to_string())
-                .or_default()
-                .push(Instant::now());
+            if service == "sts" {
+                c.sts += 1;
+            } else {
+                *c.requests
+                    .entry(format!("{service} {}", request.operation()))
+                    .or_default() += 1;
+                c.arrivals
+                    .entry(service.to_string())
+                    .or_default()
+                    .push(Instant::now());
+            }
             if let Some(key) = request.head.lines().find_map(|line| {
                 let (name, value) = line.split_once(':')?;
                 if !name.eq_ignore_ascii_case("authorization") {

@@ -86,7 +86,7 @@ async fn a_named_profile_beats_environment_keys_and_an_unknown_one_is_refused() 
         "{run}"
     );
     assert_eq!(
-        proxy.counts().requests.values().sum::<u64>(),
+        proxy.counts().requests.values().sum::<u64>() + proxy.counts().sts,
         0,
         "no call made"
     );

@@ -32,6 +32,8 @@ async fn a_lambda_promotion_makes_five_calls() {
     // (for the record's `previous`); UpdateAlias.
     assert_eq!(calls, 5, "{:?}", counts.requests);
     assert_eq!(counts.writes.len(), 1);
+    // One set of credentials for both environments: the account is asked for once.
+    assert_eq!(counts.sts, 1);
 }
 
 /// `--rate-limit` paces a batch: 8 promotions (40 Lambda calls) at 20 a second with a burst of
