@@ -483,7 +483,12 @@ async fn memory_stays_bounded_copying_a_50_mib_layer() {
     let l = Layout::new(&proxy, "xecr-rss").await;
     l.write_config("");
     let config = blob(&format!("{}-c", l.name), 500);
-    let layer = blob(&format!("{}-l", l.name), 50 * 1024 * 1024);
+    // PROMOTE_RSS_LAYER_MIB for another size (1: the process's own baseline).
+    let mib: usize = std::env::var("PROMOTE_RSS_LAYER_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let layer = blob(&format!("{}-l", l.name), mib * 1024 * 1024);
     let (c, b) = (
         proxy.serve_blob(config.clone()),
         proxy.serve_blob(layer.clone()),
@@ -546,7 +551,7 @@ async fn memory_stays_bounded_copying_a_50_mib_layer() {
     let uploaded: BTreeSet<String> = proxy.counts().uploads.values().map(|b| sha(b)).collect();
     assert!(uploaded.contains(&b));
     eprintln!(
-        "ecs-pin promote copying a 50 MiB layer: max RSS {} MiB, {:.1} s",
+        "ecs-pin promote copying a {mib} MiB layer: max RSS {} MiB, {:.1} s",
         rss_kb / 1024,
         elapsed.as_secs_f64()
     );
