@@ -27,8 +27,12 @@ use shared::{Action, Error, Record, Result, Service};
 pub(crate) enum Source {
     /// What this service runs now.
     Service(ServiceRef),
-    /// The artifact of a record on stdin (a release manifest): exactly these digests.
-    Record(Vec<ContainerImage>),
+    /// The artifact of a record on stdin (a release manifest): exactly these digests, read (when
+    /// they must be copied) with the credentials of the record's environment.
+    Record {
+        images: Vec<ContainerImage>,
+        env: Option<String>,
+    },
 }
 
 /// One unit of work.
@@ -78,10 +82,12 @@ impl Revision {
 /// A decided write.
 #[derive(Debug)]
 pub(crate) enum Move {
-    /// Register the revision and make the service run it.
+    /// Copy the images another registry holds into the target's, then register the revision
+    /// and make the service run it.
     Promote {
         revision: Box<Revision>,
         previous: EcsArtifact,
+        copies: Vec<crate::copy::Copy>,
     },
     /// Register the revision (unless the definition is `pinned` already, with that ARN); with
     /// `previous`, make the service run it.
@@ -134,6 +140,9 @@ pub(crate) struct EcsPin<'a> {
     force: bool,
     /// promote.toml's order, for a revision deployed straight into an environment (`pin`).
     order: Order<'a>,
+    /// promote.toml's `[ecr] registry`: the registry every environment pulls from (account,
+    /// region), whose images are never copied.
+    shared_registry: Option<(String, String)>,
 }
 
 impl<'a> EcsPin<'a> {
@@ -148,7 +157,14 @@ impl<'a> EcsPin<'a> {
             expect: None,
             force: false,
             order: Order::new(&[], false),
+            shared_registry: None,
         }
+    }
+
+    /// The registry every environment shares, if promote.toml names one.
+    pub fn sharing(mut self, registry: Option<(String, String)>) -> Self {
+        self.shared_registry = registry;
+        self
     }
 
     /// Follow the deployments made, as `wait` says.
@@ -178,8 +194,8 @@ impl<'a> EcsPin<'a> {
             self.reads.want(service);
         }
         self.reads.want(&target);
-        let want = match source {
-            Source::Record(images) => images,
+        let (want, source_env) = match source {
+            Source::Record { images, env } => (images, env),
             Source::Service(service) => {
                 let source = read_what_runs(&self.reads, &service).await?;
                 // Someone moved a tag since the source's tasks started: what the tag names now is
@@ -196,7 +212,7 @@ impl<'a> EcsPin<'a> {
                         service.resource()
                     );
                 }
-                source.artifact.images
+                (source.artifact.images, service.env.clone())
             }
         };
         // The target's definition is about to be replaced: a tag outside ECR in it (which no
@@ -215,14 +231,50 @@ impl<'a> EcsPin<'a> {
                 Some(&previous),
             )]));
         }
-        // Every image is in ECR before anything is registered: a digest a lifecycle rule expired
-        // (or one typed by hand) would deploy a service that cannot start.
+        // An image in another account's or region's registry runs from the target's own
+        // registry, copied there with its digest (unless promote.toml names a registry they
+        // share): the source has it and the target has its repository, or nothing changes.
+        let (images, copies) = crate::copy::place(
+            self.clients,
+            &self.reads.memos,
+            &name,
+            images,
+            source_env.as_deref(),
+            &at,
+            self.shared_registry
+                .as_ref()
+                .map(|(a, r)| (a.as_str(), r.as_str())),
+        )
+        .await?;
+        // Every other image is in ECR before anything is registered: a digest a lifecycle rule
+        // expired (or one typed by hand) would deploy a service that cannot start. An image of
+        // the target's own registry is read with the target's credentials; one of a registry
+        // the environments share, with the source's, which pulled it.
+        let (own, other): (Vec<ContainerImage>, Vec<ContainerImage>) = images
+            .iter()
+            .filter(|i| !copies.iter().any(|c| c.containers.contains(&i.container)))
+            .cloned()
+            .partition(|i| {
+                at.account.is_none()
+                    || ImageRef::parse(&i.image)
+                        .ok()
+                        .and_then(|r| r.ecr())
+                        .is_none_or(|e| Some(e.account.as_str()) == at.account.as_deref())
+            });
         digests::check_exist(
             self.clients,
             &self.reads.memos,
             target.env.as_deref(),
             &name,
-            &images,
+            &own,
+        )
+        .await?;
+        digests::check_exist(
+            self.clients,
+            &self.reads.memos,
+            source_env.as_deref(),
+            &name,
+            &other,
         )
         .await?;
         // The new revision's ARN is known only once it is registered.
@@ -230,7 +282,21 @@ impl<'a> EcsPin<'a> {
             task_definition: None,
             images: images.clone(),
         };
-        let record = target.planned(Action::Promoted, &at, Some(&planned), Some(&previous));
+        let mut record = target.planned(Action::Promoted, &at, Some(&planned), Some(&previous));
+        if !copies.is_empty() {
+            record
+                .extra
+                .insert("copied_from".into(), crate::copy::field(&copies, None));
+            if self.dry_run {
+                for copy in copies.iter().filter(|c| !c.present) {
+                    shared::cli::note(&format!(
+                        "{name}: would copy {} into {}'s registry (dry run: nothing copied)",
+                        copy.source_image(),
+                        target.env.as_deref().unwrap_or("the target"),
+                    ));
+                }
+            }
+        }
         Ok(Prepared::to(
             Move::Promote {
                 revision: Box::new(Revision {
@@ -241,6 +307,7 @@ impl<'a> EcsPin<'a> {
                     images,
                 }),
                 previous,
+                copies,
             },
             record,
         ))
@@ -620,7 +687,16 @@ impl Adapter for EcsPin<'_> {
 
     async fn apply(&self, apply: Move) -> Outcome {
         match apply {
-            Move::Promote { revision, previous } => {
+            Move::Promote {
+                revision,
+                previous,
+                copies,
+            } => {
+                // The copies first, each proven the source's digest: a failed one pins nothing.
+                let copied = match crate::copy::run_all(&revision.at, &copies).await {
+                    Ok(copied) => copied,
+                    Err(e) => return Err(e).into(),
+                };
                 let arn = match revision.register().await {
                     Ok(arn) => arn,
                     Err(e) => return Err(e).into(),
@@ -641,9 +717,15 @@ impl Adapter for EcsPin<'_> {
                     task_definition: Some(arn.clone()),
                     images,
                 };
-                let records =
-                    vec![service.record(Action::Promoted, &at, Some(&artifact), Some(&previous))];
-                self.deployed(&at, &service, &arn, records).await
+                let mut record =
+                    service.record(Action::Promoted, &at, Some(&artifact), Some(&previous));
+                if !copies.is_empty() {
+                    record.extra.insert(
+                        "copied_from".into(),
+                        crate::copy::field(&copies, Some(&copied)),
+                    );
+                }
+                self.deployed(&at, &service, &arn, vec![record]).await
             }
             Move::Pin {
                 revision,

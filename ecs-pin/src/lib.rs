@@ -11,6 +11,7 @@
 mod adapter;
 pub mod args;
 pub mod calls;
+mod copy;
 pub mod digests;
 
 mod pin;

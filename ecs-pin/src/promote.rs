@@ -60,7 +60,12 @@ pub(crate) async fn run(
     let adapter = EcsPin::new(clients, opts)
         .waiting(&args.wait)
         .expecting(args.expect.as_deref())
-        .forcing(args.force);
+        .forcing(args.force)
+        .sharing(
+            project
+                .and_then(|p| p.ecr.as_ref())
+                .and_then(|e| e.registry.clone()),
+        );
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
     match source {
         engine::Source::Records | engine::Source::Nothing => {
@@ -185,7 +190,10 @@ fn item_from_record(
         target.target(None),
         Item::Promote {
             target,
-            source: Source::Record(artifact.images),
+            source: Source::Record {
+                images: artifact.images,
+                env: record.env.clone(),
+            },
         },
     )))
 }

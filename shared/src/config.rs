@@ -25,6 +25,8 @@ pub struct Project {
     pub ecs: Option<EcsSection>,
     pub apigateway: Option<ApigatewaySection>,
     pub s3: Option<S3Section>,
+    /// `[ecr]`: how the environments' registries relate.
+    pub ecr: Option<EcrSection>,
     /// `[ssm] path`: each environment's Parameter Store path, `/orders/{env}/`.
     pub ssm_path: Option<Template>,
     /// `[secrets] prefix`: each environment's Secrets Manager name prefix, `orders/{env}/`.
@@ -35,6 +37,15 @@ pub struct Project {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Section {
     pub objects: Vec<Template>,
+}
+
+/// `[ecr]`: `registry`, when every environment pulls its images from one central registry
+/// (`111111111111.dkr.ecr.us-east-1.amazonaws.com`): an image in it is pinned as it is in every
+/// environment, never copied into the environment's own registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcrSection {
+    /// The shared registry: (account, region).
+    pub registry: Option<(String, String)>,
 }
 
 /// `[apigateway]`: the REST API (id or name) and how an environment names its stage.
@@ -272,6 +283,28 @@ impl Project {
             }),
         };
 
+        let ecr = match file.ecr {
+            None => None,
+            Some(section) => Some(EcrSection {
+                registry: section
+                    .registry
+                    .as_ref()
+                    .map(|r| {
+                        ecr_registry(r.get_ref()).ok_or_else(|| {
+                            at(
+                                r.span(),
+                                format!(
+                                    "in `registry`: {:?} is not an ECR registry \
+                                     (ACCOUNT.dkr.ecr.REGION.amazonaws.com)",
+                                    r.get_ref()
+                                ),
+                            )
+                        })
+                    })
+                    .transpose()?,
+            }),
+        };
+
         let ssm_path = file
             .ssm
             .as_ref()
@@ -291,6 +324,7 @@ impl Project {
             ecs,
             apigateway,
             s3,
+            ecr,
             ssm_path,
             secrets_prefix,
         })
@@ -324,6 +358,19 @@ impl Project {
     }
 }
 
+/// The account and region of an ECR registry host: exactly
+/// `ACCOUNT.dkr.ecr.REGION.amazonaws.com` (`.amazonaws.com.cn` in China).
+fn ecr_registry(host: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = host.split('.').collect();
+    let (account, region) = match parts.as_slice() {
+        [account, "dkr", "ecr", region, "amazonaws", "com"]
+        | [account, "dkr", "ecr", region, "amazonaws", "com", "cn"] => (*account, *region),
+        _ => return None,
+    };
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !region.is_empty())
+        .then(|| (account.to_string(), region.to_string()))
+}
+
 fn check_env_name(name: &str) -> std::result::Result<(), String> {
     if name.is_empty() {
         return Err("an environment name is empty".into());
@@ -351,6 +398,7 @@ struct RawFile {
     ecs: Option<RawEcs>,
     apigateway: Option<RawApigateway>,
     s3: Option<RawS3>,
+    ecr: Option<RawEcr>,
     ssm: Option<RawSsm>,
     secrets: Option<RawSecrets>,
 }
@@ -365,6 +413,12 @@ struct RawSsm {
 #[serde(deny_unknown_fields)]
 struct RawSecrets {
     prefix: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEcr {
+    registry: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -477,6 +531,20 @@ prefix = "orders/{env}/"
         );
         assert_eq!(p.ssm_path.unwrap().render("prod"), "/orders/prod/");
         assert_eq!(p.secrets_prefix.unwrap().render("prod"), "orders/prod/");
+    }
+
+    #[test]
+    fn a_shared_registry_is_an_ecr_host() {
+        let p =
+            parse("[ecr]\nregistry = \"111111111111.dkr.ecr.us-east-1.amazonaws.com\"\n").unwrap();
+        assert_eq!(
+            p.ecr.unwrap().registry,
+            Some(("111111111111".to_string(), "us-east-1".to_string()))
+        );
+        let e = error("[ecr]\nregistry = \"docker.io\"\n");
+        assert!(e.starts_with("promote.toml:2: in `registry`"), "{e}");
+        let e = error("[ecr]\nregistries = \"x\"\n");
+        assert!(e.contains("unknown field `registries`"), "{e}");
     }
 
     #[test]

@@ -11,6 +11,8 @@ pub mod cli;
 pub mod config;
 #[cfg(feature = "ecr")]
 pub mod ecr;
+#[cfg(feature = "ecr")]
+pub mod ecr_copy;
 #[cfg(feature = "ecs")]
 pub mod ecs;
 pub mod engine;

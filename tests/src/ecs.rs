@@ -87,8 +87,71 @@ pub struct Container<'a> {
     pub secrets: Vec<(&'a str, &'a str)>,
 }
 
+/// An ECR client acting where `config` acts (another account or region:
+/// [`crate::accounts::sdk_config`]).
+#[must_use]
+pub fn ecr_in(config: &aws_config::SdkConfig) -> aws_sdk_ecr::Client {
+    aws_sdk_ecr::Client::new(config)
+}
+
+/// An ECS client acting where `config` acts.
+#[must_use]
+pub fn ecs_in(config: &aws_config::SdkConfig) -> aws_sdk_ecs::Client {
+    aws_sdk_ecs::Client::new(config)
+}
+
+/// An image manifest naming a config blob and layers (digest, size), as `docker push` writes it.
+#[must_use]
+pub fn manifest_of(config: (&str, usize), layers: &[(&str, usize)]) -> String {
+    let layers: Vec<String> = layers
+        .iter()
+        .map(|(digest, size)| {
+            format!(
+                r#"{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":{size},"digest":"{digest}"}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{MANIFEST_TYPE}","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":{},"digest":"{}"}},"layers":[{}]}}"#,
+        config.1,
+        config.0,
+        layers.join(",")
+    )
+}
+
+/// Put `manifest` into `repository` through `client` under `tag`, its digest the SHA-256 of its
+/// bytes; returns the digest.
+pub async fn put_manifest(
+    client: &aws_sdk_ecr::Client,
+    repository: &str,
+    manifest: &str,
+    tag: &str,
+) -> String {
+    let digest = format!("sha256:{:x}", Sha256::digest(manifest.as_bytes()));
+    client
+        .put_image()
+        .repository_name(repository)
+        .image_manifest(manifest)
+        .image_manifest_media_type(MANIFEST_TYPE)
+        .image_tag(tag)
+        .image_digest(&digest)
+        .send()
+        .await
+        .expect("put an image");
+    digest
+}
+
 /// Register a task definition of `family` with these containers (and CPU, memory, a tag).
 pub async fn register(family: &str, containers: &[Container<'_>]) -> String {
+    register_with(&ecs(), family, containers).await
+}
+
+/// [`register`] through `client` (another account or region).
+pub async fn register_with(
+    client: &aws_sdk_ecs::Client,
+    family: &str,
+    containers: &[Container<'_>],
+) -> String {
     let definitions: Vec<ContainerDefinition> = containers
         .iter()
         .map(|c| {
@@ -117,7 +180,7 @@ pub async fn register(family: &str, containers: &[Container<'_>]) -> String {
                 .build()
         })
         .collect();
-    ecs()
+    client
         .register_task_definition()
         .family(family)
         .set_container_definitions(Some(definitions))
@@ -146,9 +209,20 @@ pub async fn create_service(
     family: &str,
     containers: &[Container<'_>],
 ) -> String {
-    let _ = ecs().create_cluster().cluster_name(cluster).send().await;
-    let arn = register(family, containers).await;
-    ecs()
+    create_service_with(&ecs(), cluster, service, family, containers).await
+}
+
+/// [`create_service`] through `client` (another account or region).
+pub async fn create_service_with(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+    family: &str,
+    containers: &[Container<'_>],
+) -> String {
+    let _ = client.create_cluster().cluster_name(cluster).send().await;
+    let arn = register_with(client, family, containers).await;
+    client
         .create_service()
         .cluster(cluster)
         .service_name(service)
@@ -162,7 +236,16 @@ pub async fn create_service(
 
 /// The task definition a service runs now.
 pub async fn service_task_definition(cluster: &str, service: &str) -> String {
-    ecs()
+    service_task_definition_with(&ecs(), cluster, service).await
+}
+
+/// [`service_task_definition`] through `client`.
+pub async fn service_task_definition_with(
+    client: &aws_sdk_ecs::Client,
+    cluster: &str,
+    service: &str,
+) -> String {
+    client
         .describe_services()
         .cluster(cluster)
         .services(service)
@@ -190,7 +273,15 @@ pub async fn set_service(cluster: &str, service: &str, task_definition: &str) {
 
 /// A task definition, with its tags.
 pub async fn task_definition(arn: &str) -> (TaskDefinition, Vec<aws_sdk_ecs::types::Tag>) {
-    let out = ecs()
+    task_definition_with(&ecs(), arn).await
+}
+
+/// [`task_definition`] through `client`.
+pub async fn task_definition_with(
+    client: &aws_sdk_ecs::Client,
+    arn: &str,
+) -> (TaskDefinition, Vec<aws_sdk_ecs::types::Tag>) {
+    let out = client
         .describe_task_definition()
         .task_definition(arn)
         .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)

@@ -5,6 +5,12 @@
 //! emulator; the rest it forwards. It counts every request by service and operation, and every
 //! write that reached the emulator by the pointer it moves. It stops when dropped, after a bounded
 //! number of requests, or after ten minutes, whichever comes first.
+//!
+//! It also stands in for what the emulator cannot do for ECR: moto does not implement
+//! GetDownloadUrlForLayer, so the proxy answers it for the blobs a test registers
+//! ([`FaultProxy::serve_blob`]) with a loopback URL that it serves itself (`/__blobs/DIGEST`,
+//! as S3 would serve ECR's pre-signed layer URL), and it keeps the bytes of every UploadLayerPart
+//! by upload id ([`Counts::uploads`]) so a test can check what reached the target registry.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -44,13 +50,19 @@ pub struct Counts {
     pub arrivals: BTreeMap<String, Vec<Instant>>,
     /// The access key ids requests were signed with: which credentials a tool used.
     pub access_keys: std::collections::BTreeSet<String>,
+    /// The bytes each ECR layer upload received (UploadLayerPart, in order), by upload id.
+    pub uploads: BTreeMap<String, Vec<u8>>,
 }
+
+/// The ECR layer blobs the proxy serves, by digest.
+type Blobs = Arc<Mutex<BTreeMap<String, Arc<Vec<u8>>>>>;
 
 /// A running proxy. Dropping it stops it.
 #[derive(Debug)]
 pub struct FaultProxy {
     pub endpoint: String,
     counts: Arc<Mutex<Counts>>,
+    blobs: Blobs,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -67,8 +79,11 @@ impl FaultProxy {
         listener.set_nonblocking(true).expect("non-blocking");
         let endpoint = format!("http://{}", listener.local_addr().expect("an address"));
         let counts = Arc::new(Mutex::new(Counts::default()));
+        let blobs: Blobs = Arc::default();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let shared = counts.clone();
+        let served_blobs = blobs.clone();
+        let own = endpoint.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -93,6 +108,7 @@ impl FaultProxy {
                             faults,
                             rng.clone(),
                             shared.clone(),
+                            (own.clone(), served_blobs.clone()),
                         ));
                     }
                 };
@@ -106,6 +122,7 @@ impl FaultProxy {
         FaultProxy {
             endpoint,
             counts,
+            blobs,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -115,6 +132,18 @@ impl FaultProxy {
     #[must_use]
     pub fn counts(&self) -> Counts {
         self.counts.lock().expect("counts").clone()
+    }
+
+    /// Serve `bytes` as an ECR layer blob: GetDownloadUrlForLayer for its digest (in any
+    /// repository and account) answers a URL of this proxy that serves them. Returns the digest.
+    pub fn serve_blob(&self, bytes: Vec<u8>) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+        self.blobs
+            .lock()
+            .expect("blobs")
+            .insert(digest.clone(), Arc::new(bytes));
+        digest
     }
 }
 
@@ -278,12 +307,96 @@ fn response(status: &str, content_type: &str, extra: &str, body: &str) -> Vec<u8
     .into_bytes()
 }
 
+/// What the proxy answers itself for ECR layers (the emulator has no GetDownloadUrlForLayer):
+/// `Some` answer, or `None` to go on as for any request. UploadLayerPart's bytes are kept.
+fn ecr_stand_in(
+    request: &Request,
+    endpoint: &str,
+    blobs: &Blobs,
+    counts: &Mutex<Counts>,
+) -> Option<Vec<u8>> {
+    let (method, path) = request.method_and_path();
+    if let Some(digest) = path.strip_prefix("/__blobs/") {
+        if method != "GET" {
+            return None;
+        }
+        let blob = blobs.lock().expect("blobs").get(digest).cloned();
+        return Some(match blob {
+            Some(bytes) => {
+                let mut answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+                    bytes.len()
+                )
+                .into_bytes();
+                answer.extend_from_slice(&bytes);
+                answer
+            }
+            None => response(
+                "404 Not Found",
+                "application/xml",
+                "",
+                "<Error><Code>NoSuchKey</Code></Error>",
+            ),
+        });
+    }
+    if request.service() != "ecr" {
+        return None;
+    }
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+    match request.operation().as_str() {
+        "GetDownloadUrlForLayer" => {
+            let digest = body["layerDigest"].as_str().unwrap_or_default().to_string();
+            let known = blobs.lock().expect("blobs").contains_key(&digest);
+            Some(if known {
+                response(
+                    "200 OK",
+                    "application/x-amz-json-1.1",
+                    "",
+                    &serde_json::json!({
+                        "downloadUrl": format!("{endpoint}/__blobs/{digest}"),
+                        "layerDigest": digest,
+                    })
+                    .to_string(),
+                )
+            } else {
+                response(
+                    "400 Bad Request",
+                    "application/x-amz-json-1.1",
+                    "",
+                    &serde_json::json!({
+                        "__type": "LayersNotFoundException",
+                        "message": format!("The layer {digest} does not exist"),
+                    })
+                    .to_string(),
+                )
+            })
+        }
+        "UploadLayerPart" => {
+            if let (Some(id), Some(blob)) =
+                (body["uploadId"].as_str(), body["layerPartBlob"].as_str())
+            {
+                let bytes = aws_smithy_types::base64::decode(blob).unwrap_or_default();
+                counts
+                    .lock()
+                    .expect("counts")
+                    .uploads
+                    .entry(id.to_string())
+                    .or_default()
+                    .extend_from_slice(&bytes);
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
 async fn connection(
     mut client: TcpStream,
     upstream: String,
     faults: Faults,
     rng: Arc<Mutex<u64>>,
     counts: Arc<Mutex<Counts>>,
+    (endpoint, blobs): (String, Blobs),
 ) {
     let mut buffer = Vec::new();
     while let Some(request) = read_request(&mut client, &mut buffer).await {
@@ -311,6 +424,13 @@ async fn connection(
             }) {
                 c.access_keys.insert(key);
             }
+        }
+        // Before any fault: the stand-in is the test's AWS, not a flaky one.
+        if let Some(answer) = ecr_stand_in(&request, &endpoint, &blobs, &counts) {
+            if client.write_all(&answer).await.is_err() {
+                return;
+            }
+            continue;
         }
         let dice = roll(&rng);
         let fault = if dice < faults.throttle {
