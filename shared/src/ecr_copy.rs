@@ -276,12 +276,8 @@ async fn missing_blobs(
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_repository_not_found_exception())
-                {
-                    return missing_repository(target);
-                }
-                aws_error(
+                target_error(
+                    target,
                     format!("failed to check which layers {} has", target.name),
                     &e,
                 )
@@ -308,6 +304,25 @@ async fn missing_blobs(
 /// Where a copy cannot go: the target environment's registry has no such repository, and making
 /// one (its policy, scanning, lifecycle, encryption) is that environment's decision.
 #[must_use]
+/// A failed call on the target repository: its absence said plainly (exit 4), anything else
+/// as AWS said it. One place for every call of the copy that writes to or reads the target.
+fn target_error<E>(
+    target: Repository<'_>,
+    doing: impl Into<String>,
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, HttpResponse>,
+) -> Error
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+    if e.as_service_error().and_then(ProvideErrorMetadata::code)
+        == Some("RepositoryNotFoundException")
+    {
+        return missing_repository(target);
+    }
+    aws_error(doing, e)
+}
+
 pub fn missing_repository(target: Repository<'_>) -> Error {
     Error::precondition(format!(
         "repository {} does not exist in the target registry{}: create it there (the copy does \
@@ -369,14 +384,7 @@ async fn copy_blob(
         .repository_name(target.name)
         .send()
         .await
-        .map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|s| s.is_repository_not_found_exception())
-            {
-                return missing_repository(target);
-            }
-            aws_error(doing(), &e)
-        })?;
+        .map_err(|e| target_error(target, doing(), &e))?;
     let upload_id = upload.upload_id.ok_or_else(|| Error::Aws {
         doing: doing(),
         message: "InitiateLayerUpload answered no upload id".into(),
@@ -517,20 +525,14 @@ async fn put_manifest(target: Repository<'_>, image: &Image) -> Result<()> {
         {
             Ok(())
         }
-        Err(e) => {
-            if e.as_service_error()
-                .is_some_and(|s| s.is_repository_not_found_exception())
-            {
-                return Err(missing_repository(target));
-            }
-            Err(aws_error(
-                format!(
-                    "failed to put the manifest of {} into {}",
-                    image.digest, target.name
-                ),
-                &e,
-            ))
-        }
+        Err(e) => Err(target_error(
+            target,
+            format!(
+                "failed to put the manifest of {} into {}",
+                image.digest, target.name
+            ),
+            &e,
+        )),
     }
 }
 
