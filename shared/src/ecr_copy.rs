@@ -5,24 +5,17 @@
 //! pulls is then provably what the environment before it ran. ecs-pin copies images this way;
 //! lambda-promote can for image functions.
 //!
-//! The download goes through the SDK's own HTTP client (the one the source's ECR client has), so
-//! no second HTTP or TLS stack enters the tools; every ECR call goes through the clients, so the
-//! run's rate limits hold. Memory is bounded by the part size times the blobs in flight, whatever
+//! The download goes through the SDK's own HTTP client (`crate::download`); every ECR call goes
+//! through the clients, so the run's rate limits hold. Memory is bounded by the part size times the blobs in flight, whatever
 //! the size of the image.
 
 use crate::aws::aws_error;
+use crate::download::download;
 use crate::ecr::{get_images, Image, ImageId};
 use crate::error::{Error, Result};
 use aws_sdk_ecr::Client;
-use aws_smithy_runtime::client::orchestrator::operation::Operation;
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use aws_smithy_runtime_api::client::interceptors::context::{Error as ErasedError, Output};
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse, OrchestratorError};
-use aws_smithy_runtime_api::client::ser_de::DeserializeResponse;
-use aws_smithy_types::byte_stream::ByteStream;
-use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use sha2::{Digest, Sha256};
-use std::time::Duration;
 
 /// An ECR repository as one side of a copy: the client of the account and region it is in (with
 /// that side's credentials), the registry (account) that owns it when not the client's own, and
@@ -536,86 +529,6 @@ async fn put_manifest(target: Repository<'_>, image: &Image) -> Result<()> {
     }
 }
 
-/// A blob's bytes as a stream, from its download URL, through the SDK's HTTP client.
-async fn download(http: SharedHttpClient, url: &str) -> std::result::Result<ByteStream, String> {
-    let (origin, path) = split_url(url).ok_or_else(|| format!("{url:?} is not a URL"))?;
-    let operation = Operation::builder()
-        .service_name("ecr")
-        .operation_name("DownloadLayer")
-        .http_client(http)
-        .endpoint_url(origin)
-        .no_auth()
-        .no_retry()
-        .timeout_config(
-            aws_smithy_types::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(3))
-                .build(),
-        )
-        .serializer(|path: String| {
-            HttpRequest::get(path)
-                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)
-        })
-        .deserializer_impl::<ByteStream, DownloadFailed>(Body)
-        .build();
-    operation
-        .invoke(path.to_string())
-        .await
-        .map_err(|e| match e.as_service_error() {
-            Some(failed) => failed.to_string(),
-            None => crate::aws::describe(&e),
-        })
-}
-
-/// `https://host[:port]` and the rest (`/path?query`) of a URL.
-fn split_url(url: &str) -> Option<(&str, &str)> {
-    let after_scheme = url.find("://")? + 3;
-    let path = url[after_scheme..]
-        .find('/')
-        .map_or(url.len(), |i| i + after_scheme);
-    let (origin, rest) = url.split_at(path);
-    Some((origin, if rest.is_empty() { "/" } else { rest }))
-}
-
-/// The download answered something other than the blob.
-#[derive(Debug, thiserror::Error)]
-#[error("the layer's download URL answered HTTP {0}")]
-struct DownloadFailed(u16);
-
-impl aws_smithy_types::error::metadata::ProvideErrorMetadata for DownloadFailed {
-    fn meta(&self) -> &aws_smithy_types::error::ErrorMetadata {
-        static EMPTY: std::sync::OnceLock<aws_smithy_types::error::ErrorMetadata> =
-            std::sync::OnceLock::new();
-        EMPTY.get_or_init(|| aws_smithy_types::error::ErrorMetadata::builder().build())
-    }
-}
-
-/// The answer's body, not read: the caller streams it.
-#[derive(Debug)]
-struct Body;
-
-impl DeserializeResponse for Body {
-    fn deserialize_streaming_with_config(
-        &self,
-        response: &mut HttpResponse,
-        _cfg: &ConfigBag,
-    ) -> Option<std::result::Result<Output, OrchestratorError<ErasedError>>> {
-        if !response.status().is_success() {
-            return None;
-        }
-        Some(Ok(Output::erase(ByteStream::new(response.take_body()))))
-    }
-
-    fn deserialize_nonstreaming_with_config(
-        &self,
-        response: &HttpResponse,
-        _cfg: &ConfigBag,
-    ) -> std::result::Result<Output, OrchestratorError<ErasedError>> {
-        Err(OrchestratorError::operation(ErasedError::erase(
-            DownloadFailed(response.status().as_u16()),
-        )))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -642,21 +555,5 @@ mod tests {
         assert!(refs.blobs.is_empty());
         assert_eq!(refs.manifests.len(), 2);
         assert_eq!(refs.manifests[1].0, "sha256:y");
-    }
-
-    #[test]
-    fn a_url_splits_into_origin_and_path() {
-        assert_eq!(
-            split_url("https://s3.amazonaws.com/bucket/key?X-Amz-Signature=a%2Fb"),
-            Some((
-                "https://s3.amazonaws.com",
-                "/bucket/key?X-Amz-Signature=a%2Fb"
-            ))
-        );
-        assert_eq!(
-            split_url("http://127.0.0.1:5000"),
-            Some(("http://127.0.0.1:5000", "/"))
-        );
-        assert_eq!(split_url("nonsense"), None);
     }
 }

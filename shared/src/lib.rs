@@ -9,6 +9,7 @@ pub mod aws;
 pub mod batch;
 pub mod cli;
 pub mod config;
+pub mod download;
 #[cfg(feature = "ecr")]
 pub mod ecr;
 #[cfg(feature = "ecr")]
