@@ -100,6 +100,9 @@ pub(crate) struct Lambda<'a> {
     /// it is read, and copied from when --to is another account or region).
     pub version_env: Option<String>,
     pub dry_run: bool,
+    /// promote.toml's `[ecr] registry`: the registry every environment pulls images from, so a
+    /// container-image function's image is not copied out of it.
+    pub shared_registry: Option<(String, String)>,
 }
 
 impl Lambda<'_> {
@@ -119,7 +122,8 @@ impl Lambda<'_> {
             .clients
             .get(Some(env), chain_function.region.as_deref())
             .await?;
-        let held = shared::lambda::get_alias(&source_at.client, &chain_function.id, &alias).await?;
+        let held =
+            shared::lambda::get_alias(&source_at.client.lambda, &chain_function.id, &alias).await?;
         let held = held.as_ref().map(routing_of);
         order.check_held(
             subject,
@@ -176,14 +180,27 @@ impl Lambda<'_> {
     ) -> Result<Prepared<Move>> {
         plan::immutable(&source.version, &source.describe())?;
         let current =
-            shared::lambda::get_alias(&at.client, &target.function.id, &target.alias).await?;
+            shared::lambda::get_alias(&at.client.lambda, &target.function.id, &target.alias)
+                .await?;
         let now = current.as_ref().map(routing_of);
         plan::expect_holds(&target.name(), now.as_ref(), self.expect)?;
         let previous = match &current {
             Some(alias) => Some(artifact_of(&at, &target.function.id, alias, None).await?),
             None => None,
         };
-        match copy::locate(source.clone(), &at, &target.function.id).await? {
+        let shared_registry = self
+            .shared_registry
+            .as_ref()
+            .map(|(a, r)| (a.as_str(), r.as_str()));
+        match copy::locate(
+            source.clone(),
+            &at,
+            &target.function.id,
+            now.as_ref().map(|n| n.version.as_str()),
+            shared_registry,
+        )
+        .await?
+        {
             Found::Present { version } => {
                 let want = LambdaArtifact {
                     version,
@@ -285,18 +302,19 @@ impl Lambda<'_> {
             .clients
             .get(target.env.as_deref(), function.region.as_deref())
             .await?;
-        let current = shared::lambda::get_alias(&at.client, &target.function.id, &target.alias)
-            .await?
-            .ok_or_else(|| {
-                Error::precondition(format!(
-                    "{} has no alias {}: promote a version to {} first",
-                    target.function,
-                    target.alias,
-                    target.env.as_deref().unwrap_or("it")
-                ))
-            })?;
+        let current =
+            shared::lambda::get_alias(&at.client.lambda, &target.function.id, &target.alias)
+                .await?
+                .ok_or_else(|| {
+                    Error::precondition(format!(
+                        "{} has no alias {}: promote a version to {} first",
+                        target.function,
+                        target.alias,
+                        target.env.as_deref().unwrap_or("it")
+                    ))
+                })?;
         if let CanaryStep::Start { version, .. } = &step {
-            if shared::lambda::code_sha256(&at.client, &target.function.id, version)
+            if shared::lambda::code_sha256(&at.client.lambda, &target.function.id, version)
                 .await?
                 .is_none()
             {
@@ -410,7 +428,7 @@ impl Adapter for Lambda<'_> {
                         .await?;
                     if !source_at.same_place(&at) {
                         let sha = shared::lambda::code_sha256(
-                            &source_at.client,
+                            &source_at.client.lambda,
                             &chain_function.id,
                             &version,
                         )
@@ -439,14 +457,15 @@ impl Adapter for Lambda<'_> {
                         verdict,
                     ),
                     None => {
-                        let sha = shared::lambda::code_sha256(&at.client, &function.id, &version)
-                            .await?
-                            .ok_or_else(|| {
-                                Error::precondition(format!(
+                        let sha =
+                            shared::lambda::code_sha256(&at.client.lambda, &function.id, &version)
+                                .await?
+                                .ok_or_else(|| {
+                                    Error::precondition(format!(
                                     "{function} has no version {version} (in {}); nothing changed",
                                     place(&at)
                                 ))
-                            })?;
+                                })?;
                         let artifact = LambdaArtifact {
                             version,
                             code_sha256: sha,
@@ -465,14 +484,17 @@ impl Adapter for Lambda<'_> {
                     .clients
                     .get(Some(&env), source_function.region.as_deref())
                     .await?;
-                let held =
-                    shared::lambda::get_alias(&source_at.client, &source_function.id, &alias)
-                        .await?
-                        .ok_or_else(|| {
-                            Error::precondition(format!(
-                                "{source_function} has no alias {alias} ({env}): nothing to promote"
-                            ))
-                        })?;
+                let held = shared::lambda::get_alias(
+                    &source_at.client.lambda,
+                    &source_function.id,
+                    &alias,
+                )
+                .await?
+                .ok_or_else(|| {
+                    Error::precondition(format!(
+                        "{source_function} has no alias {alias} ({env}): nothing to promote"
+                    ))
+                })?;
                 plan::immutable(
                     &held.version,
                     &format!("{source_function} alias {alias} ({env})"),
@@ -512,11 +534,12 @@ impl Adapter for Lambda<'_> {
             if read_in_target {
                 Ok(Some(want.code_sha256.clone()))
             } else {
-                shared::lambda::code_sha256(&at.client, &target.function.id, &want.version).await
+                shared::lambda::code_sha256(&at.client.lambda, &target.function.id, &want.version)
+                    .await
             }
         };
         let (current, target_sha) = futures::future::join(
-            shared::lambda::get_alias(&at.client, &target.function.id, &target.alias),
+            shared::lambda::get_alias(&at.client.lambda, &target.function.id, &target.alias),
             target_sha,
         )
         .await;
@@ -665,7 +688,8 @@ impl Adapter for Lambda<'_> {
             .get(pointer.env.as_deref(), target.region.as_deref())
             .await?;
         let current =
-            shared::lambda::get_alias(&at.client, &pointer.function.id, &pointer.alias).await?;
+            shared::lambda::get_alias(&at.client.lambda, &pointer.function.id, &pointer.alias)
+                .await?;
         let now = current.as_ref().map(routing_of);
         let step = plan::rollback(
             &pointer.name(),
@@ -711,7 +735,7 @@ impl Adapter for Lambda<'_> {
 /// the alias again: if it holds exactly what this write wanted, the write happened. `Some(())`
 /// when it did.
 async fn confirm(at: &Located, pointer: &Pointer, step: &Step) -> Option<()> {
-    let alias = shared::lambda::get_alias(&at.client, &pointer.function.id, &pointer.alias)
+    let alias = shared::lambda::get_alias(&at.client.lambda, &pointer.function.id, &pointer.alias)
         .await
         .ok()?;
     let happened = match (step, alias) {

@@ -7,15 +7,48 @@ use aws_sdk_lambda::Client;
 use shared::aws::{aws_error, Aws};
 use shared::{Error, Result};
 
-/// Lambda clients per environment and region.
-pub type Clients<'a> = shared::aws::Clients<'a, Client>;
-/// A Lambda client and where it points.
-pub type Located = shared::aws::Located<Client>;
+/// The clients of one environment and region: Lambda, and ECR for the image of a
+/// container-image function copied from another account or region.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub lambda: Client,
+    pub ecr: aws_sdk_ecr::Client,
+}
 
-/// Lambda clients for every environment the run touches.
+impl Services {
+    #[must_use]
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Services {
+            lambda: Client::new(config),
+            ecr: aws_sdk_ecr::Client::new(config),
+        }
+    }
+
+    /// `lambda` (a mock, in tests of SDK-level answers), with an ECR client that has no
+    /// credentials and no endpoint to reach: such tests copy no image.
+    #[must_use]
+    pub fn lambda_only(lambda: Client) -> Self {
+        let ecr = aws_sdk_ecr::Config::builder()
+            .behavior_version(aws_sdk_ecr::config::BehaviorVersion::latest())
+            .region(lambda.config().region().cloned())
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        Services {
+            lambda,
+            ecr: aws_sdk_ecr::Client::from_conf(ecr),
+        }
+    }
+}
+
+/// The clients per environment and region.
+pub type Clients<'a> = shared::aws::Clients<'a, Services>;
+/// An environment's clients and where they point.
+pub type Located = shared::aws::Located<Services>;
+
+/// The clients for every environment the run touches.
 #[must_use]
 pub fn clients(aws: &Aws) -> Clients<'_> {
-    Clients::new(aws, Client::new)
+    Clients::new(aws, Services::new)
 }
 
 fn routing_config(routing: &Routing) -> AliasRoutingConfiguration {
@@ -42,6 +75,7 @@ pub async fn update_alias(
 ) -> Result<()> {
     let result = at
         .client
+        .lambda
         .update_alias()
         .function_name(function)
         .name(alias)
@@ -77,6 +111,7 @@ pub async fn create_alias(
 ) -> Result<()> {
     let mut request = at
         .client
+        .lambda
         .create_alias()
         .function_name(function)
         .name(alias)
@@ -111,6 +146,7 @@ fn is_conflict<R>(
 /// alias just before and deletes only if it still holds what the record says.
 pub async fn delete_alias(at: &Located, function: &str, alias: &str) -> Result<()> {
     at.client
+        .lambda
         .delete_alias()
         .function_name(function)
         .name(alias)
@@ -124,6 +160,7 @@ pub async fn delete_alias(at: &Located, function: &str, alias: &str) -> Result<(
 pub async fn publish_version(at: &Located, function: &str) -> Result<(String, String)> {
     let out = at
         .client
+        .lambda
         .publish_version()
         .function_name(function)
         .send()

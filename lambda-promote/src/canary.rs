@@ -87,6 +87,7 @@ pub(crate) async fn run(
         chain: before.map(|env| (env, aliases, order)),
         version_env: None,
         dry_run: opts.dry_run,
+        shared_registry: None,
     };
     engine::promote_one(&adapter, job, opts, out).await
 }

@@ -8,6 +8,11 @@
 //! code hash checked again. Only the code moves: the target's configuration (environment
 //! variables, memory, role, ...) is its own and is not touched.
 //!
+//! A container-image function is promoted by image digest: the target function is updated to
+//! the source version's image pinned by digest, in the target's own registry (copied there with
+//! `shared::ecr_copy`, the same digest) unless it is already there or in a registry every
+//! environment shares (promote.toml's `[ecr] registry`); the new version must run that digest.
+//!
 //! `locate` reads and decides (nothing is written, so a dry run can say what it would copy);
 //! `run` copies. A target that already has a version of exactly that code (an earlier run
 //! copied it) is promoted to that version with no copy.
@@ -18,6 +23,9 @@ use aws_sdk_lambda::types::{LastUpdateStatus, PackageType};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use shared::aws::aws_error;
+use shared::ecr::registry_host;
+use shared::ecr_copy::{self, Repository};
+use shared::image::{ImageRef, Placement};
 use shared::{Error, Result};
 use std::time::Duration;
 
@@ -73,15 +81,33 @@ pub(crate) struct Planned {
     /// so it can be undone (`lambda-promote` publishes from $LATEST, so this is what it held).
     pub latest_code_sha256: String,
     pub latest_revision_id: Option<String>,
+    /// A container-image function's image (`route` is then `image`).
+    pub image: Option<ImagePlan>,
+}
+
+/// The image of a container-image function's copy.
+#[derive(Debug, Clone)]
+pub(crate) struct ImagePlan {
+    /// The source version's image, pinned by digest.
+    pub source: String,
+    pub digest: String,
+    /// What the target function is updated to: the same digest, in its own registry (or the
+    /// source's, when it is the target's or a shared one).
+    pub target: String,
+    /// The source registry (account, region) and repository, when the image is copied.
+    pub copy: Option<(String, String, String)>,
 }
 
 /// What a copy did.
 #[derive(Debug, Clone)]
 pub(crate) struct Copied {
-    /// The version published in the target, and its code hash (the source's).
+    /// The version published in the target, and its code hash (the source's; of an image
+    /// function, what the target reports: the image digest is what is proven the same).
     pub version: String,
     pub code_sha256: String,
     pub bytes: u64,
+    /// What copying the image into the target's registry did.
+    pub image: Option<ecr_copy::Copied>,
 }
 
 /// Find out what promoting `source` into `function` (in `target`) takes: a version of the same
@@ -92,10 +118,13 @@ pub(crate) async fn locate(
     source: SourceVersion,
     target: &Located,
     function: &str,
+    current: Option<&str>,
+    shared_registry: Option<(&str, &str)>,
 ) -> Result<Found> {
     let from = source
         .at
         .client
+        .lambda
         .get_function()
         .function_name(&source.function)
         .qualifier(&source.version)
@@ -114,13 +143,18 @@ pub(crate) async fn locate(
             }
         })?;
     let config = from.configuration();
-    if config.and_then(|c| c.package_type()) == Some(&PackageType::Image) {
-        return Err(Error::precondition(format!(
-            "{} is a container-image function: it is promoted by image digest (ecs-pin copies \
-             images across registries), not by package; nothing changed",
-            source.describe()
-        )));
-    }
+    let is_image = config.and_then(|c| c.package_type()) == Some(&PackageType::Image);
+    let source_image = if is_image {
+        Some(image_digest(from.code()).ok_or_else(|| {
+            Error::precondition(format!(
+                "{} is a container-image function whose image digest Lambda does not report \
+                 (ResolvedImageUri, or an ImageUri pinned by digest); nothing changed",
+                source.describe()
+            ))
+        })?)
+    } else {
+        None
+    };
     let code_sha256 = config.and_then(|c| c.code_sha256()).unwrap_or_default();
     if code_sha256 != source.code_sha256 {
         return Err(Error::precondition(format!(
@@ -139,8 +173,17 @@ pub(crate) async fn locate(
     if let Some(version) = plan::version_with_code(&versions, &source.code_sha256) {
         return Ok(Found::Present { version });
     }
+    // An image function's version is its image: what the alias runs now may be that digest.
+    if let (Some((_, digest)), Some(current)) = (&source_image, current) {
+        if runs_digest(target, function, current).await? == Some(digest.clone()) {
+            return Ok(Found::Present {
+                version: current.to_string(),
+            });
+        }
+    }
     let latest = target
         .client
+        .lambda
         .get_function_configuration()
         .function_name(function)
         .send()
@@ -154,24 +197,111 @@ pub(crate) async fn locate(
                 aws_error(format!("failed to read {function}"), &e)
             }
         })?;
-    if latest.package_type() == Some(&PackageType::Image) {
+    let target_is_image = latest.package_type() == Some(&PackageType::Image);
+    if target_is_image != is_image {
+        let kind = |image: bool| {
+            if image {
+                "a container-image function"
+            } else {
+                "a .zip package function"
+            }
+        };
         return Err(Error::precondition(format!(
-            "{function} ({}) is a container-image function, but {} is a .zip package: the two \
-             cannot hold the same code; nothing changed",
+            "{function} ({}) is {}, but {} is {}: the two cannot hold the same code; nothing \
+             changed",
             place(target),
-            source.describe()
+            kind(target_is_image),
+            source.describe(),
+            kind(is_image)
         )));
     }
-    let route = plan::copy_route(code_size).map_err(|why| {
-        Error::precondition(format!("{}: {why}; nothing changed", source.describe()))
-    })?;
+    let (route, image) = match source_image {
+        Some((image, digest)) => (
+            Route::Image,
+            Some(image_plan(&image, &digest, target, shared_registry)?),
+        ),
+        None => (
+            plan::copy_route(code_size).map_err(|why| {
+                Error::precondition(format!("{}: {why}; nothing changed", source.describe()))
+            })?,
+            None,
+        ),
+    };
     Ok(Found::Copy(Box::new(Planned {
         source,
         code_size,
         route,
         latest_code_sha256: latest.code_sha256().unwrap_or_default().to_string(),
         latest_revision_id: latest.revision_id().map(str::to_string),
+        image,
     })))
+}
+
+/// The image a version runs, pinned by digest, and the digest: ResolvedImageUri as AWS reports
+/// it, else an ImageUri pinned by digest.
+fn image_digest(
+    code: Option<&aws_sdk_lambda::types::FunctionCodeLocation>,
+) -> Option<(String, String)> {
+    let code = code?;
+    [code.resolved_image_uri(), code.image_uri()]
+        .into_iter()
+        .flatten()
+        .find_map(|uri| {
+            let image = ImageRef::parse(uri).ok()?;
+            let digest = image.digest.clone()?;
+            Some((image.by_own_digest()?, digest))
+        })
+}
+
+/// The digest the version `qualifier` of `function` runs (`None`: not an image, or not known).
+async fn runs_digest(at: &Located, function: &str, qualifier: &str) -> Result<Option<String>> {
+    let out = at
+        .client
+        .lambda
+        .get_function()
+        .function_name(function)
+        .qualifier(qualifier)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("failed to read {function}:{qualifier}"), &e))?;
+    Ok(image_digest(out.code()).map(|(_, digest)| digest))
+}
+
+/// Where the target function's image will be: the same digest in the target's own registry
+/// (copied there), or where it is when that is the target's registry or a shared one.
+fn image_plan(
+    image: &str,
+    digest: &str,
+    target: &Located,
+    shared_registry: Option<(&str, &str)>,
+) -> Result<ImagePlan> {
+    let here = target.account.as_deref().zip(target.region.as_deref());
+    Ok(
+        match shared::image::placement(image, here, shared_registry) {
+            Placement::Keep => ImagePlan {
+                source: image.to_string(),
+                digest: digest.to_string(),
+                target: image.to_string(),
+                copy: None,
+            },
+            Placement::Copy {
+                account,
+                region,
+                repository,
+            } => {
+                let (target_account, target_region) = here.unwrap_or_default();
+                ImagePlan {
+                    source: image.to_string(),
+                    digest: digest.to_string(),
+                    target: format!(
+                        "{}/{repository}@{digest}",
+                        registry_host(target_account, target_region)
+                    ),
+                    copy: Some((account, region, repository)),
+                }
+            }
+        },
+    )
 }
 
 /// Every published version of the function and its code hash.
@@ -179,6 +309,7 @@ async fn versions(at: &Located, function: &str) -> Result<Vec<(String, String)>>
     let mut versions = Vec::new();
     let mut pages = at
         .client
+        .lambda
         .list_versions_by_function()
         .function_name(function)
         .into_paginator()
@@ -213,13 +344,33 @@ impl Planned {
                 place(target)
             )
         };
-        let package = self.download(&doing).await?;
-        let bytes = package.len() as u64;
-        let updated = target
-            .client
-            .update_function_code()
+        let (request, bytes, image_copied) = match &self.image {
+            Some(image) => {
+                let copied = self.copy_image(image, target).await?;
+                let request = target
+                    .client
+                    .lambda
+                    .update_function_code()
+                    .image_uri(&image.target);
+                (
+                    request,
+                    copied.as_ref().map_or(0, |c| c.bytes_copied),
+                    copied,
+                )
+            }
+            None => {
+                let package = self.download(&doing).await?;
+                let bytes = package.len() as u64;
+                let request = target
+                    .client
+                    .lambda
+                    .update_function_code()
+                    .zip_file(aws_sdk_lambda::primitives::Blob::new(package));
+                (request, bytes, None)
+            }
+        };
+        let updated = request
             .function_name(function)
-            .zip_file(aws_sdk_lambda::primitives::Blob::new(package))
             .set_revision_id(self.latest_revision_id.clone())
             .publish(false)
             .send()
@@ -243,7 +394,7 @@ impl Planned {
                 self.latest_code_sha256
             )
         };
-        if updated.code_sha256() != Some(self.source.code_sha256.as_str()) {
+        if self.image.is_none() && updated.code_sha256() != Some(self.source.code_sha256.as_str()) {
             return Err(Error::Aws {
                 doing: doing(),
                 message: format!(
@@ -254,7 +405,11 @@ impl Planned {
                 ),
             });
         }
-        let revision_id = settled(target, function, &self.source.code_sha256)
+        let expected_code = self
+            .image
+            .is_none()
+            .then_some(self.source.code_sha256.as_str());
+        let revision_id = settled(target, function, expected_code)
             .await
             .map_err(|e| Error::Aws {
                 doing: doing(),
@@ -262,6 +417,7 @@ impl Planned {
             })?;
         let published = target
             .client
+            .lambda
             .publish_version()
             .function_name(function)
             .code_sha256(&self.source.code_sha256)
@@ -286,7 +442,21 @@ impl Planned {
             })?;
         let version = published.version().unwrap_or_default().to_string();
         let code_sha256 = published.code_sha256().unwrap_or_default().to_string();
-        if version.is_empty() || code_sha256 != self.source.code_sha256 {
+        if let Some(image) = &self.image {
+            // An image function's version is proven by the digest it runs.
+            let runs = runs_digest(target, function, &version).await?;
+            if version.is_empty() || runs.as_deref() != Some(image.digest.as_str()) {
+                return Err(Error::Aws {
+                    doing: doing(),
+                    message: format!(
+                        "PublishVersion made version {version:?}, which runs {}, not {}: the \
+                         alias is not moved to it",
+                        runs.as_deref().unwrap_or("no known digest"),
+                        image.digest
+                    ),
+                });
+            }
+        } else if version.is_empty() || code_sha256 != self.source.code_sha256 {
             return Err(Error::Aws {
                 doing: doing(),
                 message: format!(
@@ -305,7 +475,47 @@ impl Planned {
             version,
             code_sha256,
             bytes,
+            image: image_copied,
         })
+    }
+
+    /// Copy the image into the target's registry when it must be (`None`: it is used where it
+    /// is).
+    async fn copy_image(
+        &self,
+        image: &ImagePlan,
+        target: &Located,
+    ) -> Result<Option<ecr_copy::Copied>> {
+        let Some((account, region, repository)) = &image.copy else {
+            return Ok(None);
+        };
+        // The source registry's client: the source environment's credentials in its region
+        // (the registry's region may differ from the source function's).
+        let from = &self.source.at;
+        if from.region.as_deref() != Some(region.as_str()) {
+            return Err(Error::precondition(format!(
+                "{}: its image {} is in {region}, not in the function's region; copy it into \
+                 the target's registry first, or name a shared registry in promote.toml \
+                 ([ecr] registry); nothing changed",
+                self.source.describe(),
+                image.source
+            )));
+        }
+        let copied = ecr_copy::copy_image(
+            Repository {
+                client: &from.client.ecr,
+                registry_id: Some(account),
+                name: repository,
+            },
+            Repository {
+                client: &target.client.ecr,
+                registry_id: target.account.as_deref(),
+                name: repository,
+            },
+            &image.digest,
+        )
+        .await?;
+        Ok(Some(copied))
     }
 
     /// The source's package, read from its code location and checked: its size and SHA-256
@@ -316,6 +526,7 @@ impl Planned {
             .source
             .at
             .client
+            .lambda
             .get_function()
             .function_name(&self.source.function)
             .qualifier(&self.source.version)
@@ -332,6 +543,7 @@ impl Planned {
             .source
             .at
             .client
+            .lambda
             .config()
             .http_client()
             .ok_or_else(|| Error::Aws {
@@ -393,8 +605,18 @@ impl Planned {
                 "latest_before".into(),
                 json!({"code_sha256": self.latest_code_sha256}),
             );
+            if let Some(image) = &self.image {
+                map.insert("image".into(), image.source.clone().into());
+                map.insert("digest".into(), image.digest.clone().into());
+                map.insert("target_image".into(), image.target.clone().into());
+                map.insert("image_copied".into(), image.copy.is_some().into());
+            }
             if let Some(copied) = copied {
                 map.insert("bytes_copied".into(), copied.bytes.into());
+                if let Some(image) = &copied.image {
+                    map.insert("blobs_copied".into(), image.blobs_copied.into());
+                    map.insert("blobs_skipped".into(), image.blobs_skipped.into());
+                }
             }
         }
         entry
@@ -423,13 +645,14 @@ const UPDATE_WAIT: Duration = Duration::from_secs(300);
 async fn settled(
     at: &Located,
     function: &str,
-    code_sha256: &str,
+    code_sha256: Option<&str>,
 ) -> std::result::Result<Option<String>, String> {
     let started = tokio::time::Instant::now();
     let mut delay = Duration::from_millis(250);
     loop {
         let config = at
             .client
+            .lambda
             .get_function_configuration()
             .function_name(function)
             .send()
@@ -445,7 +668,7 @@ async fn settled(
                         .unwrap_or("no reason given")
                 ))
             }
-            _ if config.code_sha256() != Some(code_sha256) => {
+            _ if code_sha256.is_some_and(|sha| config.code_sha256() != Some(sha)) => {
                 return Err(format!(
                     "$LATEST holds code_sha256 {} now, not the copy's: someone else updated it",
                     config.code_sha256().unwrap_or("none")

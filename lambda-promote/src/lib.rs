@@ -156,7 +156,7 @@ pub(crate) async fn existing_code_sha256(
     function: &str,
     version: &str,
 ) -> Result<String> {
-    shared::lambda::code_sha256(&at.client, function, version)
+    shared::lambda::code_sha256(&at.client.lambda, function, version)
         .await?
         .ok_or_else(|| {
             Error::precondition(format!(

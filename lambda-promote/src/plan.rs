@@ -142,6 +142,8 @@ pub const DIRECT_UPLOAD_LIMIT: u64 = 16 * 1024 * 1024;
 pub enum Route {
     /// In UpdateFunctionCode's request.
     Direct,
+    /// A container-image function: UpdateFunctionCode names the image by digest.
+    Image,
 }
 
 impl Route {
@@ -149,6 +151,7 @@ impl Route {
     pub fn as_str(&self) -> &'static str {
         match self {
             Route::Direct => "direct",
+            Route::Image => "image",
         }
     }
 }

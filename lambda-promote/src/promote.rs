@@ -107,6 +107,9 @@ pub(crate) async fn run(
         },
         version_env: args.version.as_ref().and(env_before.clone()),
         dry_run: opts.dry_run,
+        shared_registry: project
+            .and_then(|p| p.ecr.as_ref())
+            .and_then(|e| e.registry.clone()),
     };
     // All input is read and checked before the first call.
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();

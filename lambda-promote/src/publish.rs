@@ -81,7 +81,7 @@ async fn publish(
 
     // What the alias holds before, so the record can undo the move.
     let current = match &pointer {
-        Some(p) => shared::lambda::get_alias(&at.client, &p.function.id, &p.alias).await?,
+        Some(p) => shared::lambda::get_alias(&at.client.lambda, &p.function.id, &p.alias).await?,
         None => None,
     };
     let previous = match (&pointer, &current) {
@@ -105,7 +105,7 @@ async fn publish(
 
     // PublishVersion hands back the newest version, unchanged, when $LATEST has not changed
     // since it: the version number read before the call tells the two apart.
-    let newest = shared::lambda::newest_version(&at.client, &function.id).await?;
+    let newest = shared::lambda::newest_version(&at.client.lambda, &function.id).await?;
     let (version, code_sha256) = calls::publish_version(&at, &function.id).await?;
     let existed = plan::version_existed(&version, newest);
     let artifact = LambdaArtifact {

@@ -23,6 +23,7 @@ pub(crate) async fn run(
         chain: None,
         version_env: None,
         dry_run: opts.dry_run,
+        shared_registry: None,
     };
     let settings = Settings::of(opts, false, false);
     engine::rollback(&adapter, input, settings, out).await

@@ -144,12 +144,14 @@ async fn status_one(
         .await?;
     let function = &item.function.id;
     let found: Vec<Alias> = match &item.alias {
-        Some(alias) => vec![shared::lambda::get_alias(&at.client, function, alias)
-            .await?
-            .ok_or_else(|| {
-                Error::precondition(format!("{} has no alias {alias}", item.function))
-            })?],
-        None => shared::lambda::list_aliases(&at.client, function).await?,
+        Some(alias) => vec![
+            shared::lambda::get_alias(&at.client.lambda, function, alias)
+                .await?
+                .ok_or_else(|| {
+                    Error::precondition(format!("{} has no alias {alias}", item.function))
+                })?,
+        ],
+        None => shared::lambda::list_aliases(&at.client.lambda, function).await?,
     };
 
     // One read per distinct version, however many aliases share it.

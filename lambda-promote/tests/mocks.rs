@@ -13,7 +13,7 @@ use aws_sdk_lambda::types::AliasRoutingConfiguration;
 use aws_sdk_lambda::Client;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use clap::Parser;
-use lambda_promote::calls::Clients;
+use lambda_promote::calls::{Clients, Services};
 use lambda_promote::{execute, Cli, Options};
 use shared::input::Input;
 use shared::output::{Format, Output};
@@ -28,7 +28,7 @@ async fn run(
 ) -> (ExitCode, Vec<serde_json::Value>) {
     let cli =
         Cli::try_parse_from(std::iter::once("lambda-promote").chain(args.iter().copied())).unwrap();
-    let clients = Clients::fixed(client, "eu-west-1");
+    let clients = Clients::fixed(Services::lambda_only(client), "eu-west-1");
     let captured = Captured::default();
     let mut out = Output::to_writer(Format::Json, Box::new(captured.clone()));
     let input = stdin.map(|text| Input::from_text("stdin", text).unwrap());

@@ -1,6 +1,8 @@
 //! Image references: `REPO:TAG`, `REPO@sha256:...`, or a full URI with a registry host. Parsing
 //! is pure; an ECR host (`ACCOUNT.dkr.ecr.REGION.amazonaws.com`) tells which account and region
-//! to ask, and only such a host is ECR. ecs-pin resolves them; cfg-diff compares what two environments' services run.
+//! to ask, and only such a host is ECR. ecs-pin resolves them; cfg-diff compares what two environments' services run;
+//! `placement` decides whether an image must be copied into an environment's own registry (ecs-pin's
+//! containers, lambda-promote's image functions).
 
 use std::fmt;
 
@@ -159,6 +161,48 @@ pub fn is_digest(text: &str) -> bool {
     })
 }
 
+/// Where a container's image must be for the target environment to run it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Placement {
+    /// Pinned as it is: not ECR's, in the target's own registry already, or in the registry
+    /// every environment shares.
+    Keep,
+    /// Copied into the target environment's own registry (the same repository name there), and
+    /// pinned there by the same digest.
+    Copy {
+        /// The source registry's account and region.
+        account: String,
+        region: String,
+        repository: String,
+    },
+}
+
+/// Decide where `image` (pinned by digest) must be for a target environment whose own registry
+/// is `target` (its account and region; `None`: not known, so nothing is copied), when promote.toml
+/// names a `shared` registry (account and region) or none.
+#[must_use]
+pub fn placement(
+    image: &str,
+    target: Option<(&str, &str)>,
+    shared: Option<(&str, &str)>,
+) -> Placement {
+    let Some((reference, ecr)) = ImageRef::parse(image)
+        .ok()
+        .and_then(|r| r.ecr().map(|e| (r, e)))
+    else {
+        return Placement::Keep;
+    };
+    let here = (ecr.account.as_str(), ecr.region.as_str());
+    match target {
+        Some(target) if target != here && shared != Some(here) => Placement::Copy {
+            account: ecr.account,
+            region: ecr.region,
+            repository: reference.repository,
+        },
+        _ => Placement::Keep,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +288,37 @@ mod tests {
         assert!(ImageRef::parse("web:").unwrap_err().contains("tag"));
         assert!(ImageRef::parse("").is_err());
         assert!(ImageRef::parse("a b").is_err());
+    }
+
+    #[test]
+    fn an_image_is_copied_only_into_another_registry_that_is_not_shared() {
+        let staging = "111111111111.dkr.ecr.us-east-1.amazonaws.com/web@sha256:\
+                       aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let prod = Some(("222222222222", "eu-west-1"));
+        assert_eq!(
+            placement(staging, prod, None),
+            Placement::Copy {
+                account: "111111111111".into(),
+                region: "us-east-1".into(),
+                repository: "web".into()
+            }
+        );
+        // Same account, another region: copied too.
+        assert!(matches!(
+            placement(staging, Some(("111111111111", "eu-west-1")), None),
+            Placement::Copy { .. }
+        ));
+        assert_eq!(
+            placement(staging, Some(("111111111111", "us-east-1")), None),
+            Placement::Keep
+        );
+        assert_eq!(
+            placement(staging, prod, Some(("111111111111", "us-east-1"))),
+            Placement::Keep,
+            "a shared registry is pinned as it is"
+        );
+        assert_eq!(placement(staging, None, None), Placement::Keep);
+        let hub = "nginx@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        assert_eq!(placement(hub, prod, None), Placement::Keep);
     }
 }

@@ -9,7 +9,10 @@
 //! Stood in for: the emulator's GetFunction `Code.Location` is an S3 URL that nothing serves
 //! locally, so the test proxy (`test_harness::proxy`) rewrites it, for the packages this test
 //! registers, to a loopback URL that serves the package's bytes (what S3's pre-signed URL does
-//! in AWS). Everything else (GetFunction, ListVersionsByFunction, UpdateFunctionCode,
+//! in AWS). For a container-image function, the proxy answers GetDownloadUrlForLayer for the
+//! image's blobs (moto does not implement it), as in multi_account_ecr.rs; the emulator's
+//! CodeSha256 of an image function is not the image digest (AWS's is), so the image test proves
+//! the copy by the digest each version runs. Everything else (GetFunction, ListVersionsByFunction, UpdateFunctionCode,
 //! PublishVersion, the aliases, STS) is the emulator's. The emulator ignores RevisionId and the
 //! CodeSha256 precondition of PublishVersion, so those refusals are not shown here.
 
@@ -22,6 +25,7 @@ use test_harness::accounts::{
     env_sections, sdk_config, write_profiles, PROD_ACCOUNT, PROD_REGION, STAGING_ACCOUNT,
     STAGING_REGION,
 };
+use test_harness::ecs::{ecr_in, manifest_of, put_manifest};
 use test_harness::lambda::{create_function_in, package, role_in};
 use test_harness::proxy::{FaultProxy, Faults};
 use test_harness::{binary, unique, Emulator, Sandbox};
@@ -413,4 +417,178 @@ async fn a_named_version_and_a_record_from_another_account_are_copied_by_their_c
     assert_eq!(promoted["artifact"]["version"], "3", "{run}");
     assert_eq!(promoted["copied_from"]["already_present"], true, "{run}");
     assert_eq!(alias(&l.prod, &l.name, "prod").await, "3");
+}
+
+/// A container-image function in each account, each on an image of its own registry.
+async fn image_function(client: &Client, role: &str, name: &str, image: &str) {
+    client
+        .create_function()
+        .function_name(name)
+        .role(role)
+        .package_type(aws_sdk_lambda::types::PackageType::Image)
+        .memory_size(512)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .image_uri(image)
+                .build(),
+        )
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .variables(
+                    "STAGE",
+                    if role.contains(PROD_ACCOUNT) {
+                        "prod"
+                    } else {
+                        "staging"
+                    },
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create an image function");
+}
+
+/// The image a version of an image function runs, as its account's Lambda answers.
+async fn runs(client: &Client, name: &str, qualifier: &str) -> String {
+    client
+        .get_function()
+        .function_name(name)
+        .qualifier(qualifier)
+        .send()
+        .await
+        .expect("get function")
+        .code()
+        .and_then(|c| c.image_uri())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_image_function_is_promoted_by_digest_copied_into_the_target_registry() {
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let name = unique("ximgfn");
+    let repo = format!("{name}/fn");
+    let staging_config = sdk_config(STAGING_ACCOUNT, STAGING_REGION).await;
+    let prod_config = sdk_config(PROD_ACCOUNT, PROD_REGION).await;
+    let (staging, prod) = (Client::new(&staging_config), Client::new(&prod_config));
+    let (staging_ecr, prod_ecr) = (ecr_in(&staging_config), ecr_in(&prod_config));
+    for ecr in [&staging_ecr, &prod_ecr] {
+        ecr.create_repository()
+            .repository_name(&repo)
+            .send()
+            .await
+            .expect("create a repository");
+    }
+    // Staging's image: a config and a layer, served by the proxy's stand-in download URL.
+    let config = format!("{name}-config").into_bytes();
+    let layer = vec![7u8; 40_000];
+    let (c, b) = (
+        proxy.serve_blob(config.clone()),
+        proxy.serve_blob(layer.clone()),
+    );
+    let manifest = manifest_of((&c, config.len()), &[(&b, layer.len())]);
+    let digest = put_manifest(&staging_ecr, &repo, &manifest, "v2").await;
+    let staging_image =
+        format!("{STAGING_ACCOUNT}.dkr.ecr.{STAGING_REGION}.amazonaws.com/{repo}@{digest}");
+    // Prod runs an older image of its own registry.
+    let old_manifest = manifest_of((&c, config.len()), &[]);
+    let old = put_manifest(&prod_ecr, &repo, &old_manifest, "v1").await;
+    let prod_host = format!("{PROD_ACCOUNT}.dkr.ecr.{PROD_REGION}.amazonaws.com");
+    let old_image = format!("{prod_host}/{repo}@{old}");
+
+    let staging_role = role_in(&staging_config, STAGING_ACCOUNT).await;
+    let prod_role = role_in(&prod_config, PROD_ACCOUNT).await;
+    image_function(&staging, &staging_role, &name, &staging_image).await;
+    image_function(&prod, &prod_role, &name, &old_image).await;
+    let s1 = publish(&staging, &name).await;
+    create_alias(&staging, &name, "staging", &s1).await;
+    let p1 = publish(&prod, &name).await;
+    create_alias(&prod, &name, "prod", &p1).await;
+
+    let mut sandbox = Sandbox::new();
+    write_profiles(&sandbox);
+    sandbox.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+    sandbox.write(
+        "promote.toml",
+        &format!("{}[lambda]\nfunctions = [\"{name}\"]\n", env_sections()),
+    );
+    let lambda =
+        |args: &[&str], stdin: Option<&str>| sandbox.run(&binary("lambda-promote"), args, stdin);
+
+    // A dry run copies nothing.
+    let run = lambda(&["promote", "--to", "prod", "--dry-run"], None);
+    run.expect_code(0);
+    let planned = run.record();
+    assert_eq!(planned["copied_from"]["route"], "image", "{run}");
+    assert_eq!(planned["copied_from"]["digest"], digest.as_str(), "{run}");
+    assert_eq!(requests(&proxy, "PutImage"), 0, "{run}");
+
+    let run = lambda(&["promote", "--to", "prod"], None);
+    run.expect_code(0);
+    let promoted = run.record();
+    assert_eq!(promoted["action"], "promoted", "{run}");
+    let new = promoted["artifact"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(new, "2", "{run}");
+    let from = &promoted["copied_from"];
+    assert_eq!(from["image"], staging_image.as_str(), "{run}");
+    let pinned = format!("{prod_host}/{repo}@{digest}");
+    assert_eq!(from["target_image"], pinned.as_str(), "{run}");
+    assert_eq!(from["image_copied"], true, "{run}");
+    // Both blobs: prod's old image was put without its blobs ever being uploaded there.
+    assert_eq!(from["blobs_copied"], 2, "{run}");
+    assert_eq!(
+        from["bytes_copied"],
+        (config.len() + layer.len()) as u64,
+        "{run}"
+    );
+
+    // Prod's account: the image is in prod's registry with staging's digest and manifest, the
+    // new version runs it, the alias points at it, and prod's configuration is its own.
+    let got = prod_ecr
+        .batch_get_image()
+        .repository_name(&repo)
+        .image_ids(
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_digest(&digest)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("read prod's image");
+    assert_eq!(got.images()[0].image_manifest(), Some(manifest.as_str()));
+    assert_eq!(runs(&prod, &name, &new).await, pinned);
+    assert_eq!(alias(&prod, &name, "prod").await, new);
+    let config = prod
+        .get_function_configuration()
+        .function_name(&name)
+        .qualifier(&new)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.memory_size(), Some(512));
+    assert_eq!(
+        config
+            .environment()
+            .and_then(|e| e.variables())
+            .and_then(|v| v.get("STAGE"))
+            .map(String::as_str),
+        Some("prod")
+    );
+
+    // Again: prod runs that digest, nothing to do.
+    let again = lambda(&["promote", "--to", "prod"], None);
+    again.expect_code(0);
+    assert_eq!(again.record()["action"], "unchanged", "{again}");
+
+    // Rollback: the alias back on the old version. (Which image that version runs is not read
+    // back: the emulator's published versions of an image function follow $LATEST's image,
+    // where AWS's are immutable.)
+    let back = lambda(&["rollback"], Some(&promoted.to_string()));
+    back.expect_code(0);
+    assert_eq!(back.record()["action"], "rolled_back", "{back}");
+    assert_eq!(alias(&prod, &name, "prod").await, p1);
 }
