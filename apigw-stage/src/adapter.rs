@@ -4,6 +4,7 @@
 //! and deciding happen in `prepare`, the writes alone in `apply`.
 
 use crate::calls::{self, Located};
+use crate::import::{self, Import, Origin};
 use crate::plan::{self, CanaryStep, Step};
 use crate::{artifact_of, existing_stage, Clients, StageRef};
 use shared::batch::Outcome;
@@ -14,8 +15,13 @@ use shared::{Action, Error, Record, Result, Service};
 /// Where the deployment a stage moves to comes from.
 #[derive(Debug)]
 pub(crate) enum Source {
-    /// What this environment's stage (of the same API) runs now.
-    Stage { env: String, stage: String },
+    /// What this environment's stage (of the same API) runs now. In another account or region
+    /// (where the API is another one, looked up by `named` there) its definition is imported.
+    Stage {
+        env: String,
+        stage: String,
+        named: String,
+    },
     /// The deployment a record on stdin names (a release manifest): exactly that one.
     Record(String),
     /// A canary step on the stage itself. A deployment it sends traffic to (or promotes) must be
@@ -55,6 +61,9 @@ pub(crate) struct Move {
 enum Write {
     /// One stage write, and the record printed once it is made.
     Stage(Step, Box<Record>),
+    /// Across accounts or regions: the source's definition imported, deployed, and the stage
+    /// moved to the new deployment (`crate::import`).
+    Import(Box<Import>),
     /// A new deployment, then the stage (running `previous`) moved to it.
     Deploy {
         description: Option<String>,
@@ -69,6 +78,8 @@ pub(crate) struct Apigateway<'a> {
     pub expect: Option<&'a str>,
     /// The promotion order, for a canary's deployment.
     pub order: Order<'a>,
+    /// `--dry-run`: for the note saying what an import would do.
+    pub dry_run: bool,
 }
 
 impl Apigateway<'_> {
@@ -162,7 +173,7 @@ impl Apigateway<'_> {
                     shared::apigateway::get_stage(&at.client, &target.api, &target.stage).await?;
                 Ok((deployment, now))
             }
-            Source::Stage { env, stage } => {
+            Source::Stage { env, stage, .. } => {
                 let from_at = self
                     .clients
                     .get(Some(&env), target.region.as_deref())
@@ -191,6 +202,32 @@ impl Apigateway<'_> {
             Source::Canary { .. } | Source::Deploy { .. } => Err(Error::usage(
                 "a canary step or a deployment is not a promotion",
             )),
+        }
+    }
+
+    /// A promotion from a stage in another account or region: its definition, imported.
+    async fn prepare_import(
+        &self,
+        at: Located,
+        from_at: &Located,
+        stage: StageRef,
+        origin: &Origin,
+    ) -> Result<Prepared<Move>> {
+        match import::prepare(&at, from_at, &stage, origin, self.expect).await? {
+            Err(unchanged) => Ok(Prepared::Settled(vec![unchanged])),
+            Ok((import, planned)) => {
+                if self.dry_run {
+                    shared::cli::note(&import.note(&stage));
+                }
+                Ok(Prepared::to(
+                    Move {
+                        write: Write::Import(Box::new(import)),
+                        stage,
+                        at,
+                    },
+                    planned,
+                ))
+            }
         }
     }
 
@@ -266,6 +303,29 @@ impl Adapter for Apigateway<'_> {
                     },
                     planned,
                 ));
+            }
+            Source::Stage {
+                env,
+                stage: from_stage,
+                named,
+            } => {
+                let from_at = self
+                    .clients
+                    .get(Some(&env), stage.region.as_deref())
+                    .await?;
+                if !from_at.same_place(&at) {
+                    let origin = Origin {
+                        env,
+                        stage: from_stage,
+                        named,
+                    };
+                    return self.prepare_import(at, &from_at, stage, &origin).await;
+                }
+                Source::Stage {
+                    env,
+                    stage: from_stage,
+                    named,
+                }
             }
             source => source,
         };
@@ -358,6 +418,11 @@ impl Adapter for Apigateway<'_> {
                     Err(e) => Err(e).into(),
                 }
             }
+            Write::Import(import) => import
+                .run(&at, &stage)
+                .await
+                .map(|record| vec![record])
+                .into(),
             Write::Deploy {
                 description,
                 previous,

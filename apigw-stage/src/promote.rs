@@ -64,6 +64,7 @@ pub(crate) async fn run(
         clients,
         expect: args.expect.as_deref(),
         order,
+        dry_run: opts.dry_run,
     };
     // All input is read and checked, and the API looked up, before the first write.
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
@@ -130,6 +131,7 @@ pub(crate) async fn run(
                     source: Source::Stage {
                         stage: stages.render(&from),
                         env: from,
+                        named: api.text.clone(),
                     },
                 }),
             );
