@@ -151,6 +151,12 @@ impl FaultProxy {
         self.apis.imported()
     }
 
+    /// Make the API Gateway stand-in's PutRestApi leave `path` out of every definition it
+    /// imports from now on: an import that does not come through whole.
+    pub fn lose_on_import(&self, path: &str) {
+        self.apis.lose_on_import(path);
+    }
+
     /// Serve `bytes` as an ECR layer blob: GetDownloadUrlForLayer for its digest (in any
     /// repository and account) answers a URL of this proxy that serves them. Returns the digest.
     pub fn serve_blob(&self, bytes: Vec<u8>) -> String {

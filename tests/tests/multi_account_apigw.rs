@@ -496,3 +496,33 @@ async fn expect_is_checked_against_the_target_stage_before_anything_is_written()
     // Nothing else on the stage moved.
     assert_eq!(stage(&l.prod, &l.prod_api, "prod").await.1, prod_vars());
 }
+
+/// An import that does not come through whole (the proxy's PutRestApi stand-in leaves a path
+/// out): the target's export is checked after the stage moved, so the stage is moved back to its
+/// old deployment, and the run fails with exit 3 naming the first path that differs.
+#[tokio::test]
+async fn an_import_that_differs_from_the_source_is_taken_back_with_exit_3() {
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let l = Layout::new(&proxy, "xapigw-lossy").await;
+    proxy.lose_on_import("/orders/{id}");
+    let run = l.apigw(&["promote", "--to", "prod"], None);
+    assert_eq!(run.code, 3, "{run}");
+    assert!(run.stderr.contains("/paths/~1orders~1{id}"), "{run}");
+    assert!(
+        run.stderr
+            .contains(&format!("moved back to deployment {}", l.old)),
+        "{run}"
+    );
+    let records = run.records();
+    assert_eq!(records.len(), 1, "{run}");
+    assert_eq!(records[0]["action"], "error", "{run}");
+    assert_eq!(
+        writes(&proxy),
+        (1, 1, 2),
+        "import, deploy, move and move back\n{run}"
+    );
+    assert_eq!(
+        stage(&l.prod, &l.prod_api, "prod").await,
+        (l.old.clone(), prod_vars())
+    );
+}

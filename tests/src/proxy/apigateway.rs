@@ -28,6 +28,9 @@ struct State {
     imported: BTreeMap<String, Value>,
     /// What each deployment holds, by (REST API id, deployment id).
     snapshots: BTreeMap<(String, String), Value>,
+    /// A path PutRestApi leaves out of what it imports: an import that does not come through
+    /// whole (as one AWS cannot apply in full would be).
+    lossy: Option<String>,
 }
 
 /// The stand-in's memory, shared by every connection of one proxy.
@@ -37,6 +40,10 @@ pub(super) struct Definitions(Arc<Mutex<State>>);
 impl Definitions {
     pub(super) fn imported(&self) -> BTreeMap<String, Value> {
         self.0.lock().expect("definitions").imported.clone()
+    }
+
+    pub(super) fn lose_on_import(&self, path: &str) {
+        self.0.lock().expect("definitions").lossy = Some(path.to_string());
     }
 }
 
@@ -339,6 +346,10 @@ async fn put(
     };
     if status == 200 {
         let mut document = document;
+        let lossy = apis.0.lock().expect("definitions").lossy.clone();
+        if let (Some(path), Some(paths)) = (lossy, document["paths"].as_object_mut()) {
+            paths.remove(&path);
+        }
         if let Some(map) = document.as_object_mut() {
             // What an export adds is not part of the definition.
             map.remove("servers");
