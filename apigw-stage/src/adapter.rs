@@ -22,8 +22,13 @@ pub(crate) enum Source {
         stage: String,
         named: String,
     },
-    /// The deployment a record on stdin names (a release manifest): exactly that one.
-    Record(String),
+    /// The deployment a record on stdin names (a release manifest): exactly that one. The
+    /// record's account and region say where that deployment is.
+    Record {
+        deployment: String,
+        account: Option<String>,
+        region: Option<String>,
+    },
     /// A canary step on the stage itself. A deployment it sends traffic to (or promotes) must be
     /// what the environment before runs, when the order names one.
     Canary {
@@ -168,7 +173,7 @@ impl Apigateway<'_> {
     ) -> Result<(String, Option<shared::apigateway::Stage>)> {
         match source {
             // A record names its API by id (records always carry the id): no lookup.
-            Source::Record(deployment) => {
+            Source::Record { deployment, .. } => {
                 let now =
                     shared::apigateway::get_stage(&at.client, &target.api, &target.stage).await?;
                 Ok((deployment, now))
@@ -329,7 +334,21 @@ impl Adapter for Apigateway<'_> {
             }
             source => source,
         };
-        let from_record = matches!(source, Source::Record(_));
+        if let Source::Record {
+            deployment,
+            account,
+            region,
+        } = &source
+        {
+            check_record_place(
+                &stage,
+                &at,
+                deployment,
+                account.as_deref(),
+                region.as_deref(),
+            )?;
+        }
+        let from_record = matches!(source, Source::Record { .. });
         // What the target runs is read before any check: a promotion already done stops with the
         // reads of the two stages (a record's target stage alone).
         let (want, now) = self.read_promotion(&at, &stage, source).await?;
@@ -512,4 +531,34 @@ impl Adapter for Apigateway<'_> {
             planned,
         ))
     }
+}
+
+/// A deployment a record names exists only in the record's account and region: promoting it into
+/// another is refused (its definition can be imported from the live stage instead).
+fn check_record_place(
+    stage: &StageRef,
+    at: &Located,
+    deployment: &str,
+    account: Option<&str>,
+    region: Option<&str>,
+) -> Result<()> {
+    let other_account = account
+        .zip(at.account.as_deref())
+        .is_some_and(|(a, b)| a != b);
+    let other_region = region
+        .zip(at.region.as_deref())
+        .is_some_and(|(a, b)| a != b);
+    if other_account || other_region {
+        return Err(Error::precondition(format!(
+            "the record names deployment {deployment} in account {}, {}, but {} is in account {}, {}: \
+             a deployment cannot move between accounts or regions; promote from the live stage \
+             (--from ENV) to import its definition; nothing changed",
+            account.unwrap_or("unknown"),
+            region.unwrap_or("its region"),
+            stage.name(),
+            at.account.as_deref().unwrap_or("unknown"),
+            at.region.as_deref().unwrap_or("its region"),
+        )));
+    }
+    Ok(())
 }

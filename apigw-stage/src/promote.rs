@@ -90,7 +90,11 @@ pub(crate) async fn run(
                         stage.target(api.region.as_deref().or(region.as_deref())),
                         Item {
                             stage,
-                            source: Source::Record(artifact.deployment_id),
+                            source: Source::Record {
+                                deployment: artifact.deployment_id,
+                                account: record.account.clone(),
+                                region: record.region.clone(),
+                            },
                         },
                     )))
                 },

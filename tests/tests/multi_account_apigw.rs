@@ -526,3 +526,29 @@ async fn an_import_that_differs_from_the_source_is_taken_back_with_exit_3() {
         (l.old.clone(), prod_vars())
     );
 }
+
+/// A record names a deployment of the account and region it was read in: piped into a promotion
+/// to another account, it is refused (the definition is imported from the live stage instead).
+#[tokio::test]
+async fn a_record_of_another_accounts_deployment_is_refused() {
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let l = Layout::new(&proxy, "xapigw-record").await;
+    let record = serde_json::json!({
+        "service": "apigateway", "action": "resolved", "resource": l.staging_api,
+        "region": STAGING_REGION, "account": STAGING_ACCOUNT, "env": "staging", "pointer": "staging",
+        "artifact": {"deployment_id": l.source}, "previous": null
+    });
+    let run = l.apigw(&["promote", "--to", "prod"], Some(&format!("{record}\n")));
+    assert_eq!(run.code, 4, "{run}");
+    assert!(
+        run.stderr
+            .contains("cannot move between accounts or regions"),
+        "{run}"
+    );
+    assert_eq!(run.records()[0]["action"], "error", "{run}");
+    assert_eq!(writes(&proxy), (0, 0, 0), "{run}");
+    assert_eq!(
+        stage(&l.prod, &l.prod_api, "prod").await,
+        (l.old.clone(), prod_vars())
+    );
+}
