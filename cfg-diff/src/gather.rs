@@ -65,6 +65,12 @@ pub struct Side {
     pub values: BTreeMap<String, Value>,
     /// What the environment runs, for "same artifact?" (code hash, image digests).
     pub artifact: Option<String>,
+    /// What makes the artifact the same bits wherever it lives (a Lambda version's code hash:
+    /// version numbers belong to one function in one account and region).
+    pub code: Option<String>,
+    /// The account and region the side was read in.
+    pub account: Option<String>,
+    pub region: Option<String>,
     /// Keys whose value could not be read (a secret with no value, a denied read): each is
     /// reported on its own and the rest compared.
     pub unreadable: BTreeMap<String, Unreadable>,
@@ -122,6 +128,7 @@ async fn lambda(services: &Services, function: &str, alias: &str) -> Result<Side
         "version {} code_sha256 {}",
         config.version, config.code_sha256
     ));
+    side.code = Some(config.code_sha256.clone());
     side.values = config
         .environment
         .iter()
@@ -416,7 +423,6 @@ async fn ssm(services: &Services, path: &str) -> Result<Side> {
     Ok(Side {
         resource: path.to_string(),
         present: true,
-        artifact: None,
         unreadable: BTreeMap::new(),
         values: parameters
             .into_iter()
@@ -437,6 +443,7 @@ async fn ssm(services: &Services, path: &str) -> Result<Side> {
                 )
             })
             .collect(),
+        ..Side::default()
     })
 }
 

@@ -222,7 +222,10 @@ fn template(pattern: &str, flag: &str) -> Result<Template> {
 
 async fn read(clients: &Clients<'_>, env: &str, place: &Place) -> Result<Side> {
     let at = clients.get(Some(env), None).await?;
-    gather::read(&at.client, place).await
+    let mut side = gather::read(&at.client, place).await?;
+    side.account = at.account;
+    side.region = at.region;
+    Ok(side)
 }
 
 /// The unit a lambda, ecs or apigateway record names: the same resource in both environments.
@@ -453,7 +456,11 @@ fn compare_unit(
     }
     let mut records = Vec::new();
     if let (Some(x), Some(y)) = (&a.artifact, &b.artifact) {
-        let status = if x == y {
+        // In one function a version is the artifact (its configuration is baked into it); in
+        // two accounts or regions, the same code under two version numbers (a promotion's copy)
+        // is the same artifact.
+        let one_place = a.account == b.account && a.region == b.region;
+        let status = if x == y || (!one_place && a.code.is_some() && a.code == b.code) {
             Status::Same
         } else {
             Status::Differs
@@ -467,12 +474,16 @@ fn compare_unit(
         ));
     }
     // A Lambda version's environment is baked into it, and travels with it, only where both
-    // environments run one function: with one function per environment (`api-{env}`) versions
-    // never travel, and each keeps its own values.
-    let baked = matches!(
-        (&unit.a, &unit.b),
-        (Place::Lambda { function: fa, .. }, Place::Lambda { function: fb, .. }) if fa == fb
-    );
+    // environments run one function: with one function per environment (`api-{env}`), or a
+    // function of that name in each environment's own account or region (a promotion copies
+    // the code and publishes it with the target's configuration), versions never travel, and
+    // each keeps its own values.
+    let one_function = a.account == b.account && a.region == b.region;
+    let baked = one_function
+        && matches!(
+            (&unit.a, &unit.b),
+            (Place::Lambda { function: fa, .. }, Place::Lambda { function: fb, .. }) if fa == fb
+        );
     let keys: BTreeSet<&String> = a
         .values
         .keys()

@@ -4,6 +4,7 @@
 //! `prepare`, the write alone in `apply`.
 
 use crate::calls::{self, Clients, Located};
+use crate::copy::{self, place, Found, SourceVersion};
 use crate::function::FunctionRef;
 use crate::plan::{self, CanaryStep, Routing, Step};
 use crate::{artifact_of, existing_code_sha256, routing_of, Pointer};
@@ -29,14 +30,39 @@ pub(crate) enum Source {
         version: String,
         chain_function: FunctionRef,
     },
-    /// The artifact of a record on stdin (a release manifest): exactly these bits.
-    Record(LambdaArtifact),
+    /// The artifact of a record on stdin (a release manifest): exactly these bits, read where
+    /// the record was written when that is another account or region than the target's.
+    Record {
+        artifact: LambdaArtifact,
+        written: Written,
+    },
     /// A canary step on the alias itself; a version it sends traffic to (or finishes on) must be
     /// what the environment before holds, read in `chain_function`.
     Canary {
         step: CanaryStep,
         chain_function: FunctionRef,
     },
+}
+
+/// Where a record on stdin was written: its environment (whose credentials read it), the
+/// function in the record's region, and the account the record names.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub env: Option<String>,
+    pub function: FunctionRef,
+    pub region: Option<String>,
+    pub account: Option<String>,
+}
+
+impl Written {
+    /// Whether the record's version lives elsewhere than `target`: another account or region
+    /// (what the record names; a record that names neither is taken to be the target's own).
+    fn elsewhere(&self, target: &Located) -> bool {
+        let differs = |record: &Option<String>, there: &Option<String>| {
+            record.is_some() && there.is_some() && record != there
+        };
+        differs(&self.account, &target.account) || differs(&self.region, &target.region)
+    }
 }
 
 /// One alias to move.
@@ -57,6 +83,9 @@ pub(crate) struct Move {
     revision_id: Option<String>,
     /// The record of the move, printed once it is made.
     record: Record,
+    /// The package to copy into the target function first (another account or region); the
+    /// step's version is the one the copy publishes.
+    copy: Option<Box<copy::Planned>>,
 }
 
 /// The Lambda adapter of one run.
@@ -67,6 +96,10 @@ pub(crate) struct Lambda<'a> {
     /// The environment before --to, the alias template, and the order, when a version named
     /// on the command line must be checked against what that environment holds.
     pub chain: Option<(String, Template, Order<'a>)>,
+    /// With --version: the environment before --to, whose function holds that version (where
+    /// it is read, and copied from when --to is another account or region).
+    pub version_env: Option<String>,
+    pub dry_run: bool,
 }
 
 impl Lambda<'_> {
@@ -96,6 +129,149 @@ impl Lambda<'_> {
             held.as_ref().is_some_and(|h| h.version == version),
             &plan::describe(held.as_ref()),
         )
+    }
+
+    /// Where a record's version is read: the record's environment's credentials, in its region,
+    /// which must act in the account the record names.
+    async fn written_at(
+        &self,
+        written: &Written,
+        artifact: &LambdaArtifact,
+    ) -> Result<SourceVersion> {
+        let at = self
+            .clients
+            .get(written.env.as_deref(), written.region.as_deref())
+            .await?;
+        if let (Some(named), Some(acting)) = (&written.account, &at.account) {
+            if named != acting {
+                return Err(Error::precondition(format!(
+                    "the record of {} was written in account {named}, but {} acts in account \
+                     {acting}: its version cannot be read there to be copied; nothing changed",
+                    written.function,
+                    written
+                        .env
+                        .as_deref()
+                        .map_or("the default credentials".to_string(), |e| format!(
+                            "{e}'s credentials"
+                        )),
+                )));
+            }
+        }
+        Ok(SourceVersion {
+            at,
+            function: written.function.id.clone(),
+            version: artifact.version.clone(),
+            code_sha256: artifact.code_sha256.clone(),
+        })
+    }
+
+    /// A promotion from another account or region: to the target's version of the same code
+    /// when it has one, or to the version a copy publishes.
+    async fn prepare_copy(
+        &self,
+        target: Pointer,
+        at: Located,
+        source: SourceVersion,
+        verdict: Verdict,
+    ) -> Result<Prepared<Move>> {
+        plan::immutable(&source.version, &source.describe())?;
+        let current =
+            shared::lambda::get_alias(&at.client, &target.function.id, &target.alias).await?;
+        let now = current.as_ref().map(routing_of);
+        plan::expect_holds(&target.name(), now.as_ref(), self.expect)?;
+        let previous = match &current {
+            Some(alias) => Some(artifact_of(&at, &target.function.id, alias, None).await?),
+            None => None,
+        };
+        match copy::locate(source.clone(), &at, &target.function.id).await? {
+            Found::Present { version } => {
+                let want = LambdaArtifact {
+                    version,
+                    code_sha256: source.code_sha256.clone(),
+                    weights: Default::default(),
+                };
+                let step = plan::promote(&plan::PromoteFacts {
+                    target_name: &target.name(),
+                    want: &want,
+                    target_code_sha256: Some(&want.code_sha256),
+                    target: now.as_ref(),
+                    expect: self.expect,
+                })?;
+                let with_source = |mut record: Record| {
+                    record
+                        .extra
+                        .insert("copied_from".into(), copy::source_field(&source, true));
+                    record
+                };
+                if step == Step::Unchanged {
+                    return Ok(Prepared::Settled(vec![with_source(target.record(
+                        Action::Unchanged,
+                        &at,
+                        Some(&want),
+                        previous.as_ref(),
+                    ))]));
+                }
+                Ok(Prepared::Move {
+                    planned: Box::new(with_source(target.planned(
+                        Action::Promoted,
+                        &at,
+                        Some(&want),
+                        previous.as_ref(),
+                    ))),
+                    apply: Move {
+                        record: with_source(target.record(
+                            Action::Promoted,
+                            &at,
+                            Some(&want),
+                            previous.as_ref(),
+                        )),
+                        revision_id: current.and_then(|a| a.revision_id),
+                        step,
+                        pointer: target,
+                        at,
+                        copy: None,
+                    },
+                    verdict,
+                })
+            }
+            Found::Copy(planned) => {
+                if self.dry_run {
+                    shared::cli::note(&format!(
+                        "{}: would copy {} ({} bytes) into {} and publish it (dry run: nothing \
+                         copied)",
+                        target.name(),
+                        source.describe(),
+                        planned.code_size,
+                        place(&at)
+                    ));
+                }
+                // The new version's number is known only once it is published: a dry run's
+                // artifact is null, and `copied_from` says which code it will hold.
+                let mut plan_record =
+                    target.planned(Action::Promoted, &at, None, previous.as_ref());
+                plan_record
+                    .extra
+                    .insert("copied_from".into(), planned.field(None));
+                let record = target.record(Action::Promoted, &at, None, previous.as_ref());
+                let wanted = Routing::plain("");
+                Ok(Prepared::Move {
+                    planned: Box::new(plan_record),
+                    apply: Move {
+                        record,
+                        revision_id: current.as_ref().and_then(|a| a.revision_id.clone()),
+                        step: if current.is_some() {
+                            Step::Update(wanted)
+                        } else {
+                            Step::Create(wanted)
+                        },
+                        pointer: target,
+                        at,
+                        copy: Some(planned),
+                    },
+                    verdict,
+                })
+            }
+        }
     }
 
     async fn prepare_canary(
@@ -173,6 +349,7 @@ impl Lambda<'_> {
                 step: Step::Update(next),
                 pointer: target,
                 at,
+                copy: None,
             },
             verdict,
         })
@@ -208,8 +385,15 @@ impl Adapter for Lambda<'_> {
 
         // 1. The artifact to promote, and whether its code hash was read in the target function
         // already (the same function in the same account and region): no need to read it twice.
+        // A version of another account or region is copied (`copy`): `elsewhere`.
+        let mut elsewhere: Option<SourceVersion> = None;
         let (want, read_in_target, verdict) = match source {
-            Source::Record(artifact) => (artifact, false, Verdict::ALLOWED),
+            Source::Record { artifact, written } => {
+                if written.elsewhere(&at) {
+                    elsewhere = Some(self.written_at(&written, &artifact).await?);
+                }
+                (artifact, false, Verdict::ALLOWED)
+            }
             Source::Canary { .. } => return Err(Error::usage("a canary step is not a promotion")),
             Source::Version {
                 version,
@@ -219,19 +403,58 @@ impl Adapter for Lambda<'_> {
                 let verdict = self
                     .check_held(&target.name(), &version, &to, &chain_function)
                     .await?;
-                let sha = shared::lambda::code_sha256(&at.client, &function.id, &version)
-                    .await?
-                    .ok_or_else(|| {
-                        Error::precondition(format!(
-                            "{function} has no version {version}; nothing changed"
-                        ))
-                    })?;
-                let artifact = LambdaArtifact {
-                    version,
-                    code_sha256: sha,
-                    weights: Default::default(),
-                };
-                (artifact, true, verdict)
+                if let Some(env) = &self.version_env {
+                    let source_at = self
+                        .clients
+                        .get(Some(env), chain_function.region.as_deref())
+                        .await?;
+                    if !source_at.same_place(&at) {
+                        let sha = shared::lambda::code_sha256(
+                            &source_at.client,
+                            &chain_function.id,
+                            &version,
+                        )
+                        .await?
+                        .ok_or_else(|| {
+                            Error::precondition(format!(
+                                "{chain_function} ({env}) has no version {version}; nothing changed"
+                            ))
+                        })?;
+                        elsewhere = Some(SourceVersion {
+                            at: source_at,
+                            function: chain_function.id.clone(),
+                            version: version.clone(),
+                            code_sha256: sha,
+                        });
+                    }
+                }
+                match elsewhere.as_ref() {
+                    Some(source) => (
+                        LambdaArtifact {
+                            version,
+                            code_sha256: source.code_sha256.clone(),
+                            weights: Default::default(),
+                        },
+                        false,
+                        verdict,
+                    ),
+                    None => {
+                        let sha = shared::lambda::code_sha256(&at.client, &function.id, &version)
+                            .await?
+                            .ok_or_else(|| {
+                                Error::precondition(format!(
+                                    "{function} has no version {version} (in {}); nothing changed",
+                                    place(&at)
+                                ))
+                            })?;
+                        let artifact = LambdaArtifact {
+                            version,
+                            code_sha256: sha,
+                            weights: Default::default(),
+                        };
+                        (artifact, true, verdict)
+                    }
+                }
             }
             Source::Alias {
                 env,
@@ -269,9 +492,20 @@ impl Adapter for Lambda<'_> {
                 };
                 let same_function = source_function.name == target.function.name
                     && source_at.settings == at.settings;
+                if !source_at.same_place(&at) {
+                    elsewhere = Some(SourceVersion {
+                        at: source_at,
+                        function: source_function.id.clone(),
+                        version: artifact.version.clone(),
+                        code_sha256: artifact.code_sha256.clone(),
+                    });
+                }
                 (artifact, same_function, Verdict::ALLOWED)
             }
         };
+        if let Some(source) = elsewhere {
+            return self.prepare_copy(target, at, source, verdict).await;
+        }
 
         // 2. The target as it is now, and the code of that version in the target function.
         let target_sha = async {
@@ -323,6 +557,7 @@ impl Adapter for Lambda<'_> {
                 step,
                 pointer: target,
                 at,
+                copy: None,
             },
             verdict,
         })
@@ -332,10 +567,30 @@ impl Adapter for Lambda<'_> {
         let Move {
             at,
             pointer,
-            step,
+            mut step,
             revision_id,
-            record,
+            mut record,
+            copy,
         } = write;
+        if let Some(copy) = copy {
+            // The copy first: the alias moves only to a version proven to hold the source's code.
+            let copied = match copy.run(&at, &pointer.function.id).await {
+                Ok(copied) => copied,
+                Err(e) => return Err(e).into(),
+            };
+            let artifact = LambdaArtifact {
+                version: copied.version.clone(),
+                code_sha256: copied.code_sha256.clone(),
+                weights: Default::default(),
+            };
+            if let Step::Create(routing) | Step::Update(routing) = &mut step {
+                *routing = Routing::plain(&copied.version);
+            }
+            record.artifact = serde_json::to_value(&artifact).ok();
+            record
+                .extra
+                .insert("copied_from".into(), copy.field(Some(&copied)));
+        }
         let written = match &step {
             Step::Create(routing) => {
                 calls::create_alias(&at, &pointer.function.id, &pointer.alias, routing).await
@@ -438,6 +693,7 @@ impl Adapter for Lambda<'_> {
                 step,
                 pointer: pointer.clone(),
                 at: at.clone(),
+                copy: None,
             },
             pointer.planned(
                 Action::RolledBack,

@@ -85,6 +85,8 @@ pub(crate) async fn run(
         clients,
         expect: args.expect.as_deref(),
         chain: before.map(|env| (env, aliases, order)),
+        version_env: None,
+        dry_run: opts.dry_run,
     };
     engine::promote_one(&adapter, job, opts, out).await
 }

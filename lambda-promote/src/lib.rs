@@ -9,6 +9,7 @@ mod adapter;
 pub mod args;
 pub mod calls;
 mod canary;
+mod copy;
 pub mod function;
 pub mod plan;
 mod promote;

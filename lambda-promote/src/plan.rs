@@ -105,14 +105,7 @@ pub fn promote(facts: &PromoteFacts<'_>) -> Result<Step> {
         &want.version,
         &format!("{target_name}: the artifact being promoted"),
     )?;
-    if let Some(expected) = expect {
-        if target.map(|t| t.version.as_str()) != Some(expected) {
-            return Err(Error::precondition(format!(
-                "{target_name} holds {}, not version {expected} as --expect says; nothing changed",
-                describe(target)
-            )));
-        }
-    }
+    expect_holds(target_name, target, expect)?;
     match target_code_sha256 {
         None => {
             return Err(Error::precondition(format!(
@@ -136,6 +129,70 @@ pub fn promote(facts: &PromoteFacts<'_>) -> Result<Step> {
         // Same version but a canary running: promoting settles the alias on the version alone.
         Some(_) => Step::Update(wanted),
     })
+}
+
+/// The largest package a copy uploads in the request itself (UpdateFunctionCode's ZipFile).
+/// Lambda takes up to 50 MB that way, but the request carries it base64-encoded, so memory
+/// would grow to several times the package: above this, a copy goes through an S3 bucket of the
+/// target environment and streams.
+pub const DIRECT_UPLOAD_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// How a package reaches the target function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// In UpdateFunctionCode's request.
+    Direct,
+}
+
+impl Route {
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Route::Direct => "direct",
+        }
+    }
+}
+
+/// How a package of `size` bytes is copied, or why it cannot be.
+pub fn copy_route(size: u64) -> std::result::Result<Route, String> {
+    if size <= DIRECT_UPLOAD_LIMIT {
+        Ok(Route::Direct)
+    } else {
+        Err(format!(
+            "the package is {size} bytes: above {DIRECT_UPLOAD_LIMIT} bytes a copy goes through \
+             an S3 bucket of the target environment, so that memory stays bounded, and \
+             promote.toml names none ([lambda] copy_bucket)"
+        ))
+    }
+}
+
+/// The published version (the highest) of `versions` (number, code hash; `$LATEST` is not
+/// one) whose code is `code_sha256`: an earlier copy of the same code, to promote to again.
+#[must_use]
+pub fn version_with_code(versions: &[(String, String)], code_sha256: &str) -> Option<String> {
+    versions
+        .iter()
+        .filter(|(_, sha)| sha == code_sha256)
+        .filter_map(|(v, _)| v.parse::<u64>().ok())
+        .max()
+        .map(|v| v.to_string())
+}
+
+/// `--expect`: the target must hold that version now.
+pub fn expect_holds(
+    target_name: &str,
+    target: Option<&Routing>,
+    expect: Option<&str>,
+) -> Result<()> {
+    match expect {
+        Some(expected) if target.map(|t| t.version.as_str()) != Some(expected) => {
+            Err(Error::precondition(format!(
+                "{target_name} holds {}, not version {expected} as --expect says; nothing changed",
+                describe(target)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Undo one change: the pointer was moved from `restore` to `changed_to` (`None`: no alias).

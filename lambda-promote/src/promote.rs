@@ -3,7 +3,7 @@
 //! from, the order, the two phases, `--dry-run` and `--atomic` are the engine's
 //! (`shared::engine`); this module builds the work list and `adapter` says how Lambda does it.
 
-use crate::adapter::{Item, Lambda, Source};
+use crate::adapter::{Item, Lambda, Source, Written};
 use crate::args::PromoteArgs;
 use crate::args::PROMOTE_HINT;
 use crate::calls::Clients;
@@ -105,6 +105,8 @@ pub(crate) async fn run(
             (Some(_), Some(env), false) => Some((env.clone(), aliases.clone(), order)),
             _ => None,
         },
+        version_env: args.version.as_ref().and(env_before.clone()),
+        dry_run: opts.dry_run,
     };
     // All input is read and checked before the first call.
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
@@ -208,7 +210,10 @@ fn item_from_record(
                 record.region.clone()
             }
         });
-        FunctionRef { region, ..function }
+        FunctionRef {
+            region,
+            ..function.clone()
+        }
     } else {
         mapped
     };
@@ -222,7 +227,18 @@ fn item_from_record(
         Item {
             target: pointer,
             function: target_function,
-            source: Source::Record(artifact),
+            source: Source::Record {
+                artifact,
+                written: Written {
+                    env: record.env.clone(),
+                    function: FunctionRef {
+                        region: function.region.clone().or_else(|| record.region.clone()),
+                        ..function
+                    },
+                    region: record.region.clone(),
+                    account: record.account.clone(),
+                },
+            },
         },
     ))
 }

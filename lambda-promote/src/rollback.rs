@@ -21,6 +21,8 @@ pub(crate) async fn run(
         clients,
         expect: None,
         chain: None,
+        version_env: None,
+        dry_run: opts.dry_run,
     };
     let settings = Settings::of(opts, false, false);
     engine::rollback(&adapter, input, settings, out).await

@@ -77,8 +77,11 @@ pub(crate) async fn run(
             None => project.map_or_else(Vec::new, |p| p.order.iter().cloned().map(Some).collect()),
         };
         for template in &lambda.functions {
-            if args.env.is_none() && !template.varies_by_env() {
-                // One function for all environments: list all its aliases at once.
+            let one_place = project.is_none_or(Project::one_place);
+            if args.env.is_none() && !template.varies_by_env() && one_place {
+                // One function for all environments, in one account and region: list all its
+                // aliases at once. (Environments in accounts or regions of their own each have
+                // a function of that name: each is read with its environment's credentials.)
                 work.push(Work::Own(Item {
                     function: FunctionRef::parse(template.pattern(), TOML_HINT)
                         .map_err(Error::usage)?,

@@ -351,6 +351,16 @@ impl Project {
         })
     }
 
+    /// Whether every environment of the order is reached with the same settings (profile,
+    /// region, endpoint): one account and region, so one read of a resource shared by all the
+    /// environments answers for all of them.
+    #[must_use]
+    pub fn one_place(&self) -> bool {
+        let mut settings = self.order.iter().map(|env| self.env_settings(env));
+        let first = settings.next();
+        settings.all(|s| Some(&s) == first.as_ref())
+    }
+
     /// The AWS settings of `env` (empty when the file has no `[env.NAME]` for it).
     #[must_use]
     pub fn env_settings(&self, env: &str) -> EnvSettings {

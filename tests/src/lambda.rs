@@ -35,6 +35,89 @@ pub fn role_arn() -> &'static str {
     })
 }
 
+/// The IAM role functions run as in the account `config` acts in (Lambda refuses a role of
+/// another account), created once per account and test process the same way as [`role_arn`],
+/// signed with that account's access key (the emulator tells accounts apart by it).
+pub async fn role_in(config: &aws_config::SdkConfig, account: &str) -> String {
+    use aws_credential_types::provider::ProvideCredentials;
+    static ROLES: OnceLock<std::sync::Mutex<std::collections::BTreeMap<String, String>>> =
+        OnceLock::new();
+    let roles = ROLES.get_or_init(Default::default);
+    if let Some(role) = roles.lock().expect("roles").get(account) {
+        return role.clone();
+    }
+    let credentials = config
+        .credentials_provider()
+        .expect("credentials")
+        .provide_credentials()
+        .await
+        .expect("credentials");
+    let name = crate::unique("lambda-role");
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let endpoint = Emulator::shared().endpoint.clone();
+    let authorization = format!(
+        "AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+        credentials.access_key_id()
+    );
+    let token = credentials.session_token().unwrap_or_default().to_string();
+    let role = name.clone();
+    tokio::task::spawn_blocking(move || {
+        ureq::post(&endpoint)
+            .header("Authorization", &authorization)
+            .header("X-Amz-Security-Token", &token)
+            .send_form([
+                ("Action", "CreateRole"),
+                ("Version", "2010-05-08"),
+                ("RoleName", role.as_str()),
+                ("AssumeRolePolicyDocument", policy),
+            ])
+            .expect("the emulator creates an IAM role");
+    })
+    .await
+    .expect("the role is created");
+    let arn = format!("arn:aws:iam::{account}:role/{name}");
+    roles
+        .lock()
+        .expect("roles")
+        .insert(account.to_string(), arn.clone());
+    arn
+}
+
+/// Create a function with `package` as its code, and environment variables, through `client`
+/// (an account of the emulator's) as role `role`.
+pub async fn create_function_in(
+    client: &Client,
+    role: &str,
+    name: &str,
+    package: Vec<u8>,
+    environment: &[(&str, &str)],
+) {
+    let env = aws_sdk_lambda::types::Environment::builder()
+        .set_variables(Some(
+            environment
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+        ))
+        .build();
+    client
+        .create_function()
+        .function_name(name)
+        .runtime(aws_sdk_lambda::types::Runtime::Python312)
+        .role(role)
+        .handler("app.handler")
+        .memory_size(256)
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(Blob::new(package))
+                .build(),
+        )
+        .environment(env)
+        .send()
+        .await
+        .expect("create a function in the emulator");
+}
+
 /// A deployment package whose bytes (and so code_sha256) depend on `marker`.
 #[must_use]
 pub fn package(marker: &str) -> Vec<u8> {

@@ -12,6 +12,11 @@
 //! as S3 would serve ECR's pre-signed layer URL), and it keeps the bytes of every UploadLayerPart
 //! by upload id ([`Counts::uploads`]) so a test can check what reached the target registry.
 //!
+//! And for Lambda: GetFunction's `Code.Location` is a pre-signed S3 URL that nothing serves
+//! locally, so for the packages a test registers ([`FaultProxy::serve_package`]) the proxy
+//! rewrites the location in GetFunction's answer to a loopback URL of its own that serves the
+//! package's bytes (found by the answer's CodeSha256).
+//!
 //! And for API Gateway's definitions (`apigateway` below): moto's GetExport writes Swagger 2.0
 //! of the API's current resources without integrations, whatever the stage, and its PutRestApi
 //! fails on a MOCK integration; the proxy answers both as AWS does, per deployment.
@@ -167,6 +172,18 @@ impl FaultProxy {
             .expect("blobs")
             .insert(digest.clone(), Arc::new(bytes));
         digest
+    }
+}
+
+impl FaultProxy {
+    /// Serve `package` as a Lambda deployment package: GetFunction answers for a version whose
+    /// CodeSha256 is this package's carry a `Code.Location` of this proxy that serves it.
+    /// Returns the CodeSha256 (base64 of the SHA-256, as Lambda reports it).
+    pub fn serve_package(&self, package: Vec<u8>) -> String {
+        use sha2::{Digest, Sha256};
+        let sha = aws_smithy_types::base64::encode(Sha256::digest(&package));
+        self.serve_blob(package);
+        sha
     }
 }
 
@@ -503,7 +520,7 @@ async fn connection(
             },
             Some(_) => server_error(&service),
             None => match forward_counted(&upstream, &request, &counts).await {
-                Some(answer) => answer,
+                Some(answer) => lambda_code_location(&request, answer, &endpoint, &blobs),
                 None => return,
             },
         };
@@ -511,6 +528,62 @@ async fn connection(
             return;
         }
     }
+}
+
+/// GetFunction's answer with `Code.Location` pointing at this proxy, when the proxy serves the
+/// package of the version's CodeSha256 ([`FaultProxy::serve_package`]); any other answer as it is.
+fn lambda_code_location(
+    request: &Request,
+    answer: Vec<u8>,
+    endpoint: &str,
+    blobs: &Blobs,
+) -> Vec<u8> {
+    let (method, path) = request.method_and_path();
+    let segments: Vec<&str> = path
+        .split('?')
+        .next()
+        .unwrap_or("")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if request.service() != "lambda"
+        || method != "GET"
+        || segments.len() != 3
+        || segments[1] != "functions"
+    {
+        return answer;
+    }
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return answer;
+    };
+    let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&answer[end + 4..]) else {
+        return answer;
+    };
+    let digest = body["Configuration"]["CodeSha256"]
+        .as_str()
+        .and_then(|sha| aws_smithy_types::base64::decode(sha).ok())
+        .map(|raw| {
+            format!(
+                "sha256:{}",
+                raw.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            )
+        });
+    let Some(digest) = digest.filter(|d| blobs.lock().expect("blobs").contains_key(d)) else {
+        return answer;
+    };
+    body["Code"]["Location"] = serde_json::Value::String(format!("{endpoint}/__blobs/{digest}"));
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let text = body.to_string();
+    let mut lines: Vec<String> = head
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("content-length:"))
+        .map(str::to_string)
+        .collect();
+    lines.push(format!("Content-Length: {}", text.len()));
+    let mut out = lines.join("\r\n").into_bytes();
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(text.as_bytes());
+    out
 }
 
 /// [`forward`], counting the write when the emulator answered it (it was applied).

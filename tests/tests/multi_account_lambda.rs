@@ -1,0 +1,416 @@
+//! Lambda across accounts and regions (issue 15): a version belongs to one function in one
+//! account and region, so `lambda-promote promote` into an environment whose function is in
+//! another account copies the exact deployment package of the source's version, publishes it
+//! there (conditioned on the source's CodeSha256), checks the new version's code hash, and points
+//! the alias at it; the target's configuration stays its own. Staging is account 111111111111
+//! in us-east-1, prod 222222222222 in eu-west-1, each reached through its own assume-role
+//! profile; each account is seeded and read back with its own credentials.
+//!
+//! Stood in for: the emulator's GetFunction `Code.Location` is an S3 URL that nothing serves
+//! locally, so the test proxy (`test_harness::proxy`) rewrites it, for the packages this test
+//! registers, to a loopback URL that serves the package's bytes (what S3's pre-signed URL does
+//! in AWS). Everything else (GetFunction, ListVersionsByFunction, UpdateFunctionCode,
+//! PublishVersion, the aliases, STS) is the emulator's. The emulator ignores RevisionId and the
+//! CodeSha256 precondition of PublishVersion, so those refusals are not shown here.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
+
+use aws_sdk_lambda::Client;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use test_harness::accounts::{
+    env_sections, sdk_config, write_profiles, PROD_ACCOUNT, PROD_REGION, STAGING_ACCOUNT,
+    STAGING_REGION,
+};
+use test_harness::lambda::{create_function_in, package, role_in};
+use test_harness::proxy::{FaultProxy, Faults};
+use test_harness::{binary, unique, Emulator, Sandbox};
+
+fn requests(proxy: &FaultProxy, operation: &str) -> u64 {
+    proxy
+        .counts()
+        .requests
+        .iter()
+        .filter(|(k, _)| k.contains(operation))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// The same function in staging's account and in prod's, and a sandbox whose promote.toml
+/// names it with the environments' profiles, talking through `proxy`.
+struct Layout {
+    name: String,
+    staging: Client,
+    prod: Client,
+    sandbox: Sandbox,
+}
+
+impl Layout {
+    async fn new(proxy: &FaultProxy, prefix: &str) -> Layout {
+        let name = unique(prefix);
+        let staging = sdk_config(STAGING_ACCOUNT, STAGING_REGION).await;
+        let prod = sdk_config(PROD_ACCOUNT, PROD_REGION).await;
+        let mut sandbox = Sandbox::new();
+        write_profiles(&sandbox);
+        sandbox.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+        sandbox.write(
+            "promote.toml",
+            &format!("{}[lambda]\nfunctions = [\"{name}\"]\n", env_sections()),
+        );
+        let layout = Layout {
+            staging: Client::new(&staging),
+            prod: Client::new(&prod),
+            name,
+            sandbox,
+        };
+        let staging_role = role_in(&staging, STAGING_ACCOUNT).await;
+        let prod_role = role_in(&prod, PROD_ACCOUNT).await;
+        create_function_in(
+            &layout.staging,
+            &staging_role,
+            &layout.name,
+            package(&format!("{}-s1", layout.name)),
+            &[
+                ("STAGE", "staging"),
+                ("DB_HOST", "db.staging"),
+                ("TIMEOUT", "10"),
+            ],
+        )
+        .await;
+        create_function_in(
+            &layout.prod,
+            &prod_role,
+            &layout.name,
+            package(&format!("{}-p1", layout.name)),
+            &[("STAGE", "prod"), ("DB_HOST", "db.prod"), ("TIMEOUT", "30")],
+        )
+        .await;
+        layout
+    }
+
+    fn lambda(&self, args: &[&str], stdin: Option<&str>) -> test_harness::Run {
+        self.sandbox.run(&binary("lambda-promote"), args, stdin)
+    }
+}
+
+async fn update_code(client: &Client, name: &str, package: Vec<u8>) {
+    client
+        .update_function_code()
+        .function_name(name)
+        .zip_file(aws_sdk_lambda::primitives::Blob::new(package))
+        .send()
+        .await
+        .expect("update the code");
+}
+
+async fn publish(client: &Client, name: &str) -> String {
+    client
+        .publish_version()
+        .function_name(name)
+        .send()
+        .await
+        .expect("publish")
+        .version()
+        .unwrap()
+        .to_string()
+}
+
+async fn create_alias(client: &Client, name: &str, alias: &str, version: &str) {
+    client
+        .create_alias()
+        .function_name(name)
+        .name(alias)
+        .function_version(version)
+        .send()
+        .await
+        .expect("create an alias");
+}
+
+async fn alias(client: &Client, name: &str, alias: &str) -> String {
+    client
+        .get_alias()
+        .function_name(name)
+        .name(alias)
+        .send()
+        .await
+        .expect("read the alias")
+        .function_version()
+        .unwrap()
+        .to_string()
+}
+
+/// A version's code hash, environment and memory, as its account's Lambda answers.
+async fn version(
+    client: &Client,
+    name: &str,
+    version: &str,
+) -> (String, BTreeMap<String, String>, i32) {
+    let out = client
+        .get_function_configuration()
+        .function_name(name)
+        .qualifier(version)
+        .send()
+        .await
+        .expect("read a version");
+    (
+        out.code_sha256().unwrap_or_default().to_string(),
+        out.environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default(),
+        out.memory_size().unwrap_or_default(),
+    )
+}
+
+async fn versions(client: &Client, name: &str) -> Vec<String> {
+    client
+        .list_versions_by_function()
+        .function_name(name)
+        .send()
+        .await
+        .expect("list versions")
+        .versions()
+        .iter()
+        .filter_map(|v| v.version().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn promote_copies_the_package_into_the_target_account_and_publishes_it() {
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let l = Layout::new(&proxy, "xlambda").await;
+    // Staging: version 1, then version 2 (what staging's alias holds, and what is promoted).
+    publish(&l.staging, &l.name).await;
+    let code = package(&format!("{}-s2", l.name));
+    update_code(&l.staging, &l.name, code.clone()).await;
+    let v2 = publish(&l.staging, &l.name).await;
+    assert_eq!(v2, "2");
+    create_alias(&l.staging, &l.name, "staging", &v2).await;
+    let staging_sha = version(&l.staging, &l.name, &v2).await.0;
+    assert_eq!(proxy.serve_package(code.clone()), staging_sha);
+    // Prod: its own version 1 of other code, with prod's configuration.
+    let p1 = publish(&l.prod, &l.name).await;
+    create_alias(&l.prod, &l.name, "prod", &p1).await;
+    let (prod_sha, prod_env, prod_memory) = version(&l.prod, &l.name, &p1).await;
+    assert_ne!(prod_sha, staging_sha);
+
+    // A dry run says it would copy, and writes nothing.
+    let run = l.lambda(&["promote", "--to", "prod", "--dry-run"], None);
+    run.expect_code(0);
+    let planned = run.record();
+    assert_eq!(planned["action"], "planned", "{run}");
+    assert_eq!(planned["account"], PROD_ACCOUNT, "{run}");
+    assert_eq!(planned["artifact"], Value::Null, "{run}");
+    assert_eq!(planned["previous"]["version"], "1", "{run}");
+    assert_eq!(planned["copied_from"]["version"], "2", "{run}");
+    assert_eq!(planned["copied_from"]["code_sha256"], staging_sha.as_str());
+    assert_eq!(planned["copied_from"]["account"], STAGING_ACCOUNT, "{run}");
+    assert!(run.stderr.contains("would copy"), "{run}");
+    for op in [
+        "UpdateFunctionCode",
+        "PUT /2015-03-31/functions",
+        "POST /2015-03-31/functions",
+    ] {
+        assert_eq!(requests(&proxy, op), 0, "a dry run sends no {op}\n{run}");
+    }
+    assert_eq!(versions(&l.prod, &l.name).await, ["$LATEST", "1"]);
+
+    // The promotion.
+    let run = l.lambda(&["promote", "--to", "prod"], None);
+    run.expect_code(0);
+    let promoted = run.record();
+    assert_eq!(promoted["action"], "promoted", "{run}");
+    assert_eq!(promoted["account"], PROD_ACCOUNT, "{run}");
+    assert_eq!(promoted["region"], PROD_REGION, "{run}");
+    let new = promoted["artifact"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(new, "2", "prod's next version\n{run}");
+    assert_eq!(promoted["artifact"]["code_sha256"], staging_sha.as_str());
+    assert_eq!(promoted["previous"]["version"], "1");
+    assert_eq!(promoted["previous"]["code_sha256"], prod_sha.as_str());
+    let from = &promoted["copied_from"];
+    assert_eq!(from["account"], STAGING_ACCOUNT, "{run}");
+    assert_eq!(from["region"], STAGING_REGION, "{run}");
+    assert_eq!(from["version"], "2");
+    assert_eq!(from["already_present"], false);
+    assert_eq!(from["route"], "direct");
+    assert_eq!(from["bytes_copied"], code.len() as u64);
+    assert_eq!(from["latest_before"]["code_sha256"], prod_sha.as_str());
+
+    // Prod's account, read back: the alias on the new version, whose code is staging's and
+    // whose configuration is prod's own.
+    assert_eq!(alias(&l.prod, &l.name, "prod").await, new);
+    let (sha, env, memory) = version(&l.prod, &l.name, &new).await;
+    assert_eq!(sha, staging_sha);
+    assert_eq!(env, prod_env);
+    assert_eq!(memory, prod_memory);
+    // Staging is as it was.
+    assert_eq!(alias(&l.staging, &l.name, "staging").await, v2);
+    assert_eq!(versions(&l.staging, &l.name).await, ["$LATEST", "1", "2"]);
+
+    // Every run has AWS_ACCESS_KEY_ID set (as CI with OIDC would): the environments' profiles
+    // were used all the same. The records' accounts say so, and no request the tools sent was
+    // signed with the environment's key (the only other key is the base profile's, for STS).
+    assert!(
+        !proxy.counts().access_keys.contains("testing"),
+        "{:?}",
+        proxy.counts().access_keys
+    );
+
+    // A second run finds prod on that code: nothing copied, nothing written.
+    let copies = requests(&proxy, "PUT /2015-03-31/functions");
+    let run = l.lambda(&["promote", "--to", "prod"], None);
+    run.expect_code(0);
+    assert_eq!(run.record()["action"], "unchanged", "{run}");
+    assert_eq!(
+        run.record()["copied_from"]["already_present"],
+        true,
+        "{run}"
+    );
+    assert_eq!(requests(&proxy, "PUT /2015-03-31/functions"), copies);
+
+    // `status` of both environments in one command: each read in its own account and region.
+    let status = l.lambda(&["status"], None);
+    status.expect_code(0);
+    let seen: BTreeMap<String, (String, String, String)> = status
+        .records()
+        .iter()
+        .map(|r| {
+            (
+                r["env"].as_str().unwrap().to_string(),
+                (
+                    r["account"].as_str().unwrap().to_string(),
+                    r["region"].as_str().unwrap().to_string(),
+                    r["artifact"]["code_sha256"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        BTreeMap::from([
+            (
+                "staging".to_string(),
+                (
+                    STAGING_ACCOUNT.to_string(),
+                    STAGING_REGION.to_string(),
+                    staging_sha.clone()
+                )
+            ),
+            (
+                "prod".to_string(),
+                (
+                    PROD_ACCOUNT.to_string(),
+                    PROD_REGION.to_string(),
+                    staging_sha.clone()
+                )
+            ),
+        ]),
+        "{status}"
+    );
+
+    // cfg-diff compares the two, each read with its own credentials: the same code, each
+    // environment's own variables (in two accounts a version's variables do not travel with
+    // its code, so values naming their environment are parallel, not crossed; values that
+    // differ are configuration per environment, not drift: exit 0).
+    let diff = l
+        .sandbox
+        .run(&binary("cfg-diff"), &["staging", "prod"], None);
+    diff.expect_code(0);
+    let rows: BTreeMap<String, Value> = diff
+        .records()
+        .into_iter()
+        .map(|r| (r["key"].as_str().unwrap_or_default().to_string(), r))
+        .collect();
+    assert_eq!(rows["(artifact)"]["status"], "same", "{diff}");
+    let db = rows.get("DB_HOST").expect("DB_HOST is compared");
+    assert_eq!(db["status"], "parallel", "{diff}");
+    assert_eq!(
+        (&db["a"], &db["b"]),
+        (&"db.staging".into(), &"db.prod".into()),
+        "{diff}"
+    );
+    assert_eq!(db["account"], STAGING_ACCOUNT, "{diff}");
+    assert_eq!(db["account_b"], PROD_ACCOUNT, "{diff}");
+    let timeout = rows.get("TIMEOUT").expect("TIMEOUT is compared");
+    assert_eq!(timeout["status"], "differs", "{diff}");
+    assert_eq!(
+        (&timeout["a"], &timeout["b"]),
+        (&"10".into(), &"30".into()),
+        "{diff}"
+    );
+
+    // Rollback is exact: the alias back on prod's version 1; the copied version stays.
+    let back = l.lambda(&["rollback"], Some(&promoted.to_string()));
+    back.expect_code(0);
+    assert_eq!(back.record()["action"], "rolled_back", "{back}");
+    assert_eq!(alias(&l.prod, &l.name, "prod").await, p1);
+    assert_eq!(versions(&l.prod, &l.name).await, ["$LATEST", "1", "2"]);
+
+    // Promoting again finds the copy made before: the alias moves to it, nothing is copied.
+    let run = l.lambda(&["promote", "--to", "prod"], None);
+    run.expect_code(0);
+    let again = run.record();
+    assert_eq!(again["action"], "promoted", "{run}");
+    assert_eq!(again["artifact"]["version"], new.as_str(), "{run}");
+    assert_eq!(again["copied_from"]["already_present"], true, "{run}");
+    assert_eq!(requests(&proxy, "PUT /2015-03-31/functions"), copies);
+    assert_eq!(alias(&l.prod, &l.name, "prod").await, new);
+    assert_eq!(versions(&l.prod, &l.name).await, ["$LATEST", "1", "2"]);
+}
+
+#[tokio::test]
+async fn a_named_version_and_a_record_from_another_account_are_copied_by_their_code() {
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let l = Layout::new(&proxy, "xlver").await;
+    let s1 = publish(&l.staging, &l.name).await;
+    create_alias(&l.staging, &l.name, "staging", &s1).await;
+    let code = package(&format!("{}-s1", l.name));
+    let staging_sha = proxy.serve_package(code);
+    assert_eq!(version(&l.staging, &l.name, &s1).await.0, staging_sha);
+    // Prod has no alias yet, and versions of its own: 1 and 2.
+    publish(&l.prod, &l.name).await;
+    update_code(&l.prod, &l.name, package(&format!("{}-p2", l.name))).await;
+    publish(&l.prod, &l.name).await;
+
+    // --version 1 is staging's version 1 (the environment before prod holds it), not prod's.
+    let run = l.lambda(
+        &["promote", &l.name, "--to", "prod", "--version", "1"],
+        None,
+    );
+    run.expect_code(0);
+    let promoted = run.record();
+    assert_eq!(promoted["action"], "promoted", "{run}");
+    assert_eq!(promoted["previous"], Value::Null, "{run}");
+    assert_eq!(promoted["artifact"]["version"], "3", "{run}");
+    assert_eq!(promoted["artifact"]["code_sha256"], staging_sha.as_str());
+    assert_eq!(promoted["copied_from"]["version"], "1", "{run}");
+    assert_eq!(alias(&l.prod, &l.name, "prod").await, "3");
+    assert_eq!(version(&l.prod, &l.name, "3").await.0, staging_sha);
+
+    // Undone, then promoted from staging's record (a release manifest): the record names its
+    // account, so its version is read there, and the copy of that code is found in prod.
+    let back = l.lambda(&["rollback"], Some(&promoted.to_string()));
+    back.expect_code(0);
+    assert!(l
+        .prod
+        .get_alias()
+        .function_name(&l.name)
+        .name("prod")
+        .send()
+        .await
+        .is_err());
+    let status = l.lambda(&["status", &l.name, "--env", "staging"], None);
+    status.expect_code(0);
+    let manifest = status.record();
+    assert_eq!(manifest["account"], STAGING_ACCOUNT, "{status}");
+    let run = l.lambda(&["promote", "--to", "prod"], Some(&manifest.to_string()));
+    run.expect_code(0);
+    let promoted = run.record();
+    assert_eq!(promoted["action"], "promoted", "{run}");
+    assert_eq!(promoted["artifact"]["version"], "3", "{run}");
+    assert_eq!(promoted["copied_from"]["already_present"], true, "{run}");
+    assert_eq!(alias(&l.prod, &l.name, "prod").await, "3");
+}
