@@ -4,6 +4,7 @@
 //! and deciding happen in `prepare`, the writes alone in `apply`.
 
 use crate::calls::{self, Located};
+use crate::import::{self, Import, Origin};
 use crate::plan::{self, CanaryStep, Step};
 use crate::{artifact_of, existing_stage, Clients, StageRef};
 use shared::batch::Outcome;
@@ -14,10 +15,20 @@ use shared::{Action, Error, Record, Result, Service};
 /// Where the deployment a stage moves to comes from.
 #[derive(Debug)]
 pub(crate) enum Source {
-    /// What this environment's stage (of the same API) runs now.
-    Stage { env: String, stage: String },
-    /// The deployment a record on stdin names (a release manifest): exactly that one.
-    Record(String),
+    /// What this environment's stage (of the same API) runs now. In another account or region
+    /// (where the API is another one, looked up by `named` there) its definition is imported.
+    Stage {
+        env: String,
+        stage: String,
+        named: String,
+    },
+    /// The deployment a record on stdin names (a release manifest): exactly that one. The
+    /// record's account and region say where that deployment is.
+    Record {
+        deployment: String,
+        account: Option<String>,
+        region: Option<String>,
+    },
     /// A canary step on the stage itself. A deployment it sends traffic to (or promotes) must be
     /// what the environment before runs, when the order names one.
     Canary {
@@ -55,6 +66,9 @@ pub(crate) struct Move {
 enum Write {
     /// One stage write, and the record printed once it is made.
     Stage(Step, Box<Record>),
+    /// Across accounts or regions: the source's definition imported, deployed, and the stage
+    /// moved to the new deployment (`crate::import`).
+    Import(Box<Import>),
     /// A new deployment, then the stage (running `previous`) moved to it.
     Deploy {
         description: Option<String>,
@@ -69,6 +83,8 @@ pub(crate) struct Apigateway<'a> {
     pub expect: Option<&'a str>,
     /// The promotion order, for a canary's deployment.
     pub order: Order<'a>,
+    /// `--dry-run`: for the note saying what an import would do.
+    pub dry_run: bool,
 }
 
 impl Apigateway<'_> {
@@ -157,12 +173,12 @@ impl Apigateway<'_> {
     ) -> Result<(String, Option<shared::apigateway::Stage>)> {
         match source {
             // A record names its API by id (records always carry the id): no lookup.
-            Source::Record(deployment) => {
+            Source::Record { deployment, .. } => {
                 let now =
                     shared::apigateway::get_stage(&at.client, &target.api, &target.stage).await?;
                 Ok((deployment, now))
             }
-            Source::Stage { env, stage } => {
+            Source::Stage { env, stage, .. } => {
                 let from_at = self
                     .clients
                     .get(Some(&env), target.region.as_deref())
@@ -191,6 +207,32 @@ impl Apigateway<'_> {
             Source::Canary { .. } | Source::Deploy { .. } => Err(Error::usage(
                 "a canary step or a deployment is not a promotion",
             )),
+        }
+    }
+
+    /// A promotion from a stage in another account or region: its definition, imported.
+    async fn prepare_import(
+        &self,
+        at: Located,
+        from_at: &Located,
+        stage: StageRef,
+        origin: &Origin,
+    ) -> Result<Prepared<Move>> {
+        match import::prepare(&at, from_at, &stage, origin, self.expect).await? {
+            Err(unchanged) => Ok(Prepared::Settled(vec![unchanged])),
+            Ok((import, planned)) => {
+                if self.dry_run {
+                    shared::cli::note(&import.note(&stage));
+                }
+                Ok(Prepared::to(
+                    Move {
+                        write: Write::Import(Box::new(import)),
+                        stage,
+                        at,
+                    },
+                    planned,
+                ))
+            }
         }
     }
 
@@ -267,9 +309,46 @@ impl Adapter for Apigateway<'_> {
                     planned,
                 ));
             }
+            Source::Stage {
+                env,
+                stage: from_stage,
+                named,
+            } => {
+                let from_at = self
+                    .clients
+                    .get(Some(&env), stage.region.as_deref())
+                    .await?;
+                if !from_at.same_place(&at) {
+                    let origin = Origin {
+                        env,
+                        stage: from_stage,
+                        named,
+                    };
+                    return self.prepare_import(at, &from_at, stage, &origin).await;
+                }
+                Source::Stage {
+                    env,
+                    stage: from_stage,
+                    named,
+                }
+            }
             source => source,
         };
-        let from_record = matches!(source, Source::Record(_));
+        if let Source::Record {
+            deployment,
+            account,
+            region,
+        } = &source
+        {
+            check_record_place(
+                &stage,
+                &at,
+                deployment,
+                account.as_deref(),
+                region.as_deref(),
+            )?;
+        }
+        let from_record = matches!(source, Source::Record { .. });
         // What the target runs is read before any check: a promotion already done stops with the
         // reads of the two stages (a record's target stage alone).
         let (want, now) = self.read_promotion(&at, &stage, source).await?;
@@ -358,6 +437,11 @@ impl Adapter for Apigateway<'_> {
                     Err(e) => Err(e).into(),
                 }
             }
+            Write::Import(import) => import
+                .run(&at, &stage)
+                .await
+                .map(|record| vec![record])
+                .into(),
             Write::Deploy {
                 description,
                 previous,
@@ -447,4 +531,34 @@ impl Adapter for Apigateway<'_> {
             planned,
         ))
     }
+}
+
+/// A deployment a record names exists only in the record's account and region: promoting it into
+/// another is refused (its definition can be imported from the live stage instead).
+fn check_record_place(
+    stage: &StageRef,
+    at: &Located,
+    deployment: &str,
+    account: Option<&str>,
+    region: Option<&str>,
+) -> Result<()> {
+    let other_account = account
+        .zip(at.account.as_deref())
+        .is_some_and(|(a, b)| a != b);
+    let other_region = region
+        .zip(at.region.as_deref())
+        .is_some_and(|(a, b)| a != b);
+    if other_account || other_region {
+        return Err(Error::precondition(format!(
+            "the record names deployment {deployment} in account {}, {}, but {} is in account {}, {}: \
+             a deployment cannot move between accounts or regions; promote from the live stage \
+             (--from ENV) to import its definition; nothing changed",
+            account.unwrap_or("unknown"),
+            region.unwrap_or("its region"),
+            stage.name(),
+            at.account.as_deref().unwrap_or("unknown"),
+            at.region.as_deref().unwrap_or("its region"),
+        )));
+    }
+    Ok(())
 }

@@ -2,7 +2,8 @@
 //! Reads shared with other tools live in `shared::apigateway`.
 
 use crate::plan::PatchOp;
-use aws_sdk_apigateway::types::{Op, PatchOperation};
+use aws_sdk_apigateway::primitives::Blob;
+use aws_sdk_apigateway::types::{Op, PatchOperation, PutMode};
 use aws_sdk_apigateway::Client;
 use shared::aws::aws_error;
 use shared::{Error, Result};
@@ -91,4 +92,25 @@ pub async fn delete_stage(at: &Located, api: &str, stage: &str) -> Result<()> {
         .await
         .map(|_| ())
         .map_err(|e| aws_error(format!("failed to delete stage {stage} of API {api}"), &e))
+}
+
+/// Replace the API's definition with `definition` (an exported OpenAPI document with the API
+/// Gateway extensions): PutRestApi in overwrite mode, so the API becomes exactly that. No stage
+/// moves: a deployment of it is made next.
+pub async fn put_rest_api(at: &Located, api: &str, definition: &[u8]) -> Result<()> {
+    at.client
+        .put_rest_api()
+        .rest_api_id(api)
+        .mode(PutMode::Overwrite)
+        .fail_on_warnings(true)
+        .body(Blob::new(definition.to_vec()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            aws_error(
+                format!("failed to import the definition into API {api} (PutRestApi, overwrite)"),
+                &e,
+            )
+        })
 }

@@ -58,6 +58,7 @@ pub(crate) async fn run(
         clients,
         expect: None,
         order,
+        dry_run: opts.dry_run,
     };
     engine::promote_one(&adapter, job, opts, out).await
 }

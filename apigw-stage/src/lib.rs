@@ -5,13 +5,17 @@
 //!
 //! Layout: `args` (the command line), `plan` (patch operations, pure), `calls` (the writes and
 //! clients), `adapter` (how the promotion engine moves a stage), one module per subcommand.
+//! Across accounts or regions, where a deployment cannot go, `import` carries the source stage's
+//! definition into the target API instead, and `definition` (pure) says when two are the same.
 
 mod adapter;
 pub mod args;
 pub mod calls;
 mod canary;
+mod definition;
 mod deploy;
 mod history;
+mod import;
 pub mod plan;
 mod promote;
 mod rollback;

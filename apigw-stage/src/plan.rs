@@ -80,17 +80,7 @@ pub fn promote(
     now: Option<&ApigatewayArtifact>,
     expect: Option<&str>,
 ) -> Result<Step> {
-    if let Some(expected) = expect {
-        if now.map(|n| n.deployment_id.as_str()) != Some(expected) {
-            return Err(Error::precondition(format!(
-                "{stage} runs {}, not deployment {expected} as --expect says; nothing changed",
-                now.map_or_else(
-                    || "nothing (no such stage)".to_string(),
-                    |n| format!("deployment {}", n.deployment_id)
-                )
-            )));
-        }
-    }
+    check_expect(stage, now, expect)?;
     Ok(match now {
         None => Step::Create(want.to_string()),
         Some(now) if now.deployment_id == want => Step::Unchanged,
@@ -102,6 +92,26 @@ pub fn promote(
             },
         )),
     })
+}
+
+/// `--expect`: the stage (running `now`; `None`: no such stage) must run that deployment.
+pub fn check_expect(
+    stage: &str,
+    now: Option<&ApigatewayArtifact>,
+    expect: Option<&str>,
+) -> Result<()> {
+    if let Some(expected) = expect {
+        if now.map(|n| n.deployment_id.as_str()) != Some(expected) {
+            return Err(Error::precondition(format!(
+                "{stage} runs {}, not deployment {expected} as --expect says; nothing changed",
+                now.map_or_else(
+                    || "nothing (no such stage)".to_string(),
+                    |n| format!("deployment {}", n.deployment_id)
+                )
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// One step of a canary's life.

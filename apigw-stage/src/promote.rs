@@ -64,6 +64,7 @@ pub(crate) async fn run(
         clients,
         expect: args.expect.as_deref(),
         order,
+        dry_run: opts.dry_run,
     };
     // All input is read and checked, and the API looked up, before the first write.
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();
@@ -89,7 +90,11 @@ pub(crate) async fn run(
                         stage.target(api.region.as_deref().or(region.as_deref())),
                         Item {
                             stage,
-                            source: Source::Record(artifact.deployment_id),
+                            source: Source::Record {
+                                deployment: artifact.deployment_id,
+                                account: record.account.clone(),
+                                region: record.region.clone(),
+                            },
                         },
                     )))
                 },
@@ -130,6 +135,7 @@ pub(crate) async fn run(
                     source: Source::Stage {
                         stage: stages.render(&from),
                         env: from,
+                        named: api.text.clone(),
                     },
                 }),
             );

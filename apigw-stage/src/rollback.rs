@@ -21,6 +21,7 @@ pub(crate) async fn run(
         expect: None,
         // Rollback is exempt from the order: it restores what a stage ran, wherever that came from.
         order: Order::new(&[], false),
+        dry_run: opts.dry_run,
     };
     let settings = Settings::of(opts, false, false);
     engine::rollback(&adapter, input, settings, out).await

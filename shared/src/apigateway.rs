@@ -359,6 +359,48 @@ pub async fn deployment_exists(client: &Client, api_id: &str, id: &str) -> Resul
     }
 }
 
+/// The definition a stage serves (the deployment it runs), as GetExport writes it: OpenAPI 3.0
+/// with the API Gateway extensions (integrations, authorizers, request validators), as JSON
+/// bytes. `None` when the API has no stage of that name; an API that does not exist is an error
+/// that says so. What a deployment cannot carry between accounts, its definition can.
+pub async fn get_export(client: &Client, api_id: &str, stage: &str) -> Result<Option<Vec<u8>>> {
+    match client
+        .get_export()
+        .rest_api_id(api_id)
+        .stage_name(stage)
+        .export_type("oas30")
+        .parameters("extensions", "apigateway")
+        .accepts("application/json")
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.body().map(|b| b.as_ref().to_vec()).unwrap_or_default(),
+        )),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) =>
+        {
+            let message = match e.as_service_error() {
+                Some(
+                    aws_sdk_apigateway::operation::get_export::GetExportError::NotFoundException(
+                        nf,
+                    ),
+                ) => nf.message().or(nf.meta().message()),
+                _ => None,
+            };
+            if api_is_missing(message, "stage") {
+                return Err(missing_api(api_id));
+            }
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(
+            format!("failed to export stage {stage} of API {api_id}"),
+            &e,
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,12 @@
 //! locally, so for the packages a test registers ([`FaultProxy::serve_package`]) the proxy
 //! rewrites the location in GetFunction's answer to a loopback URL of its own that serves the
 //! package's bytes (found by the answer's CodeSha256).
+//!
+//! And for API Gateway's definitions (`apigateway` below): moto's GetExport writes Swagger 2.0
+//! of the API's current resources without integrations, whatever the stage, and its PutRestApi
+//! fails on a MOCK integration; the proxy answers both as AWS does, per deployment.
+
+mod apigateway;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -68,6 +74,7 @@ pub struct FaultProxy {
     pub endpoint: String,
     counts: Arc<Mutex<Counts>>,
     blobs: Blobs,
+    apis: apigateway::Definitions,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -85,6 +92,8 @@ impl FaultProxy {
         let endpoint = format!("http://{}", listener.local_addr().expect("an address"));
         let counts = Arc::new(Mutex::new(Counts::default()));
         let blobs: Blobs = Arc::default();
+        let apis = apigateway::Definitions::default();
+        let served_apis = apis.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel();
         let shared = counts.clone();
         let served_blobs = blobs.clone();
@@ -113,7 +122,7 @@ impl FaultProxy {
                             faults,
                             rng.clone(),
                             shared.clone(),
-                            (own.clone(), served_blobs.clone()),
+                            (own.clone(), served_blobs.clone(), served_apis.clone()),
                         ));
                     }
                 };
@@ -128,6 +137,7 @@ impl FaultProxy {
             endpoint,
             counts,
             blobs,
+            apis,
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -137,6 +147,19 @@ impl FaultProxy {
     #[must_use]
     pub fn counts(&self) -> Counts {
         self.counts.lock().expect("counts").clone()
+    }
+
+    /// The definitions the proxy's API Gateway stand-in imported (PutRestApi), by REST API id:
+    /// what each API's working definition is since.
+    #[must_use]
+    pub fn imported(&self) -> BTreeMap<String, serde_json::Value> {
+        self.apis.imported()
+    }
+
+    /// Make the API Gateway stand-in's PutRestApi leave `path` out of every definition it
+    /// imports from now on: an import that does not come through whole.
+    pub fn lose_on_import(&self, path: &str) {
+        self.apis.lose_on_import(path);
     }
 
     /// Serve `bytes` as an ECR layer blob: GetDownloadUrlForLayer for its digest (in any
@@ -413,7 +436,7 @@ async fn connection(
     faults: Faults,
     rng: Arc<Mutex<u64>>,
     counts: Arc<Mutex<Counts>>,
-    (endpoint, blobs): (String, Blobs),
+    (endpoint, blobs, apis): (String, Blobs, apigateway::Definitions),
 ) {
     let mut buffer = Vec::new();
     while let Some(request) = read_request(&mut client, &mut buffer).await {
@@ -444,6 +467,12 @@ async fn connection(
         }
         // Before any fault: the stand-in is the test's AWS, not a flaky one.
         if let Some(answer) = ecr_stand_in(&request, &endpoint, &blobs, &counts) {
+            if client.write_all(&answer).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        if let Some(answer) = apigateway::stand_in(&request, &upstream, &apis, &counts).await {
             if client.write_all(&answer).await.is_err() {
                 return;
             }
