@@ -107,12 +107,16 @@ pub(crate) struct Lambda<'a> {
 
 impl Lambda<'_> {
     /// What the environment before holds, for the order's check of a named version.
+    /// `in_target`: the version is the target function's (a canary's), there: where that is
+    /// another account or region than the environment before, version numbers mean nothing
+    /// across them, and the version must hold the code the environment before's holds.
     async fn check_held(
         &self,
         subject: &str,
         version: &str,
         to: &str,
         chain_function: &FunctionRef,
+        in_target: Option<(&Located, &FunctionRef)>,
     ) -> Result<Verdict> {
         let Some((env, aliases, order)) = &self.chain else {
             return Ok(Verdict::ALLOWED);
@@ -125,12 +129,21 @@ impl Lambda<'_> {
         let held =
             shared::lambda::get_alias(&source_at.client.lambda, &chain_function.id, &alias).await?;
         let held = held.as_ref().map(routing_of);
+        let same = match (in_target, &held) {
+            (Some((at, function)), Some(h)) if !source_at.same_place(at) => {
+                let held_code =
+                    existing_code_sha256(&source_at, &chain_function.id, &h.version).await?;
+                shared::lambda::code_sha256(&at.client.lambda, &function.id, version).await?
+                    == Some(held_code)
+            }
+            (_, held) => held.as_ref().is_some_and(|h| h.version == version),
+        };
         order.check_held(
             subject,
             &format!("version {version}"),
             to,
             env,
-            held.as_ref().is_some_and(|h| h.version == version),
+            same,
             &plan::describe(held.as_ref()),
         )
     }
@@ -345,8 +358,14 @@ impl Lambda<'_> {
                     CanaryStep::Start { version, .. } => version.clone(),
                     _ => next.version.clone(),
                 };
-                self.check_held(&target.name(), &canary, env, &chain_function)
-                    .await?
+                self.check_held(
+                    &target.name(),
+                    &canary,
+                    env,
+                    &chain_function,
+                    Some((&at, &target.function)),
+                )
+                .await?
             }
         };
         let next_sha = if next.version == now.version {
@@ -419,7 +438,7 @@ impl Adapter for Lambda<'_> {
             } => {
                 let to = target.env.clone().unwrap_or_default();
                 let verdict = self
-                    .check_held(&target.name(), &version, &to, &chain_function)
+                    .check_held(&target.name(), &version, &to, &chain_function, None)
                     .await?;
                 if let Some(env) = &self.version_env {
                     let source_at = self

@@ -417,6 +417,56 @@ async fn a_named_version_and_a_record_from_another_account_are_copied_by_their_c
     assert_eq!(promoted["artifact"]["version"], "3", "{run}");
     assert_eq!(promoted["copied_from"]["already_present"], true, "{run}");
     assert_eq!(alias(&l.prod, &l.name, "prod").await, "3");
+
+    // A canary in prod names prod's own versions: the order compares their code with what
+    // staging holds, not their numbers. Staging moves on to its version 2; prod has version 4
+    // of that code (as a copy would make it) and version 2 of its own other code.
+    let next = package(&format!("{}-s2", l.name));
+    update_code(&l.staging, &l.name, next.clone()).await;
+    let s2 = publish(&l.staging, &l.name).await;
+    l.staging
+        .update_alias()
+        .function_name(&l.name)
+        .name("staging")
+        .function_version(&s2)
+        .send()
+        .await
+        .unwrap();
+    update_code(&l.prod, &l.name, next).await;
+    assert_eq!(publish(&l.prod, &l.name).await, "4");
+    let refused = l.lambda(
+        &[
+            "canary",
+            &l.name,
+            "--env",
+            "prod",
+            "--version",
+            "2",
+            "--weight",
+            "10",
+        ],
+        None,
+    );
+    refused.expect_code(4);
+    assert!(
+        refused.stderr.contains("not what staging holds"),
+        "{refused}"
+    );
+    let run = l.lambda(
+        &[
+            "canary",
+            &l.name,
+            "--env",
+            "prod",
+            "--version",
+            "4",
+            "--weight",
+            "10",
+        ],
+        None,
+    );
+    run.expect_code(0);
+    assert_eq!(run.record()["action"], "canary", "{run}");
 }
 
 /// A container-image function in each account, each on an image of its own registry.
