@@ -57,6 +57,40 @@ fn is_composite(checksum: &str) -> bool {
     checksum.contains('-')
 }
 
+/// What the bytes a streamed copy reads must be: the source version's size, and its checksum when
+/// it is one of the whole object (a composite one is of parts this copy does not cut alike).
+#[must_use]
+pub fn stream_expect(source: &S3Artifact) -> shared::s3_stream::Expect {
+    let full = source
+        .checksum
+        .as_deref()
+        .filter(|c| !is_composite(c))
+        .and_then(|c| c.split_once(':'));
+    shared::s3_stream::Expect {
+        length: u64::try_from(source.size).ok(),
+        sha256_base64: full
+            .filter(|(algorithm, _)| *algorithm == "sha256")
+            .map(|(_, value)| value.to_string()),
+        checksum: full
+            .filter(|(algorithm, _)| *algorithm != "sha256")
+            .map(|(algorithm, value)| (algorithm.to_string(), value.to_string())),
+    }
+}
+
+/// Whether the version a streamed copy made holds the bytes it streamed: its size, and the
+/// SHA-256 S3 stores for it against the one the stream computed (`streamed`: the whole object's
+/// for one PutObject, else the composite `VALUE-N`), with or without the `-N` (S3 says it,
+/// the emulator's HeadObject leaves it out). `None`: S3 stores no SHA-256 for it to compare.
+#[must_use]
+pub fn streamed_holds(written: &S3Artifact, size: u64, streamed: &str) -> Option<bool> {
+    if u64::try_from(written.size).ok() != Some(size) {
+        return Some(false);
+    }
+    let stored = written.checksum.as_deref()?.strip_prefix("sha256:")?;
+    let bare = |c: &str| c.split('-').next().unwrap_or_default().to_string();
+    Some(stored == streamed || bare(stored) == bare(streamed))
+}
+
 /// The checksum algorithm a copy asks S3 for: the source's own (so that the copy's checksum and
 /// the source's compare, now and at every later promotion), or SHA-256 when the source has
 /// none, so that the new version at least carries a digest that fixes its bytes for the next
@@ -366,6 +400,49 @@ mod tests {
             size,
             checksum: checksum.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn a_streamed_copy_expects_the_sources_size_and_whole_object_checksum() {
+        let e = stream_expect(&art("v", "e", 5, Some("sha256:abc=")));
+        assert_eq!(
+            (e.length, e.sha256_base64.as_deref(), e.checksum),
+            (Some(5), Some("abc="), None)
+        );
+        let e = stream_expect(&art("v", "e", 5, Some("crc32:NhCmhg==")));
+        assert_eq!(e.sha256_base64, None);
+        assert_eq!(e.checksum, Some(("crc32".into(), "NhCmhg==".into())));
+        // A composite checksum is of the source's parts, not of the bytes.
+        let e = stream_expect(&art("v", "e-3", 5, Some("sha256:abc=-3")));
+        assert_eq!((e.sha256_base64, e.checksum), (None, None));
+        assert_eq!(stream_expect(&art("v", "e", 5, None)).length, Some(5));
+    }
+
+    #[test]
+    fn a_streamed_copy_holds_its_bytes_when_the_stored_sha256_is_the_streams() {
+        let written = |c: Option<&str>| art("w", "x-2", 9, c);
+        assert_eq!(
+            streamed_holds(&written(Some("sha256:abc=-2")), 9, "abc=-2"),
+            Some(true)
+        );
+        // The emulator's HeadObject leaves the part count out.
+        assert_eq!(
+            streamed_holds(&written(Some("sha256:abc=")), 9, "abc=-2"),
+            Some(true)
+        );
+        assert_eq!(
+            streamed_holds(&written(Some("sha256:abd=")), 9, "abc=-2"),
+            Some(false)
+        );
+        assert_eq!(
+            streamed_holds(&written(Some("sha256:abc=")), 8, "abc=-2"),
+            Some(false)
+        );
+        assert_eq!(
+            streamed_holds(&written(Some("crc32:AAAA")), 9, "abc="),
+            None
+        );
+        assert_eq!(streamed_holds(&written(None), 9, "abc="), None);
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub(crate) async fn run(
     let adapter = S3 {
         expect: args.expect.as_deref(),
         allow_unversioned: args.allow_unversioned,
+        dry_run: opts.dry_run,
         ..S3::new(clients)
     };
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();

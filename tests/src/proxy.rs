@@ -11,6 +11,12 @@
 //! ([`FaultProxy::serve_blob`]) with a loopback URL that it serves itself (`/__blobs/DIGEST`,
 //! as S3 would serve ECR's pre-signed layer URL), and it keeps the bytes of every UploadLayerPart
 //! by upload id ([`Counts::uploads`]) so a test can check what reached the target registry.
+//!
+//! And for S3 across accounts: moto lets any credentials read any bucket, so a server-side copy
+//! from another account's bucket always succeeds there. [`Faults::deny_copy_source`] makes the
+//! proxy refuse it as AWS does when the target's credentials may not read the source: HTTP 403
+//! AccessDenied (S3's XML error) to every CopyObject and UploadPartCopy whose
+//! `x-amz-copy-source` header contains the given text, before the request reaches the emulator.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +38,9 @@ pub struct Faults {
     pub delay: u32,
     pub delay_by: Duration,
     pub seed: u64,
+    /// Refuse (403 AccessDenied) every S3 copy whose `x-amz-copy-source` contains this text
+    /// (a bucket name): the target's credentials may not read that source. Not a rate: always.
+    pub deny_copy_source: Option<&'static str>,
 }
 
 /// What went through the proxy.
@@ -390,6 +399,28 @@ fn ecr_stand_in(
     }
 }
 
+/// The 403 S3 answers a copy whose source its credentials may not read, when the request's
+/// `x-amz-copy-source` contains `source` (counted as the injected fault `deny_copy`).
+fn copy_denied(request: &Request, source: Option<&str>, counts: &Mutex<Counts>) -> Option<Vec<u8>> {
+    let source = source?;
+    let copying = request.header("x-amz-copy-source")?;
+    if request.service() != "s3" || !copying.contains(source) {
+        return None;
+    }
+    *counts
+        .lock()
+        .expect("counts")
+        .injected
+        .entry("deny_copy")
+        .or_default() += 1;
+    Some(response(
+        "403 Forbidden",
+        "application/xml",
+        "",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>FAULT</RequestId></Error>",
+    ))
+}
+
 async fn connection(
     mut client: TcpStream,
     upstream: String,
@@ -426,7 +457,9 @@ async fn connection(
             }
         }
         // Before any fault: the stand-in is the test's AWS, not a flaky one.
-        if let Some(answer) = ecr_stand_in(&request, &endpoint, &blobs, &counts) {
+        if let Some(answer) = ecr_stand_in(&request, &endpoint, &blobs, &counts)
+            .or_else(|| copy_denied(&request, faults.deny_copy_source, &counts))
+        {
             if client.write_all(&answer).await.is_err() {
                 return;
             }
