@@ -475,4 +475,210 @@ mod tests {
         assert_eq!(sizes, vec![PART_SIZE, PART_SIZE, 3]);
         assert_eq!(joined, body);
     }
+
+    /// What the SDK-level mocks saw of the upload's parts: (number, length, SHA-256 sent).
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(i32, usize, String)>>>;
+
+    mod mocked {
+        use super::*;
+        use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput;
+        use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
+        use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
+        use aws_sdk_s3::operation::put_object::PutObjectOutput;
+        use aws_sdk_s3::operation::upload_part::{UploadPartError, UploadPartOutput};
+        use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+        pub(super) struct Rules {
+            pub create: Rule,
+            pub part: Rule,
+            pub complete: Rule,
+            pub abort: Rule,
+            pub put: Rule,
+        }
+
+        /// Every call of a streamed write answered; the parts' numbers, sizes and SHA-256s kept
+        /// in `seen`; the part `fail` (if any) refused.
+        pub(super) fn rules(seen: &Seen, fail: Option<i32>) -> Rules {
+            let log = seen.clone();
+            Rules {
+                create: mock!(Client::create_multipart_upload)
+                    .match_requests(|r| {
+                        r.checksum_algorithm() == Some(&ChecksumAlgorithm::Sha256)
+                            && r.content_type() == Some("application/zip")
+                            && r.tagging() == Some("team=web")
+                    })
+                    .then_output(|| {
+                        CreateMultipartUploadOutput::builder()
+                            .upload_id("up-1")
+                            .build()
+                    }),
+                part: mock!(Client::upload_part)
+                    .match_requests(move |r| {
+                        log.lock().unwrap().push((
+                            r.part_number().unwrap_or_default(),
+                            r.body().bytes().map_or(0, <[u8]>::len),
+                            r.checksum_sha256().unwrap_or_default().to_string(),
+                        ));
+                        r.upload_id() == Some("up-1")
+                    })
+                    .then_compute_response(move |r| {
+                        if Some(r.part_number().unwrap_or_default()) == fail {
+                            aws_smithy_mocks::MockResponse::Error(UploadPartError::unhandled(
+                                "InternalError",
+                            ))
+                        } else {
+                            aws_smithy_mocks::MockResponse::Output(
+                                UploadPartOutput::builder()
+                                    .e_tag(format!("\"etag-{}\"", r.part_number().unwrap_or(0)))
+                                    .build(),
+                            )
+                        }
+                    }),
+                complete: mock!(Client::complete_multipart_upload)
+                    .match_requests(|r| {
+                        r.multipart_upload().is_some_and(|u| {
+                            u.parts().iter().enumerate().all(|(i, p)| {
+                                p.part_number() == i32::try_from(i + 1).ok()
+                                    && p.checksum_sha256().is_some()
+                                    && p.e_tag().is_some()
+                            })
+                        })
+                    })
+                    .then_output(|| {
+                        CompleteMultipartUploadOutput::builder()
+                            .version_id("v-new")
+                            .e_tag("\"new-3\"")
+                            .build()
+                    }),
+                abort: mock!(Client::abort_multipart_upload)
+                    .match_requests(|r| r.upload_id() == Some("up-1"))
+                    .then_output(|| AbortMultipartUploadOutput::builder().build()),
+                put: mock!(Client::put_object)
+                    .then_output(|| PutObjectOutput::builder().version_id("v-one").build()),
+            }
+        }
+
+        pub(super) fn client(rules: &Rules) -> Client {
+            mock_client!(
+                aws_sdk_s3,
+                RuleMode::MatchAny,
+                [
+                    &rules.create,
+                    &rules.part,
+                    &rules.complete,
+                    &rules.abort,
+                    &rules.put
+                ]
+            )
+        }
+    }
+
+    fn attributes() -> Attributes {
+        Attributes {
+            content_type: Some("application/zip".into()),
+            tagging: Some("team=web".into()),
+            ..Attributes::default()
+        }
+    }
+
+    async fn stream(
+        body: &[u8],
+        expect: &Expect,
+        fail: Option<i32>,
+    ) -> (Result<Streamed>, mocked::Rules, Vec<(i32, usize, String)>) {
+        let seen = Seen::default();
+        let rules = mocked::rules(&seen, fail);
+        let client = mocked::client(&rules);
+        let to = Destination {
+            client: &client,
+            bucket: "b",
+            key: "k",
+        };
+        let result = upload(to, ByteStream::from(body.to_vec()), &attributes(), expect).await;
+        let parts = seen.lock().unwrap().clone();
+        (result, rules, parts)
+    }
+
+    #[tokio::test]
+    async fn a_body_over_one_part_goes_up_in_parts_as_they_fill() {
+        let body: Vec<u8> = (0..2 * PART_SIZE + 1000).map(|i| (i % 253) as u8).collect();
+        let expect = Expect {
+            length: Some(body.len() as u64),
+            sha256_base64: Some(sha(&body)),
+            checksum: None,
+        };
+        let (result, rules, parts) = stream(&body, &expect, None).await;
+        let written = result.unwrap_or_else(|e| panic!("{e}"));
+        let sizes: Vec<(i32, usize)> = parts.iter().map(|(n, len, _)| (*n, *len)).collect();
+        assert_eq!(sizes, vec![(1, PART_SIZE), (2, PART_SIZE), (3, 1000)]);
+        assert_eq!(
+            parts[0].2,
+            sha(&body[..PART_SIZE]),
+            "each part carries its SHA-256"
+        );
+        assert_eq!(rules.complete.num_calls(), 1);
+        assert_eq!((rules.abort.num_calls(), rules.put.num_calls()), (0, 0));
+        let mut digests = Vec::new();
+        for chunk in body.chunks(PART_SIZE) {
+            digests.extend_from_slice(&Sha256::digest(chunk));
+        }
+        assert_eq!(
+            written,
+            Streamed {
+                bytes: body.len() as u64,
+                sha256_base64: sha(&body),
+                version_id: Some("v-new".into()),
+                e_tag: Some("\"new-3\"".into()),
+                checksum_sha256: composite(&digests, 3),
+                parts: 3,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn bytes_that_are_not_what_was_expected_abort_the_upload() {
+        let body = vec![7u8; PART_SIZE + 10];
+        let expect = Expect {
+            sha256_base64: Some(sha(b"something else")),
+            ..Expect::default()
+        };
+        let (result, rules, _) = stream(&body, &expect, None).await;
+        let error = result.err().unwrap_or_else(|| panic!("a mismatch fails"));
+        assert_eq!(error.exit_code(), crate::ExitCode::Aws);
+        let said = error.to_string();
+        assert!(
+            said.contains(&sha(&body)) && said.contains(&sha(b"something else")),
+            "{said}"
+        );
+        assert_eq!(rules.part.num_calls(), 2);
+        assert_eq!(rules.abort.num_calls(), 1, "nothing appears at the key");
+        assert_eq!(rules.complete.num_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_failed_part_aborts_the_upload() {
+        let body = vec![1u8; 2 * PART_SIZE + 1];
+        let (result, rules, _) = stream(&body, &Expect::default(), Some(2)).await;
+        assert!(result.is_err());
+        assert_eq!(rules.abort.num_calls(), 1);
+        assert_eq!(rules.complete.num_calls(), 0);
+        assert_eq!(rules.part.num_calls(), 2, "no part after the failed one");
+    }
+
+    #[tokio::test]
+    async fn a_body_under_one_part_is_one_put_checked_before_it_is_sent() {
+        let (result, rules, _) = stream(b"hello", &Expect::default(), None).await;
+        let written = result.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((written.parts, written.bytes), (0, 5));
+        assert_eq!(written.checksum_sha256, sha(b"hello"));
+        assert_eq!(rules.put.num_calls(), 1);
+        assert_eq!(rules.create.num_calls(), 0);
+        let short = Expect {
+            length: Some(6),
+            ..Expect::default()
+        };
+        let (result, rules, _) = stream(b"hello", &short, None).await;
+        assert!(result.is_err());
+        assert_eq!(rules.put.num_calls(), 0, "nothing was written");
+    }
 }
