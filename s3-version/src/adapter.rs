@@ -1,6 +1,8 @@
 //! How S3 keeps the engine's promise (`shared::engine::Adapter`): a pointer is a key, an artifact
 //! one object version (its id and its bytes); a move is a server-side copy of a version onto the
-//! key (checked afterwards), or for an undo of a key that was new, a delete marker. Nothing is
+//! key (checked afterwards), or for an undo of a key that was new, a delete marker. The source is
+//! read with its own environment's credentials, the key written with the target's; when those may
+//! not read a source in another account or region, the copy is streamed through instead. Nothing is
 //! ever deleted: the key's old content stays a version. Reading and deciding happen in `prepare`
 //! (the bucket's versioning too: a bucket that would lose the old content is refused before any
 //! write), the write alone in `apply`.

@@ -1,6 +1,7 @@
 //! The S3 calls: reading versions, copying one version onto a key (in one call, or in parts above
-//! the single-copy limit), hiding a key behind a delete marker, the clients per environment, and
-//! each bucket's versioning, read once per run.
+//! the single-copy limit; or, across accounts, streamed through `shared::s3_stream`), hiding a
+//! key behind a delete marker, the clients per environment, and each bucket's versioning, read
+//! once per run.
 
 use crate::location::{copy_source, Location};
 use crate::plan::{self, CopyAnswer, Encryption, Listed};
