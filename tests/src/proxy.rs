@@ -59,6 +59,8 @@ pub struct Counts {
     pub arrivals: BTreeMap<String, Vec<Instant>>,
     /// The access key ids requests were signed with: which credentials a tool used.
     pub access_keys: std::collections::BTreeSet<String>,
+    /// The same, by "service Operation" (STS's aside): which credentials made which call.
+    pub access_keys_by_operation: BTreeMap<String, std::collections::BTreeSet<String>>,
     /// The bytes each ECR layer upload received (UploadLayerPart, in order), by upload id.
     pub uploads: BTreeMap<String, Vec<u8>>,
 }
@@ -453,6 +455,12 @@ async fn connection(
                 let credential = value.split("Credential=").nth(1)?;
                 Some(credential.split('/').next()?.to_string())
             }) {
+                if service != "sts" {
+                    c.access_keys_by_operation
+                        .entry(format!("{service} {}", request.operation()))
+                        .or_default()
+                        .insert(key.clone());
+                }
                 c.access_keys.insert(key);
             }
         }

@@ -375,6 +375,24 @@ async fn promote_across_accounts_streams_the_copy_when_the_target_may_not_read_t
     let counts = proxy.counts();
     assert_eq!(counts.injected.get("deny_copy"), Some(&1), "{run}");
     assert!(run.stderr.contains("streaming"), "{run}");
+    // Read with staging's credentials (those that read the source's version in the plan),
+    // written with prod's (those the refused copy was made with).
+    let keys = |operation: String| {
+        counts
+            .access_keys_by_operation
+            .get(&operation)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {operation}: {:?}", counts.requests))
+    };
+    let source = format!("{}/{KEY}", l.bucket_of("staging"));
+    let target = format!("{}/{KEY}", l.bucket_of("prod"));
+    let staging_keys = keys(format!("s3 HEAD {source}"));
+    assert_eq!(staging_keys.len(), 1, "{staging_keys:?}");
+    assert_eq!(keys(format!("s3 GET {source}")), staging_keys);
+    let prod_keys = keys(format!("s3 PUT {target}"));
+    assert_eq!(prod_keys.len(), 1, "{prod_keys:?}");
+    assert_eq!(keys(format!("s3 POST {target}")), prod_keys);
+    assert!(staging_keys.is_disjoint(&prod_keys));
     // Written in parts: 8 MiB, 8 MiB, 4 MiB (a multipart ETag says how many).
     let head = l
         .prod
