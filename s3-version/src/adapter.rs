@@ -148,14 +148,14 @@ fn encrypted(mut record: Record, encryption: &Encryption) -> Record {
 }
 
 /// What a copy made: the new version, whether its ETag is an MD5, and its encryption; how it
-/// was made, and for a streamed copy what was streamed (its size and the SHA-256 S3 was asked to
-/// store), which the new version must hold.
+/// was made, and for a streamed copy what was streamed (its size and the checksum S3 was asked
+/// to store, `(algorithm, value)`), which the new version must hold.
 struct Copied {
     artifact: S3Artifact,
     etag_is_md5: bool,
     encryption: Encryption,
     how: How,
-    streamed: Option<(u64, String)>,
+    streamed: Option<(u64, (String, String))>,
 }
 
 /// Copy `version` of `source` (read where `from` points) onto `target` (written where `at`
@@ -201,7 +201,7 @@ async fn copy(
             (
                 answer,
                 How::Streamed,
-                Some((written.bytes, written.checksum_sha256)),
+                Some((written.bytes, written.checksum)),
             )
         }
         calls::Answer::Refused(e) => return Err(e),
@@ -426,10 +426,10 @@ impl Adapter for S3<'_> {
                     ..
                 } = copied;
                 // A streamed copy's bytes were checked against the source's as they were read;
-                // the new version must hold them (the SHA-256 S3 stores for it).
+                // the new version must hold them (the checksum S3 stores for it).
                 let holds = streamed
                     .as_ref()
-                    .and_then(|(size, sha)| plan::streamed_holds(&copied, *size, sha));
+                    .and_then(|(size, checksum)| plan::streamed_holds(&copied, *size, checksum));
                 let error = error.or_else(|| match holds.or_else(|| plan::same_bytes(
                     &version.artifact,
                     &copied,

@@ -78,17 +78,27 @@ pub fn stream_expect(source: &S3Artifact) -> shared::s3_stream::Expect {
 }
 
 /// Whether the version a streamed copy made holds the bytes it streamed: its size, and the
-/// SHA-256 S3 stores for it against the one the stream computed (`streamed`: the whole object's
-/// for one PutObject, else the composite `VALUE-N`), with or without the `-N` (S3 says it,
-/// the emulator's HeadObject leaves it out). `None`: S3 stores no SHA-256 for it to compare.
+/// checksum S3 stores for it against the one the stream asked it to store (`streamed`:
+/// `(algorithm, value)`, the whole object's, or a composite SHA-256 `VALUE-N`), a composite one
+/// with or without its `-N` (S3 says it, the emulator's HeadObject leaves it out). `None`: S3
+/// stores no checksum of that algorithm to compare.
 #[must_use]
-pub fn streamed_holds(written: &S3Artifact, size: u64, streamed: &str) -> Option<bool> {
+pub fn streamed_holds(
+    written: &S3Artifact,
+    size: u64,
+    streamed: &(String, String),
+) -> Option<bool> {
     if u64::try_from(written.size).ok() != Some(size) {
         return Some(false);
     }
-    let stored = written.checksum.as_deref()?.strip_prefix("sha256:")?;
+    let (algorithm, value) = streamed;
+    let stored = written
+        .checksum
+        .as_deref()?
+        .strip_prefix(algorithm.as_str())?
+        .strip_prefix(':')?;
     let bare = |c: &str| c.split('-').next().unwrap_or_default().to_string();
-    Some(stored == streamed || bare(stored) == bare(streamed))
+    Some(stored == value || bare(stored) == bare(value))
 }
 
 /// The checksum algorithm a copy asks S3 for: the source's own (so that the copy's checksum and
@@ -419,30 +429,42 @@ mod tests {
     }
 
     #[test]
-    fn a_streamed_copy_holds_its_bytes_when_the_stored_sha256_is_the_streams() {
+    fn a_streamed_copy_holds_its_bytes_when_the_stored_checksum_is_the_streams() {
         let written = |c: Option<&str>| art("w", "x-2", 9, c);
+        let sha = ("sha256".to_string(), "abc=-2".to_string());
         assert_eq!(
-            streamed_holds(&written(Some("sha256:abc=-2")), 9, "abc=-2"),
+            streamed_holds(&written(Some("sha256:abc=-2")), 9, &sha),
             Some(true)
         );
         // The emulator's HeadObject leaves the part count out.
         assert_eq!(
-            streamed_holds(&written(Some("sha256:abc=")), 9, "abc=-2"),
+            streamed_holds(&written(Some("sha256:abc=")), 9, &sha),
             Some(true)
         );
         assert_eq!(
-            streamed_holds(&written(Some("sha256:abd=")), 9, "abc=-2"),
+            streamed_holds(&written(Some("sha256:abd=")), 9, &sha),
             Some(false)
         );
         assert_eq!(
-            streamed_holds(&written(Some("sha256:abc=")), 8, "abc=-2"),
+            streamed_holds(&written(Some("sha256:abc=")), 8, &sha),
+            Some(false)
+        );
+        assert_eq!(streamed_holds(&written(Some("crc32:AAAA")), 9, &sha), None);
+        assert_eq!(streamed_holds(&written(None), 9, &sha), None);
+        // A CRC of the source's, kept whole.
+        let crc = ("crc32".to_string(), "NhCmhg==".to_string());
+        assert_eq!(
+            streamed_holds(&written(Some("crc32:NhCmhg==")), 9, &crc),
+            Some(true)
+        );
+        assert_eq!(
+            streamed_holds(&written(Some("crc32:AAAAAA==")), 9, &crc),
             Some(false)
         );
         assert_eq!(
-            streamed_holds(&written(Some("crc32:AAAA")), 9, "abc="),
+            streamed_holds(&written(Some("crc32c:NhCmhg==")), 9, &crc),
             None
         );
-        assert_eq!(streamed_holds(&written(None), 9, "abc="), None);
     }
 
     #[test]

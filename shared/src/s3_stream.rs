@@ -10,7 +10,9 @@
 
 use crate::{Error, Result};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, StorageClass};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, StorageClass,
+};
 use aws_sdk_s3::Client;
 use aws_smithy_checksums::http::HttpChecksum;
 use aws_smithy_types::base64;
@@ -66,10 +68,12 @@ pub struct Streamed {
     pub sha256_base64: String,
     pub version_id: Option<String>,
     pub e_tag: Option<String>,
-    /// The SHA-256 checksum S3 is asked to store, as S3 writes it: the whole object's for a
-    /// single PutObject, else the composite one (`BASE64-N`: the SHA-256 of the parts'
-    /// SHA-256s, and their number).
-    pub checksum_sha256: String,
+    /// The checksum S3 is asked to store, `(algorithm, value)` as S3 writes it: the source's
+    /// own (`Expect::checksum`) of the whole object when it has one S3 can keep for an upload in
+    /// parts (a CRC: `FULL_OBJECT`), so that the copy and its source compare; else SHA-256,
+    /// the whole object's for a single PutObject, the composite one for an upload in parts
+    /// (`BASE64-N`: the SHA-256 of the parts' SHA-256s, and their number).
+    pub checksum: (String, String),
     /// The number of parts (0: one PutObject).
     pub parts: u32,
 }
@@ -151,6 +155,46 @@ fn composite(part_digests: &[u8], parts: u32) -> String {
     format!("{}-{parts}", base64::encode(Sha256::digest(part_digests)))
 }
 
+/// The algorithms S3 keeps as a whole object's checksum for an upload in parts (`FULL_OBJECT`).
+const FULL_OBJECT: [&str; 3] = ["crc32", "crc32c", "crc64nvme"];
+
+/// The algorithm as the SDK names it.
+fn sdk_algorithm(algorithm: &str) -> ChecksumAlgorithm {
+    match algorithm {
+        "crc32" => ChecksumAlgorithm::Crc32,
+        "crc32c" => ChecksumAlgorithm::Crc32C,
+        "crc64nvme" => ChecksumAlgorithm::Crc64Nvme,
+        "sha1" => ChecksumAlgorithm::Sha1,
+        _ => ChecksumAlgorithm::Sha256,
+    }
+}
+
+/// Set a request's (or a completed part's) checksum of `algorithm` (`sha256` by default).
+macro_rules! with_checksum {
+    ($builder:expr, $algorithm:expr, $value:expr) => {{
+        let value = $value;
+        match $algorithm {
+            "crc32" => $builder.checksum_crc32(value),
+            "crc32c" => $builder.checksum_crc32_c(value),
+            "crc64nvme" => $builder.checksum_crc64_nvme(value),
+            "sha1" => $builder.checksum_sha1(value),
+            _ => $builder.checksum_sha256(value),
+        }
+    }};
+}
+
+/// The checksum of one part in `algorithm`, base64.
+fn part_checksum(algorithm: &str, part: &[u8]) -> String {
+    match algorithm.parse::<aws_smithy_checksums::ChecksumAlgorithm>() {
+        Ok(known) if algorithm != "sha256" => {
+            let mut hasher = known.into_impl();
+            hasher.update(part);
+            base64::encode(&hasher.finalize()[..])
+        }
+        _ => base64::encode(Sha256::digest(part)),
+    }
+}
+
 /// Reads a body part by part: each part [`PART_SIZE`] bytes but the last.
 struct Parts {
     body: ByteStream,
@@ -225,8 +269,17 @@ pub async fn upload(
                 message: format!("{message}; nothing was written"),
             });
         }
-        return put(to, first, attributes, bytes, sha256, &doing).await;
+        // The source's own checksum (checked equal just above), else SHA-256: S3 refuses the
+        // write when the bytes it received do not have it.
+        let checksum = other.unwrap_or_else(|| ("sha256".to_string(), sha256.clone()));
+        return put(to, first, attributes, (bytes, sha256, checksum), &doing).await;
     };
+    // A CRC of the source's is kept whole; else each part carries its SHA-256.
+    let full_object = expect
+        .checksum
+        .as_ref()
+        .map(|(algorithm, _)| algorithm.as_str())
+        .filter(|a| FULL_OBJECT.contains(a));
     let upload = to
         .client
         .create_multipart_upload()
@@ -241,7 +294,8 @@ pub async fn upload(
         .set_metadata(Some(attributes.metadata.clone()).filter(|m| !m.is_empty()))
         .set_tagging(attributes.tagging.clone())
         .set_storage_class(attributes.storage_class.as_deref().map(StorageClass::from))
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .checksum_algorithm(sdk_algorithm(full_object.unwrap_or("sha256")))
+        .set_checksum_type(full_object.map(|_| ChecksumType::FullObject))
         .send()
         .await
         .map_err(|e| crate::aws::aws_error(doing(), &e))?;
@@ -251,8 +305,7 @@ pub async fn upload(
         &upload_id,
         [first, second],
         parts,
-        hashes,
-        expect,
+        (hashes, expect, full_object),
         &doing,
     )
     .await;
@@ -278,11 +331,10 @@ async fn put(
     to: Destination<'_>,
     bytes_read: Vec<u8>,
     attributes: &Attributes,
-    bytes: u64,
-    sha256: String,
+    (bytes, sha256, checksum): (u64, String, (String, String)),
     doing: &dyn Fn() -> String,
 ) -> Result<Streamed> {
-    let out = to
+    let request = to
         .client
         .put_object()
         .bucket(to.bucket)
@@ -296,15 +348,14 @@ async fn put(
         .set_metadata(Some(attributes.metadata.clone()).filter(|m| !m.is_empty()))
         .set_tagging(attributes.tagging.clone())
         .set_storage_class(attributes.storage_class.as_deref().map(StorageClass::from))
-        // S3 refuses the write when the bytes it received do not have this SHA-256.
-        .checksum_sha256(&sha256)
-        .body(ByteStream::from(bytes_read))
+        .body(ByteStream::from(bytes_read));
+    let out = with_checksum!(request, checksum.0.as_str(), &checksum.1)
         .send()
         .await
         .map_err(|e| crate::aws::aws_error(doing(), &e))?;
     Ok(Streamed {
         bytes,
-        checksum_sha256: sha256.clone(),
+        checksum,
         sha256_base64: sha256,
         version_id: out.version_id().map(str::to_string),
         e_tag: out.e_tag().map(str::to_string),
@@ -312,16 +363,18 @@ async fn put(
     })
 }
 
-/// Upload `first` parts then the rest of `parts`, check the bytes, and complete the upload.
+/// Upload `first` parts then the rest of `parts`, each with its checksum (`full_object`'s
+/// algorithm, else SHA-256), check the bytes against `expect`, and complete the upload (with the
+/// whole object's checksum when it is `full_object`'s).
 async fn upload_parts(
     to: Destination<'_>,
     upload_id: &str,
     first: [Vec<u8>; 2],
     mut parts: Parts,
-    mut hashes: Hashes,
-    expect: &Expect,
+    (mut hashes, expect, full_object): (Hashes, &Expect, Option<&str>),
     doing: &dyn Fn() -> String,
 ) -> Result<Streamed> {
+    let algorithm = full_object.unwrap_or("sha256");
     let mut completed = Vec::new();
     let mut digests = Vec::new();
     let mut pending: Vec<Vec<u8>> = first.into_iter().rev().collect();
@@ -336,28 +389,29 @@ async fn upload_parts(
         };
         number += 1;
         hashes.update(&part);
-        let digest = Sha256::digest(&part);
-        digests.extend_from_slice(&digest);
-        let checksum = base64::encode(digest);
-        let out = to
+        let checksum = if full_object.is_some() {
+            part_checksum(algorithm, &part)
+        } else {
+            let digest = Sha256::digest(&part);
+            digests.extend_from_slice(&digest);
+            base64::encode(digest)
+        };
+        let request = to
             .client
             .upload_part()
             .bucket(to.bucket)
             .key(to.key)
             .upload_id(upload_id)
             .part_number(number)
-            .checksum_sha256(&checksum)
-            .body(ByteStream::from(part))
+            .body(ByteStream::from(part));
+        let out = with_checksum!(request, algorithm, &checksum)
             .send()
             .await
             .map_err(|e| crate::aws::aws_error(doing(), &e))?;
-        completed.push(
-            CompletedPart::builder()
-                .part_number(number)
-                .set_e_tag(out.e_tag().map(str::to_string))
-                .checksum_sha256(checksum)
-                .build(),
-        );
+        let done = CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(out.e_tag().map(str::to_string));
+        completed.push(with_checksum!(done, algorithm, checksum).build());
     }
     let bytes = hashes.bytes;
     let (sha256, other) = hashes.finish();
@@ -368,7 +422,11 @@ async fn upload_parts(
         });
     }
     let count = u32::try_from(completed.len()).unwrap_or(u32::MAX);
-    let out = to
+    let checksum = match (full_object, other) {
+        (Some(_), Some(whole)) => whole,
+        _ => ("sha256".to_string(), composite(&digests, count)),
+    };
+    let request = to
         .client
         .complete_multipart_upload()
         .bucket(to.bucket)
@@ -378,7 +436,15 @@ async fn upload_parts(
             CompletedMultipartUpload::builder()
                 .set_parts(Some(completed))
                 .build(),
-        )
+        );
+    let request = if full_object.is_some() {
+        // S3 checks the whole object's checksum against the bytes it assembled.
+        with_checksum!(request, checksum.0.as_str(), &checksum.1)
+            .checksum_type(ChecksumType::FullObject)
+    } else {
+        request
+    };
+    let out = request
         .send()
         .await
         .map_err(|e| crate::aws::aws_error(doing(), &e))?;
@@ -387,7 +453,7 @@ async fn upload_parts(
         sha256_base64: sha256,
         version_id: out.version_id().map(str::to_string),
         e_tag: out.e_tag().map(str::to_string),
-        checksum_sha256: composite(&digests, count),
+        checksum,
         parts: count,
     })
 }
@@ -629,7 +695,7 @@ mod tests {
                 sha256_base64: sha(&body),
                 version_id: Some("v-new".into()),
                 e_tag: Some("\"new-3\"".into()),
-                checksum_sha256: composite(&digests, 3),
+                checksum: ("sha256".into(), composite(&digests, 3)),
                 parts: 3,
             }
         );
@@ -670,7 +736,7 @@ mod tests {
         let (result, rules, _) = stream(b"hello", &Expect::default(), None).await;
         let written = result.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((written.parts, written.bytes), (0, 5));
-        assert_eq!(written.checksum_sha256, sha(b"hello"));
+        assert_eq!(written.checksum, ("sha256".into(), sha(b"hello")));
         assert_eq!(rules.put.num_calls(), 1);
         assert_eq!(rules.create.num_calls(), 0);
         let short = Expect {

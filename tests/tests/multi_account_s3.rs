@@ -412,6 +412,25 @@ async fn promote_across_accounts_streams_the_copy_when_the_target_may_not_read_t
         .await
         .unwrap();
     assert!(uploads.uploads().is_empty(), "{uploads:?}");
+    // The copy keeps the source's own checksum whole (a full-object CRC32, which the SDK gave
+    // the source), so the next promotion sees the same bytes and copies nothing.
+    let source_checksum = |record: &Value| record["artifact"]["checksum"].clone();
+    let run_again = l.run(&["promote", "--to", "prod"], None);
+    run_again.expect_code(0);
+    let again = run_again.record();
+    assert_eq!(again["action"], "unchanged", "{run_again}");
+    assert_eq!(
+        source_checksum(&again),
+        source_checksum(&record),
+        "{run_again}"
+    );
+    assert!(
+        record["artifact"]["checksum"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("crc32:")),
+        "{record}"
+    );
+    assert_eq!(versions(&l.prod, &l.bucket_of("prod")).await.len(), 2);
 
     l.check_rollback(&run.stdout, &old_object, 1).await;
 }
