@@ -6,7 +6,9 @@
 //! under one part), so memory holds about one part whatever the object's size. SHA-256 (and the
 //! source's own checksum, when the caller names one) is computed on the way and checked against
 //! what the bytes must be before the upload is completed: a mismatch, like any failure, aborts
-//! the multipart upload, so nothing appears at the key.
+//! the multipart upload, so nothing appears at the key. The object keeps the source's checksum
+//! when S3 can (a CRC, whole over the parts), else gets a SHA-256, so a copy and its source
+//! compare by what S3 stores.
 
 use crate::{Error, Result};
 use aws_sdk_s3::primitives::ByteStream;
@@ -746,5 +748,68 @@ mod tests {
         let (result, rules, _) = stream(b"hello", &short, None).await;
         assert!(result.is_err());
         assert_eq!(rules.put.num_calls(), 0, "nothing was written");
+    }
+
+    #[tokio::test]
+    async fn a_sources_crc_is_kept_whole_over_the_parts() {
+        use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
+        use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
+        use aws_sdk_s3::operation::upload_part::UploadPartOutput;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        let body: Vec<u8> = (0..PART_SIZE + 77).map(|i| (i % 241) as u8).collect();
+        let crc = |bytes: &[u8]| part_checksum("crc32", bytes);
+        let (whole, first) = (crc(&body), crc(&body[..PART_SIZE]));
+        let create = mock!(Client::create_multipart_upload)
+            .match_requests(|r| {
+                r.checksum_algorithm() == Some(&ChecksumAlgorithm::Crc32)
+                    && r.checksum_type() == Some(&ChecksumType::FullObject)
+            })
+            .then_output(|| {
+                CreateMultipartUploadOutput::builder()
+                    .upload_id("u")
+                    .build()
+            });
+        let part = mock!(Client::upload_part)
+            .match_requests(move |r| {
+                r.part_number() != Some(1) || r.checksum_crc32() == Some(&first)
+            })
+            .then_output(|| UploadPartOutput::builder().e_tag("\"p\"").build());
+        let expected = whole.clone();
+        let complete = mock!(Client::complete_multipart_upload)
+            .match_requests(move |r| {
+                r.checksum_crc32() == Some(&expected)
+                    && r.checksum_type() == Some(&ChecksumType::FullObject)
+                    && r.multipart_upload().is_some_and(|u| {
+                        u.parts().len() == 2
+                            && u.parts().iter().all(|p| p.checksum_crc32().is_some())
+                    })
+            })
+            .then_output(|| {
+                CompleteMultipartUploadOutput::builder()
+                    .version_id("v")
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&create, &part, &complete]);
+        let expect = Expect {
+            length: Some(body.len() as u64),
+            sha256_base64: None,
+            checksum: Some(("crc32".into(), whole.clone())),
+        };
+        let to = Destination {
+            client: &client,
+            bucket: "b",
+            key: "k",
+        };
+        let written = upload(
+            to,
+            ByteStream::from(body.clone()),
+            &Attributes::default(),
+            &expect,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written.checksum, ("crc32".into(), whole));
+        assert_eq!(written.sha256_base64, sha(&body));
+        assert_eq!((part.num_calls(), complete.num_calls()), (2, 1));
     }
 }
