@@ -1,6 +1,8 @@
 //! How S3 keeps the engine's promise (`shared::engine::Adapter`): a pointer is a key, an artifact
 //! one object version (its id and its bytes); a move is a server-side copy of a version onto the
-//! key (checked afterwards), or for an undo of a key that was new, a delete marker. Nothing is
+//! key (checked afterwards), or for an undo of a key that was new, a delete marker. The source is
+//! read with its own environment's credentials, the key written with the target's; when those may
+//! not read a source in another account or region, the copy is streamed through instead. Nothing is
 //! ever deleted: the key's old content stays a version. Reading and deciding happen in `prepare`
 //! (the bucket's versioning too: a bucket that would lose the old content is refused before any
 //! write), the write alone in `apply`.
@@ -33,6 +35,8 @@ pub(crate) enum Move {
     /// A promotion: copy `version` of `source` onto the key.
     Promote {
         at: Located,
+        /// Where the source is read: the source environment's credentials.
+        from: Located,
         source: Location,
         version: Version,
         target: Pointer,
@@ -63,6 +67,8 @@ pub(crate) struct S3<'a> {
     pub allow_unversioned: bool,
     /// Each bucket's versioning, read once in the run.
     pub versionings: Versionings,
+    /// `--dry-run`: a plan says which copy it would try.
+    pub dry_run: bool,
 }
 
 impl<'a> S3<'a> {
@@ -72,6 +78,7 @@ impl<'a> S3<'a> {
             expect: None,
             allow_unversioned: false,
             versionings: Versionings::default(),
+            dry_run: false,
         }
     }
 }
@@ -82,6 +89,50 @@ fn promoted(mut record: Record, source: &Location, version: &S3Artifact) -> Reco
         "source".into(),
         format!("{source}?versionId={}", version.version_id).into(),
     );
+    record
+}
+
+/// How a promotion's bytes went across: `server-side` (CopyObject or UploadPartCopy with the
+/// target's credentials), or `streamed` through this process (read with the source's, written
+/// with the target's) when the target's credentials may not read the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum How {
+    ServerSide,
+    Streamed,
+}
+
+impl How {
+    fn as_str(self) -> &'static str {
+        match self {
+            How::ServerSide => "server-side",
+            How::Streamed => "streamed",
+        }
+    }
+}
+
+/// A promotion's record with how it copies (`copy`), and, when the source is in another
+/// account or region than the target, where it was read (`copied_from`).
+fn copied_how(
+    mut record: Record,
+    how: How,
+    from: &Located,
+    at: &Located,
+    source: &Location,
+    version: &S3Artifact,
+) -> Record {
+    record.extra.insert("copy".into(), how.as_str().into());
+    if !from.same_place(at) {
+        record.extra.insert(
+            "copied_from".into(),
+            serde_json::json!({
+                "account": from.account,
+                "region": from.region,
+                "bucket": source.bucket,
+                "key": source.key,
+                "version_id": version.version_id,
+            }),
+        );
+    }
     record
 }
 
@@ -96,43 +147,86 @@ fn encrypted(mut record: Record, encryption: &Encryption) -> Record {
     record
 }
 
-/// What a copy made: the new version, whether its ETag is an MD5, and its encryption.
+/// What a copy made: the new version, whether its ETag is an MD5, and its encryption; how it
+/// was made, and for a streamed copy what was streamed (its size and the checksum S3 was asked
+/// to store, `(algorithm, value)`), which the new version must hold.
 struct Copied {
     artifact: S3Artifact,
     etag_is_md5: bool,
     encryption: Encryption,
+    how: How,
+    streamed: Option<(u64, (String, String))>,
 }
 
-/// Copy `version` of `source` onto `target`: what the key holds afterwards (the copy's own
-/// answer when it proves the bytes, else the new version read back). `Err`: nothing was
+/// Copy `version` of `source` (read where `from` points) onto `target` (written where `at`
+/// points): what the key holds afterwards (the copy's own answer when it proves the bytes, else
+/// the new version read back). The copy is server-side, with the target's credentials; when
+/// they may not read the source (403) and `stream` allows it (the source is another account's
+/// or region's), the bytes are streamed instead (`calls::streamed_copy`). `Err`: nothing was
 /// written (`gone` says why when the version no longer exists). A copy that was made but cannot
 /// be read back comes with the error, and with the version as the copy answered it: the change
 /// happened, and a rollback needs its version id.
 async fn copy(
     at: &Located,
-    source: &Location,
-    version: &Version,
+    from: &Located,
+    (source, version): (&Location, &Version),
     target: &Location,
+    stream: bool,
     gone: impl FnOnce() -> String,
 ) -> Result<(Copied, Option<Error>)> {
-    let answer = calls::copy(at, source, version, target)
-        .await?
-        .ok_or_else(|| Error::precondition(gone()))?;
-    if let Some(artifact) = plan::copied(&version.artifact, &answer) {
-        return Ok((
-            Copied {
-                artifact,
-                etag_is_md5: answer.etag_is_md5,
-                encryption: answer.encryption,
-            },
-            None,
-        ));
+    let (answer, how, streamed) = match calls::copy(at, from, source, version, target).await? {
+        calls::Answer::Copied(answer) => (answer, How::ServerSide, None),
+        calls::Answer::NoSuchVersion => return Err(Error::precondition(gone())),
+        calls::Answer::Refused(e) if stream => {
+            shared::cli::note(&format!(
+                "{target}: the target's credentials may not read {source} ({e}): streaming it \
+                 (read with the source's credentials, written with the target's)"
+            ));
+            let written = calls::streamed_copy(at, from, source, version, target)
+                .await?
+                .ok_or_else(|| Error::precondition(gone()))?;
+            let answer = CopyAnswer {
+                version_id: written
+                    .version_id
+                    .clone()
+                    .unwrap_or_else(|| "null".to_string()),
+                etag: written
+                    .e_tag
+                    .as_deref()
+                    .map(|e| e.trim_matches('"').to_string()),
+                etag_is_md5: false,
+                checksum: None,
+                encryption: Encryption::default(),
+            };
+            (
+                answer,
+                How::Streamed,
+                Some((written.bytes, written.checksum)),
+            )
+        }
+        calls::Answer::Refused(e) => return Err(e),
+    };
+    if streamed.is_none() {
+        if let Some(artifact) = plan::copied(&version.artifact, &answer) {
+            return Ok((
+                Copied {
+                    artifact,
+                    etag_is_md5: answer.etag_is_md5,
+                    encryption: answer.encryption,
+                    how,
+                    streamed,
+                },
+                None,
+            ));
+        }
     }
     let new_version = &answer.version_id;
-    let as_answered = || Copied {
+    let as_answered = |streamed| Copied {
         artifact: answered(&version.artifact, &answer),
         etag_is_md5: false,
         encryption: answer.encryption.clone(),
+        how,
+        streamed,
     };
     Ok(match calls::head(at, target, Some(new_version)).await {
         Ok(Some(read)) => (
@@ -140,17 +234,19 @@ async fn copy(
                 artifact: read.artifact,
                 etag_is_md5: read.etag_is_md5,
                 encryption: read.encryption,
+                how,
+                streamed,
             },
             None,
         ),
         Ok(None) => (
-            as_answered(),
+            as_answered(streamed),
             Some(Error::Aws {
                 doing: format!("checking the copy onto {target}"),
                 message: format!("version {new_version} cannot be read back"),
             }),
         ),
-        Err(e) => (as_answered(), Some(e)),
+        Err(e) => (as_answered(streamed), Some(e)),
     })
 }
 
@@ -248,14 +344,30 @@ impl Adapter for S3<'_> {
                 location.bucket
             );
         }
-        let planned = promoted(
-            pointer.planned(Action::Promoted, Some(&version.artifact), now.as_ref()),
+        let planned = copied_how(
+            promoted(
+                pointer.planned(Action::Promoted, Some(&version.artifact), now.as_ref()),
+                &source,
+                &version.artifact,
+            ),
+            How::ServerSide,
+            &source_at,
+            &at,
             &source,
             &version.artifact,
         );
+        if self.dry_run && !source_at.same_place(&at) {
+            shared::cli::note(&format!(
+                "{location}: would try a server-side copy of {source} version {} with the \
+                 target's credentials, and stream it (read with the source's credentials) if \
+                 they may not read it (dry run: nothing copied)",
+                version.artifact.version_id
+            ));
+        }
         Ok(Prepared::to(
             Move::Promote {
                 at,
+                from: source_at,
                 source,
                 version,
                 target,
@@ -269,6 +381,7 @@ impl Adapter for S3<'_> {
         match write {
             Move::Promote {
                 at,
+                from,
                 source,
                 version,
                 target,
@@ -281,31 +394,47 @@ impl Adapter for S3<'_> {
                         version.artifact.version_id
                     )
                 };
-                let (copied, error) = match copy(&at, &source, &version, location, gone).await {
+                let stream = !from.same_place(&at);
+                let copied = copy(&at, &from, (&source, &version), location, stream, gone).await;
+                let (copied, error) = match copied {
                     Ok(copied) => copied,
                     Err(e) => return Err(e).into(),
                 };
-                let record = encrypted(
-                    promoted(
-                        target.target(at.region.as_deref()).record(
-                            Action::Promoted,
-                            Some(&copied.artifact),
-                            now.as_ref(),
+                let record = copied_how(
+                    encrypted(
+                        promoted(
+                            target.target(at.region.as_deref()).record(
+                                Action::Promoted,
+                                Some(&copied.artifact),
+                                now.as_ref(),
+                            ),
+                            &source,
+                            &version.artifact,
                         ),
-                        &source,
-                        &version.artifact,
+                        &copied.encryption,
                     ),
-                    &copied.encryption,
+                    copied.how,
+                    &from,
+                    &at,
+                    &source,
+                    &version.artifact,
                 );
                 let md5_etags = version.etag_is_md5 && copied.etag_is_md5;
                 let Copied {
-                    artifact: copied, ..
+                    artifact: copied,
+                    streamed,
+                    ..
                 } = copied;
-                let error = error.or_else(|| match plan::same_bytes(
+                // A streamed copy's bytes were checked against the source's as they were read;
+                // the new version must hold them (the checksum S3 stores for it).
+                let holds = streamed
+                    .as_ref()
+                    .and_then(|(size, checksum)| plan::streamed_holds(&copied, *size, checksum));
+                let error = error.or_else(|| match holds.or_else(|| plan::same_bytes(
                     &version.artifact,
                     &copied,
                     md5_etags,
-                ) {
+                )) {
                     Some(true) => None,
                     None => {
                         tracing::warn!("{location}: sizes match, but neither ETags nor checksums can prove the copy identical");
@@ -341,7 +470,8 @@ impl Adapter for S3<'_> {
                         version.artifact.version_id
                     )
                 };
-                let (copied, error) = match copy(&at, location, &version, location, gone).await {
+                let copied = copy(&at, &at, (location, &version), location, false, gone).await;
+                let (copied, error) = match copied {
                     Ok(copied) => copied,
                     Err(e) => return Err(e).into(),
                 };

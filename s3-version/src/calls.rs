@@ -1,6 +1,7 @@
 //! The S3 calls: reading versions, copying one version onto a key (in one call, or in parts above
-//! the single-copy limit), hiding a key behind a delete marker, the clients per environment, and
-//! each bucket's versioning, read once per run.
+//! the single-copy limit; or, across accounts, streamed through `shared::s3_stream`), hiding a
+//! key behind a delete marker, the clients per environment, and each bucket's versioning, read
+//! once per run.
 
 use crate::location::{copy_source, Location};
 use crate::plan::{self, CopyAnswer, Encryption, Listed};
@@ -18,6 +19,7 @@ use shared::aws::aws_error;
 use shared::config::EnvSettings;
 use shared::memo::ReadOnce;
 use shared::record::S3Artifact;
+use shared::s3_stream::{self, Streamed};
 use shared::{Error, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -383,12 +385,13 @@ pub async fn object_lock(at: &Located, bucket: &str) -> Result<Option<serde_json
 /// `version`. Neither names an encryption or a storage class: the target bucket's own apply.
 pub async fn copy(
     at: &Located,
+    from: &Located,
     source: &Location,
     version: &Version,
     target: &Location,
-) -> Result<Option<CopyAnswer>> {
+) -> Result<Answer> {
     if plan::copies_in_parts(&version.artifact) {
-        return multipart_copy(at, source, version, target).await.map(Some);
+        return multipart_copy(at, from, source, version, target).await;
     }
     let result = at
         .client
@@ -403,18 +406,20 @@ pub async fn copy(
         Ok(out) => out,
         // S3 has no modelled error for it: NoSuchVersion is known by its code only.
         Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchVersion") => {
-            return Ok(None)
+            return Ok(Answer::NoSuchVersion)
         }
         Err(e) => {
-            return Err(aws_error(
-                format!("failed to copy {source} onto {target}"),
-                &e,
-            ))
+            let error = aws_error(format!("failed to copy {source} onto {target}"), &e);
+            return if denied(&e) {
+                Ok(Answer::Refused(error))
+            } else {
+                Err(error)
+            };
         }
     };
     let result = out.copy_object_result();
     let encrypted = encryption(out.server_side_encryption(), out.ssekms_key_id());
-    Ok(Some(CopyAnswer {
+    Ok(Answer::Copied(CopyAnswer {
         version_id: out.version_id().unwrap_or("null").to_string(),
         etag: result.and_then(|r| r.e_tag()).map(unquote),
         // SSE-KMS and SSE-C make an ETag that is not the MD5 of the bytes; SSE-S3 does not.
@@ -432,6 +437,22 @@ pub async fn copy(
     }))
 }
 
+/// What a server-side copy answered.
+#[derive(Debug)]
+pub enum Answer {
+    Copied(CopyAnswer),
+    /// The source version does not exist (a single copy only).
+    NoSuchVersion,
+    /// The credentials that copy (the target's) may not read the source: HTTP 403. Nothing
+    /// was written.
+    Refused(Error),
+}
+
+/// Whether S3 refused a request for its credentials' permissions (AccessDenied, HTTP 403).
+fn denied<E: ProvideErrorMetadata, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> bool {
+    e.as_service_error().and_then(|s| s.code()) == Some("AccessDenied")
+}
+
 /// Copy a multipart source in parts, server-side: its own parts where S3 says them (so that
 /// the new version's multipart ETag and composite checksum are the source's, and a later
 /// promotion sees the same bytes), in order, with the source's content type, headers, metadata
@@ -439,15 +460,18 @@ pub async fn copy(
 /// upload is aborted if any part fails, so no half object is left behind.
 async fn multipart_copy(
     at: &Located,
+    from: &Located,
     source: &Location,
     version: &Version,
     target: &Location,
-) -> Result<CopyAnswer> {
+) -> Result<Answer> {
     let doing = || format!("failed to copy {source} onto {target} in parts");
     let version_id = &version.artifact.version_id;
-    let (first, count) = first_part(at, source, version_id).await?;
+    // The source's parts and tags are read with the source's credentials; only the copy itself
+    // asks the target's to read it.
+    let (first, count) = first_part(from, source, version_id).await?;
     let ranges = plan::source_parts(version.artifact.size, first, count);
-    let tags = tagging(at, source, version_id).await?;
+    let tags = tagging(from, source, version_id).await?;
     let algorithm = copy_algorithm(version);
     // A full-object CRC stays full-object (and a composite one composite); SHA is composite only.
     let checksum_type = version
@@ -532,7 +556,12 @@ async fn multipart_copy(
                     .upload_id(&upload_id)
                     .send()
                     .await;
-                return Err(aws_error(doing(), &e));
+                let error = aws_error(doing(), &e);
+                return if denied(&e) {
+                    Ok(Answer::Refused(error))
+                } else {
+                    Err(error)
+                };
             }
         }
     }
@@ -552,7 +581,7 @@ async fn multipart_copy(
         .map_err(|e| aws_error(doing(), &e))?;
     // An upload's ETag is not an MD5; its checksum, composite, proves the bytes only when it
     // equals the source's (`plan::copied`), else the new version is read back.
-    Ok(CopyAnswer {
+    Ok(Answer::Copied(CopyAnswer {
         version_id: out.version_id().unwrap_or("null").to_string(),
         etag: out.e_tag().map(unquote),
         etag_is_md5: false,
@@ -564,7 +593,76 @@ async fn multipart_copy(
             out.checksum_sha1(),
         ]),
         encryption: encryption(out.server_side_encryption(), out.ssekms_key_id()),
-    })
+    }))
+}
+
+/// Copy one version of `source` onto `target` through this process: read with the source's
+/// credentials (`from`), written with the target's (`at`) by `shared::s3_stream` (in parts,
+/// memory bounded), with what a server-side copy keeps (content type, the other headers,
+/// metadata, tags) and the bytes checked against the source's size and full-object checksum
+/// before the write is completed. `None` when the source version does not exist.
+pub async fn streamed_copy(
+    at: &Located,
+    from: &Located,
+    source: &Location,
+    version: &Version,
+    target: &Location,
+) -> Result<Option<Streamed>> {
+    let version_id = &version.artifact.version_id;
+    let tagging = tagging(from, source, version_id).await?;
+    let read = from
+        .client
+        .get_object()
+        .bucket(&source.bucket)
+        .key(&source.key)
+        .set_version_id(Some(version_id.clone()).filter(|v| v != "null"))
+        .send()
+        .await;
+    let body = match read {
+        Ok(out) => out.body,
+        Err(e)
+            if matches!(
+                e.as_service_error().and_then(|s| s.code()),
+                Some("NoSuchVersion" | "NoSuchKey")
+            ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(aws_error(
+                format!("failed to read {source} version {version_id}"),
+                &e,
+            ))
+        }
+    };
+    let headers = &version.headers;
+    let attributes = s3_stream::Attributes {
+        content_type: version.content_type.clone(),
+        content_encoding: headers.content_encoding.clone(),
+        cache_control: headers.cache_control.clone(),
+        content_disposition: headers.content_disposition.clone(),
+        content_language: headers.content_language.clone(),
+        expires: headers
+            .expires
+            .as_deref()
+            .and_then(|e| DateTime::from_str(e, Format::HttpDate).ok()),
+        metadata: version.metadata.clone(),
+        tagging,
+        storage_class: None,
+    };
+    let expect = plan::stream_expect(&version.artifact);
+    let written = s3_stream::upload(
+        s3_stream::Destination {
+            client: &at.client,
+            bucket: &target.bucket,
+            key: &target.key,
+        },
+        body,
+        &attributes,
+        &expect,
+    )
+    .await?;
+    Ok(Some(written))
 }
 
 /// Hide a key behind a delete marker: in a versioned bucket no version is deleted.

@@ -57,6 +57,50 @@ fn is_composite(checksum: &str) -> bool {
     checksum.contains('-')
 }
 
+/// What the bytes a streamed copy reads must be: the source version's size, and its checksum when
+/// it is one of the whole object (a composite one is of parts this copy does not cut alike).
+#[must_use]
+pub fn stream_expect(source: &S3Artifact) -> shared::s3_stream::Expect {
+    let full = source
+        .checksum
+        .as_deref()
+        .filter(|c| !is_composite(c))
+        .and_then(|c| c.split_once(':'));
+    shared::s3_stream::Expect {
+        length: u64::try_from(source.size).ok(),
+        sha256_base64: full
+            .filter(|(algorithm, _)| *algorithm == "sha256")
+            .map(|(_, value)| value.to_string()),
+        checksum: full
+            .filter(|(algorithm, _)| *algorithm != "sha256")
+            .map(|(algorithm, value)| (algorithm.to_string(), value.to_string())),
+    }
+}
+
+/// Whether the version a streamed copy made holds the bytes it streamed: its size, and the
+/// checksum S3 stores for it against the one the stream asked it to store (`streamed`:
+/// `(algorithm, value)`, the whole object's, or a composite SHA-256 `VALUE-N`), a composite one
+/// with or without its `-N` (S3 says it, the emulator's HeadObject leaves it out). `None`: S3
+/// stores no checksum of that algorithm to compare.
+#[must_use]
+pub fn streamed_holds(
+    written: &S3Artifact,
+    size: u64,
+    streamed: &(String, String),
+) -> Option<bool> {
+    if u64::try_from(written.size).ok() != Some(size) {
+        return Some(false);
+    }
+    let (algorithm, value) = streamed;
+    let stored = written
+        .checksum
+        .as_deref()?
+        .strip_prefix(algorithm.as_str())?
+        .strip_prefix(':')?;
+    let bare = |c: &str| c.split('-').next().unwrap_or_default().to_string();
+    Some(stored == value || bare(stored) == bare(value))
+}
+
 /// The checksum algorithm a copy asks S3 for: the source's own (so that the copy's checksum and
 /// the source's compare, now and at every later promotion), or SHA-256 when the source has
 /// none, so that the new version at least carries a digest that fixes its bytes for the next
@@ -366,6 +410,61 @@ mod tests {
             size,
             checksum: checksum.map(str::to_string),
         }
+    }
+
+    #[test]
+    fn a_streamed_copy_expects_the_sources_size_and_whole_object_checksum() {
+        let e = stream_expect(&art("v", "e", 5, Some("sha256:abc=")));
+        assert_eq!(
+            (e.length, e.sha256_base64.as_deref(), e.checksum),
+            (Some(5), Some("abc="), None)
+        );
+        let e = stream_expect(&art("v", "e", 5, Some("crc32:NhCmhg==")));
+        assert_eq!(e.sha256_base64, None);
+        assert_eq!(e.checksum, Some(("crc32".into(), "NhCmhg==".into())));
+        // A composite checksum is of the source's parts, not of the bytes.
+        let e = stream_expect(&art("v", "e-3", 5, Some("sha256:abc=-3")));
+        assert_eq!((e.sha256_base64, e.checksum), (None, None));
+        assert_eq!(stream_expect(&art("v", "e", 5, None)).length, Some(5));
+    }
+
+    #[test]
+    fn a_streamed_copy_holds_its_bytes_when_the_stored_checksum_is_the_streams() {
+        let written = |c: Option<&str>| art("w", "x-2", 9, c);
+        let sha = ("sha256".to_string(), "abc=-2".to_string());
+        assert_eq!(
+            streamed_holds(&written(Some("sha256:abc=-2")), 9, &sha),
+            Some(true)
+        );
+        // The emulator's HeadObject leaves the part count out.
+        assert_eq!(
+            streamed_holds(&written(Some("sha256:abc=")), 9, &sha),
+            Some(true)
+        );
+        assert_eq!(
+            streamed_holds(&written(Some("sha256:abd=")), 9, &sha),
+            Some(false)
+        );
+        assert_eq!(
+            streamed_holds(&written(Some("sha256:abc=")), 8, &sha),
+            Some(false)
+        );
+        assert_eq!(streamed_holds(&written(Some("crc32:AAAA")), 9, &sha), None);
+        assert_eq!(streamed_holds(&written(None), 9, &sha), None);
+        // A CRC of the source's, kept whole.
+        let crc = ("crc32".to_string(), "NhCmhg==".to_string());
+        assert_eq!(
+            streamed_holds(&written(Some("crc32:NhCmhg==")), 9, &crc),
+            Some(true)
+        );
+        assert_eq!(
+            streamed_holds(&written(Some("crc32:AAAAAA==")), 9, &crc),
+            Some(false)
+        );
+        assert_eq!(
+            streamed_holds(&written(Some("crc32c:NhCmhg==")), 9, &crc),
+            None
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! `promote`: make a key hold exactly one version of another key's bytes: a server-side copy of
 //! that version (in parts above 5 GiB), content type and metadata kept, checked afterwards. The
-//! key's old content stays a version; a bucket that would lose it is refused. Where the work
-//! comes from, the order, the two phases, `--dry-run` and `--atomic` are the engine's
-//! (`shared::engine`); this module builds the work list and `adapter` says how S3 does it.
+//! key's old content stays a version; a bucket that would lose it is refused. Across accounts
+//! the copy is streamed when the target's credentials may not read the source (`adapter`).
+//! Where the work comes from, the order, the two phases, `--dry-run` and `--atomic` are the
+//! engine's (`shared::engine`); this module builds the work list and `adapter` says how S3
+//! does it.
 
 use crate::adapter::{Item, S3};
 use crate::args::PromoteArgs;
@@ -52,6 +54,7 @@ pub(crate) async fn run(
     let adapter = S3 {
         expect: args.expect.as_deref(),
         allow_unversioned: args.allow_unversioned,
+        dry_run: opts.dry_run,
         ..S3::new(clients)
     };
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();

@@ -28,6 +28,8 @@ pub mod memo;
 pub mod output;
 pub mod rate;
 pub mod record;
+#[cfg(feature = "s3")]
+pub mod s3_stream;
 pub mod secrets;
 #[cfg(feature = "secretsmanager")]
 pub mod secretsmanager;

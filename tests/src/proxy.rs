@@ -17,6 +17,12 @@
 //! rewrites the location in GetFunction's answer to a loopback URL of its own that serves the
 //! package's bytes (found by the answer's CodeSha256).
 //!
+//! And for S3 across accounts: moto lets any credentials read any bucket, so a server-side copy
+//! from another account's bucket always succeeds there. [`Faults::deny_copy_source`] makes the
+//! proxy refuse it as AWS does when the target's credentials may not read the source: HTTP 403
+//! AccessDenied (S3's XML error) to every CopyObject and UploadPartCopy whose
+//! `x-amz-copy-source` header contains the given text, before the request reaches the emulator.
+//!
 //! And for API Gateway's definitions (`apigateway` below): moto's GetExport writes Swagger 2.0
 //! of the API's current resources without integrations, whatever the stage, and its PutRestApi
 //! fails on a MOCK integration; the proxy answers both as AWS does, per deployment.
@@ -43,6 +49,9 @@ pub struct Faults {
     pub delay: u32,
     pub delay_by: Duration,
     pub seed: u64,
+    /// Refuse (403 AccessDenied) every S3 copy whose `x-amz-copy-source` contains this text
+    /// (a bucket name): the target's credentials may not read that source. Not a rate: always.
+    pub deny_copy_source: Option<&'static str>,
 }
 
 /// What went through the proxy.
@@ -61,6 +70,8 @@ pub struct Counts {
     pub arrivals: BTreeMap<String, Vec<Instant>>,
     /// The access key ids requests were signed with: which credentials a tool used.
     pub access_keys: std::collections::BTreeSet<String>,
+    /// The same, by "service Operation" (STS's aside): which credentials made which call.
+    pub access_keys_by_operation: BTreeMap<String, std::collections::BTreeSet<String>>,
     /// The bytes each ECR layer upload received (UploadLayerPart, in order), by upload id.
     pub uploads: BTreeMap<String, Vec<u8>>,
 }
@@ -430,6 +441,28 @@ fn ecr_stand_in(
     }
 }
 
+/// The 403 S3 answers a copy whose source its credentials may not read, when the request's
+/// `x-amz-copy-source` contains `source` (counted as the injected fault `deny_copy`).
+fn copy_denied(request: &Request, source: Option<&str>, counts: &Mutex<Counts>) -> Option<Vec<u8>> {
+    let source = source?;
+    let copying = request.header("x-amz-copy-source")?;
+    if request.service() != "s3" || !copying.contains(source) {
+        return None;
+    }
+    *counts
+        .lock()
+        .expect("counts")
+        .injected
+        .entry("deny_copy")
+        .or_default() += 1;
+    Some(response(
+        "403 Forbidden",
+        "application/xml",
+        "",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>FAULT</RequestId></Error>",
+    ))
+}
+
 async fn connection(
     mut client: TcpStream,
     upstream: String,
@@ -462,11 +495,19 @@ async fn connection(
                 let credential = value.split("Credential=").nth(1)?;
                 Some(credential.split('/').next()?.to_string())
             }) {
+                if service != "sts" {
+                    c.access_keys_by_operation
+                        .entry(format!("{service} {}", request.operation()))
+                        .or_default()
+                        .insert(key.clone());
+                }
                 c.access_keys.insert(key);
             }
         }
         // Before any fault: the stand-in is the test's AWS, not a flaky one.
-        if let Some(answer) = ecr_stand_in(&request, &endpoint, &blobs, &counts) {
+        if let Some(answer) = ecr_stand_in(&request, &endpoint, &blobs, &counts)
+            .or_else(|| copy_denied(&request, faults.deny_copy_source, &counts))
+        {
             if client.write_all(&answer).await.is_err() {
                 return;
             }
