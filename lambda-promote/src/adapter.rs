@@ -103,6 +103,9 @@ pub(crate) struct Lambda<'a> {
     /// promote.toml's `[ecr] registry`: the registry every environment pulls images from, so a
     /// container-image function's image is not copied out of it.
     pub shared_registry: Option<(String, String)>,
+    /// promote.toml's `[lambda] copy_bucket`: the bucket of each environment through which a
+    /// package too big for the request is copied.
+    pub copy_bucket: Option<Template>,
 }
 
 impl Lambda<'_> {
@@ -211,6 +214,10 @@ impl Lambda<'_> {
             &target.function.id,
             now.as_ref().map(|n| n.version.as_str()),
             shared_registry,
+            self.copy_bucket
+                .as_ref()
+                .and_then(|b| Some(b.render(target.env.as_deref()?)))
+                .as_deref(),
         )
         .await?
         {

@@ -13,6 +13,8 @@ use shared::{Error, Result};
 pub struct Services {
     pub lambda: Client,
     pub ecr: aws_sdk_ecr::Client,
+    /// The copy bucket's, for a package streamed through it.
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Services {
@@ -21,11 +23,12 @@ impl Services {
         Services {
             lambda: Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
+            s3: shared::s3_stream::client(config),
         }
     }
 
-    /// `lambda` (a mock, in tests of SDK-level answers), with an ECR client that has no
-    /// credentials and no endpoint to reach: such tests copy no image.
+    /// `lambda` (a mock, in tests of SDK-level answers), with ECR and S3 clients that have no
+    /// credentials and no endpoint to reach: such tests copy nothing.
     #[must_use]
     pub fn lambda_only(lambda: Client) -> Self {
         let ecr = aws_sdk_ecr::Config::builder()
@@ -33,9 +36,15 @@ impl Services {
             .region(lambda.config().region().cloned())
             .endpoint_url("http://127.0.0.1:9")
             .build();
+        let s3 = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(lambda.config().region().cloned())
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
         Services {
             lambda,
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
+            s3: aws_sdk_s3::Client::from_conf(s3),
         }
     }
 }

@@ -88,6 +88,7 @@ pub(crate) async fn run(
         version_env: None,
         dry_run: opts.dry_run,
         shared_registry: None,
+        copy_bucket: None,
     };
     engine::promote_one(&adapter, job, opts, out).await
 }

@@ -120,6 +120,7 @@ pub(crate) async fn locate(
     function: &str,
     current: Option<&str>,
     shared_registry: Option<(&str, &str)>,
+    copy_bucket: Option<&str>,
 ) -> Result<Found> {
     let from = source
         .at
@@ -221,7 +222,7 @@ pub(crate) async fn locate(
             Some(image_plan(&image, &digest, target, shared_registry)?),
         ),
         None => (
-            plan::copy_route(code_size).map_err(|why| {
+            plan::copy_route(code_size, copy_bucket).map_err(|why| {
                 Error::precondition(format!("{}: {why}; nothing changed", source.describe()))
             })?,
             None,
@@ -344,6 +345,8 @@ impl Planned {
                 place(target)
             )
         };
+        // The object a package went through (`Route::S3`): removed once Lambda has read it.
+        let mut staged: Option<(String, String)> = None;
         let (request, bytes, image_copied) = match &self.image {
             Some(image) => {
                 let copied = self.copy_image(image, target).await?;
@@ -358,16 +361,31 @@ impl Planned {
                     copied,
                 )
             }
-            None => {
-                let package = self.download(&doing).await?;
-                let bytes = package.len() as u64;
-                let request = target
-                    .client
-                    .lambda
-                    .update_function_code()
-                    .zip_file(aws_sdk_lambda::primitives::Blob::new(package));
-                (request, bytes, None)
-            }
+            None => match &self.route {
+                Route::S3 { bucket } => {
+                    let key = staging_key(function, &self.source.code_sha256);
+                    let streamed = self.stage(target, bucket, &key, &doing).await?;
+                    staged = Some((bucket.clone(), key.clone()));
+                    let request = target
+                        .client
+                        .lambda
+                        .update_function_code()
+                        .s3_bucket(bucket)
+                        .s3_key(&key)
+                        .set_s3_object_version(streamed.version_id.clone());
+                    (request, streamed.bytes, None)
+                }
+                Route::Direct | Route::Image => {
+                    let package = self.download(&doing).await?;
+                    let bytes = package.len() as u64;
+                    let request = target
+                        .client
+                        .lambda
+                        .update_function_code()
+                        .zip_file(aws_sdk_lambda::primitives::Blob::new(package));
+                    (request, bytes, None)
+                }
+            },
         };
         let updated = request
             .function_name(function)
@@ -466,6 +484,9 @@ impl Planned {
                 ),
             });
         }
+        if let Some((bucket, key)) = &staged {
+            unstage(target, bucket, key).await;
+        }
         tracing::info!(
             "copied {} into {function} ({}): version {version}, {bytes} bytes",
             self.source.describe(),
@@ -518,9 +539,41 @@ impl Planned {
         Ok(Some(copied))
     }
 
-    /// The source's package, read from its code location and checked: its size and SHA-256
-    /// are the source's, or nothing is written.
-    async fn download(&self, doing: &impl Fn() -> String) -> Result<Vec<u8>> {
+    /// Stream the package into `bucket` (the target environment's, with its credentials), in
+    /// parts, checked against the source's size and CodeSha256 before the upload is completed.
+    async fn stage(
+        &self,
+        target: &Located,
+        bucket: &str,
+        key: &str,
+        doing: &impl Fn() -> String,
+    ) -> Result<shared::s3_stream::Streamed> {
+        let body = self.stream(doing).await?;
+        shared::s3_stream::upload(
+            shared::s3_stream::Destination {
+                client: &target.client.s3,
+                bucket,
+                key,
+            },
+            body,
+            &shared::s3_stream::Attributes {
+                content_type: Some("application/zip".into()),
+                ..Default::default()
+            },
+            &shared::s3_stream::Expect {
+                length: Some(self.code_size),
+                sha256_base64: Some(self.source.code_sha256.clone()),
+                checksum: None,
+            },
+        )
+        .await
+    }
+
+    /// The source's package as a stream, from its code location.
+    async fn stream(
+        &self,
+        doing: &impl Fn() -> String,
+    ) -> Result<aws_smithy_types::byte_stream::ByteStream> {
         // The location is pre-signed for a few minutes: asked for now, not when planned.
         let location = self
             .source
@@ -550,12 +603,18 @@ impl Planned {
                 doing: doing(),
                 message: "the Lambda client has no HTTP client to download with".into(),
             })?;
-        let mut body = shared::download::download(http, &location)
+        shared::download::download(http, &location)
             .await
             .map_err(|message| Error::Aws {
                 doing: doing(),
                 message: format!("the package's download: {message}"),
-            })?;
+            })
+    }
+
+    /// The source's package, in memory, checked: its size and SHA-256 are the source's, or
+    /// nothing is written.
+    async fn download(&self, doing: &impl Fn() -> String) -> Result<Vec<u8>> {
+        let mut body = self.stream(doing).await?;
         let limit = self.code_size.min(plan::DIRECT_UPLOAD_LIMIT);
         let mut package = Vec::with_capacity(usize::try_from(limit).unwrap_or(0));
         let mut hasher = Sha256::new();
@@ -601,6 +660,9 @@ impl Planned {
         if let Some(map) = entry.as_object_mut() {
             map.insert("code_size".into(), self.code_size.into());
             map.insert("route".into(), self.route.as_str().into());
+            if let Route::S3 { bucket } = &self.route {
+                map.insert("bucket".into(), bucket.clone().into());
+            }
             map.insert(
                 "latest_before".into(),
                 json!({"code_sha256": self.latest_code_sha256}),
@@ -634,6 +696,37 @@ pub(crate) fn source_field(source: &SourceVersion, already_present: bool) -> Val
         "code_sha256": source.code_sha256,
         "already_present": already_present,
     })
+}
+
+/// Where a package goes through the copy bucket: one key per function and code, so a copy that
+/// is run again writes the same object.
+fn staging_key(function: &str, code_sha256: &str) -> String {
+    let hex: String = aws_smithy_types::base64::decode(code_sha256)
+        .unwrap_or_default()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let name = function.rsplit(':').next().unwrap_or(function);
+    format!("lambda-promote/{name}/{hex}.zip")
+}
+
+/// Remove the staged package: Lambda keeps its own copy of the code. A failure is only a
+/// warning: the version is published and the alias moves all the same.
+async fn unstage(target: &Located, bucket: &str, key: &str) {
+    if let Err(e) = target
+        .client
+        .s3
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+    {
+        tracing::warn!(
+            "the staged package s3://{bucket}/{key} was not deleted ({}); it is no longer needed",
+            shared::aws::describe(&e)
+        );
+    }
 }
 
 /// How long a function's update may take before the copy gives up on publishing it.

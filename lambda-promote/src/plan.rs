@@ -144,6 +144,9 @@ pub enum Route {
     Direct,
     /// A container-image function: UpdateFunctionCode names the image by digest.
     Image,
+    /// Streamed through this bucket of the target environment (promote.toml's
+    /// `[lambda] copy_bucket`), which UpdateFunctionCode then names.
+    S3 { bucket: String },
 }
 
 impl Route {
@@ -152,20 +155,24 @@ impl Route {
         match self {
             Route::Direct => "direct",
             Route::Image => "image",
+            Route::S3 { .. } => "s3",
         }
     }
 }
 
-/// How a package of `size` bytes is copied, or why it cannot be.
-pub fn copy_route(size: u64) -> std::result::Result<Route, String> {
-    if size <= DIRECT_UPLOAD_LIMIT {
-        Ok(Route::Direct)
-    } else {
-        Err(format!(
+/// How a package of `size` bytes is copied, or why it cannot be: in the request up to
+/// [`DIRECT_UPLOAD_LIMIT`], else through the target environment's copy bucket.
+pub fn copy_route(size: u64, bucket: Option<&str>) -> std::result::Result<Route, String> {
+    match bucket {
+        _ if size <= DIRECT_UPLOAD_LIMIT => Ok(Route::Direct),
+        Some(bucket) => Ok(Route::S3 {
+            bucket: bucket.to_string(),
+        }),
+        None => Err(format!(
             "the package is {size} bytes: above {DIRECT_UPLOAD_LIMIT} bytes a copy goes through \
              an S3 bucket of the target environment, so that memory stays bounded, and \
-             promote.toml names none ([lambda] copy_bucket)"
-        ))
+             promote.toml names none ([lambda] copy_bucket = \"BUCKET-{{env}}\")"
+        )),
     }
 }
 
@@ -513,5 +520,32 @@ mod tests {
         assert_eq!(published_action(false, false), Action::Published);
         assert_eq!(published_action(true, false), Action::Unchanged);
         assert_eq!(published_action(true, true), Action::Promoted);
+    }
+
+    #[test]
+    fn a_package_goes_in_the_request_up_to_the_limit_and_through_the_bucket_above_it() {
+        assert_eq!(copy_route(1, None), Ok(Route::Direct));
+        assert_eq!(
+            copy_route(DIRECT_UPLOAD_LIMIT, Some("b")),
+            Ok(Route::Direct)
+        );
+        assert_eq!(
+            copy_route(DIRECT_UPLOAD_LIMIT + 1, Some("b")),
+            Ok(Route::S3 { bucket: "b".into() })
+        );
+        let refused = copy_route(DIRECT_UPLOAD_LIMIT + 1, None).unwrap_err();
+        assert!(refused.contains("copy_bucket"), "{refused}");
+    }
+
+    #[test]
+    fn the_newest_version_of_the_same_code_is_found() {
+        let versions = [
+            ("$LATEST".to_string(), "a".to_string()),
+            ("2".to_string(), "a".to_string()),
+            ("10".to_string(), "a".to_string()),
+            ("3".to_string(), "b".to_string()),
+        ];
+        assert_eq!(version_with_code(&versions, "a"), Some("10".into()));
+        assert_eq!(version_with_code(&versions, "c"), None);
     }
 }

@@ -110,6 +110,9 @@ pub(crate) async fn run(
         shared_registry: project
             .and_then(|p| p.ecr.as_ref())
             .and_then(|e| e.registry.clone()),
+        copy_bucket: project
+            .and_then(|p| p.lambda.as_ref())
+            .and_then(|l| l.copy_bucket.clone()),
     };
     // All input is read and checked before the first call.
     let mut work: Vec<Work<'_, Job<Item>>> = Vec::new();

@@ -24,6 +24,7 @@ pub(crate) async fn run(
         version_env: None,
         dry_run: opts.dry_run,
         shared_registry: None,
+        copy_bucket: None,
     };
     let settings = Settings::of(opts, false, false);
     engine::rollback(&adapter, input, settings, out).await

@@ -29,20 +29,11 @@ pub type Clients<'a> = shared::aws::Clients<'a, Client>;
 /// A client and where it points.
 pub type Located = shared::aws::Located<Client>;
 
-/// Clients for every environment the run touches. With an endpoint override (an emulator, a
-/// private endpoint) requests use path-style addressing: `http://host:port/bucket/key`, since
-/// `bucket.localhost` does not resolve.
+/// Clients for every environment the run touches (`shared::s3_stream::client`: path-style
+/// addressing behind an endpoint override).
 #[must_use]
 pub fn clients(aws: &shared::aws::Aws) -> Clients<'_> {
-    Clients::new(aws, |config| {
-        let overridden = config.endpoint_url().is_some()
-            || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
-        Client::from_conf(
-            aws_sdk_s3::config::Builder::from(config)
-                .force_path_style(overridden)
-                .build(),
-        )
-    })
+    Clients::new(aws, shared::s3_stream::client)
 }
 
 /// One object version with what a copy must carry along.

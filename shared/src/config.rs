@@ -76,6 +76,10 @@ pub struct EnvSettings {
 pub struct LambdaSection {
     pub functions: Vec<Template>,
     pub alias: Template,
+    /// `copy_bucket`: each environment's S3 bucket (in the functions' region) through which a
+    /// package too big for the request is copied into that environment's function from another
+    /// account or region.
+    pub copy_bucket: Option<Template>,
 }
 
 /// A name with `{env}` placeholders, checked when the file is read.
@@ -237,6 +241,11 @@ impl Project {
                     Some(alias) => template(alias, "alias")?,
                     None => Template::env_name(),
                 },
+                copy_bucket: section
+                    .copy_bucket
+                    .as_ref()
+                    .map(|b| template(b, "copy_bucket"))
+                    .transpose()?,
             }),
         };
 
@@ -473,6 +482,7 @@ struct RawLambda {
     #[serde(default)]
     functions: Vec<Spanned<String>>,
     alias: Option<Spanned<String>>,
+    copy_bucket: Option<Spanned<String>>,
 }
 
 #[cfg(test)]

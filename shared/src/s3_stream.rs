@@ -237,6 +237,20 @@ impl Parts {
     }
 }
 
+/// An S3 client for `config`. With an endpoint override (an emulator, a private endpoint)
+/// requests use path-style addressing, `http://host:port/bucket/key`, since `bucket.localhost`
+/// does not resolve. Every tool that reaches S3 builds its client here.
+#[must_use]
+pub fn client(config: &aws_config::SdkConfig) -> Client {
+    let overridden = config.endpoint_url().is_some()
+        || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some_and(|v| !v.is_empty());
+    Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(overridden)
+            .build(),
+    )
+}
+
 /// Write `body` at `to`, with `attributes`, in parts of [`PART_SIZE`] uploaded as they fill
 /// (one PutObject when the body is under one part), SHA-256 computed on the way and the bytes
 /// checked against `expect` before the upload is completed. Any failure, a mismatch included

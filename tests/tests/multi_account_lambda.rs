@@ -642,3 +642,97 @@ async fn an_image_function_is_promoted_by_digest_copied_into_the_target_registry
     assert_eq!(back.record()["action"], "rolled_back", "{back}");
     assert_eq!(alias(&prod, &name, "prod").await, p1);
 }
+
+#[tokio::test]
+async fn a_package_above_the_request_limit_streams_through_the_target_environments_bucket() {
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let l = Layout::new(&proxy, "xlbig").await;
+    // Staging's version 2: a package of 17 MiB (above the 16 MiB a copy puts in the request),
+    // not all alike, so a part out of place changes its hash.
+    let mut filler = Vec::with_capacity(17 * 1024 * 1024);
+    let mut x: u32 = 7;
+    while filler.len() < 17 * 1024 * 1024 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        filler.extend_from_slice(&x.to_le_bytes());
+    }
+    let code = test_harness::zip::archive(&[
+        (
+            "app.py",
+            b"def handler(event, context):\n    return 1\n".as_slice(),
+        ),
+        ("data.bin", filler.as_slice()),
+    ]);
+    update_code(&l.staging, &l.name, code.clone()).await;
+    let v = publish(&l.staging, &l.name).await;
+    create_alias(&l.staging, &l.name, "staging", &v).await;
+    let sha = proxy.serve_package(code.clone());
+    assert_eq!(version(&l.staging, &l.name, &v).await.0, sha);
+    let p1 = publish(&l.prod, &l.name).await;
+    create_alias(&l.prod, &l.name, "prod", &p1).await;
+
+    // Without a copy bucket: refused before anything is written, naming the setting.
+    let run = l.lambda(&["promote", "--to", "prod"], None);
+    run.expect_code(4);
+    assert!(run.stderr.contains("copy_bucket"), "{run}");
+    assert_eq!(requests(&proxy, "PUT /2015-03-31/functions"), 0, "{run}");
+    assert_eq!(alias(&l.prod, &l.name, "prod").await, p1);
+
+    // Prod's bucket, in prod's account and region.
+    let prod_s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(PROD_ACCOUNT, PROD_REGION).await)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("{}-prod", l.name);
+    prod_s3
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create prod's bucket");
+    l.sandbox.write(
+        "promote.toml",
+        &format!(
+            "{}[lambda]\nfunctions = [\"{}\"]\ncopy_bucket = \"{}-{{env}}\"\n",
+            env_sections(),
+            l.name,
+            l.name
+        ),
+    );
+    let run = l.lambda(&["promote", "--to", "prod"], None);
+    run.expect_code(0);
+    let promoted = run.record();
+    assert_eq!(promoted["action"], "promoted", "{run}");
+    assert_eq!(promoted["artifact"]["code_sha256"], sha.as_str(), "{run}");
+    assert_eq!(promoted["copied_from"]["route"], "s3", "{run}");
+    assert_eq!(promoted["copied_from"]["bucket"], bucket.as_str(), "{run}");
+    assert_eq!(
+        promoted["copied_from"]["bytes_copied"],
+        code.len() as u64,
+        "{run}"
+    );
+    // The package went up in 8 MiB parts with prod's credentials, and Lambda read it there.
+    // (Each part is one PUT to the staged key; the upload's start and end are POSTs.)
+    assert_eq!(
+        requests(&proxy, &format!("s3 PUT {bucket}/lambda-promote")),
+        3,
+        "{:?}",
+        proxy.counts().requests
+    );
+    let new = promoted["artifact"]["version"].as_str().unwrap();
+    assert_eq!(alias(&l.prod, &l.name, "prod").await, new);
+    assert_eq!(version(&l.prod, &l.name, new).await.0, sha);
+    // The staged object is gone: Lambda keeps its own copy of the code.
+    let left = prod_s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("list the bucket");
+    assert_eq!(left.key_count(), Some(0), "{left:?}");
+}
