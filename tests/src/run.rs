@@ -123,6 +123,30 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Run `binary` under GNU time (`/usr/bin/time -v`): the run (which must exit 0), its peak
+    /// resident set size in KiB, and how long it took. For the ignored memory measurements.
+    #[must_use]
+    pub fn run_measured(&self, binary: &str, args: &[&str]) -> (Run, u64, std::time::Duration) {
+        let mut all = vec!["-v", binary];
+        all.extend_from_slice(args);
+        let started = std::time::Instant::now();
+        let run = self.run("/usr/bin/time", &all, None);
+        let elapsed = started.elapsed();
+        run.expect_code(0);
+        let rss_kb: u64 = run
+            .stderr
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("Maximum resident set size (kbytes): ")
+            })
+            .and_then(|v| v.trim().parse().ok())
+            .expect("time -v reports the RSS");
+        (run, rss_kb, elapsed)
+    }
+}
+
 /// The path of a workspace binary (`ecs-pin`, `cfg-diff`...), for tests that run several tools:
 /// built next to the test binaries by `cargo test --workspace` / `cargo nextest run --workspace`.
 #[must_use]

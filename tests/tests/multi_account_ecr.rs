@@ -526,23 +526,9 @@ async fn memory_stays_bounded_copying_a_50_mib_layer() {
     )
     .await;
 
-    let started = std::time::Instant::now();
-    let run = l.sandbox.run(
-        "/usr/bin/time",
-        &["-v", &binary("ecs-pin"), "promote", "--to", "prod"],
-        None,
-    );
-    let elapsed = started.elapsed();
-    run.expect_code(0);
-    let rss_kb: u64 = run
-        .stderr
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .expect("time -v reports the RSS");
+    let (run, rss_kb, elapsed) = l
+        .sandbox
+        .run_measured(&binary("ecs-pin"), &["promote", "--to", "prod"]);
     let record: Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(
         record["copied_from"][0]["bytes_copied"],

@@ -649,19 +649,7 @@ async fn a_package_above_the_request_limit_streams_through_the_target_environmen
     let l = Layout::new(&proxy, "xlbig").await;
     // Staging's version 2: a package of 17 MiB (above the 16 MiB a copy puts in the request),
     // not all alike, so a part out of place changes its hash.
-    let mut filler = Vec::with_capacity(17 * 1024 * 1024);
-    let mut x: u32 = 7;
-    while filler.len() < 17 * 1024 * 1024 {
-        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        filler.extend_from_slice(&x.to_le_bytes());
-    }
-    let code = test_harness::zip::archive(&[
-        (
-            "app.py",
-            b"def handler(event, context):\n    return 1\n".as_slice(),
-        ),
-        ("data.bin", filler.as_slice()),
-    ]);
+    let code = big_package(17);
     update_code(&l.staging, &l.name, code.clone()).await;
     let v = publish(&l.staging, &l.name).await;
     create_alias(&l.staging, &l.name, "staging", &v).await;
@@ -677,33 +665,7 @@ async fn a_package_above_the_request_limit_streams_through_the_target_environmen
     assert_eq!(requests(&proxy, "PUT /2015-03-31/functions"), 0, "{run}");
     assert_eq!(alias(&l.prod, &l.name, "prod").await, p1);
 
-    // Prod's bucket, in prod's account and region.
-    let prod_s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk_config(PROD_ACCOUNT, PROD_REGION).await)
-            .force_path_style(true)
-            .build(),
-    );
-    let bucket = format!("{}-prod", l.name);
-    prod_s3
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create prod's bucket");
-    l.sandbox.write(
-        "promote.toml",
-        &format!(
-            "{}[lambda]\nfunctions = [\"{}\"]\ncopy_bucket = \"{}-{{env}}\"\n",
-            env_sections(),
-            l.name,
-            l.name
-        ),
-    );
+    let (prod_s3, bucket) = copy_bucket(&l).await;
     let run = l.lambda(&["promote", "--to", "prod"], None);
     run.expect_code(0);
     let promoted = run.record();
@@ -735,4 +697,89 @@ async fn a_package_above_the_request_limit_streams_through_the_target_environmen
         .await
         .expect("list the bucket");
     assert_eq!(left.key_count(), Some(0), "{left:?}");
+}
+
+/// A deployment package of about `mib` MiB, not all alike, so a part out of place changes its
+/// hash.
+fn big_package(mib: usize) -> Vec<u8> {
+    let mut filler = Vec::with_capacity(mib * 1024 * 1024);
+    let mut x: u32 = 7;
+    while filler.len() < mib * 1024 * 1024 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        filler.extend_from_slice(&x.to_le_bytes());
+    }
+    test_harness::zip::archive(&[
+        (
+            "app.py",
+            b"def handler(event, context):\n    return 1\n".as_slice(),
+        ),
+        ("data.bin", filler.as_slice()),
+    ])
+}
+
+/// Prod's copy bucket, in prod's account and region, named in promote.toml.
+async fn copy_bucket(l: &Layout) -> (aws_sdk_s3::Client, String) {
+    let prod_s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(PROD_ACCOUNT, PROD_REGION).await)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = format!("{}-prod", l.name);
+    prod_s3
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create prod's bucket");
+    l.sandbox.write(
+        "promote.toml",
+        &format!(
+            "{}[lambda]\nfunctions = [\"{}\"]\ncopy_bucket = \"{}-{{env}}\"\n",
+            env_sections(),
+            l.name,
+            l.name
+        ),
+    );
+    (prod_s3, bucket)
+}
+
+/// The memory of a copy through the bucket stays bounded whatever the package's size: peak RSS
+/// of `lambda-promote promote` (GNU time), printed; under 100 MiB. A measurement, not a test of
+/// behaviour: run it alone, with PROMOTE_RSS_PACKAGE_MIB for another size (default 60):
+/// `cargo nextest run --workspace -E 'binary(multi_account_lambda)' --run-ignored only --no-capture`.
+#[tokio::test]
+#[ignore = "a measurement: run it on its own"]
+async fn memory_stays_bounded_copying_a_60_mib_package() {
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let l = Layout::new(&proxy, "xlrss").await;
+    let mib: usize = std::env::var("PROMOTE_RSS_PACKAGE_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60);
+    let code = big_package(mib);
+    update_code(&l.staging, &l.name, code.clone()).await;
+    let v = publish(&l.staging, &l.name).await;
+    create_alias(&l.staging, &l.name, "staging", &v).await;
+    let sha = proxy.serve_package(code.clone());
+    let p1 = publish(&l.prod, &l.name).await;
+    create_alias(&l.prod, &l.name, "prod", &p1).await;
+    copy_bucket(&l).await;
+
+    let (run, rss_kb, elapsed) = l
+        .sandbox
+        .run_measured(&binary("lambda-promote"), &["promote", "--to", "prod"]);
+    let record: Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(record["artifact"]["code_sha256"], sha.as_str());
+    assert_eq!(record["copied_from"]["bytes_copied"], code.len() as u64);
+    eprintln!(
+        "lambda-promote promote copying a {mib} MiB package through the copy bucket: max RSS {} MiB, {:.1} s",
+        rss_kb / 1024,
+        elapsed.as_secs_f64()
+    );
+    assert!(rss_kb < 100 * 1024, "RSS {rss_kb} kB");
 }

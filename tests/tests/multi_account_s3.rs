@@ -505,23 +505,9 @@ async fn memory_stays_bounded_streaming_a_200_mib_object() {
     l.put(&l.staging, "staging", &body, "rss").await;
     drop(body);
 
-    let started = std::time::Instant::now();
-    let run = l.sandbox.run(
-        "/usr/bin/time",
-        &["-v", &binary("s3-version"), "promote", "--to", "prod"],
-        None,
-    );
-    let elapsed = started.elapsed();
-    run.expect_code(0);
-    let rss_kb: u64 = run
-        .stderr
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .expect("time -v reports the RSS");
+    let (run, rss_kb, elapsed) = l
+        .sandbox
+        .run_measured(&binary("s3-version"), &["promote", "--to", "prod"]);
     let record: Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
     assert_eq!(record["copy"], "streamed", "{run}");
     let now = read(&l.prod, &l.bucket_of("prod"), None).await;
