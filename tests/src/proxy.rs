@@ -196,6 +196,17 @@ impl FaultProxy {
         self.serve_blob(package);
         sha
     }
+
+    /// Serve `served` where GetFunction says `package` is: a download that is not the code
+    /// the version reports (a corrupted or substituted package), for the copy's check.
+    pub fn serve_package_instead(&self, package: &[u8], served: Vec<u8>) {
+        use sha2::{Digest, Sha256};
+        let digest = format!("sha256:{:x}", Sha256::digest(package));
+        self.blobs
+            .lock()
+            .expect("blobs")
+            .insert(digest, Arc::new(served));
+    }
 }
 
 impl Drop for FaultProxy {

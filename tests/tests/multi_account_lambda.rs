@@ -783,3 +783,30 @@ async fn memory_stays_bounded_copying_a_60_mib_package() {
     );
     assert!(rss_kb < 100 * 1024, "RSS {rss_kb} kB");
 }
+
+#[tokio::test]
+async fn a_download_that_is_not_the_source_s_package_changes_nothing() {
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let l = Layout::new(&proxy, "xltamper").await;
+    let s1 = publish(&l.staging, &l.name).await;
+    create_alias(&l.staging, &l.name, "staging", &s1).await;
+    let code = package(&format!("{}-s1", l.name));
+    // The code location serves other bytes of the same length: not the version's code.
+    let mut other = code.clone();
+    let last = other.len() - 1;
+    other[last] ^= 0xff;
+    proxy.serve_package_instead(&code, other);
+    let p1 = publish(&l.prod, &l.name).await;
+    create_alias(&l.prod, &l.name, "prod", &p1).await;
+    let (prod_sha, ..) = version(&l.prod, &l.name, &p1).await;
+
+    let run = l.lambda(&["promote", "--to", "prod"], None);
+    run.expect_code(3);
+    assert!(run.stderr.contains("not the source's package"), "{run}");
+    assert_eq!(run.record()["action"], "error", "{run}");
+    // Nothing reached prod's function: no code update, no version, the alias where it was.
+    assert_eq!(requests(&proxy, "PUT /2015-03-31/functions"), 0, "{run}");
+    assert_eq!(versions(&l.prod, &l.name).await, ["$LATEST", "1"]);
+    assert_eq!(alias(&l.prod, &l.name, "prod").await, p1);
+    assert_eq!(version(&l.prod, &l.name, "$LATEST").await.0, prod_sha);
+}
