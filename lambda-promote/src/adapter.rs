@@ -197,7 +197,15 @@ impl Lambda<'_> {
         plan::immutable(&source.version, &source.describe())?;
         let current =
             shared::lambda::get_alias(&at.client.lambda, &target.function.id, &target.alias)
-                .await?;
+                .await
+                .map_err(|e| match e {
+                    // Say where it is missing: a function of that name exists in the source's
+                    // account or region.
+                    Error::Precondition(m) if m.contains("does not exist") => {
+                        copy::missing_in(&target.function.id, &at)
+                    }
+                    e => e,
+                })?;
         let now = current.as_ref().map(routing_of);
         plan::expect_holds(&target.name(), now.as_ref(), self.expect)?;
         let previous = match &current {

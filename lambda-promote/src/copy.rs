@@ -193,7 +193,7 @@ pub(crate) async fn locate(
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception())
             {
-                shared::lambda::missing_function(function)
+                missing_in(function, target)
             } else {
                 aws_error(format!("failed to read {function}"), &e)
             }
@@ -305,6 +305,16 @@ fn image_plan(
     )
 }
 
+/// The target function does not exist where the copy would go: exit 4, naming the account and
+/// region (a function of that name may well exist in the source's).
+pub(crate) fn missing_in(function: &str, at: &Located) -> Error {
+    Error::precondition(format!(
+        "function {function} does not exist in {}: create it there (its configuration is that \
+         environment's own), then promote; nothing changed",
+        place(at)
+    ))
+}
+
 /// Every published version of the function and its code hash.
 async fn versions(at: &Located, function: &str) -> Result<Vec<(String, String)>> {
     let mut versions = Vec::new();
@@ -320,7 +330,7 @@ async fn versions(at: &Located, function: &str) -> Result<Vec<(String, String)>>
             if e.as_service_error()
                 .is_some_and(|s| s.is_resource_not_found_exception())
             {
-                shared::lambda::missing_function(function)
+                missing_in(function, at)
             } else {
                 aws_error(format!("failed to list the versions of {function}"), &e)
             }

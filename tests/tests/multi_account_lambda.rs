@@ -810,3 +810,26 @@ async fn a_download_that_is_not_the_source_s_package_changes_nothing() {
     assert_eq!(alias(&l.prod, &l.name, "prod").await, p1);
     assert_eq!(version(&l.prod, &l.name, "$LATEST").await.0, prod_sha);
 }
+
+#[tokio::test]
+async fn a_target_function_missing_in_its_account_is_exit_4_naming_the_account() {
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let l = Layout::new(&proxy, "xlmiss").await;
+    let s1 = publish(&l.staging, &l.name).await;
+    create_alias(&l.staging, &l.name, "staging", &s1).await;
+    l.prod
+        .delete_function()
+        .function_name(&l.name)
+        .send()
+        .await
+        .expect("delete prod's function");
+    let run = l.lambda(&["promote", "--to", "prod"], None);
+    run.expect_code(4);
+    assert!(
+        run.stderr.contains(&format!(
+            "does not exist in account {PROD_ACCOUNT}, {PROD_REGION}"
+        )),
+        "{run}"
+    );
+    assert_eq!(requests(&proxy, "PUT /2015-03-31/functions"), 0, "{run}");
+}
