@@ -929,3 +929,53 @@ async fn a_long_value_does_not_stretch_the_table() {
     let run = sandbox.run(BIN, &["staging", "prod", "--ssm-path", &path], None);
     assert_eq!(by_key(&run.records())["ssm:flags"].1, Value::from(long));
 }
+
+/// `--color` and the environment's conventions, on a pseudo-terminal (util-linux `script`): a
+/// table's statuses are painted by default there, and not with NO_COLOR, TERM=dumb or
+/// `--color never`; `--color always` paints into a pipe.
+#[tokio::test]
+async fn colour_on_a_terminal_follows_no_color_term_and_the_flag() {
+    let f = unique("fncolour");
+    create_function(&f, "one", &[("QUEUE", "orders-staging")]).await;
+    let v1 = publish(&f).await;
+    set_alias(&f, "staging", &v1).await;
+    set_alias(&f, "prod", &v1).await;
+    let mut sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!("[envs]\norder = [\"staging\", \"prod\"]\n\n[lambda]\nfunctions = [\"{f}\"]\n"),
+    );
+    let on_a_terminal = |sandbox: &Sandbox, env: &str, flags: &str| {
+        let command = format!("env {env} {BIN} staging prod --output table {flags}");
+        sandbox.run("/usr/bin/script", &["-qec", &command, "/dev/null"], None)
+    };
+    let escape = "\u{1b}[";
+    let painted = on_a_terminal(&sandbox, "", "");
+    assert!(painted.stdout.contains("crossed"), "{painted}");
+    assert!(
+        painted.stdout.contains(escape),
+        "a terminal is painted\n{painted}"
+    );
+    for (env, flags) in [
+        ("NO_COLOR=1", ""),
+        ("TERM=dumb", ""),
+        ("", "--color never"),
+        ("CLICOLOR_FORCE=1", "--color never"),
+    ] {
+        let plain = on_a_terminal(&sandbox, env, flags);
+        assert!(plain.stdout.contains("crossed"), "{plain}");
+        assert!(!plain.stdout.contains(escape), "{env} {flags}\n{plain}");
+    }
+    // Into a pipe: plain, unless forced.
+    let piped = sandbox.run(BIN, &["staging", "prod", "--output", "table"], None);
+    assert!(!piped.stdout.contains(escape), "{piped}");
+    let forced = sandbox.run(
+        BIN,
+        &["staging", "prod", "--output", "table", "--color", "always"],
+        None,
+    );
+    assert!(forced.stdout.contains(escape), "{forced}");
+    sandbox.env("CLICOLOR_FORCE", "1");
+    let forced = sandbox.run(BIN, &["staging", "prod", "--output", "table"], None);
+    assert!(forced.stdout.contains(escape), "{forced}");
+}

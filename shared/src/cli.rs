@@ -6,7 +6,7 @@ use crate::aws::{Aws, AwsArgs};
 use crate::config::Project;
 use crate::error::{Error, ExitCode, Result};
 use crate::input::Input;
-use crate::output::{Format, Output};
+use crate::output::{ColorChoice, Format, Output};
 use crate::record::Service;
 use std::future::Future;
 use std::io::IsTerminal;
@@ -30,6 +30,10 @@ pub struct CommonArgs {
     /// How records are shown on stdout.
     #[arg(long, global = true, value_enum, default_value_t = Format::Json, value_name = "FORMAT")]
     pub output: Format,
+    /// Colour in tables and on stderr: auto (on a terminal, unless NO_COLOR is set or
+    /// TERM=dumb; CLICOLOR_FORCE forces it), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
     /// More diagnostics on stderr (-v, -vv, -vvv). Secrets are never printed at any level.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -156,7 +160,7 @@ pub fn main<T: Tool>(crate_name: &str) -> std::process::ExitCode {
     let _ = TOOL_NAME.set(T::command().get_name().to_string());
     forget_empty_endpoints();
     let common = tool.common().clone();
-    init_logging(crate_name, common.verbose, common.quiet);
+    init_logging(crate_name, common.verbose, common.quiet, common.color);
 
     let code = match run(tool, common) {
         Ok(code) => code,
@@ -223,7 +227,7 @@ fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .map_err(|e| Error::usage(format!("cannot start the async runtime: {e}")))?;
-    let mut out = Output::stdout(common.output);
+    let mut out = Output::stdout(common.output, common.color);
     out.set_mutating(mutates);
     let mut ctx = Context {
         aws: Aws::new(common.aws.clone(), project.clone()),
@@ -277,7 +281,7 @@ pub fn report(error: &Error) {
     eprintln!("{name}: {error}");
 }
 
-fn init_logging(crate_name: &str, verbose: u8, quiet: bool) {
+fn init_logging(crate_name: &str, verbose: u8, quiet: bool, color: ColorChoice) {
     let filter = match std::env::var("RUST_LOG") {
         Ok(filter) if !filter.is_empty() => filter,
         _ => match (quiet, verbose) {
@@ -302,7 +306,7 @@ fn init_logging(crate_name: &str, verbose: u8, quiet: bool) {
     });
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(color.paints_here(std::io::stderr().is_terminal()))
         .with_target(verbose >= 2)
         .without_time()
         .with_filter(tracing_subscriber::EnvFilter::new(filter))

@@ -21,6 +21,43 @@ pub enum Format {
     Table,
 }
 
+/// `--color`: whether tables (and stderr's log lines) are in colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set or `TERM=dumb`; `CLICOLOR_FORCE` forces it.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to paint a stream that is (`terminal`) or is not a terminal, given the
+    /// environment's conventions (<https://no-color.org>, `CLICOLOR_FORCE`, `TERM=dumb`), which
+    /// only `auto` heeds: an explicit `--color` wins.
+    #[must_use]
+    pub fn paints(self, terminal: bool, env: impl Fn(&str) -> Option<String>) -> bool {
+        let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto if set("NO_COLOR") => false,
+            ColorChoice::Auto
+                if env("CLICOLOR_FORCE").is_some_and(|v| !v.is_empty() && v != "0") =>
+            {
+                true
+            }
+            ColorChoice::Auto => terminal && env("TERM").as_deref() != Some("dumb"),
+        }
+    }
+
+    /// [`ColorChoice::paints`] with the process's environment.
+    #[must_use]
+    pub fn paints_here(self, terminal: bool) -> bool {
+        self.paints(terminal, |name| std::env::var(name).ok())
+    }
+}
+
 /// Where records go. One per process.
 pub struct Output {
     format: Format,
@@ -84,11 +121,11 @@ impl std::fmt::Debug for Output {
 }
 
 impl Output {
-    /// Records to the process's stdout.
+    /// Records to the process's stdout, a table in colour as `color` decides.
     #[must_use]
-    pub fn stdout(format: Format) -> Self {
+    pub fn stdout(format: Format, color: ColorChoice) -> Self {
         let mut output = Output::to_writer(format, Box::new(std::io::stdout()));
-        output.colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        output.colour = color.paints_here(std::io::IsTerminal::is_terminal(&std::io::stdout()));
         output.width = terminal_width();
         output.pipe = {
             use std::os::unix::fs::FileTypeExt;
@@ -737,5 +774,34 @@ mod tests {
             summarize(&artifact),
             "task_definition=web-prod:7 web@sha256:012345678…"
         );
+    }
+
+    #[test]
+    fn colour_follows_the_flag_then_the_environment_s_conventions() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_string())
+            }
+        };
+        let auto = ColorChoice::Auto;
+        assert!(auto.paints(true, env(&[])));
+        assert!(!auto.paints(false, env(&[])));
+        assert!(!auto.paints(true, env(&[("NO_COLOR", "1")])));
+        assert!(
+            auto.paints(true, env(&[("NO_COLOR", "")])),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!auto.paints(true, env(&[("TERM", "dumb")])));
+        assert!(auto.paints(false, env(&[("CLICOLOR_FORCE", "1")])));
+        assert!(!auto.paints(false, env(&[("CLICOLOR_FORCE", "0")])));
+        assert!(
+            !auto.paints(true, env(&[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")])),
+            "NO_COLOR wins"
+        );
+        assert!(ColorChoice::Always.paints(false, env(&[("NO_COLOR", "1")])));
+        assert!(!ColorChoice::Never.paints(true, env(&[("CLICOLOR_FORCE", "1")])));
     }
 }
