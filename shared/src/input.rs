@@ -489,6 +489,21 @@ impl<'o, R: Read> Reader<'o, R> {
                 }
                 return Ok(None);
             };
+            if !self.started && next == 0xEF {
+                // A UTF-8 byte order mark (Windows editors, PowerShell's redirections) says only
+                // that the text is UTF-8: skipped, and not counted as a column.
+                while self.valid - self.pos < BOM.len() && self.fill()? {}
+                if self.buf[self.pos..self.valid].starts_with(BOM) {
+                    self.advance(BOM.len());
+                    self.column -= BOM.len();
+                    self.started = true;
+                    if self.peek()? == Some(b'[') {
+                        self.array = Some(true);
+                        self.advance(1);
+                    }
+                    continue;
+                }
+            }
             if !self.started {
                 self.started = true;
                 if next == b'[' {
@@ -596,6 +611,9 @@ impl<'o, R: Read> Reader<'o, R> {
         }
     }
 }
+
+/// The UTF-8 byte order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 fn newlines(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b == b'\n').count()
@@ -772,6 +790,35 @@ mod tests {
 
     const L: &str = r#"{"service":"lambda","action":"resolved","resource":"f"}"#;
     const E: &str = r#"{"service":"ecs","action":"resolved","resource":"c/s"}"#;
+
+    #[test]
+    fn a_byte_order_mark_at_the_start_is_skipped() {
+        for text in [
+            "\u{feff}{\"a\":1}\n{\"b\":2}\n",
+            "\u{feff}[{\"a\":1},{\"b\":2}]",
+        ] {
+            let mut reader = Reader::new("stdin", text.as_bytes());
+            let mut seen = Vec::new();
+            while let Some((line, value)) = reader.next_value().unwrap() {
+                seen.push((line, value.to_string()));
+            }
+            assert_eq!(
+                seen,
+                [
+                    (1, "{\"a\":1}".to_string()),
+                    (
+                        if text.contains('[') { 1 } else { 2 },
+                        "{\"b\":2}".to_string()
+                    )
+                ],
+                "{text:?}"
+            );
+        }
+        // Only at the start: elsewhere it is not JSON, and the message says where.
+        let mut reader = Reader::new("stdin", "{\"a\":1}\n\u{feff}{}\n".as_bytes());
+        assert!(reader.next_value().unwrap().is_some());
+        assert!(reader.next_value().is_err());
+    }
 
     #[test]
     fn reads_ndjson_with_blank_lines() {
