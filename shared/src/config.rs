@@ -181,7 +181,12 @@ impl Project {
         };
         let file: RawFile = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            at(span, e.message().trim_end().to_string())
+            let message = e.message().trim_end();
+            // A value of the wrong type or form: name its key (an unknown key names itself).
+            match key_at(text, span.start).filter(|_| message.starts_with("invalid")) {
+                Some(key) => at(span, format!("`{key}`: {message}")),
+                None => at(span, message.to_string()),
+            }
         })?;
 
         let mut order: Vec<String> = Vec::new();
@@ -375,6 +380,34 @@ impl Project {
     pub fn env_settings(&self, env: &str) -> EnvSettings {
         self.envs.get(env).cloned().unwrap_or_default()
     }
+}
+
+/// The dotted key whose value is at byte `offset` of a TOML text (`envs.order`, `env.prod.region`),
+/// for messages: the key of the assignment the offset is in (a value may span lines) and the
+/// table header above it. `None` where the offset is in no assignment (a header, a bad line).
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = &text[..offset.min(text.len())];
+    let mut lines = before.rsplit('\n');
+    let current = lines.next().unwrap_or("");
+    let assignment = std::iter::once(current).chain(lines.by_ref()).find(|l| {
+        let t = l.trim_start();
+        t.starts_with('[') || (t.contains('=') && !t.starts_with('#'))
+    })?;
+    if assignment.trim_start().starts_with('[') {
+        return None;
+    }
+    let key = assignment.split('=').next()?.trim().trim_matches('"');
+    let table = lines.find(|l| l.trim_start().starts_with('[')).map(|l| {
+        l.trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim()
+            .to_string()
+    });
+    Some(match table {
+        Some(table) if !table.is_empty() => format!("{table}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 /// The account and region of an ECR registry host: exactly
@@ -600,7 +633,10 @@ prefix = "orders/{env}/"
     #[test]
     fn bad_values_name_the_line() {
         let e = error("[envs]\norder = \"dev\"\n");
-        assert!(e.starts_with("promote.toml:2: invalid type"), "{e}");
+        assert!(
+            e.starts_with("promote.toml:2: `envs.order`: invalid type"),
+            "{e}"
+        );
         let e = error("[envs]\norder = [\"dev\", \"dev\"]\n");
         assert!(e.contains("listed twice"), "{e}");
         let e = error("[envs]\norder = [\"d v\"]\n");
@@ -652,5 +688,19 @@ prefix = "orders/{env}/"
         assert_eq!(t.env_of("prod", &envs), None);
         assert!(t.varies_by_env());
         assert!(!Template::parse("x").unwrap().varies_by_env());
+    }
+
+    #[test]
+    fn a_type_error_names_its_key() {
+        let text = "[envs]\norder = \"staging\"\n\n[env.prod]\nregion = 5\n[lambda]\nfunctions = [\n  \"a\",\n  5,\n]\n";
+        let at = |needle: &str| key_at(text, text.find(needle).unwrap());
+        assert_eq!(at("\"staging\"").as_deref(), Some("envs.order"));
+        assert_eq!(at("5\n[lambda]").as_deref(), Some("env.prod.region"));
+        assert_eq!(at("5,").as_deref(), Some("lambda.functions"));
+        assert_eq!(key_at(text, 0), None);
+        let error = parse("[envs]\norder = \"staging\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(":2: `envs.order`: invalid type"), "{error}");
     }
 }
