@@ -272,13 +272,24 @@ pub fn note(message: &str) {
     eprintln!("{name}: {message}");
 }
 
-/// Print an error for people on stderr, prefixed with the tool's name.
+/// Print an error for people on stderr, prefixed with the tool's name. A message already
+/// printed in this run is not printed again: one cause (no credentials, an expired token) fails
+/// every item the same way, and once is enough to read; each item's `error` record still says
+/// it.
 pub fn report(error: &Error) {
+    static PRINTED: std::sync::Mutex<Option<std::collections::HashSet<String>>> =
+        std::sync::Mutex::new(None);
     if matches!(error, Error::BrokenPipe) {
         return;
     }
+    let message = error.to_string();
+    if let Ok(mut printed) = PRINTED.lock() {
+        if !printed.get_or_insert_with(Default::default).insert(message.clone()) {
+            return;
+        }
+    }
     let name = TOOL_NAME.get().map_or("error", String::as_str);
-    eprintln!("{name}: {error}");
+    eprintln!("{name}: {message}");
 }
 
 fn init_logging(crate_name: &str, verbose: u8, quiet: bool, color: ColorChoice) {
