@@ -284,7 +284,10 @@ pub fn report(error: &Error) {
     }
     let message = error.to_string();
     if let Ok(mut printed) = PRINTED.lock() {
-        if !printed.get_or_insert_with(Default::default).insert(message.clone()) {
+        if !printed
+            .get_or_insert_with(Default::default)
+            .insert(message.clone())
+        {
             return;
         }
     }

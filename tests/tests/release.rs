@@ -239,6 +239,27 @@ async fn a_release_is_promoted_checked_and_rolled_back_across_every_tool() {
     run.expect_code(0);
     let promoted = std::fs::read_to_string(sandbox.path().join("promoted-prod.ndjson")).unwrap();
     assert_eq!(promoted.lines().count(), 4, "{promoted}");
+    // A later dry run, and a repeat that finds nothing to change, keep their own records and
+    // leave promoted-prod.ndjson, what rollback undoes, as the real promotion wrote it.
+    make(
+        "promote",
+        &["DRY_RUN=--dry-run", "MANIFEST=release-staging.ndjson"],
+    )
+    .expect_code(0);
+    let repeat = make("promote", &[]);
+    repeat.expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(sandbox.path().join("promoted-prod.ndjson")).unwrap(),
+        promoted,
+        "{repeat}"
+    );
+    let runs: Vec<String> = std::fs::read_dir(sandbox.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    let count = |prefix: &str| runs.iter().filter(|n| n.starts_with(prefix)).count();
+    assert_eq!(count("planned-prod-"), 2, "{runs:?}");
+    assert_eq!(count("promoted-prod-"), 2, "{runs:?}");
 
     // prod runs exactly staging's artifacts...
     let staging = app.runs("staging").await;
