@@ -84,10 +84,12 @@ pub struct WaitArgs {
     #[arg(long)]
     pub wait: bool,
     /// How long --wait waits: seconds, or a number with s, m or h.
-    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration,
+          requires = "wait")]
     pub timeout: Duration,
     /// How often --wait asks ECS (seconds or with s, m).
-    #[arg(long, value_name = "DURATION", default_value = "6s", value_parser = parse_duration, hide = true)]
+    #[arg(long, value_name = "DURATION", default_value = "6s", value_parser = parse_duration, hide = true,
+          requires = "wait")]
     pub poll_interval: Duration,
 }
 
@@ -194,6 +196,20 @@ mod tests {
     #[test]
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeout_is_refused_without_wait() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(std::iter::once("ecs-pin").chain(args.iter().copied()))
+        };
+        assert!(parse(&["promote", "--to", "prod", "--timeout", "5m"]).is_err());
+        assert!(parse(&["promote", "--to", "prod", "--wait", "--timeout", "5m"]).is_ok());
+        assert!(
+            parse(&["promote", "--to", "prod"]).is_ok(),
+            "the default needs no --wait"
+        );
     }
 
     #[test]
