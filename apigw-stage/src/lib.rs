@@ -36,6 +36,11 @@ use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
     const SERVICES: &'static [Service] = &[Service::Apigateway];
+    const EXAMPLES: &'static str = "\
+  apigw-stage deploy orders --env dev             # a new deployment
+  apigw-stage promote --from staging --to prod    # staging's deployment
+  apigw-stage history orders --env prod           # what the stage ran
+  apigw-stage rollback < promoted.ndjson          # the one it ran before";
     fn common(&self) -> &CommonArgs {
         &self.common
     }

@@ -28,6 +28,10 @@ use std::collections::BTreeSet;
 
 impl Tool for Cli {
     const SERVICES: &'static [Service] = &[Service::Lambda, Service::Ecs, Service::Apigateway];
+    const EXAMPLES: &'static str = "\
+  cfg-diff staging prod --output table            # everywhere config lives
+  cfg-diff staging prod --source ssm,secrets      # only those places
+  cfg-diff staging prod --ignore 'LOG_*'          # excuse known drift";
     fn common(&self) -> &CommonArgs {
         &self.common
     }

@@ -43,6 +43,10 @@ use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
     const SERVICES: &'static [Service] = &[Service::Ecs, Service::Ecr];
+    const EXAMPLES: &'static str = "\
+  ecs-pin --resolve-digest --env staging         # what staging runs
+  ecs-pin promote --from staging --to prod --wait   # those digests in prod
+  ecs-pin rollback < promoted.ndjson             # the definitions before";
     fn common(&self) -> &CommonArgs {
         &self.common
     }

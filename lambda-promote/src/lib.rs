@@ -32,6 +32,13 @@ use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
     const SERVICES: &'static [Service] = &[Service::Lambda];
+    const EXAMPLES: &'static str = "\
+  lambda-promote publish orders-api --env dev        # $LATEST as a version
+  lambda-promote promote --from staging --to prod    # prod's alias to staging's
+  lambda-promote status --env staging > release.ndjson   # a manifest
+  lambda-promote promote --to prod < release.ndjson  # exactly the manifest
+  lambda-promote promote --to prod --dry-run         # what would move
+  lambda-promote rollback < promoted.ndjson          # undo what was printed";
     fn common(&self) -> &CommonArgs {
         &self.common
     }

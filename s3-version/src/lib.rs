@@ -34,6 +34,11 @@ use shared::{Action, Error, ExitCode, Record, Result, Service};
 
 impl Tool for Cli {
     const SERVICES: &'static [Service] = &[Service::S3];
+    const EXAMPLES: &'static str = "\
+  s3-version status --env staging                 # staging's versions
+  s3-version promote --from staging --to prod     # the same bytes in prod
+  s3-version history s3://site-prod/index.html    # every version of a key
+  s3-version rollback < promoted.ndjson           # the versions before";
     fn common(&self) -> &CommonArgs {
         &self.common
     }

@@ -137,6 +137,9 @@ pub trait Tool: clap::Parser {
     /// The services whose records the tool acts on: records of others on its stdin are passed on
     /// without being kept in memory.
     const SERVICES: &'static [Service];
+    /// Real command lines, one per line with a `# why` comment, shown at the end of `--help`
+    /// (and in the man page) above the exit codes every tool shares.
+    const EXAMPLES: &'static str;
     /// The flags every tool has.
     fn common(&self) -> &CommonArgs;
     /// Whether the command changes anything (a dry run of it does not). A closed stdout ends a
@@ -156,7 +159,10 @@ pub fn main<T: Tool>(crate_name: &str) -> std::process::ExitCode {
     if let Some(code) = extras::<T>(&args) {
         return code.into();
     }
-    let tool = T::parse();
+    let tool = match T::from_arg_matches(&command::<T>().get_matches()) {
+        Ok(tool) => tool,
+        Err(e) => e.exit(),
+    };
     let _ = TOOL_NAME.set(T::command().get_name().to_string());
     forget_empty_endpoints();
     let common = tool.common().clone();
@@ -185,16 +191,55 @@ fn forget_empty_endpoints() {
     }
 }
 
-/// `--completions SHELL` and `--man`, when they are the whole command line.
-fn extras<T: clap::CommandFactory>(args: &[String]) -> Option<ExitCode> {
-    let mut command = T::command();
+/// What every tool's `--help` ends with, after its examples.
+const SHARED_HELP: &str = "\
+Exit codes (the same in every tool):
+  0  success
+  1  a check found a difference (cfg-diff)
+  2  usage or bad input: nothing was changed
+  3  an AWS error that persisted after retries, or an error record came in on stdin
+  4  a precondition failed (a pointer is not where it was said to be, or the promotion order
+     refuses): nothing was changed for that pointer
+  130  interrupted: the changes in flight finished and were printed
+
+Shell completions: TOOL completions bash|zsh|fish|elvish|powershell. A man page: TOOL --man.";
+
+/// The tool's command line with its examples, the exit codes and where completions are, at the
+/// end of its help.
+fn command<T: Tool>() -> clap::Command {
+    let command = T::command();
+    let shared = SHARED_HELP.replace("TOOL", command.get_name());
+    let examples: Vec<String> = T::EXAMPLES
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| format!("  {l}"))
+        .collect();
+    let help = if examples.is_empty() {
+        shared
+    } else {
+        format!("Examples:\n{}\n\n{shared}", examples.join("\n"))
+    };
+    command.after_help(help)
+}
+
+/// `completions SHELL` (or `--completions SHELL`) and `--man`, when they are the whole command
+/// line.
+fn extras<T: Tool>(args: &[String]) -> Option<ExitCode> {
+    let mut command = command::<T>();
     let name = command.get_name().to_string();
     // Generated into memory first: clap's generators panic on a closed pipe.
     let mut text = Vec::new();
     let generated = match args {
-        [flag, shell] if flag == "--completions" => {
+        [flag] if flag == "--completions" || flag == "completions" => {
+            eprintln!("{name}: {flag} takes a shell: bash, zsh, fish, elvish or powershell ({name} {flag} bash)");
+            return Some(ExitCode::Usage);
+        }
+        [flag, shell] if flag == "--completions" || flag == "completions" => {
             let Ok(shell) = shell.parse::<clap_complete::Shell>() else {
-                eprintln!("{name}: --completions takes bash, zsh, fish, elvish or powershell, not {shell:?}");
+                eprintln!(
+                    "{name}: {flag} takes bash, zsh, fish, elvish or powershell, not {shell:?}"
+                );
                 return Some(ExitCode::Usage);
             };
             clap_complete::generate(shell, &mut command, name, &mut text);
