@@ -43,6 +43,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// What each service runs: task definition, images by digest, deployments' rollout state.
     Status(ServiceArgs),
+    /// A `resolved` record of what each service runs, every image pinned by digest (the same as
+    /// the top-level `--resolve-digest`): a release manifest for `promote` and `cfg-diff`.
+    ResolveDigest(ServiceArgs),
 }
 
 /// Which services: --cluster and --service, else promote.toml's [ecs] for --env.

@@ -117,8 +117,11 @@ pub async fn execute(
             status::run(&invocation.services, false, project, clients, opts, out).await
         }
         None => Err(Error::usage(
-            "name a command (resolve, tag, pin, promote, rollback, status) or --resolve-digest; see ecs-pin --help",
+            "name a command (resolve-digest, resolve, tag, pin, promote, rollback, status); see ecs-pin --help",
         )),
+        Some(Command::ResolveDigest(args)) => {
+            status::run(&args, false, project, clients, opts, out).await
+        }
         Some(Command::Resolve(args)) => resolve::run(&args, clients, out).await,
         Some(Command::Tag(args)) => tag::run(&args, clients, opts, out).await,
         Some(Command::Pin(args)) => pin::run(&args, project, clients, opts, out).await,

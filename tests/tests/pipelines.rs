@@ -73,6 +73,16 @@ async fn resolve_digest_into_cfg_diff() {
         1,
         "one comparison per service, however many records name it"
     );
+    // `resolve-digest` as a subcommand is the same command as the flag.
+    let flag = sandbox.run(&ecs_pin, &["--resolve-digest", "--env", "staging"], None);
+    let subcommand = sandbox.run(&ecs_pin, &["resolve-digest", "--env", "staging"], None);
+    subcommand.expect_code(0);
+    assert_eq!(subcommand.records(), flag.records(), "{subcommand}");
+    assert_eq!(
+        subcommand.records()[0]["action"],
+        "resolved",
+        "{subcommand}"
+    );
 }
 
 /// `lambda-promote promote --to prod --version N` with one function per environment
