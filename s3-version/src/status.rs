@@ -43,6 +43,25 @@ pub(crate) async fn run(
                 Some(env.clone()),
             )));
         }
+    } else if let (None, Some(project)) = (
+        input,
+        project.filter(|p| p.s3.as_ref().is_some_and(|s| !s.objects.is_empty())),
+    ) {
+        // Neither locations, --env nor records: every environment of the order, as the other
+        // tools' `status` lists every alias, stage and service.
+        let objects = project
+            .s3
+            .as_ref()
+            .map(|s| s.objects.clone())
+            .unwrap_or_default();
+        for env in &project.order {
+            for template in &objects {
+                work.push(Work::Own((
+                    Location::parse(&template.render(env)).map_err(Error::usage)?,
+                    Some(env.clone()),
+                )));
+            }
+        }
     } else if let Some(input) = input {
         for item in input.items(&[Service::S3]) {
             let Some(raw) = batch::own(item, &mut work) else {

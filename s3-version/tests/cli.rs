@@ -350,6 +350,19 @@ async fn a_manifest_promotes_exactly_its_version() {
         manifest.record()["artifact"]["version_id"],
         b.build2.as_str()
     );
+    // Without --env: every environment of the order, as the other tools' status.
+    let all = sandbox.run(BIN, &["status"], None);
+    all.expect_code(0);
+    let envs: Vec<String> = all
+        .records()
+        .iter()
+        .map(|r| r["env"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(envs, ["staging", "prod"], "{all}");
+    assert_eq!(
+        all.records()[0]["artifact"]["version_id"],
+        b.build2.as_str()
+    );
     put(
         &b.name,
         "staging/web.zip",
