@@ -14,7 +14,9 @@ use std::time::Duration;
     name = "ecs-pin",
     version,
     max_term_width = 100,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    // With nothing at all, the help, as the other tools (exit 2).
+    arg_required_else_help = true
 )]
 pub struct Cli {
     #[command(flatten)]
