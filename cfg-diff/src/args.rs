@@ -10,7 +10,12 @@ use shared::cli::CommonArgs;
 /// `config` record per key: its status (same, differs, parallel, only_in_a, only_in_b, crossed)
 /// and both values, secret ones as keyed fingerprints. Exit 1 when there is drift.
 #[derive(Debug, Parser)]
-#[command(name = "cfg-diff", version, max_term_width = 100, arg_required_else_help = true)]
+#[command(
+    name = "cfg-diff",
+    version,
+    max_term_width = 100,
+    arg_required_else_help = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub common: CommonArgs,

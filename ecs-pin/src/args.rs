@@ -14,7 +14,6 @@ use std::time::Duration;
     name = "ecs-pin",
     version,
     max_term_width = 100,
-    args_conflicts_with_subcommands = true,
     // With nothing at all, the help, as the other tools (exit 2).
     arg_required_else_help = true
 )]
@@ -224,6 +223,14 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn the_flags_every_tool_has_go_before_a_subcommand_too() {
+        let cli = Cli::try_parse_from(["ecs-pin", "--dry-run", "tag", "r:v1", "v2"]).unwrap();
+        assert!(cli.common.dry_run && matches!(cli.command, Some(Command::Tag(_))));
+        let cli = Cli::try_parse_from(["ecs-pin", "--dry-run", "promote", "--to", "prod"]).unwrap();
+        assert!(cli.common.dry_run);
     }
 
     #[test]

@@ -112,6 +112,21 @@ pub async fn execute(
     opts: Options,
     out: &mut Output,
 ) -> Result<ExitCode> {
+    // The top-level flags of --resolve-digest name services only for it: a subcommand takes its
+    // own (which would otherwise be ignored in silence).
+    if invocation.command.is_some() {
+        let services = &invocation.services;
+        if invocation.resolve_digest
+            || services.env.is_some()
+            || services.cluster.is_some()
+            || !services.services.is_empty()
+        {
+            return Err(Error::usage(
+                "--resolve-digest and its --env, --cluster and --service go without a subcommand; \
+                 a subcommand takes its own after its name (ecs-pin status --env staging)",
+            ));
+        }
+    }
     match invocation.command {
         None if invocation.resolve_digest => {
             status::run(&invocation.services, false, project, clients, opts, out).await
