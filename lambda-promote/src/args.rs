@@ -44,6 +44,22 @@ pub struct PublishArgs {
     /// Point an environment other than the first at the new version all the same.
     #[arg(long, requires = "env")]
     pub force: bool,
+    /// The new version's description (a git commit, a build id): Lambda keeps it with the
+    /// version, and a copy into another account keeps it too. At most 256 characters.
+    #[arg(long, value_name = "TEXT", value_parser = parse_description)]
+    pub description: Option<String>,
+}
+
+/// Lambda's limit on a version's description.
+fn parse_description(s: &str) -> Result<String, String> {
+    if s.chars().count() <= 256 {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "is {} characters: Lambda keeps at most 256",
+            s.chars().count()
+        ))
+    }
 }
 
 #[derive(Debug, Args)]

@@ -165,13 +165,18 @@ pub async fn delete_alias(at: &Located, function: &str, alias: &str) -> Result<(
         .map_err(|e| aws_error(format!("failed to delete alias {alias} of {function}"), &e))
 }
 
-/// Publish $LATEST as a version: returns the version and its code hash.
-pub async fn publish_version(at: &Located, function: &str) -> Result<(String, String)> {
+/// Publish $LATEST as a version (with `description`): returns the version and its code hash.
+pub async fn publish_version(
+    at: &Located,
+    function: &str,
+    description: Option<&str>,
+) -> Result<(String, String)> {
     let out = at
         .client
         .lambda
         .publish_version()
         .function_name(function)
+        .set_description(description.map(str::to_string))
         .send()
         .await
         .map_err(|e| {

@@ -81,6 +81,8 @@ pub(crate) struct Planned {
     /// so it can be undone (`lambda-promote` publishes from $LATEST, so this is what it held).
     pub latest_code_sha256: String,
     pub latest_revision_id: Option<String>,
+    /// The source version's description (a git commit, say): the copy's version keeps it.
+    pub description: Option<String>,
     /// A container-image function's image (`route` is then `image`).
     pub image: Option<ImagePlan>,
 }
@@ -234,6 +236,11 @@ pub(crate) async fn locate(
         route,
         latest_code_sha256: latest.code_sha256().unwrap_or_default().to_string(),
         latest_revision_id: latest.revision_id().map(str::to_string),
+        description: from
+            .configuration()
+            .and_then(|c| c.description())
+            .filter(|d| !d.is_empty())
+            .map(str::to_string),
         image,
     })))
 }
@@ -448,6 +455,7 @@ impl Planned {
             .lambda
             .publish_version()
             .function_name(function)
+            .set_description(self.description.clone())
             .code_sha256(&self.source.code_sha256)
             .set_revision_id(revision_id)
             .send()

@@ -106,7 +106,8 @@ async fn publish(
     // PublishVersion hands back the newest version, unchanged, when $LATEST has not changed
     // since it: the version number read before the call tells the two apart.
     let newest = shared::lambda::newest_version(&at.client.lambda, &function.id).await?;
-    let (version, code_sha256) = calls::publish_version(&at, &function.id).await?;
+    let (version, code_sha256) =
+        calls::publish_version(&at, &function.id, args.description.as_deref()).await?;
     let existed = plan::version_existed(&version, newest);
     let artifact = LambdaArtifact {
         version,

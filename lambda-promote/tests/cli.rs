@@ -93,6 +93,30 @@ async fn publish_without_an_environment_moves_no_alias() {
         .is_empty());
 }
 
+#[tokio::test]
+async fn publish_keeps_a_description_with_the_version() {
+    let f = unique("fndesc");
+    create_function(&f, "one", &[]).await;
+    let sandbox = Sandbox::new();
+    let record = sandbox
+        .run(BIN, &["publish", &f, "--description", "git 4be6f00"], None)
+        .expect_code(0)
+        .record();
+    let version = record["artifact"]["version"].as_str().unwrap().to_string();
+    let config = lambda::client()
+        .get_function_configuration()
+        .function_name(&f)
+        .qualifier(&version)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(config.description(), Some("git 4be6f00"));
+    let long = "x".repeat(257);
+    let run = sandbox.run(BIN, &["publish", &f, "--description", &long], None);
+    run.expect_code(2);
+    assert!(run.stderr.contains("at most 256"), "{run}");
+}
+
 /// The published versions of a function, as Lambda lists them ($LATEST left out).
 async fn versions(function: &str) -> Vec<String> {
     lambda::client()

@@ -187,7 +187,17 @@ async fn promote_copies_the_package_into_the_target_account_and_publishes_it() {
     publish(&l.staging, &l.name).await;
     let code = package(&format!("{}-s2", l.name));
     update_code(&l.staging, &l.name, code.clone()).await;
-    let v2 = publish(&l.staging, &l.name).await;
+    let v2 = l
+        .staging
+        .publish_version()
+        .function_name(&l.name)
+        .description("git 4be6f00")
+        .send()
+        .await
+        .unwrap()
+        .version()
+        .unwrap()
+        .to_string();
     assert_eq!(v2, "2");
     create_alias(&l.staging, &l.name, "staging", &v2).await;
     let staging_sha = version(&l.staging, &l.name, &v2).await.0;
@@ -250,6 +260,16 @@ async fn promote_copies_the_package_into_the_target_account_and_publishes_it() {
     assert_eq!(sha, staging_sha);
     assert_eq!(env, prod_env);
     assert_eq!(memory, prod_memory);
+    // The copy keeps the source version's description (a git commit, say).
+    let copied = l
+        .prod
+        .get_function_configuration()
+        .function_name(&l.name)
+        .qualifier(&new)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(copied.description(), Some("git 4be6f00"));
     // Staging is as it was.
     assert_eq!(alias(&l.staging, &l.name, "staging").await, v2);
     assert_eq!(versions(&l.staging, &l.name).await, ["$LATEST", "1", "2"]);
