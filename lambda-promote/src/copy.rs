@@ -172,7 +172,9 @@ pub(crate) async fn locate(
         .and_then(|s| u64::try_from(s).ok())
         .unwrap_or(0);
 
-    let versions = versions(target, function).await?;
+    let versions = shared::lambda::versions(&target.client.lambda, function)
+        .await?
+        .ok_or_else(|| missing_in(function, target))?;
     if let Some(version) = plan::version_with_code(&versions, &source.code_sha256) {
         return Ok(Found::Present { version });
     }
@@ -320,35 +322,6 @@ pub(crate) fn missing_in(function: &str, at: &Located) -> Error {
          environment's own), then promote; nothing changed",
         place(at)
     ))
-}
-
-/// Every published version of the function and its code hash.
-async fn versions(at: &Located, function: &str) -> Result<Vec<(String, String)>> {
-    let mut versions = Vec::new();
-    let mut pages = at
-        .client
-        .lambda
-        .list_versions_by_function()
-        .function_name(function)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception())
-            {
-                missing_in(function, at)
-            } else {
-                aws_error(format!("failed to list the versions of {function}"), &e)
-            }
-        })?;
-        versions.extend(
-            page.versions()
-                .iter()
-                .filter_map(|v| Some((v.version()?.to_string(), v.code_sha256()?.to_string()))),
-        );
-    }
-    Ok(versions)
 }
 
 impl Planned {

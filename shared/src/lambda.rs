@@ -199,32 +199,47 @@ pub async fn code_sha256(client: &Client, function: &str, version: &str) -> Resu
     }
 }
 
-/// The highest published version of the function (`None`: none published yet). Lambda lists
-/// versions oldest first, so every page is read; `publish` needs it to tell a new version from
-/// the one PublishVersion hands back when nothing changed since it.
-pub async fn newest_version(client: &Client, function: &str) -> Result<Option<u64>> {
-    let mut newest = None;
+/// Every published version of the function and its code hash, oldest first (`$LATEST` is not
+/// one); `None` when the function does not exist, for the caller to say where it looked.
+pub async fn versions(client: &Client, function: &str) -> Result<Option<Vec<(String, String)>>> {
+    let mut versions = Vec::new();
     let mut pages = client
         .list_versions_by_function()
         .function_name(function)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_not_found_exception())
+        let page = match page {
+            Ok(page) => page,
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
             {
-                missing_function(function)
-            } else {
-                aws_error(format!("failed to list the versions of {function}"), &e)
+                return Ok(None)
             }
-        })?;
-        newest = page
-            .versions()
-            .iter()
-            .filter_map(|v| v.version()?.parse::<u64>().ok())
-            .chain(newest)
-            .max();
+            Err(e) => {
+                return Err(aws_error(
+                    format!("failed to list the versions of {function}"),
+                    &e,
+                ))
+            }
+        };
+        versions.extend(page.versions().iter().filter_map(|v| {
+            let version = v.version().filter(|v| *v != "$LATEST")?;
+            Some((version.to_string(), v.code_sha256()?.to_string()))
+        }));
     }
-    Ok(newest)
+    Ok(Some(versions))
+}
+
+/// The highest published version of the function (`None`: none published yet). Lambda lists
+/// versions oldest first, so every page is read; `publish` needs it to tell a new version from
+/// the one PublishVersion hands back when nothing changed since it.
+pub async fn newest_version(client: &Client, function: &str) -> Result<Option<u64>> {
+    Ok(versions(client, function)
+        .await?
+        .ok_or_else(|| missing_function(function))?
+        .iter()
+        .filter_map(|(v, _)| v.parse::<u64>().ok())
+        .max())
 }
