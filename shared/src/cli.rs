@@ -140,6 +140,11 @@ pub trait Tool: clap::Parser {
     /// Real command lines, one per line with a `# why` comment, shown at the end of `--help`
     /// (and in the man page) above the exit codes every tool shares.
     const EXAMPLES: &'static str;
+    /// The subcommands that can change something. `--dry-run` is offered (in help, man pages
+    /// and completions) only on those, and on the tool itself when there are any; elsewhere it
+    /// is still accepted, and changes nothing, so that scripts which pass it everywhere keep
+    /// working.
+    const CHANGES: &'static [&'static str];
     /// The flags every tool has.
     fn common(&self) -> &CommonArgs;
     /// Whether the command changes anything (a dry run of it does not). A closed stdout ends a
@@ -205,9 +210,29 @@ Exit codes (the same in every tool):
 Shell completions: TOOL completions bash|zsh|fish|elvish|powershell. A man page: TOOL --man.";
 
 /// The tool's command line with its examples, the exit codes and where completions are, at the
-/// end of its help.
-fn command<T: Tool>() -> clap::Command {
-    let command = T::command();
+/// end of its help, and `--dry-run` only where something can change.
+pub fn command<T: Tool>() -> clap::Command {
+    let mut command = T::command();
+    // `--dry-run` is global (accepted before the subcommand too); where nothing can change, each
+    // subcommand gets a hidden flag of its own by that name, which the global one then leaves
+    // alone.
+    let hidden = || {
+        clap::Arg::new("dry_run")
+            .long("dry-run")
+            .action(clap::ArgAction::SetTrue)
+            .hide(true)
+    };
+    if T::CHANGES.is_empty() {
+        command = command.mut_arg("dry_run", |arg| arg.hide(true));
+    }
+    let read_only: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_string())
+        .filter(|name| !T::CHANGES.contains(&name.as_str()))
+        .collect();
+    for name in read_only {
+        command = command.mut_subcommand(name, |sub| sub.arg(hidden()));
+    }
     let shared = SHARED_HELP.replace("TOOL", command.get_name());
     let examples: Vec<String> = T::EXAMPLES
         .lines()
