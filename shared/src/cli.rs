@@ -34,7 +34,9 @@ pub struct CommonArgs {
     /// TERM=dumb; CLICOLOR_FORCE forces it), always or never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
-    /// More diagnostics on stderr (-v, -vv, -vvv). Secrets are never printed at any level.
+    /// More on stderr: -v each environment's account, region and credentials, and every AWS call
+    /// that changes something; -vv every AWS call, with its time; -vvv the SDK's own debug
+    /// stream. Secrets are never printed at any level.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
     /// Only errors on stderr.
@@ -395,5 +397,15 @@ fn init_logging(crate_name: &str, verbose: u8, quiet: bool, color: ColorChoice) 
         .without_time()
         .with_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_filter(no_payloads);
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    // From -v on, the SDK's operation spans are timed (whatever the filter above lets through),
+    // and said as `shared::calls` lines: writes at -v, every call at -vv.
+    let calls = (verbose >= 1 && !quiet).then(|| {
+        crate::calls::CallTimes.with_filter(tracing_subscriber::filter::filter_fn(
+            crate::calls::is_operation,
+        ))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(layer)
+        .with(calls)
+        .try_init();
 }
