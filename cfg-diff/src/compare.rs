@@ -145,29 +145,7 @@ fn replace_env(value: &str, env: &str) -> String {
     out
 }
 
-/// A glob with `*` (any run of characters) and `?` (one character).
-#[must_use]
-pub fn glob(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
-}
+pub use shared::glob::matches as glob;
 
 #[cfg(test)]
 mod tests {
@@ -247,15 +225,5 @@ mod tests {
         assert!(!names_env("prodigy", "prod"));
         assert!(!names_env("device", "dev"));
         assert_eq!(replace_env("a-prod-b-prod", "prod"), "a-{env}-b-{env}");
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob("FEATURE_*", "FEATURE_X"));
-        assert!(glob("ssm:*/debug", "ssm:app/debug"));
-        assert!(glob("a?c", "abc"));
-        assert!(!glob("a?c", "abbc"));
-        assert!(glob("*", ""));
-        assert!(!glob("x*", "yx"));
     }
 }

@@ -187,23 +187,7 @@ fn parse_tag(s: &str) -> Result<String, String> {
     }
 }
 
-/// `90`, `90s`, `15m`, `1h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 90s, 15m, 1h)"))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("{s:?} is not a duration (e.g. 90s, 15m, 1h)")),
-    };
-    Ok(Duration::from_secs(seconds))
-}
+pub use shared::schedule::parse_duration;
 
 #[cfg(test)]
 mod tests {

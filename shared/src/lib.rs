@@ -19,6 +19,7 @@ pub mod ecr_copy;
 pub mod ecs;
 pub mod engine;
 pub mod error;
+pub mod glob;
 pub mod image;
 pub mod input;
 pub mod interrupt;
@@ -31,6 +32,7 @@ pub mod rate;
 pub mod record;
 #[cfg(feature = "s3")]
 pub mod s3_stream;
+pub mod schedule;
 pub mod secrets;
 #[cfg(feature = "secretsmanager")]
 pub mod secretsmanager;
