@@ -178,26 +178,33 @@ pub fn table(rows: &[Row], order: &[String], paint: bool, width: Option<usize>) 
                 .unwrap_or(0)
         })
         .collect();
-    // Bands of environment columns that fit beside the pointer column.
+    // Too wide for the terminal: each pointer's name goes on a line of its own above its row,
+    // and the environments' columns in bands that fit (a column is never cut: one wider than the
+    // terminal is printed whole and the terminal wraps it).
+    let total: usize = widths.iter().map(|w| w + 2).sum();
+    let stacked = width.is_some_and(|w| total > w);
+    let first = usize::from(stacked);
     let mut bands: Vec<Vec<usize>> = Vec::new();
-    let mut used = widths[0];
+    let mut used = if stacked { 0 } else { widths[0] + 2 };
     for c in 1..columns {
-        let fits = width.is_none_or(|w| used + 2 + widths[c] <= w);
+        let fits = width.is_none_or(|w| used + widths[c] <= w);
         match bands.last_mut() {
             Some(band) if fits => band.push(c),
             _ => {
                 bands.push(vec![c]);
-                used = widths[0];
+                used = if stacked { 0 } else { widths[0] + 2 };
             }
         }
-        used += 2 + widths[c];
+        used += widths[c] + 2;
     }
     let mut out: Vec<String> = Vec::new();
     for band in &bands {
         if !out.is_empty() {
             out.push(String::new());
         }
-        let shown: Vec<usize> = std::iter::once(0).chain(band.iter().copied()).collect();
+        let shown: Vec<usize> = (first..1)
+            .chain(band.iter().copied())
+            .collect();
         let block = |cells: &[(Vec<String>, Option<Relation>)], out: &mut Vec<String>| {
             let height = shown.iter().map(|&c| cells[c].0.len()).max().unwrap_or(0);
             for l in 0..height {
@@ -226,6 +233,9 @@ pub fn table(rows: &[Row], order: &[String], paint: bool, width: Option<usize>) 
         block(&head, &mut out);
         for cells in &body {
             out.push(String::new());
+            if stacked {
+                out.push(cells[0].0.join(" "));
+            }
             block(cells, &mut out);
         }
     }
@@ -268,7 +278,8 @@ td.relation-drifted { background: #ffebe9; } td.relation-drifted .relation { bac
 td.relation-missing { background: #eaeef2; } td.relation-missing .relation { background: #59636e; color: #fff; }
 td.relation-unknown { background: #fbefff; } td.relation-unknown .relation { background: #8250df; color: #fff; }
 td .error { color: #a40e26; }
-ul.legend { list-style: none; padding: 0; margin: 1.2rem 0 0 0; display: flex; flex-wrap: wrap; gap: .5rem 1.4rem; font-size: .85rem; }
+ul.summary { margin: 0 0 .8rem 0; padding-left: 1.2rem; }
+ul.legend { list-style: none; padding: 0; margin: 0 0 1rem 0; display: flex; flex-wrap: wrap; gap: .5rem 1.4rem; font-size: .85rem; }
 ul.legend li span.swatch { display: inline-block; width: .9rem; height: .9rem; border-radius: .2rem; vertical-align: -.1rem; margin-right: .35rem; border: 1px solid #d1d9e0; }
 ";
 
@@ -298,6 +309,18 @@ pub fn html(rows: &[Row], order: &[String], project: &Project) -> String {
         escape(&project.path.display().to_string()),
         escape(&order.join(" → "))
     ));
+    page.push_str(&summary(rows, order));
+    page.push_str("<ul class=\"legend\">\n");
+    for relation in Relation::ALL {
+        page.push_str(&format!(
+            "<li class=\"legend-{}\"><span class=\"swatch\" style=\"background: {}\"></span><strong>{}</strong>: {}</li>\n",
+            relation.as_str(),
+            swatch(relation),
+            relation.as_str(),
+            escape(relation.meaning())
+        ));
+    }
+    page.push_str("</ul>\n");
     page.push_str("<table class=\"release\">\n<thead>\n<tr><th>Pointer</th>");
     for (env, place) in order.iter().zip(&places) {
         page.push_str(&format!(
@@ -330,18 +353,34 @@ pub fn html(rows: &[Row], order: &[String], project: &Project) -> String {
         }
         page.push_str("</tr>\n");
     }
-    page.push_str("</tbody>\n</table>\n<ul class=\"legend\">\n");
-    for relation in Relation::ALL {
-        page.push_str(&format!(
-            "<li class=\"legend-{}\"><span class=\"swatch\" style=\"background: {}\"></span><strong>{}</strong>: {}</li>\n",
-            relation.as_str(),
-            swatch(relation),
-            relation.as_str(),
-            escape(relation.meaning())
+    page.push_str("</tbody>\n</table>\n");
+    page.push_str("</body>\n</html>\n");
+    page
+}
+
+/// One line per environment after the first: how many pointers stand how to the one before.
+fn summary(rows: &[Row], order: &[String]) -> String {
+    let mut out = String::from("<ul class=\"summary\">\n");
+    for (i, env) in order.iter().enumerate().skip(1) {
+        let counts: Vec<String> = Relation::ALL
+            .iter()
+            .filter_map(|r| {
+                let n = rows
+                    .iter()
+                    .filter(|row| row.cells.get(i).and_then(|c| c.relation) == Some(*r))
+                    .count();
+                (n > 0).then(|| format!("{n} {}", r.as_str()))
+            })
+            .collect();
+        out.push_str(&format!(
+            "<li><strong>{}</strong> against {}: {}</li>\n",
+            escape(env),
+            escape(&order[i - 1]),
+            escape(&counts.join(", "))
         ));
     }
-    page.push_str("</ul>\n</body>\n</html>\n");
-    page
+    out.push_str("</ul>\n");
+    out
 }
 
 /// A cell's content: labels as labels, ids in monospace, each whole.
