@@ -53,7 +53,9 @@ impl Relation {
             Relation::Same => "the same artifact as the environment before",
             Relation::Behind => "an older artifact than the environment before: a promotion is due",
             Relation::Ahead => "a newer artifact than the environment before: should not happen",
-            Relation::Drifted => "an artifact the environment before never held, or not comparable by age",
+            Relation::Drifted => {
+                "an artifact the environment before never held, or not comparable by age"
+            }
             Relation::Missing => "the pointer does not exist here",
             Relation::Unknown => "this environment or the one before could not be read",
         }
@@ -232,11 +234,23 @@ mod tests {
     #[test]
     fn lambda_versions_in_one_function_are_in_order() {
         let before = l("api", "7", "b");
-        assert_eq!(lambda(&l("api", "7", "b"), &before, true, &[]), Relation::Same);
-        assert_eq!(lambda(&l("api", "5", "a"), &before, true, &[]), Relation::Behind);
-        assert_eq!(lambda(&l("api", "9", "c"), &before, true, &[]), Relation::Ahead);
+        assert_eq!(
+            lambda(&l("api", "7", "b"), &before, true, &[]),
+            Relation::Same
+        );
+        assert_eq!(
+            lambda(&l("api", "5", "a"), &before, true, &[]),
+            Relation::Behind
+        );
+        assert_eq!(
+            lambda(&l("api", "9", "c"), &before, true, &[]),
+            Relation::Ahead
+        );
         // Same code, another version of one function: the version is the artifact.
-        assert_eq!(lambda(&l("api", "6", "b"), &before, true, &[]), Relation::Behind);
+        assert_eq!(
+            lambda(&l("api", "6", "b"), &before, true, &[]),
+            Relation::Behind
+        );
     }
 
     #[test]
@@ -247,9 +261,18 @@ mod tests {
             ("3".to_string(), "older-but-not".to_string()),
             ("4".to_string(), "new".to_string()),
         ];
-        assert_eq!(lambda(&l("api", "2", "new"), &before, false, &history), Relation::Same);
-        assert_eq!(lambda(&l("api", "9", "old"), &before, false, &history), Relation::Behind);
-        assert_eq!(lambda(&l("api", "9", "hand"), &before, false, &history), Relation::Drifted);
+        assert_eq!(
+            lambda(&l("api", "2", "new"), &before, false, &history),
+            Relation::Same
+        );
+        assert_eq!(
+            lambda(&l("api", "9", "old"), &before, false, &history),
+            Relation::Behind
+        );
+        assert_eq!(
+            lambda(&l("api", "9", "hand"), &before, false, &history),
+            Relation::Drifted
+        );
         assert_eq!(
             lambda(&l("api-prod", "1", "old"), &before, true, &history),
             Relation::Behind
@@ -265,10 +288,16 @@ mod tests {
             digests: d(digest),
         };
         let before = held("web", 5, "b");
-        assert_eq!(ecs(&held("web-prod", 2, "b"), &before, false), Relation::Same);
+        assert_eq!(
+            ecs(&held("web-prod", 2, "b"), &before, false),
+            Relation::Same
+        );
         assert_eq!(ecs(&held("web", 3, "a"), &before, true), Relation::Behind);
         assert_eq!(ecs(&held("web", 8, "c"), &before, true), Relation::Ahead);
-        assert_eq!(ecs(&held("web-prod", 2, "a"), &before, true), Relation::Drifted);
+        assert_eq!(
+            ecs(&held("web-prod", 2, "a"), &before, true),
+            Relation::Drifted
+        );
         assert_eq!(ecs(&held("web", 3, "a"), &before, false), Relation::Drifted);
     }
 
@@ -281,10 +310,22 @@ mod tests {
         };
         let history: Vec<String> = ["d3", "d2", "d1"].map(String::from).to_vec();
         let before = held("a1", "d2", None);
-        assert_eq!(apigateway(&held("a1", "d2", None), &before, true, &history), Relation::Same);
-        assert_eq!(apigateway(&held("a1", "d1", None), &before, true, &history), Relation::Behind);
-        assert_eq!(apigateway(&held("a1", "d3", None), &before, true, &history), Relation::Ahead);
-        assert_eq!(apigateway(&held("a1", "dx", None), &before, true, &history), Relation::Drifted);
+        assert_eq!(
+            apigateway(&held("a1", "d2", None), &before, true, &history),
+            Relation::Same
+        );
+        assert_eq!(
+            apigateway(&held("a1", "d1", None), &before, true, &history),
+            Relation::Behind
+        );
+        assert_eq!(
+            apigateway(&held("a1", "d3", None), &before, true, &history),
+            Relation::Ahead
+        );
+        assert_eq!(
+            apigateway(&held("a1", "dx", None), &before, true, &history),
+            Relation::Drifted
+        );
         // Another account: what it was imported from.
         assert_eq!(
             apigateway(&held("b7", "p1", Some("d2")), &before, false, &history),
@@ -294,7 +335,10 @@ mod tests {
             apigateway(&held("b7", "p1", Some("d1")), &before, false, &history),
             Relation::Behind
         );
-        assert_eq!(apigateway(&held("b7", "p1", None), &before, false, &history), Relation::Drifted);
+        assert_eq!(
+            apigateway(&held("b7", "p1", None), &before, false, &history),
+            Relation::Drifted
+        );
     }
 
     #[test]
@@ -308,10 +352,25 @@ mod tests {
             modified: Some((at, 0)),
         };
         let before = held("b/staging/k", "v2", "e2", 200);
-        assert_eq!(s3(&held("b/staging/k", "v2", "e2", 200), &before, true), Relation::Same);
-        assert_eq!(s3(&held("b/prod/k", "p1", "e2", 300), &before, true), Relation::Same);
-        assert_eq!(s3(&held("b/prod/k", "p1", "e1", 100), &before, true), Relation::Behind);
-        assert_eq!(s3(&held("b/prod/k", "p1", "e9", 300), &before, false), Relation::Ahead);
-        assert_eq!(s3(&held("b/prod/k", "p1", "e9", 200), &before, false), Relation::Drifted);
+        assert_eq!(
+            s3(&held("b/staging/k", "v2", "e2", 200), &before, true),
+            Relation::Same
+        );
+        assert_eq!(
+            s3(&held("b/prod/k", "p1", "e2", 300), &before, true),
+            Relation::Same
+        );
+        assert_eq!(
+            s3(&held("b/prod/k", "p1", "e1", 100), &before, true),
+            Relation::Behind
+        );
+        assert_eq!(
+            s3(&held("b/prod/k", "p1", "e9", 300), &before, false),
+            Relation::Ahead
+        );
+        assert_eq!(
+            s3(&held("b/prod/k", "p1", "e9", 200), &before, false),
+            Relation::Drifted
+        );
     }
 }

@@ -63,7 +63,9 @@ impl Pointer {
     #[must_use]
     pub fn resource(&self) -> String {
         match (self.kind, &self.owner) {
-            (Kind::Ecs, Some(cluster)) => format!("{}/{}", cluster.pattern(), self.pointer.pattern()),
+            (Kind::Ecs, Some(cluster)) => {
+                format!("{}/{}", cluster.pattern(), self.pointer.pattern())
+            }
             _ => self.resource.pattern().to_string(),
         }
     }
@@ -214,9 +216,10 @@ pub async fn run(
         .flat_map(|p| order.iter().map(move |env| (p, env.as_str())))
         .collect();
     let pointers_ref = &pointers;
-    let mut cells: Vec<Cell> = futures::stream::iter(jobs.into_iter().map(|(p, env)| async move {
-        read_cell(clients, &pointers_ref[p], env).await
-    }))
+    let mut cells: Vec<Cell> = futures::stream::iter(
+        jobs.into_iter()
+            .map(|(p, env)| async move { read_cell(clients, &pointers_ref[p], env).await }),
+    )
     .buffered(concurrency.max(1))
     .collect()
     .await;
@@ -369,7 +372,11 @@ async fn read_one(
             )))
         }
         Kind::Ecs => {
-            let cluster = pointer.owner.as_ref().map(|c| c.render(env)).unwrap_or_default();
+            let cluster = pointer
+                .owner
+                .as_ref()
+                .map(|c| c.render(env))
+                .unwrap_or_default();
             let service = pointer.pointer.render(env);
             let Some(state) =
                 shared::ecs::describe_service(&services.ecs, &cluster, &service).await?
@@ -420,14 +427,17 @@ async fn read_one(
             )))
         }
         Kind::Apigateway => {
-            let api = shared::apigateway::find_api(&services.apigateway, &pointer.resource.render(env))
-                .await?;
+            let api =
+                shared::apigateway::find_api(&services.apigateway, &pointer.resource.render(env))
+                    .await?;
             let stage = pointer.pointer.render(env);
-            let Some(held) = shared::apigateway::get_stage(&services.apigateway, &api.id, &stage).await?
+            let Some(held) =
+                shared::apigateway::get_stage(&services.apigateway, &api.id, &stage).await?
             else {
                 return Ok(None);
             };
-            let deployments = shared::apigateway::get_deployments(&services.apigateway, &api.id).await?;
+            let deployments =
+                shared::apigateway::get_deployments(&services.apigateway, &api.id).await?;
             let imported_from = deployments
                 .iter()
                 .find(|d| d.id == held.deployment_id)
@@ -455,7 +465,9 @@ async fn read_one(
         }
         Kind::S3 => {
             let (location, key) = pointer.names(env);
-            let bucket = location.split_once('/').map_or(location.as_str(), |(b, _)| b);
+            let bucket = location
+                .split_once('/')
+                .map_or(location.as_str(), |(b, _)| b);
             let Some(head) = shared::s3::head_object(&services.s3, bucket, &key, None).await?
             else {
                 return Ok(None);
@@ -503,12 +515,9 @@ async fn judge(row: &mut Row) {
                             _ => Ok(None),
                         };
                         match history {
-                            Ok(history) => relation::lambda(
-                                t,
-                                b,
-                                same_place,
-                                &history.unwrap_or_default(),
-                            ),
+                            Ok(history) => {
+                                relation::lambda(t, b, same_place, &history.unwrap_or_default())
+                            }
                             // Without the history before, this code cannot be placed in it.
                             Err(e) => {
                                 shared::cli::report(&e);

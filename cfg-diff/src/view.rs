@@ -3,8 +3,8 @@
 //! terminal is printed in bands of environments, never cut), each cell's relation to the
 //! environment before it, and nothing but artifacts.
 
-use crate::release::{Cell, Kind, Row};
 use crate::relation::Relation;
+use crate::release::{Cell, Kind, Row};
 use serde_json::Value as Json;
 use shared::config::Project;
 
@@ -19,7 +19,13 @@ fn holds(kind: Kind, cell: &Cell) -> Vec<String> {
         Ok(None) => return vec!["(missing)".to_string()],
         Ok(Some((artifact, _))) => artifact,
     };
-    let text = |key: &str| artifact.get(key).and_then(Json::as_str).unwrap_or("-").to_string();
+    let text = |key: &str| {
+        artifact
+            .get(key)
+            .and_then(Json::as_str)
+            .unwrap_or("-")
+            .to_string()
+    };
     let mut lines = Vec::new();
     match kind {
         Kind::Lambda => {
@@ -50,7 +56,10 @@ fn holds(kind: Kind, cell: &Cell) -> Vec<String> {
         Kind::Apigateway => {
             lines.push(format!("deployment {}", text("deployment_id")));
             if let Some(canary) = artifact.get("canary") {
-                let id = canary.get("deployment_id").and_then(Json::as_str).unwrap_or("-");
+                let id = canary
+                    .get("deployment_id")
+                    .and_then(Json::as_str)
+                    .unwrap_or("-");
                 let percent = canary.get("percent").and_then(Json::as_f64).unwrap_or(0.0);
                 lines.push(format!("canary: {id} at {percent}%"));
             }
@@ -202,9 +211,7 @@ pub fn table(rows: &[Row], order: &[String], paint: bool, width: Option<usize>) 
         if !out.is_empty() {
             out.push(String::new());
         }
-        let shown: Vec<usize> = (first..1)
-            .chain(band.iter().copied())
-            .collect();
+        let shown: Vec<usize> = (first..1).chain(band.iter().copied()).collect();
         let block = |cells: &[(Vec<String>, Option<Relation>)], out: &mut Vec<String>| {
             let height = shown.iter().map(|&c| cells[c].0.len()).max().unwrap_or(0);
             for l in 0..height {
@@ -274,7 +281,7 @@ td.relation-first { background: #ffffff; }
 td.relation-same { background: #dafbe1; } td.relation-same .relation { background: #1a7f37; color: #fff; }
 td.relation-behind { background: #fff8c5; } td.relation-behind .relation { background: #9a6700; color: #fff; }
 td.relation-ahead { background: #ffebe9; } td.relation-ahead .relation { background: #cf222e; color: #fff; }
-td.relation-drifted { background: #ffebe9; } td.relation-drifted .relation { background: #a40e26; color: #fff; }
+td.relation-drifted { background: #ffd8d3; } td.relation-drifted .relation { background: #a40e26; color: #fff; }
 td.relation-missing { background: #eaeef2; } td.relation-missing .relation { background: #59636e; color: #fff; }
 td.relation-unknown { background: #fbefff; } td.relation-unknown .relation { background: #8250df; color: #fff; }
 td .error { color: #a40e26; }
@@ -287,7 +294,8 @@ fn swatch(relation: Relation) -> &'static str {
     match relation {
         Relation::Same => "#dafbe1",
         Relation::Behind => "#fff8c5",
-        Relation::Ahead | Relation::Drifted => "#ffebe9",
+        Relation::Ahead => "#ffebe9",
+        Relation::Drifted => "#ffd8d3",
         Relation::Missing => "#eaeef2",
         Relation::Unknown => "#fbefff",
     }
@@ -333,15 +341,24 @@ pub fn html(rows: &[Row], order: &[String], project: &Project) -> String {
     for row in rows {
         let lines = pointer_lines(row);
         page.push_str("<tr><th class=\"pointer\">");
-        page.push_str(&format!("<span class=\"kind\">{}</span>", escape(&lines[0])));
+        page.push_str(&format!(
+            "<span class=\"kind\">{}</span>",
+            escape(&lines[0])
+        ));
         for line in &lines[1..] {
             page.push_str(&format!("<code class=\"id\">{}</code>", escape(line)));
         }
         page.push_str("</th>");
         for (i, cell) in row.cells.iter().enumerate() {
             let class = cell.relation.map_or("first", Relation::as_str);
-            let title = cell.note.as_deref().map_or(String::new(), |n| format!(" title=\"{}\"", escape(n)));
-            page.push_str(&format!("<td class=\"relation-{class}\" data-env=\"{}\"{title}>", escape(&cell.env)));
+            let title = cell
+                .note
+                .as_deref()
+                .map_or(String::new(), |n| format!(" title=\"{}\"", escape(n)));
+            page.push_str(&format!(
+                "<td class=\"relation-{class}\" data-env=\"{}\"{title}>",
+                escape(&cell.env)
+            ));
             page.push_str(&cell_html(row.pointer.kind, cell));
             if let Some(relation) = cell.relation {
                 page.push_str(&format!(
@@ -386,7 +403,12 @@ fn summary(rows: &[Row], order: &[String]) -> String {
 /// A cell's content: labels as labels, ids in monospace, each whole.
 fn cell_html(kind: Kind, cell: &Cell) -> String {
     match &cell.read {
-        Err(e) => return format!("<span class=\"error\">error: {}</span><br>", escape(&e.to_string())),
+        Err(e) => {
+            return format!(
+                "<span class=\"error\">error: {}</span><br>",
+                escape(&e.to_string())
+            )
+        }
         Ok(None) => return "<span class=\"label\">(missing)</span>".to_string(),
         Ok(Some(_)) => {}
     }
@@ -395,7 +417,10 @@ fn cell_html(kind: Kind, cell: &Cell) -> String {
     for line in holds(kind, cell) {
         // Every label line is followed by its id (`code_sha256`, then the hash); "version 3",
         // "deployment X" and "etag X" carry theirs after a space.
-        let lone_label = matches!(line.as_str(), "code_sha256" | "task_definition" | "version_id");
+        let lone_label = matches!(
+            line.as_str(),
+            "code_sha256" | "task_definition" | "version_id"
+        );
         if lone_label {
             out.push_str(&format!("<span class=\"label\">{}</span>", escape(&line)));
             label = false;

@@ -11,8 +11,7 @@ use aws_sdk_s3::error::BoxError;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::{DateTime, DateTimeFormat as Format};
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart,
-    ServerSideEncryption,
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
 };
 use aws_sdk_s3::Client;
 use shared::aws::aws_error;

@@ -121,6 +121,9 @@ mod tests {
         assert!(!is_valid(&no_source));
         let mut extra = release(json!("same"));
         extra["environments"][0]["value"] = json!("a configuration value");
-        assert!(!is_valid(&extra), "an environment's cell has artifacts only");
+        assert!(
+            !is_valid(&extra),
+            "an environment's cell has artifacts only"
+        );
     }
 }

@@ -53,7 +53,11 @@ async fn seed() -> Seeded {
     create_repository(&repo, false).await;
     ids.push(push_image(&repo, &format!("{name}-1"), "build-1").await);
     ids.push(push_image(&repo, &format!("{name}-2"), "build-2").await);
-    for (env, tag) in [("prod", "build-1"), ("dev", "build-2"), ("staging", "build-2")] {
+    for (env, tag) in [
+        ("prod", "build-1"),
+        ("dev", "build-2"),
+        ("staging", "build-2"),
+    ] {
         let arn = create_service(
             &format!("{name}-{env}"),
             "web",
@@ -84,7 +88,16 @@ async fn seed() -> Seeded {
     ids.push(put(&bucket, "prod/site.zip", b"site 1", "application/zip", &[]).await);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     for env in ["dev", "staging"] {
-        ids.push(put(&bucket, &format!("{env}/site.zip"), b"site 2", "application/zip", &[]).await);
+        ids.push(
+            put(
+                &bucket,
+                &format!("{env}/site.zip"),
+                b"site 2",
+                "application/zip",
+                &[],
+            )
+            .await,
+        );
     }
 
     let sandbox = Sandbox::new();
@@ -135,7 +148,9 @@ async fn the_release_at_a_glance_says_who_is_behind_and_gates_ci() {
     run.expect_code(0);
     let records = run.records();
     assert_eq!(records.len(), 5, "one record per pointer\n{run}");
-    assert!(records.iter().all(|r| r["service"] == "config" && r["view"] == "release"));
+    assert!(records
+        .iter()
+        .all(|r| r["service"] == "config" && r["view"] == "release"));
     assert_eq!(
         relations(&records, "lambda", "-api"),
         [Value::Null, "behind".into(), "same".into()]
@@ -153,11 +168,20 @@ async fn the_release_at_a_glance_says_who_is_behind_and_gates_ci() {
     }
     // What each environment holds, as the emulator says.
     let api_prod = entry(&records, "lambda", "-api", "prod");
-    assert_eq!(api_prod["artifact"]["version"], seeded.prod_version.as_str());
-    assert_eq!(api_prod["artifact"]["code_sha256"], seeded.api_code[0].as_str());
+    assert_eq!(
+        api_prod["artifact"]["version"],
+        seeded.prod_version.as_str()
+    );
+    assert_eq!(
+        api_prod["artifact"]["code_sha256"],
+        seeded.api_code[0].as_str()
+    );
     assert_eq!(api_prod["account"], "123456789012");
     let api_dev = entry(&records, "lambda", "-api", "dev");
-    assert_eq!(api_dev["artifact"]["code_sha256"], seeded.api_code[1].as_str());
+    assert_eq!(
+        api_dev["artifact"]["code_sha256"],
+        seeded.api_code[1].as_str()
+    );
     assert_eq!(
         entry(&records, "apigateway", "", "prod")["artifact"]["deployment_id"],
         seeded.deployments[0].as_str()
@@ -170,15 +194,22 @@ async fn the_release_at_a_glance_says_who_is_behind_and_gates_ci() {
     assert!(!run.stdout.contains("hunter2") && !run.stdout.contains("tok-never-shown"));
 
     // CI gates: staging is behind dev (the api function), prod behind staging.
-    s.run(&cfg_diff, &["release", "--check", "staging"], None).expect_code(1);
-    s.run(&cfg_diff, &["release", "--check", "prod"], None).expect_code(1);
-    s.run(&cfg_diff, &["release", "--check", "dev"], None).expect_code(2);
+    s.run(&cfg_diff, &["release", "--check", "staging"], None)
+        .expect_code(1);
+    s.run(&cfg_diff, &["release", "--check", "prod"], None)
+        .expect_code(1);
+    s.run(&cfg_diff, &["release", "--check", "dev"], None)
+        .expect_code(2);
     let unknown = s.run(&cfg_diff, &["release", "--check", "qa"], None);
     unknown.expect_code(4);
     assert!(unknown.stderr.contains("qa"), "{unknown}");
 
     // Promote staging with the real tool: now staging is at dev, prod still behind.
-    let promoted = s.run(&binary("lambda-promote"), &["promote", "--to", "staging"], None);
+    let promoted = s.run(
+        &binary("lambda-promote"),
+        &["promote", "--to", "staging"],
+        None,
+    );
     promoted.expect_code(0);
     let run = s.run(&cfg_diff, &["release", "--check", "staging"], None);
     run.expect_code(0);
@@ -192,21 +223,36 @@ async fn the_release_at_a_glance_says_who_is_behind_and_gates_ci() {
         "2"
     );
     assert_ne!(seeded.staging_version, "2", "staging moved from version 1");
-    s.run(&cfg_diff, &["release", "--check", "prod"], None).expect_code(1);
+    s.run(&cfg_diff, &["release", "--check", "prod"], None)
+        .expect_code(1);
 
     // The table at 80 columns: every full id, nothing cut.
     let mut narrow = Sandbox::new();
     narrow.env("COLUMNS", "80");
-    std::fs::copy(s.path().join("promote.toml"), narrow.path().join("promote.toml")).unwrap();
+    std::fs::copy(
+        s.path().join("promote.toml"),
+        narrow.path().join("promote.toml"),
+    )
+    .unwrap();
     let table = narrow.run(&cfg_diff, &["release", "--output", "table"], None);
     table.expect_code(0);
+    if let Ok(path) = std::env::var("RELEASE_VIEW_TABLE") {
+        std::fs::write(path, &table.stdout).unwrap();
+    }
     for id in &seeded.ids {
-        assert!(table.stdout.contains(id.as_str()), "{id} is not whole in the table\n{}", table.stdout);
+        assert!(
+            table.stdout.contains(id.as_str()),
+            "{id} is not whole in the table\n{}",
+            table.stdout
+        );
     }
     assert!(!table.stdout.contains('…'), "{}", table.stdout);
     for line in table.stdout.lines() {
         // A line wider than the terminal only where one id is: none of these is.
-        assert!(line.chars().count() <= 80, "{line:?} is wider than 80 columns");
+        assert!(
+            line.chars().count() <= 80,
+            "{line:?} is wider than 80 columns"
+        );
     }
     assert!(table.stdout.contains("behind staging") && table.stdout.contains("same as dev"));
 
@@ -221,29 +267,54 @@ async fn the_release_at_a_glance_says_who_is_behind_and_gates_ci() {
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("<title>Release at a glance</title>"));
     let lower = html.to_ascii_lowercase();
-    assert!(!lower.contains("<script") && !lower.contains(" src="), "no script, no asset");
-    assert!(!lower.contains("http://") && !lower.contains("https://"), "no external URL");
+    assert!(
+        !lower.contains("<script") && !lower.contains(" src="),
+        "no script, no asset"
+    );
+    assert!(
+        !lower.contains("http://") && !lower.contains("https://"),
+        "no external URL"
+    );
     assert!(!html.contains("hunter2") && !html.contains("tok-never-shown"));
     for id in &seeded.ids {
         assert!(html.contains(id.as_str()), "{id} is not on the page");
     }
     for relation in ["same", "behind", "first"] {
-        assert!(html.contains(&format!("class=\"relation-{relation}\"")), "{relation}");
+        assert!(
+            html.contains(&format!("class=\"relation-{relation}\"")),
+            "{relation}"
+        );
     }
     // Each row's cells, by environment: the api function's prod cell is behind.
     let row = html
         .lines()
         .find(|l| l.contains(&format!("{}-api", seeded.name)))
         .expect("the api function's row");
-    assert!(row.contains("<td class=\"relation-first\" data-env=\"dev\""), "{row}");
-    assert!(row.contains("<td class=\"relation-same\" data-env=\"staging\""), "{row}");
-    assert!(row.contains("<td class=\"relation-behind\" data-env=\"prod\""), "{row}");
+    assert!(
+        row.contains("<td class=\"relation-first\" data-env=\"dev\""),
+        "{row}"
+    );
+    assert!(
+        row.contains("<td class=\"relation-same\" data-env=\"staging\""),
+        "{row}"
+    );
+    assert!(
+        row.contains("<td class=\"relation-behind\" data-env=\"prod\""),
+        "{row}"
+    );
     for legend in ["same", "behind", "ahead", "drifted", "missing"] {
-        assert!(html.contains(&format!("class=\"legend-{legend}\"")), "{legend}");
+        assert!(
+            html.contains(&format!("class=\"legend-{legend}\"")),
+            "{legend}"
+        );
     }
 
     // --output html anywhere else is a usage error naming the one command that prints it.
-    let other = s.run(&binary("lambda-promote"), &["status", "--output", "html"], None);
+    let other = s.run(
+        &binary("lambda-promote"),
+        &["status", "--output", "html"],
+        None,
+    );
     other.expect_code(2);
     assert!(other.stderr.contains("cfg-diff release"), "{other}");
     let diff = s.run(&cfg_diff, &["staging", "prod", "--output", "html"], None);
@@ -259,7 +330,11 @@ fn well_formed(html: &str) {
     while let Some(open) = rest.find('<') {
         let close = rest[open..].find('>').expect("every tag ends") + open;
         let tag = &rest[open + 1..close];
-        assert_eq!(tag.matches('"').count() % 2, 0, "unbalanced quotes in <{tag}>");
+        assert_eq!(
+            tag.matches('"').count() % 2,
+            0,
+            "unbalanced quotes in <{tag}>"
+        );
         let name = tag
             .trim_start_matches('/')
             .split_whitespace()
@@ -267,7 +342,9 @@ fn well_formed(html: &str) {
             .unwrap_or_default()
             .to_ascii_lowercase();
         if let Some(closing) = tag.strip_prefix('/') {
-            let top = stack.pop().unwrap_or_else(|| panic!("</{closing}> closes nothing"));
+            let top = stack
+                .pop()
+                .unwrap_or_else(|| panic!("</{closing}> closes nothing"));
             assert_eq!(top, name, "</{name}> closes <{top}>");
         } else if !VOID.contains(&name.as_str()) {
             stack.push(name);
@@ -298,7 +375,10 @@ async fn across_accounts_the_code_and_the_bytes_decide() {
         aws_sdk_lambda::Client::new(&staging),
         aws_sdk_lambda::Client::new(&prod),
     );
-    let (rs, rp) = (role_in(&staging, STAGING_ACCOUNT).await, role_in(&prod, PROD_ACCOUNT).await);
+    let (rs, rp) = (
+        role_in(&staging, STAGING_ACCOUNT).await,
+        role_in(&prod, PROD_ACCOUNT).await,
+    );
     let publish = |client: aws_sdk_lambda::Client, function: String| async move {
         client
             .publish_version()
@@ -310,7 +390,10 @@ async fn across_accounts_the_code_and_the_bytes_decide() {
             .unwrap()
             .to_string()
     };
-    let alias = |client: aws_sdk_lambda::Client, function: String, alias: &'static str, v: String| async move {
+    let alias = |client: aws_sdk_lambda::Client,
+                 function: String,
+                 alias: &'static str,
+                 v: String| async move {
         client
             .create_alias()
             .function_name(&function)
@@ -327,7 +410,9 @@ async fn across_accounts_the_code_and_the_bytes_decide() {
     publish(ls.clone(), api.clone()).await;
     ls.update_function_code()
         .function_name(&api)
-        .zip_file(aws_sdk_lambda::primitives::Blob::new(package(&format!("{name}-new"))))
+        .zip_file(aws_sdk_lambda::primitives::Blob::new(package(&format!(
+            "{name}-new"
+        ))))
         .send()
         .await
         .unwrap();
@@ -337,7 +422,9 @@ async fn across_accounts_the_code_and_the_bytes_decide() {
     publish(lp.clone(), api.clone()).await;
     lp.update_function_code()
         .function_name(&api)
-        .zip_file(aws_sdk_lambda::primitives::Blob::new(package(&format!("{name}-old"))))
+        .zip_file(aws_sdk_lambda::primitives::Blob::new(package(&format!(
+            "{name}-old"
+        ))))
         .send()
         .await
         .unwrap();
@@ -354,7 +441,14 @@ async fn across_accounts_the_code_and_the_bytes_decide() {
     // tool: prod runs code staging never had.
     let tool = format!("{name}-tool");
     for (client, role, env, marker) in [(&ls, &rs, "staging", "t1"), (&lp, &rp, "prod", "t9")] {
-        create_function_in(client, role, &tool, package(&format!("{name}-{marker}")), &[]).await;
+        create_function_in(
+            client,
+            role,
+            &tool,
+            package(&format!("{name}-{marker}")),
+            &[],
+        )
+        .await;
         let v = publish(client.clone(), tool.clone()).await;
         alias(client.clone(), tool.clone(), env, v).await;
     }
@@ -391,7 +485,10 @@ async fn across_accounts_the_code_and_the_bytes_decide() {
             .await
             .unwrap();
     }
-    let put = |client: aws_sdk_s3::Client, bucket: String, key: &'static str, body: &'static [u8]| async move {
+    let put = |client: aws_sdk_s3::Client,
+               bucket: String,
+               key: &'static str,
+               body: &'static [u8]| async move {
         client
             .put_object()
             .bucket(bucket)
@@ -405,7 +502,13 @@ async fn across_accounts_the_code_and_the_bytes_decide() {
     put(sp.clone(), format!("{name}-prod"), "robots.txt", b"allow").await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     put(ss.clone(), format!("{name}-staging"), "site.zip", b"site 2").await;
-    put(ss.clone(), format!("{name}-staging"), "robots.txt", b"allow").await;
+    put(
+        ss.clone(),
+        format!("{name}-staging"),
+        "robots.txt",
+        b"allow",
+    )
+    .await;
 
     let sandbox = Sandbox::new();
     write_profiles(&sandbox);
@@ -429,7 +532,11 @@ async fn across_accounts_the_code_and_the_bytes_decide() {
         assert_eq!(prod["region"], PROD_REGION);
         prod["relation"].as_str().unwrap().to_string()
     };
-    assert_eq!(relation("lambda", "-api"), "behind", "staging's old code, in prod's version 2");
+    assert_eq!(
+        relation("lambda", "-api"),
+        "behind",
+        "staging's old code, in prod's version 2"
+    );
     assert_eq!(relation("lambda", "-worker"), "same");
     assert_eq!(relation("lambda", "-tool"), "drifted");
     assert_eq!(relation("s3", "site.zip"), "behind");
