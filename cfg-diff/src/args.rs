@@ -18,8 +18,7 @@ use shared::cli::CommonArgs;
     version,
     max_term_width = 100,
     arg_required_else_help = true,
-    subcommand_negates_reqs = true,
-    args_conflicts_with_subcommands = true
+    subcommand_negates_reqs = true
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -51,6 +50,17 @@ impl Cli {
     #[must_use]
     pub fn a(&self) -> &str {
         self.env_a.as_deref().unwrap_or_default()
+    }
+
+    /// A subcommand takes no environments (clap reads `cfg-diff staging release` as both).
+    pub fn check_shape(&self) -> shared::Result<()> {
+        match (&self.command, &self.env_a) {
+            (Some(Command::Release(_)), Some(env)) => Err(shared::Error::usage(format!(
+                "`release` takes no environments; to compare {env} with an environment named \
+                 release: cfg-diff -- {env} release"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Environment b.
@@ -132,6 +142,13 @@ mod tests {
         let cli = Cli::try_parse_from(["cfg-diff", "--", "release", "prod"]).unwrap();
         assert!(cli.command.is_none());
         assert_eq!((cli.a(), cli.b()), ("release", "prod"));
+        // `release` after an environment: refused, saying how to name an environment `release`.
+        let cli = Cli::try_parse_from(["cfg-diff", "staging", "release"]).unwrap();
+        let refused = cli.check_shape().unwrap_err().to_string();
+        assert!(refused.contains("cfg-diff -- staging release"), "{refused}");
+        let cli = Cli::try_parse_from(["cfg-diff", "--", "staging", "release"]).unwrap();
+        assert!(cli.check_shape().is_ok());
+        assert_eq!((cli.a(), cli.b()), ("staging", "release"));
         // One environment is still a usage error.
         assert!(Cli::try_parse_from(["cfg-diff", "staging"]).is_err());
     }

@@ -51,6 +51,7 @@ impl Tool for Cli {
     }
 
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
+        self.check_shape()?;
         if let Some(Command::Release(args)) = &self.command {
             let clients = gather::clients(&ctx.aws);
             return release::run(

@@ -241,7 +241,7 @@ pub async fn run(
         for cell in &row.cells {
             if let Err(e) = &cell.read {
                 shared::cli::report(e);
-                worst = worst.worst(ExitCode::Aws);
+                worst = worst.worst(e.exit_code());
             }
         }
         if let Some(i) = checked {

@@ -544,3 +544,80 @@ async fn across_accounts_the_code_and_the_bytes_decide() {
     let check = sandbox.run(&binary("cfg-diff"), &["release", "--check", "prod"], None);
     check.expect_code(1);
 }
+
+/// An environment that cannot be read: prod's calls go through the test proxy, which answers
+/// every one with a server error (the emulator never fails on its own). Its cells say why, as
+/// `error` records do, the relation is `unknown`, the other environments are still shown, and
+/// the run exits 3. A function staging lacks is `missing`.
+#[tokio::test]
+async fn an_environment_that_cannot_be_read_is_shown_and_exits_3() {
+    use test_harness::proxy::{FaultProxy, Faults};
+    let name = unique("rve");
+    let function = format!("{name}-api");
+    create_function(&function, "e-1", &[]).await;
+    let v = publish(&function).await;
+    set_alias(&function, "dev", &v).await;
+    let lonely = format!("{name}-lonely");
+    create_function(&lonely, "e-2", &[]).await;
+    let v = publish(&lonely).await;
+    set_alias(&lonely, "dev", &v).await;
+    let proxy = FaultProxy::start(
+        &test_harness::Emulator::shared().endpoint,
+        Faults {
+            server_error: 100,
+            ..Faults::default()
+        },
+    );
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!(
+            "[envs]\norder = [\"dev\", \"staging\", \"prod\"]\n\n[env.prod]\nendpoint_url = \"{}\"\n\n\
+             [lambda]\nfunctions = [\"{function}\", \"{lonely}\"]\n",
+            proxy.endpoint
+        ),
+    );
+    set_alias(&function, "staging", "1").await;
+    let run = sandbox.run(&binary("cfg-diff"), &["release"], None);
+    run.expect_code(3);
+    let records = run.records();
+    let errors: Vec<&Value> = records.iter().filter(|r| r["action"] == "error").collect();
+    assert_eq!(errors.len(), 2, "one per pointer in prod\n{run}");
+    assert!(errors
+        .iter()
+        .all(|e| e["env"] == "prod" && e["exit_code"] == 3));
+    let prod = entry(&records, "lambda", "-api", "prod");
+    assert_eq!(prod["relation"], "unknown");
+    assert!(prod["error"].as_str().unwrap().len() > 10, "{prod}");
+    assert_eq!(
+        entry(&records, "lambda", "-api", "staging")["relation"],
+        "same"
+    );
+    assert_eq!(
+        entry(&records, "lambda", "-lonely", "staging")["relation"],
+        "missing"
+    );
+    let page = sandbox.run(&binary("cfg-diff"), &["release", "--output", "html"], None);
+    page.expect_code(3);
+    assert!(page
+        .stdout
+        .contains("class=\"relation-unknown\" data-env=\"prod\""));
+    assert!(page
+        .stdout
+        .contains("class=\"relation-missing\" data-env=\"staging\""));
+    assert!(page.stdout.contains("<span class=\"error\">error: "));
+    let mut narrow = Sandbox::new();
+    narrow.env("COLUMNS", "80");
+    std::fs::copy(
+        sandbox.path().join("promote.toml"),
+        narrow.path().join("promote.toml"),
+    )
+    .unwrap();
+    let table = narrow.run(&binary("cfg-diff"), &["release", "--output", "table"], None);
+    table.expect_code(3);
+    assert!(
+        table.stdout.contains("error:") && table.stdout.contains("unknown"),
+        "{table}"
+    );
+    assert!(proxy.counts().injected.values().sum::<u64>() > 0);
+}
