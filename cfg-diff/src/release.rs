@@ -117,7 +117,7 @@ pub struct Cell {
     pub note: Option<String>,
     /// `None` for the first environment of the order.
     pub relation: Option<Relation>,
-    at: Option<Located>,
+    pub(crate) at: Option<Located>,
 }
 
 /// One pointer across the order.

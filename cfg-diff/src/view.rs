@@ -438,3 +438,104 @@ fn cell_html(kind: Kind, cell: &Cell) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relation::LambdaHeld;
+    use crate::release::{pointers, Facts};
+    use serde_json::json;
+
+    fn rows() -> (Vec<Row>, Vec<String>, Project) {
+        let project = Project::parse(
+            std::path::Path::new("promote.toml"),
+            "[envs]\norder = [\"staging\", \"prod\"]\n\n[lambda]\nfunctions = [\"orders-api\"]\n",
+        )
+        .unwrap();
+        let cell = |env: &str, version: &str, code: &str, relation| Cell {
+            env: env.into(),
+            resource: "orders-api".into(),
+            pointer: env.into(),
+            account: Some("123456789012".into()),
+            region: Some("us-east-1".into()),
+            read: Ok(Some((
+                json!({"version": version, "code_sha256": code}),
+                Facts::Lambda(LambdaHeld {
+                    function: "orders-api".into(),
+                    version: version.into(),
+                    code_sha256: code.into(),
+                }),
+            ))),
+            note: None,
+            relation,
+            at: None,
+        };
+        let staging = "h/DyhkQgjhbQwyJpXlj8ZvRsH0u9NQfQbZKK9pKntRM=";
+        let prod = "B84n3Ir7KWRYs02Gx81FVfOKhu+9TV2tJyAzT4a8mpw=";
+        let row = Row {
+            pointer: pointers(&project).remove(0),
+            cells: vec![
+                cell("staging", "8", staging, None),
+                cell("prod", "3", prod, Some(Relation::Behind)),
+            ],
+        };
+        (vec![row], project.order.clone(), project)
+    }
+
+    #[test]
+    fn a_narrow_terminal_gets_bands_with_every_id_whole() {
+        let (rows, order, _) = rows();
+        let wide = table(&rows, &order, false, None);
+        assert!(
+            wide.lines().next().unwrap().starts_with("POINTER"),
+            "{wide}"
+        );
+        assert!(wide.contains("behind staging"));
+        let narrow = table(&rows, &order, false, Some(50));
+        for id in [
+            "h/DyhkQgjhbQwyJpXlj8ZvRsH0u9NQfQbZKK9pKntRM=",
+            "B84n3Ir7KWRYs02Gx81FVfOKhu+9TV2tJyAzT4a8mpw=",
+        ] {
+            assert!(narrow.contains(id), "{narrow}");
+        }
+        assert!(narrow.lines().all(|l| l.chars().count() <= 50), "{narrow}");
+        assert!(narrow.contains("lambda orders-api alias {env}"), "{narrow}");
+        assert!(!narrow.contains('…'));
+    }
+
+    #[test]
+    fn only_the_relation_is_painted() {
+        let (rows, order, _) = rows();
+        let painted = table(&rows, &order, true, None);
+        assert!(
+            painted.contains("\x1b[33mbehind staging\x1b[0m"),
+            "{painted:?}"
+        );
+        assert_eq!(painted.matches("\x1b[").count(), 2, "{painted:?}");
+    }
+
+    #[test]
+    fn the_page_escapes_and_classes_every_cell() {
+        let (mut rows, order, project) = rows();
+        rows[0].cells[1].note = Some("a <b> & \"c\"".into());
+        let page = html(&rows, &order, &project);
+        assert!(
+            page.contains("title=\"a &lt;b&gt; &amp; &quot;c&quot;\""),
+            "{page}"
+        );
+        assert!(page.contains("<td class=\"relation-first\" data-env=\"staging\""));
+        assert!(page.contains("<td class=\"relation-behind\" data-env=\"prod\""));
+        assert!(page.contains("<strong>prod</strong> against staging: 1 behind"));
+        assert!(!page.contains("<script"));
+    }
+
+    #[test]
+    fn words_wrap_and_ids_stay_whole() {
+        assert_eq!(wrap("a bb ccc", 4), ["a bb", "ccc"]);
+        let id = "x".repeat(12);
+        assert_eq!(
+            wrap(&format!("see {id} now"), 5),
+            ["see", id.as_str(), "now"]
+        );
+    }
+}
