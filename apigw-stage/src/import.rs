@@ -149,12 +149,11 @@ impl Import {
     /// difference); the deployment made stays, unused.
     pub async fn run(self, at: &Located, stage: &StageRef) -> Result<Record> {
         calls::put_rest_api(at, &stage.api, &self.definition).await?;
-        let description = format!(
-            "imported from {}, deployment {}",
-            self.source_name,
+        let description = shared::apigateway::imported_description(
+            &self.source_name,
             self.copied_from["deployment_id"]
                 .as_str()
-                .unwrap_or_default()
+                .unwrap_or_default(),
         );
         let deployment = calls::create_deployment(at, &stage.api, Some(&description)).await?;
         let artifact = ApigatewayArtifact {

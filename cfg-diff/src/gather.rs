@@ -19,6 +19,8 @@ pub struct Services {
     pub apigateway: aws_sdk_apigateway::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// S3 (`cfg-diff release`: the objects of promote.toml's [s3]).
+    pub s3: aws_sdk_s3::Client,
     /// What this account and region's ECS and ECR have answered in this run.
     pub ecs_reads: Arc<EcsReads>,
 }
@@ -35,6 +37,7 @@ pub fn clients(aws: &shared::aws::Aws) -> Clients<'_> {
         apigateway: aws_sdk_apigateway::Client::new(c),
         ssm: aws_sdk_ssm::Client::new(c),
         secrets: aws_sdk_secretsmanager::Client::new(c),
+        s3: shared::s3_stream::client(c),
         ecs_reads: Arc::default(),
     })
 }
@@ -142,7 +145,7 @@ async fn lambda(services: &Services, function: &str, alias: &str) -> Result<Side
 /// (each asked for once, whichever units name them).
 #[derive(Debug, Default)]
 pub struct EcsReads {
-    memo: shared::ecs::Memo,
+    pub(crate) memo: shared::ecs::Memo,
     /// By cluster and service; `None`: the cluster has no such service.
     services: Mutex<HashMap<(String, String), Option<ServiceState>>>,
 }
@@ -362,7 +365,7 @@ fn ecr_tag(image: &str) -> Option<(Repository, ImageId)> {
 /// What each image reference runs: its digest (tags in ECR are looked up, one call per
 /// repository, through the run's memo), else the reference as written (a tag elsewhere cannot be
 /// resolved here, nor one ECR does not have).
-async fn digests_of(services: &Services, images: &[&str]) -> Result<Vec<String>> {
+pub(crate) async fn digests_of(services: &Services, images: &[&str]) -> Result<Vec<String>> {
     let mut digests: Vec<String> = images.iter().map(|i| (*i).to_string()).collect();
     let mut lookups: BTreeMap<Repository, Vec<(usize, ImageId)>> = BTreeMap::new();
     for (index, image) in images.iter().enumerate() {

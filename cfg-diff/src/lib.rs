@@ -6,13 +6,17 @@
 //! fingerprints keyed per run.
 //!
 //! Layout: `args` (the command line), `compare` (the statuses, pure), `gather` (reading each
-//! place for one environment).
+//! place for one environment). `cfg-diff release`: `release` (reading every environment's
+//! pointers), `relation` (how each stands to the one before, pure), `view` (table and page).
 
 pub mod args;
 pub mod compare;
 pub mod gather;
+pub mod relation;
+pub mod release;
+pub mod view;
 
-pub use args::{Cli, Source};
+pub use args::{Cli, Command, ReleaseArgs, Source};
 use compare::{classify, glob, Envs, Status};
 use futures::StreamExt;
 use gather::{Clients, Place, Side};
@@ -31,7 +35,9 @@ impl Tool for Cli {
     const EXAMPLES: &'static str = "\
   cfg-diff staging prod --output table            # everywhere config lives
   cfg-diff staging prod --source ssm,secrets      # only those places
-  cfg-diff staging prod --ignore 'LOG_*'          # excuse known drift";
+  cfg-diff staging prod --ignore 'LOG_*'          # excuse known drift
+  cfg-diff release --check prod                   # CI gate: exit 1 unless prod is at staging
+  cfg-diff release --output html > release.html   # the release at a glance, as a page";
     const CHANGES: &'static [&'static str] = &[];
     fn common(&self) -> &CommonArgs {
         &self.common
@@ -41,7 +47,23 @@ impl Tool for Cli {
         false
     }
 
+    fn prints_html(&self) -> bool {
+        matches!(self.command, Some(Command::Release(_)))
+    }
+
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
+        self.check_shape()?;
+        if let Some(Command::Release(args)) = &self.command {
+            let clients = gather::clients(&ctx.aws);
+            return release::run(
+                args,
+                ctx.project.as_ref(),
+                &clients,
+                ctx.opts.concurrency,
+                &mut ctx.out,
+            )
+            .await;
+        }
         let input = ctx.stdin_if(true)?;
         let clients = gather::clients(&ctx.aws);
         execute(
@@ -75,8 +97,8 @@ pub async fn execute(
     out: &mut Output,
 ) -> Result<ExitCode> {
     if let Some(project) = project {
-        project.position(&cli.env_a)?;
-        project.position(&cli.env_b)?;
+        project.position(cli.a())?;
+        project.position(cli.b())?;
     }
     let wanted = |s: Source| cli.source.is_empty() || cli.source.contains(&s);
     let mut units = Vec::new();
@@ -130,10 +152,10 @@ pub async fn execute(
             Unit {
                 source: Source::Ssm,
                 a: Place::Ssm {
-                    path: t.render(&cli.env_a),
+                    path: t.render(cli.a()),
                 },
                 b: Place::Ssm {
-                    path: t.render(&cli.env_b),
+                    path: t.render(cli.b()),
                 },
             },
             &mut units,
@@ -150,10 +172,10 @@ pub async fn execute(
             Unit {
                 source: Source::Secrets,
                 a: Place::Secrets {
-                    prefix: t.render(&cli.env_a),
+                    prefix: t.render(cli.a()),
                 },
                 b: Place::Secrets {
-                    prefix: t.render(&cli.env_b),
+                    prefix: t.render(cli.b()),
                 },
             },
             &mut units,
@@ -173,8 +195,8 @@ pub async fn execute(
     let sides: Vec<Result<(Side, Side)>> =
         futures::stream::iter(units.iter().map(|unit| async move {
             let (a, b) = futures::future::join(
-                read(clients, &cli.env_a, &unit.a),
-                read(clients, &cli.env_b, &unit.b),
+                read(clients, cli.a(), &unit.a),
+                read(clients, cli.b(), &unit.b),
             )
             .await;
             Ok((a?, b?))
@@ -186,8 +208,8 @@ pub async fn execute(
     let fingerprints = Fingerprinter::new()?;
     let all: Vec<String> = project.map(|p| p.order.clone()).unwrap_or_default();
     let envs = Envs {
-        a: &cli.env_a,
-        b: &cli.env_b,
+        a: cli.a(),
+        b: cli.b(),
         all: &all,
     };
     let mut worst = ExitCode::Success;
@@ -240,7 +262,7 @@ fn unit_from_record(
     cli: &Cli,
     project: Option<&Project>,
 ) -> Result<Option<Unit>> {
-    let (a, b) = (cli.env_a.as_str(), cli.env_b.as_str());
+    let (a, b) = (cli.a(), cli.b());
     let env = record.env.as_deref();
     // The record's name in its own environment, mapped to each side through promote.toml.
     let map = |templates: &[Template], name: &str, to: &str| match env {
@@ -335,7 +357,7 @@ fn apigateway_stage(project: Option<&Project>) -> Template {
 
 /// Everything promote.toml describes.
 fn units_from_project(project: &Project, cli: &Cli) -> Result<Vec<Unit>> {
-    let (a, b) = (cli.env_a.as_str(), cli.env_b.as_str());
+    let (a, b) = (cli.a(), cli.b());
     let mut units = Vec::new();
     if let Some(lambda) = &project.lambda {
         for f in &lambda.functions {

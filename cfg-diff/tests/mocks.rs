@@ -29,6 +29,12 @@ fn services(secrets: Client) -> Services {
                 .region(region.clone())
                 .build(),
         ),
+        s3: aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version_latest()
+                .region(region.clone())
+                .build(),
+        ),
         ecr: aws_sdk_ecr::Client::from_conf(
             aws_sdk_ecr::Config::builder()
                 .behavior_version_latest()

@@ -11,14 +11,14 @@ use aws_sdk_s3::error::BoxError;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::{DateTime, DateTimeFormat as Format};
 use aws_sdk_s3::types::{
-    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart,
-    ServerSideEncryption,
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
 };
 use aws_sdk_s3::Client;
 use shared::aws::aws_error;
 use shared::config::EnvSettings;
 use shared::memo::ReadOnce;
 use shared::record::S3Artifact;
+use shared::s3::{checksum_of, unquote, CHECKSUMS};
 use shared::s3_stream::{self, Streamed};
 use shared::{Error, Result};
 use std::collections::HashMap;
@@ -87,10 +87,6 @@ fn encryption(sse: Option<&ServerSideEncryption>, kms_key_id: Option<&str>) -> E
     }
 }
 
-fn unquote(etag: &str) -> String {
-    etag.trim_matches('"').to_string()
-}
-
 /// A version of a key (its current one without `version_id`), or `None` when there is none: no
 /// such key, the version does not exist, or the current version is a delete marker.
 pub async fn head(
@@ -98,60 +94,19 @@ pub async fn head(
     location: &Location,
     version_id: Option<&str>,
 ) -> Result<Option<Version>> {
-    // "null" is the one version of a key in a bucket without versioning: the current one. Asking
-    // for it without an id reads the same object, from servers that refuse "null" too.
-    let version_id = version_id.filter(|v| *v != "null");
-    let result = at
-        .client
-        .head_object()
-        .bucket(&location.bucket)
-        .key(&location.key)
-        .set_version_id(version_id.map(str::to_string))
-        .checksum_mode(ChecksumMode::Enabled)
-        .send()
-        .await;
-    let out = match result {
-        Ok(out) => out,
-        // HEAD answers carry no error body: 404 (no such key or version) and 405 (the version is
-        // a delete marker) are told apart only by their status.
-        Err(e)
-            if e.as_service_error().is_some_and(|s| s.is_not_found())
-                || e.raw_response()
-                    .is_some_and(|r| matches!(r.status().as_u16(), 404 | 405)) =>
-        {
-            return Ok(None)
-        }
-        Err(e) => {
-            return Err(aws_error(
-                format!(
-                    "failed to read {location}{}",
-                    version_id
-                        .map(|v| format!(" version {v}"))
-                        .unwrap_or_default()
-                ),
-                &e,
-            ))
-        }
+    let Some(out) =
+        shared::s3::head_object(&at.client, &location.bucket, &location.key, version_id).await?
+    else {
+        return Ok(None);
     };
-    let checksum = checksum_of([
-        out.checksum_sha256(),
-        out.checksum_crc64_nvme(),
-        out.checksum_crc32_c(),
-        out.checksum_crc32(),
-        out.checksum_sha1(),
-    ]);
-    let etag = unquote(out.e_tag().unwrap_or_default());
+    let artifact = shared::s3::artifact_of(&out);
+    let etag = artifact.etag.clone();
     let encrypted = encryption(out.server_side_encryption(), out.ssekms_key_id());
     Ok(Some(Version {
         etag_is_md5: !etag.contains('-')
             && out.sse_customer_algorithm().is_none()
             && encrypted.keeps_md5(),
-        artifact: S3Artifact {
-            version_id: out.version_id().unwrap_or("null").to_string(),
-            etag,
-            size: out.content_length().unwrap_or_default(),
-            checksum,
-        },
+        artifact,
         content_type: out.content_type().map(str::to_string),
         headers: Headers {
             content_encoding: out.content_encoding().map(str::to_string),
@@ -249,24 +204,6 @@ fn form_encode(text: &str) -> String {
         }
     }
     encoded
-}
-
-/// The algorithms of the checksums S3 may store, in the order a stored one is looked for.
-const CHECKSUMS: [(&str, ChecksumAlgorithm); 5] = [
-    ("sha256", ChecksumAlgorithm::Sha256),
-    ("crc64nvme", ChecksumAlgorithm::Crc64Nvme),
-    ("crc32c", ChecksumAlgorithm::Crc32C),
-    ("crc32", ChecksumAlgorithm::Crc32),
-    ("sha1", ChecksumAlgorithm::Sha1),
-];
-
-/// An answer's checksum as `ALGORITHM:VALUE`, its values given in the order of `CHECKSUMS`: the
-/// same text for what HeadObject and CopyObject say about one version.
-fn checksum_of(values: [Option<&str>; 5]) -> Option<String> {
-    CHECKSUMS
-        .iter()
-        .zip(values)
-        .find_map(|((algorithm, _), value)| value.map(|v| format!("{algorithm}:{v}")))
 }
 
 /// The algorithm a copy of `version` asks for (`plan::copy_checksum`), as the SDK names it.

@@ -281,6 +281,22 @@ pub async fn get_stages(client: &Client, api_id: &str) -> Result<Vec<Stage>> {
         .collect())
 }
 
+/// The description of a deployment made by importing another stage's definition (a promotion
+/// into another account or region): it names the source's deployment, which is how a reader
+/// (cfg-diff release) tells which deployment of the environment before this one serves.
+#[must_use]
+pub fn imported_description(source: &str, deployment_id: &str) -> String {
+    format!("imported from {source}, deployment {deployment_id}")
+}
+
+/// The source deployment an [`imported_description`] names.
+#[must_use]
+pub fn imported_from(description: &str) -> Option<&str> {
+    let rest = description.strip_prefix("imported from ")?;
+    let (_, id) = rest.rsplit_once(", deployment ")?;
+    (!id.is_empty()).then_some(id)
+}
+
 /// Every deployment of the API, newest first.
 pub async fn get_deployments(client: &Client, api_id: &str) -> Result<Vec<Deployment>> {
     let mut deployments = Vec::new();
@@ -419,5 +435,15 @@ mod tests {
         ] {
             assert!(!looks_like_id(name), "{name}");
         }
+    }
+}
+
+#[cfg(test)]
+mod imported {
+    #[test]
+    fn an_imported_deployment_names_its_source() {
+        let d = super::imported_description("stage staging of API a1 (account 1, us-east-1)", "x9");
+        assert_eq!(super::imported_from(&d), Some("x9"));
+        assert_eq!(super::imported_from("made by hand"), None);
     }
 }

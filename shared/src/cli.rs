@@ -152,6 +152,11 @@ pub trait Tool: clap::Parser {
     /// Whether the command changes anything (a dry run of it does not). A closed stdout ends a
     /// read-only command quietly; one that changes things must not hide a change (exit 3).
     fn mutates(&self) -> bool;
+    /// Whether this command prints `--output html` (only `cfg-diff release` does; anything else
+    /// given it is a usage error).
+    fn prints_html(&self) -> bool {
+        false
+    }
     /// Do the work; the exit code is the worst outcome (errors already reported).
     fn run(self, ctx: &mut Context) -> impl Future<Output = Result<ExitCode>>;
 }
@@ -287,6 +292,12 @@ fn extras<T: Tool>(args: &[String]) -> Option<ExitCode> {
 }
 
 fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
+    if common.output == Format::Html && !tool.prints_html() {
+        return Err(Error::usage(format!(
+            "--output html is the page of `cfg-diff release` only; {} prints json or table",
+            T::command().get_name()
+        )));
+    }
     let project = Project::find(common.config.as_deref())?;
     if let Some(key) = &common.fingerprint_key {
         crate::secrets::use_key_for_run(key.clone());

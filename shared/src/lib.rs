@@ -31,6 +31,8 @@ pub mod output;
 pub mod rate;
 pub mod record;
 #[cfg(feature = "s3")]
+pub mod s3;
+#[cfg(feature = "s3")]
 pub mod s3_stream;
 pub mod schedule;
 pub mod secrets;

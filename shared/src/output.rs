@@ -19,6 +19,8 @@ pub enum Format {
     Json,
     /// An aligned table for people, printed at the end of the run.
     Table,
+    /// One self-contained HTML page (`cfg-diff release` only: the release at a glance).
+    Html,
 }
 
 /// `--color`: whether tables (and stderr's log lines) are in colour.
@@ -176,6 +178,29 @@ impl Output {
         self.mutating = mutating;
     }
 
+    /// How records are shown.
+    #[must_use]
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Whether a table view may be painted (stdout a terminal, as `--color` decides).
+    #[must_use]
+    pub fn colour(&self) -> bool {
+        self.colour
+    }
+
+    /// The terminal's width for a table view (`None`: stdout is not a terminal).
+    #[must_use]
+    pub fn width(&self) -> Option<usize> {
+        self.width
+    }
+
+    /// Write a whole view a command laid out itself (a page, a table of its own), as it is.
+    pub fn document(&mut self, text: &str) -> Result<()> {
+        self.line(text.trim_end_matches('\n'))
+    }
+
     /// Whether stdout was found closed.
     #[must_use]
     pub fn is_closed(&self) -> bool {
@@ -254,7 +279,7 @@ impl Output {
                     other => other,
                 }
             }
-            Format::Table => {
+            Format::Table | Format::Html => {
                 if change {
                     self.table_changes.push(record.to_json_line());
                 }
@@ -294,7 +319,7 @@ impl Output {
                 line.push(b'\n');
                 self.write_passed(&line)
             }
-            Format::Table => {
+            Format::Table | Format::Html => {
                 self.table
                     .push(serde_json::from_str(raw).unwrap_or(Value::Null));
                 Ok(())
@@ -310,7 +335,7 @@ impl Output {
             Passage::Spooled(spool, range) => {
                 spool.copy(range.clone(), |lines| match self.format {
                     Format::Json => self.write_passed(lines),
-                    Format::Table => {
+                    Format::Table | Format::Html => {
                         for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
                             self.table
                                 .push(serde_json::from_slice(line).unwrap_or(Value::Null));

@@ -102,4 +102,28 @@ mod tests {
         missing.as_object_mut().unwrap().remove("resource");
         assert!(!is_valid(&missing));
     }
+
+    #[test]
+    fn checks_release_records() {
+        let release = |relation: serde_json::Value| {
+            json!({"service": "config", "action": "resolved", "resource": "api", "pointer": "{env}",
+                   "view": "release", "source": "lambda", "environments": [
+                {"env": "staging", "resource": "api", "pointer": "staging", "account": "111111111111",
+                 "region": "us-east-1", "artifact": {"version": "2", "code_sha256": "a="}, "relation": null},
+                {"env": "prod", "resource": "api", "pointer": "prod", "account": null,
+                 "region": null, "artifact": null, "relation": relation, "error": "denied"}]})
+        };
+        assert!(is_valid(&release(json!("behind"))));
+        assert!(is_valid(&release(json!("unknown"))));
+        assert!(!is_valid(&release(json!("older"))));
+        let mut no_source = release(json!("same"));
+        no_source.as_object_mut().unwrap().remove("source");
+        assert!(!is_valid(&no_source));
+        let mut extra = release(json!("same"));
+        extra["environments"][0]["value"] = json!("a configuration value");
+        assert!(
+            !is_valid(&extra),
+            "an environment's cell has artifacts only"
+        );
+    }
 }
