@@ -94,7 +94,13 @@ fn render(
     trail: &[&clap::Command],
     examples: &str,
 ) -> Result<Page> {
-    let man = clap_mangen::Man::new(at.clone());
+    // Every page's footer names the tool and its version, a subcommand's too.
+    let source = format!(
+        "{} {}",
+        root.get_name(),
+        root.get_version().unwrap_or_default()
+    );
+    let man = clap_mangen::Man::new(at.clone()).source(source.trim_end().to_string());
     let mut roff = Vec::new();
     man.render_title(&mut roff)?;
     man.render_name_section(&mut roff)?;
