@@ -662,10 +662,13 @@ fn columns_of(records: &[Value]) -> Vec<Column> {
         column("DATE", Kind::Ids, &date),
         column("DETAIL", Kind::Ids, &detail),
     ];
-    // Columns nobody fills take no room (a listing has no PREVIOUS, a promotion no DATE).
+    // Columns nobody fills take no room (a listing has no POINTER or PREVIOUS, a promotion no
+    // DATE).
     columns.retain(|c| {
-        !matches!(c.heading.as_str(), "PREVIOUS" | "DATE" | "DETAIL")
-            || c.cells.iter().any(|cell| cell != "-")
+        !matches!(
+            c.heading.as_str(),
+            "ENV" | "POINTER" | "PREVIOUS" | "DATE" | "DETAIL"
+        ) || c.cells.iter().any(|cell| cell != "-")
     });
     columns
 }
@@ -765,6 +768,10 @@ fn blocks(columns: &[Column], colour: bool, width: usize) -> String {
         }
         for c in columns {
             let cell = &c.cells[i];
+            // A block has room for what a record holds, not for what it lacks.
+            if cell == "-" && c.kind != Kind::Status {
+                continue;
+            }
             let lines = if c.kind == Kind::Status && colour {
                 vec![paint(cell, true)]
             } else {
