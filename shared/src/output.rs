@@ -1219,7 +1219,7 @@ mod tests {
         let id = "Ofs4DXNzRHSZje/9QZcASS7x3xTx0VgTAROF5u35hBo=";
         let text = format!("version=7 code_sha256={id}");
         assert_eq!(wrap(&text, 20, false), ["version=7", "code_sha256=", id]);
-        assert_eq!(wrap(&text, 80, false), [text.clone()]);
+        assert_eq!(wrap(&text, 80, false), [text.as_str()]);
         assert_eq!(
             wrap("abc==", 4, false),
             ["abc=="],

@@ -145,7 +145,7 @@ async fn an_80_column_table_holds_every_version_id_and_code_hash_whole() {
 #[tokio::test]
 async fn json_is_one_array_of_the_ndjson_records_and_the_next_tool_reads_it() {
     let f = function().await;
-    let mut sandbox = Sandbox::new();
+    let sandbox = Sandbox::new();
     sandbox.write(
         "promote.toml",
         &format!("[envs]\norder = [\"staging\", \"prod\"]\n\n[lambda]\nfunctions = [\"{f}\"]\n"),
