@@ -6,9 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
 
 use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use test_harness::apigateway::{api_on_three_stages, deploy, set_stage};
 use test_harness::lambda::{alias, code_sha256, create_function, publish, set_alias, update_code};
 use test_harness::s3::{create_bucket, put, versions};
-use test_harness::{binary, schema, unique, Run, Sandbox};
+use test_harness::{binary, schema, unique, Emulator, Run, Sandbox};
 
 /// stdout as one JSON array, each element checked against the record schema.
 #[track_caller]
@@ -215,4 +218,140 @@ async fn json_is_one_array_of_the_ndjson_records_and_the_next_tool_reads_it() {
     assert_eq!(items[0]["previous"]["version"], "1");
     // Read back: prod's alias is where staging's is.
     assert_eq!(alias(&f, "prod").await.unwrap().0, "2");
+}
+
+/// apigw-stage history at 80 columns: every deployment id the emulator made, its description and
+/// its date, which the table used to drop.
+#[tokio::test]
+async fn an_80_column_history_shows_descriptions_and_dates() {
+    let name = unique("tablesapi");
+    let (api, one, two) = api_on_three_stages(&name).await;
+    let three = deploy(&api, "release 2026-12-02 (git 4f100ba), the long way round").await;
+    set_stage(&api, "staging", &three).await;
+    let mut sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!("[envs]\norder = [\"dev\", \"staging\", \"prod\"]\n\n[apigateway]\nrest_api = \"{name}\"\n"),
+    );
+    let records = sandbox
+        .run(&binary("apigw-stage"), &["history", "--env", "prod"], None)
+        .expect_code(0)
+        .records();
+    assert_eq!(records.len(), 3);
+    sandbox.env("COLUMNS", "80");
+    let table = sandbox.run(
+        &binary("apigw-stage"),
+        &["history", "--env", "prod", "--output", "table"],
+        None,
+    );
+    table.expect_code(0);
+    for id in [&one, &two, &three] {
+        assert!(
+            table.stdout.contains(id.as_str()),
+            "deployment {id}\n{table}"
+        );
+    }
+    for record in &records {
+        let created = record["created"].as_str().expect("a date");
+        assert!(table.stdout.contains(created), "{created}\n{table}");
+    }
+    // A description wraps between words; each word is there, in order.
+    let words: Vec<&str> = table.stdout.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| *w == "release")
+        .expect("the description");
+    assert_eq!(words[at + 1], "2026-12-02", "{table}");
+    assert!(table.stdout.contains("one") && table.stdout.contains("two"));
+    for line in table.stdout.lines() {
+        assert!(line.chars().count() <= 80, "{line:?}\n{table}");
+    }
+}
+
+/// An interrupted promotion with `--output json` (SIGINT once: the changes in flight finish; and
+/// twice: the process ends at once) still leaves one JSON array on stdout, holding exactly the
+/// changes made, read back in the emulator.
+#[tokio::test]
+async fn an_interrupted_run_still_prints_one_array_of_the_changes_made() {
+    let mut names = Vec::new();
+    for _ in 0..30 {
+        let f = unique("tablesint");
+        create_function(&f, &f, &[]).await;
+        let v = publish(&f).await;
+        set_alias(&f, "staging", &v).await;
+        names.push(f);
+    }
+    let sandbox = Sandbox::new();
+    for (to, signals) in [("prod", 1), ("live", 2)] {
+        let mut child = Command::new(binary("lambda-promote"))
+            .args(["promote", "--from", "staging", "--to", to])
+            .args(["--concurrency", "1", "--output", "json"])
+            .args(&names)
+            .current_dir(sandbox.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &Emulator::shared().endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("PROMOTE_RATE_LIMIT", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        // `[` and the first record come in one write.
+        let mut printed = String::new();
+        stdout.read_line(&mut printed).unwrap();
+        assert_eq!(printed, "[\n");
+        for _ in 0..signals {
+            Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status()
+                .unwrap();
+        }
+        stdout.read_to_string(&mut printed).unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "{stderr}");
+        let records = match serde_json::from_str::<Value>(&printed) {
+            Ok(Value::Array(items)) => items,
+            other => panic!("{signals} signal(s): not one array ({other:?})\n{printed}\n{stderr}"),
+        };
+        assert!(
+            !records.is_empty() && records.len() < names.len(),
+            "stopped part way: {} of {}\n{stderr}",
+            records.len(),
+            names.len()
+        );
+        // Every change in the array was made. With one signal every change made is in the
+        // array; a second one may end the process between a change and its record (what
+        // `--journal` is for), so then only the array's own changes are checked.
+        for record in &records {
+            let f = record["resource"].as_str().unwrap();
+            assert!(
+                alias(f, to).await.is_some(),
+                "{f} is in the array, not moved"
+            );
+        }
+        if signals == 1 {
+            let mut moved = 0;
+            for f in &names {
+                if alias(f, to).await.is_some() {
+                    moved += 1;
+                }
+            }
+            assert_eq!(moved, records.len(), "{printed}\n{stderr}");
+        }
+    }
 }
