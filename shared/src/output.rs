@@ -740,6 +740,18 @@ fn detail(record: &Value) -> String {
             parts.push(format!("deployments: {}", rollouts.join(", ")));
         }
     }
+    // Who holds a listed version or deployment: history's environments, else its aliases or
+    // stages.
+    let holders = ["envs", "aliases", "stages"].iter().find_map(|name| {
+        let names: Vec<&str> = record
+            .get(*name)?
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        (!names.is_empty()).then(|| format!("{name}: {}", names.join(", ")))
+    });
+    parts.extend(holders);
     if let Some(note) = record.get("digest_note").and_then(Value::as_str) {
         parts.push(note.replace('\n', "\\n"));
     }
@@ -1161,6 +1173,7 @@ mod tests {
             "env": null, "pointer": null,
             "artifact": {"version_id": version_id, "etag": "\"9b2cf535f27731c974343645a3985328\"", "size": 1024},
             "previous": null, "description": "release 2026-12-01 (git 4f100ba)",
+            "envs": ["prod", "staging"],
             "last_modified": "2026-12-01T10:00:00Z"});
         (vec![ecs, s3], digest, version_id)
     }
@@ -1185,7 +1198,12 @@ mod tests {
             );
         }
         // What the table used to drop: the rollout state, a description and a date.
-        for shown in ["IN_PROGRESS", "release 2026-12-01", "2026-12-01T10:00:00Z"] {
+        for shown in [
+            "IN_PROGRESS",
+            "release 2026-12-01",
+            "2026-12-01T10:00:00Z",
+            "envs: prod, staging",
+        ] {
             assert!(text.contains(shown), "{shown}:\n{text}");
         }
         // Wide enough, the same records are rows of one table, ids whole on one line.
