@@ -147,7 +147,7 @@ impl Apigateway<'_> {
             (CanaryStep::Start { deployment_id, .. }, Some(before)) => {
                 self.check_held(&stage, deployment_id, before).await?
             }
-            (CanaryStep::Promote, Some(before)) => {
+            (CanaryStep::Finish, Some(before)) => {
                 self.check_held(&stage, &next.deployment_id, before).await?
             }
         };

@@ -81,7 +81,7 @@ pub struct PromoteArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("step").required(true).args(["deployment", "promote", "abort"])))]
+#[command(group(clap::ArgGroup::new("step").required(true).args(["deployment", "finish", "abort"])))]
 pub struct CanaryArgs {
     /// REST API id or name (default: promote.toml's).
     #[arg(value_name = "API")]
@@ -91,18 +91,21 @@ pub struct CanaryArgs {
     pub env: String,
     /// The deployment the canary sends traffic to: with promote.toml's order, the one the
     /// environment before runs.
-    #[arg(long, value_name = "ID", requires = "percent")]
+    #[arg(long, value_name = "ID", requires = "weight")]
     pub deployment: Option<String>,
-    /// Percent of the stage's traffic for the canary (0 < P < 100).
-    #[arg(long, value_name = "P", value_parser = parse_percent, requires = "deployment")]
-    pub percent: Option<f64>,
+    /// Percent of the stage's traffic for the canary (0 < PCT < 100). `--percent` is the old
+    /// spelling, still accepted.
+    #[arg(long, alias = "percent", value_name = "PCT", value_parser = parse_percent,
+          requires = "deployment")]
+    pub weight: Option<f64>,
     /// Make the canary's deployment the stage's deployment and remove the canary, in one update.
-    #[arg(long, conflicts_with_all = ["deployment", "abort"])]
-    pub promote: bool,
+    /// `--promote` is the old spelling, still accepted.
+    #[arg(long, alias = "promote", conflicts_with_all = ["deployment", "abort"])]
+    pub finish: bool,
     /// Remove the canary; the stage keeps its deployment.
-    #[arg(long, conflicts_with_all = ["deployment", "promote"])]
+    #[arg(long, conflicts_with_all = ["deployment", "finish"])]
     pub abort: bool,
-    /// Send traffic to (or --promote) a deployment the environment before does not run.
+    /// Send traffic to (or --finish on) a deployment the environment before does not run.
     #[arg(long)]
     pub force: bool,
 }
@@ -165,12 +168,39 @@ mod tests {
                     .chain(args),
             )
         };
-        assert!(parse(&["--deployment", "d1", "--percent", "10"]).is_ok());
-        assert!(parse(&["--promote"]).is_ok());
+        assert!(parse(&["--deployment", "d1", "--weight", "10"]).is_ok());
+        assert!(parse(&["--finish"]).is_ok());
         assert!(parse(&["--abort"]).is_ok());
         assert!(parse(&[]).is_err());
         assert!(parse(&["--deployment", "d1"]).is_err());
-        assert!(parse(&["--deployment", "d1", "--percent", "100"]).is_err());
-        assert!(parse(&["--promote", "--abort"]).is_err());
+        assert!(parse(&["--deployment", "d1", "--weight", "100"]).is_err());
+        assert!(parse(&["--finish", "--abort"]).is_err());
+    }
+
+    /// The spellings before the tools shared one canary vocabulary still work (scripts use
+    /// them), and mean the same: `--percent` is `--weight`, `--promote` is `--finish`.
+    #[test]
+    fn the_old_canary_spellings_still_work() {
+        let canary = |args: &[&str]| match Cli::try_parse_from(
+            ["apigw-stage", "canary", "api", "--env", "prod"]
+                .iter()
+                .chain(args),
+        )
+        .unwrap()
+        .command
+        {
+            Command::Canary(c) => c,
+            other => panic!("{other:?}"),
+        };
+        let old = canary(&["--deployment", "d1", "--percent", "10"]);
+        assert_eq!(old.weight, Some(10.0));
+        assert!(canary(&["--promote"]).finish);
+        let help = Cli::command()
+            .find_subcommand_mut("canary")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("--weight") && help.contains("--finish"));
+        assert!(!help.contains("  --percent") && !help.contains("  --promote"));
     }
 }

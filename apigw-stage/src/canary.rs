@@ -20,16 +20,16 @@ pub(crate) async fn run(
     out: &mut Output,
 ) -> Result<ExitCode> {
     check_env(project, &args.env)?;
-    let step = match (&args.deployment, args.percent, args.promote, args.abort) {
+    let step = match (&args.deployment, args.weight, args.finish, args.abort) {
         (Some(deployment_id), Some(percent), false, false) => CanaryStep::Start {
             deployment_id: deployment_id.clone(),
             percent,
         },
-        (None, None, true, false) => CanaryStep::Promote,
+        (None, None, true, false) => CanaryStep::Finish,
         (None, None, false, true) => CanaryStep::Abort,
         _ => {
             return Err(Error::usage(
-                "give --deployment ID --percent P, or --promote, or --abort",
+                "give --deployment ID --weight PCT, or --finish, or --abort",
             ))
         }
     };

@@ -41,6 +41,7 @@ impl Tool for Cli {
   apigw-stage promote --from staging --to prod    # staging's deployment
   apigw-stage history orders --env prod           # what the stage ran
   apigw-stage rollback < promoted.ndjson          # the one it ran before";
+    const CHANGES: &'static [&'static str] = &["deploy", "promote", "canary", "rollback"];
     fn common(&self) -> &CommonArgs {
         &self.common
     }

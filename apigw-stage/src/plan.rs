@@ -117,8 +117,12 @@ pub fn check_expect(
 /// One step of a canary's life.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CanaryStep {
-    Start { deployment_id: String, percent: f64 },
-    Promote,
+    Start {
+        deployment_id: String,
+        percent: f64,
+    },
+    /// Make the canary's deployment the stage's and remove the canary.
+    Finish,
     Abort,
 }
 
@@ -150,10 +154,10 @@ pub fn canary(
                 Action::Canary,
             )
         }
-        CanaryStep::Promote => {
+        CanaryStep::Finish => {
             let canary = now.canary.as_ref().ok_or_else(|| {
                 Error::precondition(format!(
-                    "{stage} has no canary to promote (it runs deployment {})",
+                    "{stage} has no canary to finish (it runs deployment {})",
                     now.deployment_id
                 ))
             })?;
@@ -327,7 +331,7 @@ mod tests {
                 ("replace", "/canarySettings/percentTraffic", Some("10"))
             ])
         );
-        let (done, action) = canary("s", &CanaryStep::Promote, &next).unwrap().unwrap();
+        let (done, action) = canary("s", &CanaryStep::Finish, &next).unwrap().unwrap();
         assert_eq!(action, Action::Promoted);
         assert_eq!(
             patch(&next, &done),
@@ -344,7 +348,7 @@ mod tests {
         );
         assert_eq!(canary("s", &CanaryStep::Abort, &now).unwrap(), None);
         assert_eq!(
-            canary("s", &CanaryStep::Promote, &now)
+            canary("s", &CanaryStep::Finish, &now)
                 .unwrap_err()
                 .exit_code()
                 .code(),

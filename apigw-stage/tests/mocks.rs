@@ -133,6 +133,7 @@ fn update_with(expected: &'static [(&'static str, &'static str, Option<&'static 
         .then_output(|| UpdateStageOutput::builder().build())
 }
 
+/// Written with the old spelling (`--percent`, now `--weight`) on purpose: scripts still use it.
 #[tokio::test]
 async fn putting_a_canary_sends_its_deployment_and_percent() {
     let update = update_with(&[
@@ -173,6 +174,7 @@ async fn putting_a_canary_sends_its_deployment_and_percent() {
     );
 }
 
+/// Written with the old spelling (`--promote`, now `--finish`) on purpose: scripts still use it.
 #[tokio::test]
 async fn promoting_a_canary_is_one_update_of_deployment_and_canary() {
     let update = update_with(&[
@@ -241,7 +243,7 @@ async fn a_deployment_the_api_does_not_have_is_refused() {
             "prod",
             "--deployment",
             "zz",
-            "--percent",
+            "--weight",
             "5",
         ],
         None,
@@ -286,7 +288,7 @@ async fn a_canary_takes_only_what_the_environment_before_runs() {
             "prod",
             "--deployment",
             deployment,
-            "--percent",
+            "--weight",
             "10",
         ];
         if force {
@@ -338,7 +340,7 @@ async fn a_canary_takes_only_what_the_environment_before_runs() {
         stage_named("prod", "d1", Some(("d3", 10.0))),
         update.clone(),
     ];
-    let promote = ["canary", "orders", "--env", "prod", "--promote"];
+    let promote = ["canary", "orders", "--env", "prod", "--finish"];
     let (code, records) = run_in(Some(&project), &rules, &promote, None).await;
     assert_eq!(code, ExitCode::Precondition, "{records:?}");
     assert!(

@@ -32,6 +32,7 @@ impl Tool for Cli {
   cfg-diff staging prod --output table            # everywhere config lives
   cfg-diff staging prod --source ssm,secrets      # only those places
   cfg-diff staging prod --ignore 'LOG_*'          # excuse known drift";
+    const CHANGES: &'static [&'static str] = &[];
     fn common(&self) -> &CommonArgs {
         &self.common
     }

@@ -44,6 +44,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// What each service runs: task definition, images by digest, deployments' rollout state.
     Status(ServiceArgs),
+    /// The revisions of each service's task definition family, newest first: when registered,
+    /// the images, which environments run each.
+    History(HistoryArgs),
     /// A `resolved` record of what each service runs, every image pinned by digest (the same as
     /// the top-level `--resolve-digest`): a release manifest for `promote` and `cfg-diff`.
     ResolveDigest(ServiceArgs),
@@ -78,6 +81,16 @@ pub struct TagArgs {
     /// The tag to point at it, in the same repository.
     #[arg(value_name = "TAG", value_parser = parse_tag)]
     pub tag: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub services: ServiceArgs,
+    /// How many revisions, newest first.
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub limit: u16,
 }
 
 /// How long to wait for a deployment, and whether to.

@@ -13,6 +13,7 @@ pub mod args;
 pub mod calls;
 mod copy;
 pub mod digests;
+mod history;
 
 mod pin;
 pub mod plan;
@@ -46,7 +47,9 @@ impl Tool for Cli {
     const EXAMPLES: &'static str = "\
   ecs-pin --resolve-digest --env staging         # what staging runs
   ecs-pin promote --from staging --to prod --wait   # those digests in prod
+  ecs-pin history --env prod --limit 5           # what prod ran before
   ecs-pin rollback < promoted.ndjson             # the definitions before";
+    const CHANGES: &'static [&'static str] = &["tag", "pin", "promote", "rollback"];
     fn common(&self) -> &CommonArgs {
         &self.common
     }
@@ -132,7 +135,7 @@ pub async fn execute(
             status::run(&invocation.services, false, project, clients, opts, out).await
         }
         None => Err(Error::usage(
-            "name a command (resolve-digest, resolve, tag, pin, promote, rollback, status); see ecs-pin --help",
+            "name a command (resolve-digest, resolve, tag, pin, promote, rollback, status, history); see ecs-pin --help",
         )),
         Some(Command::ResolveDigest(args)) => {
             status::run(&args, false, project, clients, opts, out).await
@@ -148,6 +151,9 @@ pub async fn execute(
             rollback::run(&args, input, clients, opts, out).await
         }
         Some(Command::Status(args)) => status::run(&args, true, project, clients, opts, out).await,
+        Some(Command::History(args)) => {
+            history::run(&args, project, clients, opts.concurrency, out).await
+        }
     }
 }
 

@@ -462,6 +462,68 @@ async fn promote_runs_stagings_digests_with_prods_own_configuration() {
     assert_eq!(app.running("prod").await, now, "no new revision");
 }
 
+/// `history`: the revisions of the family prod's service runs, newest first, read back from
+/// the emulator: the promoted revision (current, pinned by digest, with prod marked) above the
+/// one it replaced (its images by tag, so no digests claimed for it).
+#[tokio::test]
+async fn history_lists_the_family_s_revisions_newest_first() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let before = app.running("prod").await;
+    sandbox
+        .run(BIN, &["promote", "--to", "prod"], None)
+        .expect_code(0);
+    let now = app.running("prod").await;
+
+    let history = sandbox
+        .run(BIN, &["history", "--env", "prod"], None)
+        .expect_code(0)
+        .records();
+    let revisions: Vec<&str> = history
+        .iter()
+        .map(|r| r["artifact"]["task_definition"].as_str().unwrap())
+        .collect();
+    assert_eq!(revisions, [now.as_str(), before.as_str()], "{history:?}");
+    assert_eq!(history[0]["current"], true);
+    assert_eq!(history[0]["envs"], json!(["prod"]));
+    assert_eq!(
+        history[0]["artifact"]["images"][0]["digest"],
+        app.v2.as_str()
+    );
+    assert_eq!(
+        history[0]["containers"][0]["image"],
+        app.pinned(&app.v2).as_str()
+    );
+    assert_eq!(history[1]["current"], false);
+    assert_eq!(history[1]["envs"], json!([]));
+    assert_eq!(
+        history[1]["artifact"]["images"],
+        json!([]),
+        "tags are not digests"
+    );
+    assert_eq!(
+        history[1]["containers"][0]["image"],
+        format!("{REGISTRY}/{}:v1", app.repo).as_str()
+    );
+    // When it was registered: moto leaves registeredAt unset, so only the field is checked.
+    assert!(history[0].get("created").is_some(), "{}", history[0]);
+    assert_eq!(
+        history[0]["pointer"],
+        Value::Null,
+        "a listing is not a pointer's state"
+    );
+    let one = sandbox
+        .run(BIN, &["history", "--env", "prod", "--limit", "1"], None)
+        .expect_code(0)
+        .records();
+    assert_eq!(one.len(), 1);
+    // An environment promote.toml does not know is bad usage.
+    sandbox
+        .run(BIN, &["history", "--env", "qa"], None)
+        .expect_code(2);
+}
+
 #[tokio::test]
 async fn promote_refusals_change_nothing() {
     let app = App::new().await;

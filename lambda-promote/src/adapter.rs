@@ -27,7 +27,7 @@ pub(crate) enum Source {
     /// environment before --to holds, in `chain_function`: the function that names it there (the
     /// same function, unless promote.toml names one per environment).
     Version {
-        version: String,
+        version: Named,
         chain_function: FunctionRef,
     },
     /// The artifact of a record on stdin (a release manifest): exactly these bits, read where
@@ -42,6 +42,14 @@ pub(crate) enum Source {
         step: CanaryStep,
         chain_function: FunctionRef,
     },
+}
+
+/// How the command line names a version: by its number (`--version N`) or by the description it
+/// was published with (`--description TEXT`).
+#[derive(Debug, Clone)]
+pub(crate) enum Named {
+    Number(String),
+    Described(String),
 }
 
 /// Where a record on stdin was written: its environment (whose credentials read it), the
@@ -149,6 +157,45 @@ impl Lambda<'_> {
             same,
             &plan::describe(held.as_ref()),
         )
+    }
+
+    /// The number of a version named on the command line. A description is looked up where the
+    /// number is then read: in the environment before --to when that is another account or
+    /// region (the copy keeps the description), else in the target function.
+    async fn version_named(
+        &self,
+        named: Named,
+        at: &Located,
+        function: &FunctionRef,
+        chain_function: &FunctionRef,
+    ) -> Result<String> {
+        let description = match named {
+            Named::Number(version) => return Ok(version),
+            Named::Described(description) => description,
+        };
+        let mut found_in = (at.clone(), function.clone());
+        if let Some(env) = &self.version_env {
+            let source_at = self
+                .clients
+                .get(Some(env), chain_function.region.as_deref())
+                .await?;
+            if !source_at.same_place(at) {
+                found_in = (source_at, chain_function.clone());
+            }
+        }
+        let (at, function) = found_in;
+        let versions = shared::lambda::versions(&at.client.lambda, &function.id)
+            .await?
+            .ok_or_else(|| {
+                Error::precondition(format!(
+                    "function {function} does not exist (in {})",
+                    place(&at)
+                ))
+            })?;
+        let version = plan::version_described(&versions, &description, &function.to_string())
+            .map_err(Error::precondition)?;
+        tracing::info!("{function}: version {version} has the description {description:?}");
+        Ok(version)
     }
 
     /// Where a record's version is read: the record's environment's credentials, in its region,
@@ -451,6 +498,9 @@ impl Adapter for Lambda<'_> {
                 version,
                 chain_function,
             } => {
+                let version = self
+                    .version_named(version, &at, &function, &chain_function)
+                    .await?;
                 let to = target.env.clone().unwrap_or_default();
                 let verdict = self
                     .check_held(&target.name(), &version, &to, &chain_function, None)

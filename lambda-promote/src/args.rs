@@ -30,6 +30,9 @@ pub enum Command {
     Rollback,
     /// One `resolved` record per alias: its version, code hash and canary weights.
     Status(StatusArgs),
+    /// The function's versions, newest first: description, date, code hash, the aliases that
+    /// hold each.
+    History(HistoryArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,8 +79,12 @@ pub struct PromoteArgs {
     #[arg(long, value_name = "ENV", value_parser = parse_env, conflicts_with = "version")]
     pub from: Option<String>,
     /// Promote this version instead of what --from holds.
-    #[arg(long, value_name = "N", value_parser = parse_version)]
+    #[arg(long, value_name = "N", value_parser = parse_version, conflicts_with = "description")]
     pub version: Option<String>,
+    /// Promote the version published with exactly this description (`publish --description`:
+    /// a git commit, a build id), checked against the order as --version is.
+    #[arg(long, value_name = "TEXT", value_parser = parse_description, conflicts_with = "from")]
+    pub description: Option<String>,
     /// Refuse (exit 4) unless the --to alias holds this version now.
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub expect: Option<String>,
@@ -135,6 +142,17 @@ pub struct StatusArgs {
     pub env: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Function name, partial ARN (ACCOUNT:function:NAME) or ARN.
+    #[arg(value_name = "FUNCTION", value_parser = parse_history_function)]
+    pub function: String,
+    /// Read with this environment's credentials (its account and region), and mark with
+    /// `current` the version its alias holds.
+    #[arg(long, value_name = "ENV", value_parser = parse_env)]
+    pub env: Option<String>,
+}
+
 /// A published version: a positive whole number. `$LATEST` is mutable, so never an artifact.
 fn parse_version(s: &str) -> Result<String, String> {
     if !s.is_empty()
@@ -163,6 +181,7 @@ pub(crate) const PUBLISH_HINT: &str = "publish makes a version of $LATEST; --env
 pub(crate) const PROMOTE_HINT: &str = "--to chooses the alias, --version N the version";
 pub(crate) const CANARY_HINT: &str = "--env chooses the alias, --version N the canary's version";
 pub(crate) const STATUS_HINT: &str = "--env chooses the alias";
+pub(crate) const HISTORY_HINT: &str = "history lists every version; --env marks the alias's";
 
 fn function(s: &str, hint: &str) -> Result<String, String> {
     crate::function::FunctionRef::parse(s, hint).map(|_| s.to_string())
@@ -182,6 +201,10 @@ fn parse_canary_function(s: &str) -> Result<String, String> {
 
 fn parse_status_function(s: &str) -> Result<String, String> {
     function(s, STATUS_HINT)
+}
+
+fn parse_history_function(s: &str) -> Result<String, String> {
+    function(s, HISTORY_HINT)
 }
 
 #[cfg(test)]

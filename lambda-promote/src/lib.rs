@@ -11,6 +11,7 @@ pub mod calls;
 mod canary;
 mod copy;
 pub mod function;
+mod history;
 pub mod plan;
 mod promote;
 mod publish;
@@ -38,13 +39,16 @@ impl Tool for Cli {
   lambda-promote status --env staging > release.ndjson   # a manifest
   lambda-promote promote --to prod < release.ndjson  # exactly the manifest
   lambda-promote promote --to prod --dry-run         # what would move
+  lambda-promote history orders-api --env prod       # versions, descriptions, who holds each
+  lambda-promote promote --to staging --description git:4f1c2e9  # by build
   lambda-promote rollback < promoted.ndjson          # undo what was printed";
+    const CHANGES: &'static [&'static str] = &["publish", "promote", "canary", "rollback"];
     fn common(&self) -> &CommonArgs {
         &self.common
     }
 
     fn mutates(&self) -> bool {
-        !matches!(self.command, Command::Status(_))
+        !matches!(self.command, Command::Status(_) | Command::History(_))
     }
 
     async fn run(self, ctx: &mut Context) -> Result<ExitCode> {
@@ -74,7 +78,7 @@ impl Command {
             Command::Promote(args) => args.functions.is_empty(),
             Command::Status(args) => args.functions.is_empty(),
             Command::Rollback => true,
-            Command::Publish(_) | Command::Canary(_) => false,
+            Command::Publish(_) | Command::Canary(_) | Command::History(_) => false,
         }
     }
 }
@@ -100,6 +104,7 @@ pub async fn execute(
             rollback::run(input, clients, opts, out).await
         }
         Command::Status(args) => status::run(args, project, input, clients, opts, out).await,
+        Command::History(args) => history::run(args, project, clients, opts, out).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The decisions: given what the aliases and versions hold now, what should happen. Plain values
 //! in, a decision or a refusal out; no AWS types and no calls, so every rule is unit-tested here.
 
+use shared::lambda::Published;
 use shared::record::LambdaArtifact;
 use shared::{Action, Error, Result};
 use std::collections::BTreeMap;
@@ -176,16 +177,45 @@ pub fn copy_route(size: u64, bucket: Option<&str>) -> std::result::Result<Route,
     }
 }
 
-/// The published version (the highest) of `versions` (number, code hash; `$LATEST` is not
-/// one) whose code is `code_sha256`: an earlier copy of the same code, to promote to again.
+/// The published version (the highest) of `versions` whose code is `code_sha256`: an earlier
+/// copy of the same code, to promote to again.
 #[must_use]
-pub fn version_with_code(versions: &[(String, String)], code_sha256: &str) -> Option<String> {
+pub fn version_with_code(versions: &[Published], code_sha256: &str) -> Option<String> {
     versions
         .iter()
-        .filter(|(_, sha)| sha == code_sha256)
-        .filter_map(|(v, _)| v.parse::<u64>().ok())
+        .filter(|v| v.code_sha256 == code_sha256)
+        .filter_map(|v| v.version.parse::<u64>().ok())
         .max()
         .map(|v| v.to_string())
+}
+
+/// `promote --description TEXT`: the version published with exactly that description (a git
+/// commit, a build id). The same build published twice is one artifact (its newest version);
+/// versions of different code with one description are ambiguous, and so refused.
+pub fn version_described(
+    versions: &[Published],
+    description: &str,
+    function: &str,
+) -> std::result::Result<String, String> {
+    let mut matching: Vec<&Published> = versions
+        .iter()
+        .filter(|v| v.description == description && v.version.parse::<u64>().is_ok())
+        .collect();
+    matching.sort_by_key(|v| v.version.parse::<u64>().unwrap_or(0));
+    let Some(newest) = matching.last() else {
+        return Err(format!(
+            "no version of {function} has the description {description:?}; nothing changed"
+        ));
+    };
+    if matching.iter().any(|v| v.code_sha256 != newest.code_sha256) {
+        let numbers: Vec<&str> = matching.iter().map(|v| v.version.as_str()).collect();
+        return Err(format!(
+            "versions {} of {function} all have the description {description:?} but different \
+             code: name one with --version; nothing changed",
+            numbers.join(", ")
+        ));
+    }
+    Ok(newest.version.clone())
 }
 
 /// `--expect`: the target must hold that version now.
@@ -540,12 +570,53 @@ mod tests {
     #[test]
     fn the_newest_version_of_the_same_code_is_found() {
         let versions = [
-            ("$LATEST".to_string(), "a".to_string()),
-            ("2".to_string(), "a".to_string()),
-            ("10".to_string(), "a".to_string()),
-            ("3".to_string(), "b".to_string()),
+            published("$LATEST", "a", ""),
+            published("2", "a", ""),
+            published("10", "a", ""),
+            published("3", "b", ""),
         ];
         assert_eq!(version_with_code(&versions, "a"), Some("10".into()));
         assert_eq!(version_with_code(&versions, "c"), None);
+    }
+
+    fn published(version: &str, code: &str, description: &str) -> Published {
+        Published {
+            version: version.into(),
+            code_sha256: code.into(),
+            description: description.into(),
+            last_modified: None,
+        }
+    }
+
+    #[test]
+    fn a_description_names_exactly_one_build() {
+        let versions = [
+            published("1", "a", "git:1111"),
+            published("2", "b", "git:2222"),
+            // The same build published twice (a retried pipeline): one artifact, the newest.
+            published("3", "b", "git:2222"),
+            published("4", "c", "git:4444"),
+            published("5", "d", "git:4444"),
+        ];
+        assert_eq!(
+            version_described(&versions, "git:1111", "f"),
+            Ok("1".into())
+        );
+        assert_eq!(
+            version_described(&versions, "git:2222", "f"),
+            Ok("3".into())
+        );
+        let none = version_described(&versions, "git:9999", "f").unwrap_err();
+        assert!(
+            none.contains("no version of f") && none.contains("git:9999"),
+            "{none}"
+        );
+        let two = version_described(&versions, "git:4444", "f").unwrap_err();
+        assert!(
+            two.contains("versions 4, 5") && two.contains("--version"),
+            "{two}"
+        );
+        // Exact, not a prefix: a short sha is not a match.
+        assert!(version_described(&versions, "git:11", "f").is_err());
     }
 }

@@ -3,7 +3,7 @@
 //! from, the order, the two phases, `--dry-run` and `--atomic` are the engine's
 //! (`shared::engine`); this module builds the work list and `adapter` says how Lambda does it.
 
-use crate::adapter::{Item, Lambda, Source, Written};
+use crate::adapter::{Item, Lambda, Named, Source, Written};
 use crate::args::PromoteArgs;
 use crate::args::PROMOTE_HINT;
 use crate::calls::Clients;
@@ -36,7 +36,7 @@ pub(crate) async fn run(
         "lambda-promote",
         Asked {
             names: !args.functions.is_empty(),
-            live: args.from.is_some() || args.version.is_some(),
+            live: args.from.is_some() || args.version.is_some() || args.description.is_some(),
         },
         Stdin::of(input, &[Service::Lambda]),
     )?;
@@ -56,13 +56,19 @@ pub(crate) async fn run(
     // Where the version comes from, when it is not in a record: --from (which must be the
     // environment just before --to) or that environment.
     let source_env = || order.source_env(args.from.as_deref(), &args.to, " or --version N");
+    // --version N or --description TEXT: one version named on the command line.
+    let named = match (&args.version, &args.description) {
+        (Some(version), _) => Some(Named::Number(version.clone())),
+        (None, Some(description)) => Some(Named::Described(description.clone())),
+        (None, None) => None,
+    };
     let target_of = |function: &FunctionRef| Pointer {
         function: function.clone(),
         alias: target_alias.clone(),
         env: Some(args.to.clone()),
     };
     let from_args = |function: FunctionRef, source_function: FunctionRef| -> Result<Job<Item>> {
-        let (source, verdict) = match &args.version {
+        let (source, verdict) = match &named {
             Some(version) => (
                 Source::Version {
                     version: version.clone(),
@@ -101,11 +107,11 @@ pub(crate) async fn run(
     let adapter = Lambda {
         clients,
         expect: args.expect.as_deref(),
-        chain: match (&args.version, &env_before, args.force) {
+        chain: match (&named, &env_before, args.force) {
             (Some(_), Some(env), false) => Some((env.clone(), aliases.clone(), order)),
             _ => None,
         },
-        version_env: args.version.as_ref().and(env_before.clone()),
+        version_env: named.as_ref().and(env_before.clone()),
         dry_run: opts.dry_run,
         shared_registry: project
             .and_then(|p| p.ecr.as_ref())
@@ -125,9 +131,9 @@ pub(crate) async fn run(
         }
         engine::Source::Records | engine::Source::Nothing => {
             let input = input.ok_or_else(|| Error::usage("no input"))?;
-            if args.version.is_some() {
+            if named.is_some() {
                 return Err(Error::usage(
-                    "--version names the version for FUNCTION arguments; records on stdin carry their own",
+                    "--version and --description name the version for FUNCTION arguments; records on stdin carry their own",
                 ));
             }
             work = engine::record_jobs(

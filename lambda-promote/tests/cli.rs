@@ -117,6 +117,125 @@ async fn publish_keeps_a_description_with_the_version() {
     assert!(run.stderr.contains("at most 256"), "{run}");
 }
 
+/// A build is found by the description it was published with (a git commit), checked against
+/// the order as a number is; `history` lists every version newest first with its description,
+/// date, code hash and the aliases (environments) holding it, read back against the emulator.
+#[tokio::test]
+async fn history_lists_versions_and_promote_finds_a_build_by_its_description() {
+    let f = unique("fnhist");
+    create_function(&f, "one", &[]).await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &toml(&[&f]));
+    for (marker, sha) in [("one", "git:1111111"), ("two", "git:2222222")] {
+        if marker != "one" {
+            update_code(&f, marker).await;
+        }
+        sandbox
+            .run(
+                BIN,
+                &["publish", &f, "--env", "dev", "--description", sha],
+                None,
+            )
+            .expect_code(0);
+    }
+    // dev holds version 2 (git:2222222). Staging by description: the chain allows it.
+    let promoted = sandbox
+        .run(
+            BIN,
+            &[
+                "promote",
+                &f,
+                "--to",
+                "staging",
+                "--description",
+                "git:2222222",
+            ],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(promoted["action"], "promoted", "{promoted}");
+    assert_eq!(promoted["artifact"]["version"], "2");
+    assert_eq!(version_of(&f, "staging").await.as_deref(), Some("2"));
+    // Prod by the description of a build staging does not hold: refused, nothing moved.
+    let refused = sandbox.run(
+        BIN,
+        &[
+            "promote",
+            &f,
+            "--to",
+            "prod",
+            "--description",
+            "git:1111111",
+        ],
+        None,
+    );
+    refused.expect_code(4);
+    assert_eq!(version_of(&f, "prod").await, None);
+    // An unknown description, or a prefix of one, names what it looked for (exit 4).
+    let unknown = sandbox.run(
+        BIN,
+        &["promote", &f, "--to", "staging", "--description", "git:22"],
+        None,
+    );
+    unknown.expect_code(4);
+    assert!(unknown.stderr.contains("\"git:22\""), "{unknown}");
+    // --description with --from is a usage error.
+    sandbox
+        .run(
+            BIN,
+            &[
+                "promote",
+                &f,
+                "--to",
+                "staging",
+                "--from",
+                "dev",
+                "--description",
+                "x",
+            ],
+            None,
+        )
+        .expect_code(2);
+
+    let history = sandbox
+        .run(BIN, &["history", &f, "--env", "staging"], None)
+        .expect_code(0)
+        .records();
+    let versions: Vec<&str> = history
+        .iter()
+        .map(|r| r["artifact"]["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["2", "1"], "newest first");
+    assert_eq!(history[0]["description"], "git:2222222");
+    assert_eq!(history[1]["description"], "git:1111111");
+    assert_eq!(
+        history[0]["artifact"]["code_sha256"],
+        code_sha256(&f, "2").await.as_str()
+    );
+    assert_eq!(history[0]["aliases"], json!(["dev", "staging"]));
+    assert_eq!(history[0]["envs"], json!(["dev", "staging"]));
+    assert_eq!(history[0]["current"], true);
+    assert_eq!(history[1]["current"], false);
+    assert_eq!(history[1]["aliases"], json!([]));
+    assert!(
+        history[0]["created"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("20")),
+        "{}",
+        history[0]
+    );
+    assert_eq!(
+        history[0]["pointer"],
+        Value::Null,
+        "a listing is not a pointer's state"
+    );
+    // A missing function is exit 4 naming it.
+    let missing = sandbox.run(BIN, &["history", "no-such-fn"], None);
+    missing.expect_code(4);
+    assert!(missing.stderr.contains("no-such-fn"), "{missing}");
+}
+
 /// The published versions of a function, as Lambda lists them ($LATEST left out).
 async fn versions(function: &str) -> Vec<String> {
     lambda::client()

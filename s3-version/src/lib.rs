@@ -39,6 +39,7 @@ impl Tool for Cli {
   s3-version promote --from staging --to prod     # the same bytes in prod
   s3-version history s3://site-prod/index.html    # every version of a key
   s3-version rollback < promoted.ndjson           # the versions before";
+    const CHANGES: &'static [&'static str] = &["promote", "rollback"];
     fn common(&self) -> &CommonArgs {
         &self.common
     }

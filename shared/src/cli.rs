@@ -35,7 +35,9 @@ pub struct CommonArgs {
     /// TERM=dumb; CLICOLOR_FORCE forces it), always or never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
-    /// More diagnostics on stderr (-v, -vv, -vvv). Secrets are never printed at any level.
+    /// More on stderr: -v each environment's account, region and credentials, and every AWS call
+    /// that changes something; -vv every AWS call, with its time; -vvv the SDK's own debug
+    /// stream. Secrets are never printed at any level.
     #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
     /// Only errors on stderr.
@@ -141,6 +143,11 @@ pub trait Tool: clap::Parser {
     /// Real command lines, one per line with a `# why` comment, shown at the end of `--help`
     /// (and in the man page) above the exit codes every tool shares.
     const EXAMPLES: &'static str;
+    /// The subcommands that can change something. `--dry-run` is offered (in help, man pages
+    /// and completions) only on those, and on the tool itself when there are any; elsewhere it
+    /// is still accepted, and changes nothing, so that scripts which pass it everywhere keep
+    /// working.
+    const CHANGES: &'static [&'static str];
     /// The flags every tool has.
     fn common(&self) -> &CommonArgs;
     /// Whether the command changes anything (a dry run of it does not). A closed stdout ends a
@@ -207,9 +214,29 @@ Shell completions: TOOL completions bash|zsh|fish|elvish|powershell. Man pages: 
 (this tool's), TOOL --man SUBCOMMAND, or every page into a directory: TOOL --man-dir DIR.";
 
 /// The tool's command line with its examples, the exit codes and where completions are, at the
-/// end of its help.
-fn command<T: Tool>() -> clap::Command {
-    let command = T::command();
+/// end of its help, and `--dry-run` only where something can change.
+pub fn command<T: Tool>() -> clap::Command {
+    let mut command = T::command();
+    // `--dry-run` is global (accepted before the subcommand too); where nothing can change, each
+    // subcommand gets a hidden flag of its own by that name, which the global one then leaves
+    // alone.
+    let hidden = || {
+        clap::Arg::new("dry_run")
+            .long("dry-run")
+            .action(clap::ArgAction::SetTrue)
+            .hide(true)
+    };
+    if T::CHANGES.is_empty() {
+        command = command.mut_arg("dry_run", |arg| arg.hide(true));
+    }
+    let read_only: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_string())
+        .filter(|name| !T::CHANGES.contains(&name.as_str()))
+        .collect();
+    for name in read_only {
+        command = command.mut_subcommand(name, |sub| sub.arg(hidden()));
+    }
     let shared = SHARED_HELP.replace("TOOL", command.get_name());
     let examples: Vec<String> = T::EXAMPLES
         .lines()
@@ -437,5 +464,15 @@ fn init_logging(crate_name: &str, verbose: u8, quiet: bool, color: ColorChoice) 
         .without_time()
         .with_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_filter(no_payloads);
-    let _ = tracing_subscriber::registry().with(layer).try_init();
+    // From -v on, the SDK's operation spans are timed (whatever the filter above lets through),
+    // and said as `shared::calls` lines: writes at -v, every call at -vv.
+    let calls = (verbose >= 1 && !quiet).then(|| {
+        crate::calls::CallTimes.with_filter(tracing_subscriber::filter::filter_fn(
+            crate::calls::is_operation,
+        ))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(layer)
+        .with(calls)
+        .try_init();
 }

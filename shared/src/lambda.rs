@@ -104,8 +104,15 @@ pub async fn list_aliases(client: &Client, function: &str) -> Result<Vec<Alias>>
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| aws_error(format!("failed to list the aliases of {function}"), &e))?;
+        let page = page.map_err(|e| {
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
+                missing_function(function)
+            } else {
+                aws_error(format!("failed to list the aliases of {function}"), &e)
+            }
+        })?;
         aliases.extend(page.aliases().iter().map(|a| {
             alias_from(
                 a.name(),
@@ -199,9 +206,21 @@ pub async fn code_sha256(client: &Client, function: &str, version: &str) -> Resu
     }
 }
 
-/// Every published version of the function and its code hash, oldest first (`$LATEST` is not
-/// one); `None` when the function does not exist, for the caller to say where it looked.
-pub async fn versions(client: &Client, function: &str) -> Result<Option<Vec<(String, String)>>> {
+/// A published version as ListVersionsByFunction gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The version's number.
+    pub version: String,
+    pub code_sha256: String,
+    /// What `publish --description` (or whoever published it) said: a git commit, a build id.
+    pub description: String,
+    /// When it was published (Lambda's LastModified of a version, which never changes after).
+    pub last_modified: Option<String>,
+}
+
+/// Every published version of the function, oldest first (`$LATEST` is not one); `None` when
+/// the function does not exist, for the caller to say where it looked.
+pub async fn versions(client: &Client, function: &str) -> Result<Option<Vec<Published>>> {
     let mut versions = Vec::new();
     let mut pages = client
         .list_versions_by_function()
@@ -226,7 +245,12 @@ pub async fn versions(client: &Client, function: &str) -> Result<Option<Vec<(Str
         };
         versions.extend(page.versions().iter().filter_map(|v| {
             let version = v.version().filter(|v| *v != "$LATEST")?;
-            Some((version.to_string(), v.code_sha256()?.to_string()))
+            Some(Published {
+                version: version.to_string(),
+                code_sha256: v.code_sha256()?.to_string(),
+                description: v.description().unwrap_or_default().to_string(),
+                last_modified: v.last_modified().map(str::to_string),
+            })
         }));
     }
     Ok(Some(versions))
@@ -240,6 +264,6 @@ pub async fn newest_version(client: &Client, function: &str) -> Result<Option<u6
         .await?
         .ok_or_else(|| missing_function(function))?
         .iter()
-        .filter_map(|(v, _)| v.parse::<u64>().ok())
+        .filter_map(|v| v.version.parse::<u64>().ok())
         .max())
 }

@@ -7,6 +7,7 @@ pub mod apigateway;
 pub mod arn;
 pub mod aws;
 pub mod batch;
+pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod download;

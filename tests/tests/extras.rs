@@ -234,3 +234,89 @@ fn scripts_man_writes_a_page_for_every_tool_and_subcommand_and_each_parses() {
     let unknown = sandbox.run(&binary("s3-version"), &["--man", "nothing"], None);
     unknown.expect_code(2);
 }
+
+/// `--dry-run` is offered (in help) only where something can change, and the rest of the
+/// vocabulary is the same in every tool: a canary starts with `--weight`, ends with `--finish`
+/// or `--abort`; `status` and `history` are there wherever there is a pointer. The old
+/// spellings (`apigw-stage canary --percent/--promote`, `ecs-pin --resolve-digest`) are still
+/// accepted, and `--dry-run` on a read-only command is accepted and changes nothing.
+#[test]
+fn one_vocabulary_across_the_tools() {
+    let sandbox = Sandbox::offline();
+    let changes: [(&str, &[&str], &[&str]); 4] = [
+        (
+            "lambda-promote",
+            &["publish", "promote", "canary", "rollback"],
+            &["status", "history"],
+        ),
+        (
+            "ecs-pin",
+            &["tag", "pin", "promote", "rollback"],
+            &["status", "history", "resolve", "resolve-digest"],
+        ),
+        (
+            "apigw-stage",
+            &["deploy", "promote", "canary", "rollback"],
+            &["status", "history", "vars"],
+        ),
+        (
+            "s3-version",
+            &["promote", "rollback"],
+            &["status", "history", "resolve", "check"],
+        ),
+    ];
+    let offers_dry_run = |help: &str| {
+        help.lines()
+            .any(|l| l.trim_start().starts_with("--dry-run"))
+    };
+    for (tool, mutating, reading) in changes {
+        let bin = binary(tool);
+        for sub in mutating {
+            let help = sandbox.run(&bin, &[sub, "--help"], None);
+            help.expect_code(0);
+            assert!(
+                offers_dry_run(&help.stdout),
+                "{tool} {sub} offers --dry-run"
+            );
+        }
+        for sub in reading {
+            let help = sandbox.run(&bin, &[sub, "--help"], None);
+            help.expect_code(0);
+            assert!(
+                !offers_dry_run(&help.stdout),
+                "{tool} {sub} changes nothing: no --dry-run in its help\n{help}"
+            );
+        }
+        assert!(offers_dry_run(&sandbox.run(&bin, &["--help"], None).stdout));
+    }
+    let cfg_diff = sandbox.run(&binary("cfg-diff"), &["--help"], None);
+    assert!(!offers_dry_run(&cfg_diff.stdout), "{cfg_diff}");
+
+    // One canary form: start, finish, abort.
+    for tool in ["lambda-promote", "apigw-stage"] {
+        let help = sandbox
+            .run(&binary(tool), &["canary", "--help"], None)
+            .stdout;
+        for flag in ["--weight", "--finish", "--abort"] {
+            assert!(help.contains(flag), "{tool} canary has {flag}\n{help}");
+        }
+    }
+    // The old apigw spellings parse (the run then fails for want of AWS, not of a flag).
+    for old in [
+        &[
+            "canary",
+            "api",
+            "--env",
+            "prod",
+            "--deployment",
+            "d1",
+            "--percent",
+            "10",
+        ][..],
+        &["canary", "api", "--env", "prod", "--promote"][..],
+    ] {
+        let run = sandbox.run(&binary("apigw-stage"), old, None);
+        assert!(!run.stderr.contains("unexpected argument"), "{run}");
+        assert_ne!(run.code, 2, "{run}");
+    }
+}

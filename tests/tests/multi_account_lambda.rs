@@ -389,7 +389,17 @@ async fn promote_copies_the_package_into_the_target_account_and_publishes_it() {
 async fn a_named_version_and_a_record_from_another_account_are_copied_by_their_code() {
     let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
     let l = Layout::new(&proxy, "xlver").await;
-    let s1 = publish(&l.staging, &l.name).await;
+    let s1 = l
+        .staging
+        .publish_version()
+        .function_name(&l.name)
+        .description("git:5e1f00d")
+        .send()
+        .await
+        .unwrap()
+        .version()
+        .unwrap()
+        .to_string();
     create_alias(&l.staging, &l.name, "staging", &s1).await;
     let code = package(&format!("{}-s1", l.name));
     let staging_sha = proxy.serve_package(code);
@@ -436,6 +446,35 @@ async fn a_named_version_and_a_record_from_another_account_are_copied_by_their_c
     assert_eq!(promoted["action"], "promoted", "{run}");
     assert_eq!(promoted["artifact"]["version"], "3", "{run}");
     assert_eq!(promoted["copied_from"]["already_present"], true, "{run}");
+    assert_eq!(alias(&l.prod, &l.name, "prod").await, "3");
+
+    // By description: looked up in staging's account (where the build was published), and
+    // found in prod as the copy already made.
+    l.lambda(&["rollback"], Some(&promoted.to_string()))
+        .expect_code(0);
+    let run = l.lambda(
+        &[
+            "promote",
+            &l.name,
+            "--to",
+            "prod",
+            "--description",
+            "git:5e1f00d",
+        ],
+        None,
+    );
+    run.expect_code(0);
+    let by_description = run.record();
+    assert_eq!(by_description["artifact"]["version"], "3", "{run}");
+    assert_eq!(
+        by_description["copied_from"]["version"],
+        s1.as_str(),
+        "{run}"
+    );
+    assert_eq!(
+        by_description["copied_from"]["account"], STAGING_ACCOUNT,
+        "{run}"
+    );
     assert_eq!(alias(&l.prod, &l.name, "prod").await, "3");
 
     // A canary in prod names prod's own versions: the order compares their code with what

@@ -353,3 +353,258 @@ async fn a_release_is_promoted_checked_and_rolled_back_across_every_tool() {
     );
     assert_eq!(line(&after, "s3"), line(&before, "s3"));
 }
+
+/// A value of action.yml, or nothing.
+fn yaml_str(yaml: &yaml_rust2::Yaml) -> Option<&str> {
+    yaml.as_str()
+}
+
+/// What a run of the composite action gave: each step's outputs, and the last run step.
+struct ActionRun {
+    outputs: std::collections::HashMap<String, String>,
+    /// The `uses:` steps GitHub would have run, with their `with.path` lines resolved.
+    uploads: Vec<Vec<String>>,
+    /// The run steps that ran, in order.
+    steps: Vec<test_harness::Run>,
+    last: test_harness::Run,
+}
+
+/// Run action.yml as GitHub runs a composite action: every `run` step in order with its `env`
+/// and `working-directory`, under `bash --noprofile --norc -eo pipefail`, with GITHUB_ACTION_PATH
+/// (this repository), GITHUB_OUTPUT and GITHUB_STEP_SUMMARY. `${{ inputs.X }}` is what `inputs`
+/// gives or the input's default, `${{ steps.ID.outputs.Y }}` what an earlier step wrote. `if:`
+/// takes the forms action.yml uses (`always()`, `inputs.X == 'v'`, `inputs.X != ''`, joined by
+/// `&&`); any other expression fails the test, so the action cannot grow one untested. `uses:`
+/// steps are GitHub's own (actions/upload-artifact): not run here; their paths are returned for
+/// the test to check. A run step that fails ends the action, as on GitHub.
+fn run_action(sandbox: &Sandbox, inputs: &[(&str, &str)]) -> ActionRun {
+    let text = std::fs::read_to_string(workspace_root().join("action.yml")).unwrap();
+    let doc = &yaml_rust2::YamlLoader::load_from_str(&text).unwrap()[0];
+    let mut values = std::collections::HashMap::new();
+    for (name, spec) in doc["inputs"].as_hash().unwrap() {
+        let name = yaml_str(name).unwrap().to_string();
+        let default = yaml_str(&spec["default"]).unwrap_or_default().to_string();
+        values.insert(name, default);
+    }
+    for (name, value) in inputs {
+        assert!(values.contains_key(*name), "action.yml has no input {name}");
+        values.insert((*name).to_string(), (*value).to_string());
+    }
+    let mut outputs = std::collections::HashMap::new();
+    let expand = |text: &str, outputs: &std::collections::HashMap<String, String>| -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${{") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find("}}").expect("a closed expression") + start;
+            let expr = rest[start + 3..end].trim();
+            let value = if let Some(name) = expr.strip_prefix("inputs.") {
+                values
+                    .get(name)
+                    .unwrap_or_else(|| panic!("no input {name}"))
+                    .clone()
+            } else if let Some(path) = expr.strip_prefix("steps.") {
+                outputs.get(path).cloned().unwrap_or_default()
+            } else {
+                panic!("an expression the test does not know: {expr}")
+            };
+            out.push_str(&value);
+            rest = &rest[end + 2..];
+        }
+        out.push_str(rest);
+        out
+    };
+    let condition = |expr: &str| -> bool {
+        expr.split("&&").all(|term| {
+            let term = term.trim();
+            if term == "always()" {
+                return true;
+            }
+            let (name, op, want) = if let Some((a, b)) = term.split_once("==") {
+                (a, "==", b)
+            } else if let Some((a, b)) = term.split_once("!=") {
+                (a, "!=", b)
+            } else {
+                panic!("an `if:` the test does not know: {term}")
+            };
+            let name = name.trim().strip_prefix("inputs.").expect("an input");
+            let want = want.trim().trim_matches('\'');
+            (values[name] == want) == (op == "==")
+        })
+    };
+    let output_file = sandbox.path().join("github-output");
+    let summary = sandbox.path().join("github-summary.md");
+    let mut uploads = Vec::new();
+    let mut steps = Vec::new();
+    for step in doc["runs"]["steps"].as_vec().unwrap() {
+        if let Some(expr) = yaml_str(&step["if"]) {
+            if !condition(expr) {
+                continue;
+            }
+        }
+        if let Some(uses) = yaml_str(&step["uses"]) {
+            assert!(uses.starts_with("actions/upload-artifact@"), "{uses}");
+            let paths = expand(yaml_str(&step["with"]["path"]).unwrap(), &outputs);
+            uploads.push(
+                paths
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect(),
+            );
+            continue;
+        }
+        let script = expand(yaml_str(&step["run"]).expect("a run step"), &outputs);
+        assert_eq!(yaml_str(&step["shell"]), Some("bash"));
+        std::fs::write(&output_file, "").unwrap();
+        let quote = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
+        let mut prelude = format!(
+            "export GITHUB_ACTION_PATH={} GITHUB_OUTPUT={} GITHUB_STEP_SUMMARY={}\n",
+            quote(&workspace_root().display().to_string()),
+            quote(&output_file.display().to_string()),
+            quote(&summary.display().to_string()),
+        );
+        if let Some(env) = step["env"].as_hash() {
+            for (key, value) in env {
+                let value = expand(yaml_str(value).unwrap_or_default(), &outputs);
+                prelude.push_str(&format!(
+                    "export {}={}\n",
+                    yaml_str(key).unwrap(),
+                    quote(&value)
+                ));
+            }
+        }
+        if let Some(dir) = yaml_str(&step["working-directory"]) {
+            prelude.push_str(&format!("cd {}\n", quote(&expand(dir, &outputs))));
+        }
+        let run = sandbox.run(
+            "bash",
+            &[
+                "--noprofile",
+                "--norc",
+                "-eo",
+                "pipefail",
+                "-c",
+                &format!("{prelude}{script}"),
+            ],
+            None,
+        );
+        if let Some(id) = yaml_str(&step["id"]) {
+            for line in std::fs::read_to_string(&output_file).unwrap().lines() {
+                let (key, value) = line.split_once('=').unwrap();
+                outputs.insert(format!("{id}.outputs.{key}"), value.to_string());
+            }
+        }
+        let failed = run.code != 0;
+        steps.push(run);
+        if failed {
+            break;
+        }
+    }
+    let last = steps.pop().expect("a step ran");
+    ActionRun {
+        outputs,
+        uploads,
+        steps,
+        last,
+    }
+}
+
+/// The composite action promotes from its inputs against the emulator, in the order of a
+/// release workflow: dev into staging; then a plan job (a dry run from staging, changing nothing,
+/// uploading the manifest), then a promote job that promotes exactly that manifest into prod.
+/// The tools are on PATH already, so the install step finds each and builds nothing.
+#[tokio::test]
+async fn the_composite_action_promotes_from_its_inputs() {
+    let app = seed().await;
+    let sandbox = sandbox(&app);
+    let dev = app.runs("dev").await;
+    let line = |text: &str, service: &str| {
+        text.lines()
+            .find(|l| l.starts_with(service))
+            .unwrap()
+            .to_string()
+    };
+
+    let real = run_action(&sandbox, &[("from", "dev"), ("to", "staging")]);
+    real.last.expect_code(0);
+    let install = &real.steps[0];
+    install.expect_code(0);
+    assert_eq!(
+        install.stdout.matches("(already installed)").count(),
+        5,
+        "the four tools and cfg-diff found on PATH, none built\n{install}"
+    );
+    assert_eq!(
+        real.outputs["promote.outputs.changed"], "4",
+        "{}",
+        real.last
+    );
+    let records = &real.outputs["promote.outputs.records"];
+    assert!(records.contains("/promoted-staging-"), "{records}");
+    let promoted = std::fs::read_to_string(records).unwrap();
+    assert_eq!(
+        promoted
+            .lines()
+            .filter(|l| l.contains("\"action\":\"promoted\""))
+            .count(),
+        4,
+        "{promoted}"
+    );
+    let staging = app.runs("staging").await;
+    assert_eq!(
+        line(&staging, "lambda"),
+        line(&dev, "lambda"),
+        "dev's version and code hash"
+    );
+    assert_eq!(line(&staging, "s3"), line(&dev, "s3"), "dev's bytes");
+    // The records and the manifest are what the upload step keeps.
+    let manifest = &real.outputs["promote.outputs.manifest"];
+    assert_eq!(real.uploads, [vec![records.clone(), manifest.clone()]]);
+    let summary = std::fs::read_to_string(sandbox.path().join("github-summary.md")).unwrap();
+    assert!(summary.contains("| promoted | 4 |"), "{summary}");
+
+    // The plan job: a dry run from staging changes nothing and writes the manifest.
+    let prod = app.runs("prod").await;
+    let plan = run_action(
+        &sandbox,
+        &[("from", "staging"), ("to", "prod"), ("dry-run", "true")],
+    );
+    plan.last.expect_code(0);
+    assert_eq!(plan.outputs["promote.outputs.changed"], "0");
+    let planned = &plan.outputs["promote.outputs.records"];
+    assert!(planned.contains("/planned-prod-"), "{planned}");
+    let text = std::fs::read_to_string(planned).unwrap();
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("\"action\":\"planned\""))
+            .count(),
+        4,
+        "{text}"
+    );
+    assert_eq!(app.runs("prod").await, prod, "a dry run changes nothing");
+
+    // The promote job: exactly that manifest into prod.
+    let manifest = &plan.outputs["promote.outputs.manifest"];
+    let job = run_action(
+        &sandbox,
+        &[
+            ("manifest", manifest.as_str()),
+            ("to", "prod"),
+            ("upload", ""),
+        ],
+    );
+    job.last.expect_code(0);
+    assert_eq!(job.outputs["promote.outputs.changed"], "4", "{}", job.last);
+    assert!(job.uploads.is_empty(), "no upload asked");
+    assert_eq!(
+        line(&app.runs("prod").await, "lambda"),
+        line(&dev, "lambda")
+    );
+
+    // Neither `from` nor a manifest: exit 2 before any tool runs.
+    let bad = run_action(&sandbox, &[("to", "prod")]);
+    bad.last.expect_code(2);
+    assert!(bad.last.stderr.contains("`from`"), "{}", bad.last);
+}

@@ -331,6 +331,70 @@ async fn an_interrupted_batch_writes_every_change_and_rolls_back_from_them() {
     }
 }
 
+/// `-v` says where each environment is (account, region, where the credentials come from) and
+/// one line per AWS call that changes something; `-vv` every call, each with its time. Neither
+/// prints a variable's value.
+#[tokio::test]
+async fn verbose_levels_say_the_environment_the_writes_and_then_every_call() {
+    const SECRET: &str = "sekret-v-5a4b3c";
+    let f = unique("verb");
+    create_function(&f, &f, &[("DB_PASSWORD", SECRET)]).await;
+    let v = publish(&f).await;
+    set_alias(&f, "staging", &v).await;
+    let sandbox = Sandbox::new();
+    let lambda = binary("lambda-promote");
+    let promote = ["promote", f.as_str(), "--from", "staging", "--to", "prod"];
+
+    let quiet = sandbox.run(&lambda, &promote, None);
+    quiet.expect_code(0);
+    assert!(!quiet.stderr.contains("aws Lambda."), "{quiet}");
+    // prod's alias gone again, so that the -v run has one write to make.
+    test_harness::lambda::client()
+        .delete_alias()
+        .function_name(&f)
+        .name("prod")
+        .send()
+        .await
+        .unwrap();
+
+    let one = sandbox.run(&lambda, &[&promote[..], &["-v"]].concat(), None);
+    one.expect_code(0);
+    assert!(
+        one.stderr
+            .contains("account 123456789012, region us-east-1, credentials from"),
+        "{one}"
+    );
+    let writes: Vec<&str> = one
+        .stderr
+        .lines()
+        .filter(|l| l.contains("aws Lambda."))
+        .collect();
+    assert_eq!(writes.len(), 1, "one write: the alias made\n{one}");
+    assert!(
+        writes[0].contains("Lambda.CreateAlias") && writes[0].contains(" ms"),
+        "{one}"
+    );
+    assert!(!one.stderr.contains("GetAlias"), "reads only at -vv\n{one}");
+
+    let two = sandbox.run(&lambda, &["status", f.as_str(), "-vv"], None);
+    two.expect_code(0);
+    assert!(two.stderr.contains("aws Lambda.ListAliases"), "{two}");
+    assert!(two.stderr.contains("aws STS.GetCallerIdentity"), "{two}");
+    assert!(
+        two.stderr
+            .lines()
+            .filter(|l| l.contains("aws "))
+            .all(|l| l.contains(" ms")),
+        "{two}"
+    );
+    for run in [&one, &two] {
+        assert!(
+            !run.stderr.contains(SECRET) && !run.stdout.contains(SECRET),
+            "{run}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn no_secret_is_printed_at_the_highest_verbosity() {
     const SECRET: &str = "sekret-9f8e7d6c";
