@@ -93,6 +93,29 @@ async fn an_80_column_table_holds_every_version_id_and_code_hash_whole() {
         );
     }
 
+    // lambda-promote history: each version's hash whole, its date, and the aliases holding it.
+    let history = sandbox.run(&lambda, &["history", &f, "--output", "table"], None);
+    history.expect_code(0);
+    let records = sandbox
+        .run(&lambda, &["history", &f], None)
+        .expect_code(0)
+        .records();
+    assert_eq!(records.len(), 2, "{history}");
+    for record in &records {
+        let hash = record["artifact"]["code_sha256"].as_str().unwrap();
+        assert!(history.stdout.contains(hash), "{hash} whole\n{history}");
+        let created = record["created"].as_str().unwrap();
+        assert!(history.stdout.contains(created), "{created}\n{history}");
+    }
+    assert!(
+        history.stdout.contains("envs: staging") && history.stdout.contains("envs: prod"),
+        "who holds each version\n{history}"
+    );
+    assert!(
+        history.stdout.lines().all(|l| l.chars().count() <= 80),
+        "{history}"
+    );
+
     // A failure is in the table, with its message, not only a line on stderr: a row where the
     // row fits, a block of its own at 80 columns.
     let failed = sandbox.run(
