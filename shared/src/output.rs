@@ -530,7 +530,8 @@ struct Column {
 /// The table view: one row per record, artifacts summarised on one line, every id whole. On a
 /// terminal (`width`) a table wider than it wraps its cells; when even the narrowest wrapping
 /// leaves an id no room (a 71-character digest beside six other columns), each record is shown
-/// as a block of `FIELD value` lines instead. `wide`: every field, nothing wrapped. Comparison
+/// as a block of `FIELD value` lines instead (an id longer than a block's room stays whole on a
+/// wider line). `wide`: every field, nothing wrapped. Comparison
 /// records (cfg-diff's, with a `status`) get a diff's columns. Error records are rows too.
 fn render_table(records: &[Value], colour: bool, width: Option<usize>, wide: bool) -> String {
     let columns = if wide {
