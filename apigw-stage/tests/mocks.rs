@@ -40,7 +40,7 @@ async fn run_in(
     let client = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, rules);
     let clients = Clients::fixed(client, "eu-west-1");
     let captured = Captured::default();
-    let mut out = Output::to_writer(Format::Json, Box::new(captured.clone()));
+    let mut out = Output::to_writer(Format::Ndjson, Box::new(captured.clone()));
     let input = stdin.map(|t| shared::input::Input::from_text("stdin", t).unwrap());
     let opts = Options {
         dry_run: cli.common.dry_run,

@@ -252,8 +252,11 @@ pub async fn run(
     }
     match out.format() {
         Format::Html => out.document(&view::html(&rows, order, project))?,
-        Format::Table => out.document(&view::table(&rows, order, out.colour(), out.width()))?,
-        Format::Json => {
+        // The release view's own table (environments as columns) serves both table forms.
+        Format::Table | Format::Wide => {
+            out.document(&view::table(&rows, order, out.colour(), out.width()))?;
+        }
+        Format::Ndjson | Format::Json => {
             for row in &rows {
                 for cell in &row.cells {
                     if let Err(e) = &cell.read {

@@ -117,7 +117,7 @@ async fn a_secret_that_cannot_be_decrypted_is_its_own_record_and_exit_3() {
     ])
     .unwrap();
     let captured = Captured::default();
-    let mut out = Output::to_writer(Format::Json, Box::new(captured.clone()));
+    let mut out = Output::to_writer(Format::Ndjson, Box::new(captured.clone()));
     let code = cfg_diff::execute(&cli, None, None, &clients, 2, &mut out)
         .await
         .unwrap();

@@ -268,6 +268,27 @@ async fn resolve_digest_shows_every_container_pinned() {
         status["deployments"][0]["rollout_state"].is_string(),
         "{status}"
     );
+    // The table at 80 columns: the task definition's ARN and every digest whole, and the
+    // deployments' rollout state, which the table used to drop.
+    let mut narrow = Sandbox::new();
+    narrow.env("COLUMNS", "80");
+    narrow.write("promote.toml", &app.toml());
+    let table = narrow.run(BIN, &["status", "--env", "prod", "--output", "table"], None);
+    table.expect_code(0);
+    let task_definition = status["artifact"]["task_definition"].as_str().unwrap();
+    let rollout = status["deployments"][0]["rollout_state"].as_str().unwrap();
+    for whole in [task_definition, app.v1.as_str(), rollout] {
+        assert!(table.stdout.contains(whole), "{whole}\n{table}");
+    }
+    // A line is wider than the terminal only to hold an id longer than the room beside the
+    // field names (a long cluster's ARN): whole, rather than cut.
+    for line in table.stdout.lines().filter(|l| l.chars().count() > 80) {
+        let last = line.split_whitespace().last().unwrap();
+        assert!(
+            line.split_whitespace().count() <= 2 && last.chars().count() > 70,
+            "{line:?}\n{table}"
+        );
+    }
 }
 
 #[tokio::test]

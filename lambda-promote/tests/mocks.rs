@@ -30,7 +30,7 @@ async fn run(
         Cli::try_parse_from(std::iter::once("lambda-promote").chain(args.iter().copied())).unwrap();
     let clients = Clients::fixed(Services::lambda_only(client), "eu-west-1");
     let captured = Captured::default();
-    let mut out = Output::to_writer(Format::Json, Box::new(captured.clone()));
+    let mut out = Output::to_writer(Format::Ndjson, Box::new(captured.clone()));
     let input = stdin.map(|text| Input::from_text("stdin", text).unwrap());
     let opts = Options {
         dry_run: cli.common.dry_run,

@@ -38,7 +38,7 @@ async fn run(rules: &[Rule], args: &[&str]) -> (ExitCode, Vec<serde_json::Value>
         "eu-west-1",
     );
     let captured = Captured::default();
-    let mut out = Output::to_writer(Format::Json, Box::new(captured.clone()));
+    let mut out = Output::to_writer(Format::Ndjson, Box::new(captured.clone()));
     let opts = Options {
         dry_run: false,
         concurrency: 2,

@@ -253,7 +253,7 @@ mod tests {
     #[tokio::test]
     async fn keeps_input_order_and_reports_the_worst_code() {
         let buf = Shared::default();
-        let mut out = Output::to_writer(Format::Json, Box::new(buf.clone()));
+        let mut out = Output::to_writer(Format::Ndjson, Box::new(buf.clone()));
         let items = vec![
             Work::Own(30u64),
             Work::PassThrough(crate::input::Passage::Text(
@@ -302,7 +302,7 @@ mod tests {
 
     #[tokio::test]
     async fn items_with_one_key_never_overlap() {
-        let mut out = Output::to_writer(Format::Json, Box::new(Shared::default()));
+        let mut out = Output::to_writer(Format::Ndjson, Box::new(Shared::default()));
         let items: Vec<Work<'_, (u64, &str)>> = vec![
             Work::Own((20, "a")),
             Work::Own((0, "a")),

@@ -27,8 +27,9 @@ pub struct CommonArgs {
     /// Make no change: print `planned` records of what would change.
     #[arg(long, global = true)]
     pub dry_run: bool,
-    /// How records are shown on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Json, value_name = "FORMAT")]
+    /// How records are shown on stdout: ndjson (one JSON object per line), json (one JSON
+    /// array), table (for people: wraps to the terminal, never cuts an id) or wide (every field).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Ndjson, value_name = "FORMAT")]
     pub output: Format,
     /// Colour in tables and on stderr: auto (on a terminal, unless NO_COLOR is set or
     /// TERM=dumb; CLICOLOR_FORCE forces it), always or never.
@@ -167,7 +168,7 @@ static TOOL_NAME: OnceLock<String> = OnceLock::new();
 pub fn main<T: Tool>(crate_name: &str) -> std::process::ExitCode {
     // `TOOL --completions SHELL` and `TOOL --man` print what packagers install, generated from
     // the same command line definition users run.
-    let args: Vec<String> = std::env::args().skip(1).take(3).collect();
+    let args: Vec<String> = std::env::args().skip(1).take(6).collect();
     if let Some(code) = extras::<T>(&args) {
         return code.into();
     }
@@ -214,7 +215,8 @@ Exit codes (the same in every tool):
      refuses): nothing was changed for that pointer
   130  interrupted: the changes in flight finished and were printed
 
-Shell completions: TOOL completions bash|zsh|fish|elvish|powershell. A man page: TOOL --man.";
+Shell completions: TOOL completions bash|zsh|fish|elvish|powershell. Man pages: TOOL --man
+(this tool's), TOOL --man SUBCOMMAND, or every page into a directory: TOOL --man-dir DIR.";
 
 /// The tool's command line with its examples, the exit codes and where completions are, at the
 /// end of its help, and `--dry-run` only where something can change.
@@ -255,8 +257,9 @@ pub fn command<T: Tool>() -> clap::Command {
     command.after_help(help)
 }
 
-/// `completions SHELL` (or `--completions SHELL`) and `--man`, when they are the whole command
-/// line.
+/// `completions SHELL` (or `--completions SHELL`), `--man [SUBCOMMAND...]` (a page on stdout) and
+/// `--man-dir DIR` (the tool's page and every subcommand's, as files), when they are the whole
+/// command line.
 fn extras<T: Tool>(args: &[String]) -> Option<ExitCode> {
     let mut command = command::<T>();
     let name = command.get_name().to_string();
@@ -277,7 +280,25 @@ fn extras<T: Tool>(args: &[String]) -> Option<ExitCode> {
             clap_complete::generate(shell, &mut command, name, &mut text);
             Ok(())
         }
-        [flag] if flag == "--man" => clap_mangen::Man::new(command).render(&mut text),
+        [flag, path @ ..] if flag == "--man" && path.iter().all(|w| !w.starts_with('-')) => {
+            match crate::man::page(command, T::EXAMPLES, path) {
+                Some(page) => page.map(|page| text = page.roff),
+                None => {
+                    eprintln!(
+                        "{name}: --man takes a subcommand of {name} ({name} --help lists them), not {:?}",
+                        path.join(" ")
+                    );
+                    return Some(ExitCode::Usage);
+                }
+            }
+        }
+        [flag] if flag == "--man-dir" => {
+            eprintln!("{name}: --man-dir takes a directory ({name} --man-dir target/man)");
+            return Some(ExitCode::Usage);
+        }
+        [flag, dir] if flag == "--man-dir" => {
+            return Some(write_pages::<T>(command, std::path::Path::new(dir)));
+        }
         _ => return None,
     };
     let written = generated.and_then(|()| std::io::Write::write_all(&mut std::io::stdout(), &text));
@@ -291,26 +312,72 @@ fn extras<T: Tool>(args: &[String]) -> Option<ExitCode> {
     })
 }
 
+/// `--man-dir DIR`: every page of the tool into DIR (made when missing), each file's path on
+/// stdout.
+fn write_pages<T: Tool>(command: clap::Command, dir: &std::path::Path) -> ExitCode {
+    let name = command.get_name().to_string();
+    let written = (|| -> std::io::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)?;
+        let mut paths = Vec::new();
+        for page in crate::man::pages(command, T::EXAMPLES)? {
+            let path = dir.join(&page.file);
+            std::fs::write(&path, &page.roff)?;
+            paths.push(path);
+        }
+        Ok(paths)
+    })();
+    match written {
+        Ok(paths) => {
+            let list: String = paths.iter().map(|p| format!("{}\n", p.display())).collect();
+            match std::io::Write::write_all(&mut std::io::stdout(), list.as_bytes()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    report(&Error::Output(e));
+                    ExitCode::Aws
+                }
+                _ => ExitCode::Success,
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "{name}: cannot write the man pages into {}: {e}",
+                dir.display()
+            );
+            ExitCode::Usage
+        }
+    }
+}
+
 fn run<T: Tool>(tool: T, common: CommonArgs) -> Result<ExitCode> {
     if common.output == Format::Html && !tool.prints_html() {
         return Err(Error::usage(format!(
-            "--output html is the page of `cfg-diff release` only; {} prints json or table",
+            "--output html is the page of `cfg-diff release` only; {} prints ndjson, json, table or wide",
             T::command().get_name()
         )));
     }
-    let project = Project::find(common.config.as_deref())?;
-    if let Some(key) = &common.fingerprint_key {
-        crate::secrets::use_key_for_run(key.clone());
-    }
-    let mutates = tool.mutates() && !common.dry_run;
-    if let Some(path) = common.journal.as_deref().filter(|_| mutates) {
-        crate::journal::open(path)?;
-    }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::usage(format!("cannot start the async runtime: {e}")))?;
     let mut out = Output::stdout(common.output, common.color);
+    let mutates = tool.mutates() && !common.dry_run;
+    let prepared = (|| {
+        let project = Project::find(common.config.as_deref())?;
+        if let Some(key) = &common.fingerprint_key {
+            crate::secrets::use_key_for_run(key.clone());
+        }
+        if let Some(path) = common.journal.as_deref().filter(|_| mutates) {
+            crate::journal::open(path)?;
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::usage(format!("cannot start the async runtime: {e}")))?;
+        Ok((project, runtime))
+    })();
+    let (project, runtime) = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            // `--output json` is one array however the run ends: `[]` for a run that never began.
+            let _ = out.finish();
+            return Err(e);
+        }
+    };
     out.set_mutating(mutates);
     let mut ctx = Context {
         aws: Aws::new(common.aws.clone(), project.clone()),

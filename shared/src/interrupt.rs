@@ -45,6 +45,8 @@ pub(crate) fn listen() {
             count += 1;
             if count > 1 {
                 crate::cli::note("interrupted again: stopping now");
+                // `--output json` leaves one valid array, closed, even now.
+                crate::output::close_array_now();
                 // The entry point's own exit: a second signal means "now", as in every CLI.
                 std::process::exit(i32::from(crate::ExitCode::Interrupted.code()));
             }

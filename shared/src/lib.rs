@@ -26,6 +26,7 @@ pub mod interrupt;
 pub mod journal;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+mod man;
 pub mod memo;
 pub mod output;
 pub mod rate;

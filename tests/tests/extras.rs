@@ -133,6 +133,108 @@ fn install_extras_installs_them_all() {
     }
 }
 
+/// The subcommands a tool's `--help` lists (its "Commands:" section), `help` aside.
+fn subcommands(sandbox: &Sandbox, bin: &str) -> Vec<String> {
+    let help = sandbox.run(bin, &["--help"], None);
+    help.expect_code(0);
+    help.stdout
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        // A name is indented by two; a wrapped description further.
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(String::from)
+        .collect()
+}
+
+/// `scripts/man DIR` writes a page for every tool and for every subcommand its help lists, and
+/// each parses: checked by groff (`groff -man -z -ww`, no warning) where it is installed, and
+/// always by reading the roff: `.TH` with the page's own name, the NAME, SYNOPSIS, DESCRIPTION
+/// and EXIT STATUS sections, and every page it refers to (`TOOL-SUB(1)`) generated too. A
+/// subcommand that the tool's examples use has them on its page.
+#[test]
+fn scripts_man_writes_a_page_for_every_tool_and_subcommand_and_each_parses() {
+    let sandbox = Sandbox::offline();
+    let dir = sandbox.path().join("man");
+    let script = workspace_root().join("scripts/man").display().to_string();
+    let run = sandbox.run(&script, &[dir.to_str().unwrap()], None);
+    run.expect_code(0);
+    let groff = ["/usr/bin/groff", "/usr/local/bin/groff"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let mut pages: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for tool in TOOLS {
+        let bin = binary(tool);
+        assert!(pages.contains(&format!("{tool}.1")), "{tool}: {pages:?}");
+        let help = sandbox.run(&bin, &["--help"], None).stdout.clone();
+        for sub in subcommands(&sandbox, &bin) {
+            let page = format!("{tool}-{sub}.1");
+            assert!(pages.contains(&page), "{page} of {pages:?}\n{run}");
+            let used = help
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{tool} {sub} ")));
+            let text = std::fs::read_to_string(dir.join(&page)).unwrap();
+            if used {
+                assert!(text.contains(".SH EXAMPLES"), "{page} has its examples");
+            }
+        }
+    }
+    for page in &pages {
+        let name = page.strip_suffix(".1").expect("section 1 pages only");
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!(".TH {name} 1"))),
+            "{page}: .TH {name} 1\n{text}"
+        );
+        for section in [
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH DESCRIPTION",
+            ".SH \"EXIT STATUS\"",
+        ] {
+            assert!(
+                text.lines().any(|l| l == section),
+                "{page} lacks {section}\n{text}"
+            );
+        }
+        assert!(text.contains(".B 130") && text.contains("usage or bad input"));
+        // Every page named is generated: `tool\-sub(1)` as roff writes it.
+        let plain = text.replace("\\-", "-");
+        for (at, _) in plain.match_indices("(1)") {
+            let start = plain[..at]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .map_or(0, |i| i + 1);
+            let named = &plain[start..at];
+            if TOOLS.iter().any(|tool| named.starts_with(tool)) {
+                assert!(
+                    pages.contains(&format!("{named}.1")),
+                    "{page} refers to {named}(1), which is not generated: {pages:?}"
+                );
+            }
+        }
+        if let Some(groff) = groff {
+            let path = dir.join(page).display().to_string();
+            let check = sandbox.run(groff, &["-man", "-z", "-ww", &path], None);
+            check.expect_code(0);
+            assert!(check.stderr.is_empty(), "groff warns about {page}\n{check}");
+        }
+    }
+    // One page on stdout: a subcommand's with `--man SUB`; an unknown one is exit 2.
+    let man = sandbox.run(&binary("s3-version"), &["--man", "history"], None);
+    man.expect_code(0);
+    assert!(man.stdout.contains(".TH s3-version-history 1"), "{man}");
+    let unknown = sandbox.run(&binary("s3-version"), &["--man", "nothing"], None);
+    unknown.expect_code(2);
+}
+
 /// `--dry-run` is offered (in help) only where something can change, and the rest of the
 /// vocabulary is the same in every tool: a canary starts with `--weight`, ends with `--finish`
 /// or `--abort`; `status` and `history` are there wherever there is a pointer. The old

@@ -197,7 +197,7 @@ async fn promote_with(
     settings: Settings,
 ) -> (ExitCode, Vec<Value>) {
     let buffer = Buffer::default();
-    let mut out = Output::to_writer(Format::Json, Box::new(buffer.clone()));
+    let mut out = Output::to_writer(Format::Ndjson, Box::new(buffer.clone()));
     let code = promote(map, jobs(items), settings, &mut out).await.unwrap();
     (code, buffer.records())
 }
@@ -293,7 +293,7 @@ async fn one_pointer_twice_runs_in_turn() {
 async fn a_forced_move_says_so_in_its_record() {
     let m = map(&[("a", "1")]);
     let buffer = Buffer::default();
-    let mut out = Output::to_writer(Format::Json, Box::new(buffer.clone()));
+    let mut out = Output::to_writer(Format::Ndjson, Box::new(buffer.clone()));
     let work = jobs(&[("a", "2")])
         .into_iter()
         .map(|w| match w {
@@ -318,7 +318,7 @@ async fn rollback_undoes_each_pointer_once_and_says_when_there_is_nothing() {
     .join("\n");
     let input = Input::from_text("stdin", &changes).unwrap();
     let buffer = Buffer::default();
-    let mut out = Output::to_writer(Format::Json, Box::new(buffer.clone()));
+    let mut out = Output::to_writer(Format::Ndjson, Box::new(buffer.clone()));
     let code = rollback(&m, &input, settings(false, false), &mut out)
         .await
         .unwrap();
@@ -371,7 +371,7 @@ async fn an_error_upstream_stops_the_run_unless_skipped() {
     .join("\n");
     let input = Input::from_text("stdin", &text).unwrap();
     let buffer = Buffer::default();
-    let mut out = Output::to_writer(Format::Json, Box::new(buffer.clone()));
+    let mut out = Output::to_writer(Format::Ndjson, Box::new(buffer.clone()));
     let e = check_upstream(Some(&input), &[Service::Lambda], false, &mut out).unwrap_err();
     assert_eq!(e.exit_code(), ExitCode::Aws);
     assert!(
