@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod apigateway;
+pub mod cloudwatch;
 pub mod config;
 pub mod ecs;
 pub mod emulator;
