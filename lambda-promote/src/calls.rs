@@ -15,6 +15,8 @@ pub struct Services {
     pub ecr: aws_sdk_ecr::Client,
     /// The copy bucket's, for a package streamed through it.
     pub s3: aws_sdk_s3::Client,
+    /// The alarms a canary schedule watches.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
 }
 
 impl Services {
@@ -24,10 +26,11 @@ impl Services {
             lambda: Client::new(config),
             ecr: aws_sdk_ecr::Client::new(config),
             s3: shared::s3_stream::client(config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
         }
     }
 
-    /// `lambda` (a mock, in tests of SDK-level answers), with ECR and S3 clients that have no
+    /// `lambda` (a mock, in tests of SDK-level answers), with ECR, S3 and CloudWatch clients that have no
     /// credentials and no endpoint to reach: such tests copy nothing.
     #[must_use]
     pub fn lambda_only(lambda: Client) -> Self {
@@ -41,10 +44,16 @@ impl Services {
             .region(lambda.config().region().cloned())
             .endpoint_url("http://127.0.0.1:9")
             .build();
+        let cloudwatch = aws_sdk_cloudwatch::Config::builder()
+            .behavior_version(aws_sdk_cloudwatch::config::BehaviorVersion::latest())
+            .region(lambda.config().region().cloned())
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
         Services {
             lambda,
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
             s3: aws_sdk_s3::Client::from_conf(s3),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
         }
     }
 }

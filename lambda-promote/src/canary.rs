@@ -3,15 +3,18 @@
 //! update of the alias, made through the engine (so it is checked against the order, printed,
 //! journaled and dry-run like a promotion), and its record can be rolled back.
 
-use crate::adapter::{Item, Lambda, Source};
+use crate::adapter::{Item, Lambda, Named, Source};
 use crate::args::CanaryArgs;
 use crate::calls::Clients;
 use crate::function::{map_function, FunctionRef};
 use crate::plan::CanaryStep;
 use crate::{alias_template, Options, Pointer};
+use shared::alarms::{Alarm, Gate};
 use shared::config::Project;
 use shared::engine::{self, Job, Order};
 use shared::output::Output;
+use shared::progressive::{self, Move, Shift, Watch};
+use shared::schedule::Schedule;
 use shared::{Error, ExitCode, Result};
 
 pub(crate) async fn run(
@@ -24,16 +27,26 @@ pub(crate) async fn run(
     if let Some(project) = project {
         project.position(&args.env)?;
     }
-    let step = match (&args.version, args.weight, args.finish, args.abort) {
-        (Some(version), Some(percent), false, false) => CanaryStep::Start {
+    let schedule = match (&args.schedule, args.steps.is_empty()) {
+        (Some(name), _) => Some(Schedule::named(name).map_err(Error::usage)?),
+        (None, false) => Some(Schedule::custom(&args.steps, args.interval).map_err(Error::usage)?),
+        (None, true) => None,
+    };
+    let step = match (&args.version, args.weight, &schedule, args.finish, args.abort) {
+        (Some(version), Some(percent), None, false, false) => CanaryStep::Start {
             version: version.clone(),
             percent,
         },
-        (None, None, true, false) => CanaryStep::Finish,
-        (None, None, false, true) => CanaryStep::Abort,
+        // A schedule's first step (the shift below takes it from there).
+        (Some(version), None, Some(schedule), false, false) => CanaryStep::Start {
+            version: version.clone(),
+            percent: schedule.steps[0].percent.min(99.0),
+        },
+        (None, None, None, true, false) => CanaryStep::Finish,
+        (None, None, None, false, true) => CanaryStep::Abort,
         _ => {
             return Err(Error::usage(
-                "give --version N --weight PCT, or --finish, or --abort",
+                "give --version N with --weight PCT, --schedule NAME or --steps PCTS; or --finish, or --abort",
             ))
         }
     };
@@ -70,17 +83,6 @@ pub(crate) async fn run(
         }
         None => function.clone(),
     };
-    let job = Job::new(
-        pointer.target(function.region.as_deref()),
-        Ok(Item {
-            target: pointer,
-            source: Source::Canary {
-                step,
-                chain_function,
-            },
-            function,
-        }),
-    );
     let adapter = Lambda {
         clients,
         expect: args.expect.as_deref(),
@@ -90,5 +92,156 @@ pub(crate) async fn run(
         shared_registry: None,
         copy_bucket: None,
     };
-    engine::promote_one(&adapter, job, opts, out).await
+    let canary = Canary {
+        adapter: &adapter,
+        pointer,
+        function,
+        chain_function,
+    };
+    let (Some(schedule), Some(version)) = (schedule, &args.version) else {
+        return engine::promote_one(&adapter, canary.job(step), opts, out).await;
+    };
+    if opts.dry_run {
+        // What the first step would do; the rest depends on the alarms.
+        shared::cli::note(&format!(
+            "{}: would shift traffic to version {version} by {}",
+            canary.pointer.name(),
+            schedule.name
+        ));
+        return engine::promote_one(&adapter, canary.job(step), opts, out).await;
+    }
+    let gate = gate(project, &args.env, &args.alarms);
+    let at = clients
+        .get(Some(&args.env), canary.function.region.as_deref())
+        .await?;
+    let current = current_weight(&canary, &at, version).await?;
+    let watch = Watch {
+        gate: gate.clone(),
+        poll: args.poll_interval,
+        leave: args.leave,
+    };
+    let subject = canary.pointer.name();
+    let mut shift = LambdaShift {
+        canary,
+        version: version.clone(),
+        opts,
+        out,
+        cloudwatch: at.client.cloudwatch.clone(),
+        gate,
+        weighted: current > 0.0,
+    };
+    Ok(
+        progressive::run(&subject, &schedule, current, &watch, &mut shift)
+            .await?
+            .exit_code(),
+    )
+}
+
+/// The alarms a shift in `env` watches: promote.toml's `[canary] alarms` for it, and --alarm.
+fn gate(project: Option<&Project>, env: &str, alarms: &[String]) -> Gate {
+    let section = project.and_then(|p| p.canary.as_ref());
+    let mut patterns: Vec<String> = section
+        .map(|c| c.alarms.iter().map(|a| a.render(env)).collect())
+        .unwrap_or_default();
+    patterns.extend(alarms.iter().cloned());
+    Gate {
+        patterns,
+        insufficient_data_fails: section.is_some_and(|c| c.insufficient_data_fails),
+    }
+}
+
+/// The share of traffic `version` has on the alias now (in percent): where a schedule run
+/// again goes on from. A canary of another version is not this shift's to move.
+async fn current_weight(
+    canary: &Canary<'_, '_>,
+    at: &crate::calls::Located,
+    version: &str,
+) -> Result<f64> {
+    let pointer = &canary.pointer;
+    let Some(alias) =
+        shared::lambda::get_alias(&at.client.lambda, &pointer.function.id, &pointer.alias).await?
+    else {
+        return Ok(0.0);
+    };
+    if let Some(other) = alias.weights.keys().find(|v| *v != version) {
+        return Err(Error::precondition(format!(
+            "{} sends traffic to version {other} already: finish or abort that canary first; \
+             nothing changed",
+            pointer.name()
+        )));
+    }
+    Ok(alias.weights.get(version).map_or(0.0, |w| w * 100.0))
+}
+
+/// One alias's canary: each step a job for the engine.
+struct Canary<'a, 'b> {
+    adapter: &'a Lambda<'b>,
+    pointer: Pointer,
+    function: FunctionRef,
+    chain_function: FunctionRef,
+}
+
+impl Canary<'_, '_> {
+    fn job(&self, step: CanaryStep) -> Job<Item> {
+        Job::new(
+            self.pointer.target(self.function.region.as_deref()),
+            Ok(Item {
+                target: self.pointer.clone(),
+                source: Source::Canary {
+                    step,
+                    chain_function: self.chain_function.clone(),
+                },
+                function: self.function.clone(),
+            }),
+        )
+    }
+}
+
+/// A schedule on one alias: each move a canary step through the engine (checked against the
+/// order, printed, journaled), the alarms read in the alias's environment.
+struct LambdaShift<'a, 'b, 'o> {
+    canary: Canary<'a, 'b>,
+    version: String,
+    opts: Options,
+    out: &'o mut Output,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+    gate: Gate,
+    /// Whether the version has traffic on the alias (a step made, or a run before this one).
+    weighted: bool,
+}
+
+impl Shift for LambdaShift<'_, '_, '_> {
+    async fn step(&mut self, to: Move) -> Result<ExitCode> {
+        let canary = &self.canary;
+        let job = match to {
+            Move::Weight(percent) => canary.job(CanaryStep::Start {
+                version: self.version.clone(),
+                percent,
+            }),
+            Move::Finish if self.weighted => canary.job(CanaryStep::Finish),
+            // All at once: the alias moves to the version, checked against the order as a
+            // promotion of it is.
+            Move::Finish => Job::new(
+                canary.pointer.target(canary.function.region.as_deref()),
+                Ok(Item {
+                    target: canary.pointer.clone(),
+                    source: Source::Version {
+                        version: Named::Number(self.version.clone()),
+                        chain_function: canary.chain_function.clone(),
+                    },
+                    function: canary.function.clone(),
+                }),
+            ),
+            Move::Abort => canary.job(CanaryStep::Abort),
+        };
+        let code = engine::promote_one(canary.adapter, job, self.opts, self.out).await?;
+        if matches!(to, Move::Weight(_)) && code == ExitCode::Success {
+            self.weighted = true;
+        }
+        Ok(code)
+    }
+
+    async fn alarms(&mut self) -> Result<Vec<Alarm>> {
+        shared::alarms::read(&self.cloudwatch, &self.gate).await
+    }
 }

@@ -31,6 +31,17 @@ pub struct Project {
     pub ssm_path: Option<Template>,
     /// `[secrets] prefix`: each environment's Secrets Manager name prefix, `orders/{env}/`.
     pub secrets_prefix: Option<Template>,
+    /// `[canary]`: the gates of a traffic shift.
+    pub canary: Option<CanarySection>,
+}
+
+/// `[canary]`: the CloudWatch alarms every traffic shift in an environment watches
+/// (`alarms = ["orders-{env}-*"]`, globs allowed), and whether INSUFFICIENT_DATA stops it
+/// (`insufficient_data = "fail"`; by default it does not, as in CodeDeploy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanarySection {
+    pub alarms: Vec<Template>,
+    pub insufficient_data_fails: bool,
 }
 
 /// `[s3]`: the application's objects, `s3://BUCKET/KEY` with `{env}`.
@@ -330,6 +341,30 @@ impl Project {
             .map(|s| template(&s.prefix, "prefix"))
             .transpose()?;
 
+        let canary = match file.canary {
+            None => None,
+            Some(section) => Some(CanarySection {
+                alarms: section
+                    .alarms
+                    .iter()
+                    .map(|a| template(a, "alarms"))
+                    .collect::<Result<_>>()?,
+                insufficient_data_fails: match section.insufficient_data.as_ref() {
+                    None => false,
+                    Some(v) => match v.get_ref().as_str() {
+                        "ok" => false,
+                        "fail" => true,
+                        other => {
+                            return Err(at(
+                                v.span(),
+                                format!("`insufficient_data`: {other:?} is not \"ok\" or \"fail\""),
+                            ))
+                        }
+                    },
+                },
+            }),
+        };
+
         Ok(Project {
             path: path.to_path_buf(),
             order,
@@ -341,6 +376,7 @@ impl Project {
             ecr,
             ssm_path,
             secrets_prefix,
+            canary,
         })
     }
 
@@ -453,6 +489,15 @@ struct RawFile {
     ecr: Option<RawEcr>,
     ssm: Option<RawSsm>,
     secrets: Option<RawSecrets>,
+    canary: Option<RawCanary>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCanary {
+    #[serde(default)]
+    alarms: Vec<Spanned<String>>,
+    insufficient_data: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -528,6 +573,22 @@ mod tests {
 
     fn error(text: &str) -> String {
         parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn canary_gates_are_alarm_templates() {
+        let p = parse(
+            "[envs]\norder = [\"staging\", \"prod\"]\n[canary]\nalarms = [\"orders-{env}-*\"]\ninsufficient_data = \"fail\"\n",
+        )
+        .unwrap();
+        let canary = p.canary.unwrap();
+        assert_eq!(canary.alarms[0].render("prod"), "orders-prod-*");
+        assert!(canary.insufficient_data_fails);
+        let e = error("[canary]\ninsufficient_data = \"maybe\"\n");
+        assert!(
+            e.contains("promote.toml:2") && e.contains("insufficient_data"),
+            "{e}"
+        );
     }
 
     const GOOD: &str = r#"

@@ -31,6 +31,13 @@ pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }
 
+/// Take a signal as handled: a traffic shift answers it by taking the traffic back, a change
+/// that must still be made (the engine would not start it while a signal is pending). A
+/// further signal still ends the process at once.
+pub fn handled() {
+    REQUESTED.store(false, Ordering::SeqCst);
+}
+
 /// Ask the run to stop (what a signal does; tests call it directly).
 pub fn request() {
     REQUESTED.store(true, Ordering::SeqCst);

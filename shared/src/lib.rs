@@ -2,6 +2,8 @@
 //! type and exit codes, AWS access, promote.toml, the batch runner and the entry point. Service
 //! SDKs enter only behind cargo features, so each tool compiles only the services it calls.
 
+#[cfg(feature = "cloudwatch")]
+pub mod alarms;
 #[cfg(feature = "apigateway")]
 pub mod apigateway;
 pub mod arn;
@@ -29,6 +31,8 @@ pub mod lambda;
 mod man;
 pub mod memo;
 pub mod output;
+#[cfg(feature = "cloudwatch")]
+pub mod progressive;
 pub mod rate;
 pub mod record;
 #[cfg(feature = "s3")]

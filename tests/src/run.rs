@@ -72,8 +72,10 @@ impl Sandbox {
         self
     }
 
-    /// Run `binary` with `args` and `stdin` (None: stdin is /dev/null, as under CI).
-    pub fn run(&self, binary: &str, args: &[&str], stdin: Option<&str>) -> Run {
+    /// The command that runs `binary` with `args` in the sandbox: its folder, its AWS files and
+    /// the emulator, nothing of the test's own environment but PATH; stdout and stderr piped.
+    #[must_use]
+    pub fn command(&self, binary: &str, args: &[&str]) -> Command {
         let mut command = Command::new(binary);
         command
             .args(args)
@@ -93,11 +95,7 @@ impl Sandbox {
             // The emulator has no quotas: AWS's default rate limits would only slow the tests.
             // The tests of the limit itself set their own.
             .env("PROMOTE_RATE_LIMIT", "0")
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         if let Some(endpoint) = &self.endpoint {
@@ -105,6 +103,34 @@ impl Sandbox {
         }
         for (key, value) in &self.extra_env {
             command.env(key, value);
+        }
+        command
+    }
+
+    /// Start `binary` in the background (a test that signals it, or changes AWS while it runs).
+    #[must_use]
+    pub fn spawn(&self, binary: &str, args: &[&str]) -> std::process::Child {
+        self.command(binary, args)
+            .spawn()
+            .unwrap_or_else(|e| panic!("run {binary}: {e}"))
+    }
+
+    /// Wait for a child of [`Sandbox::spawn`] to end: what it printed and its exit code.
+    #[must_use]
+    pub fn finish(child: std::process::Child) -> Run {
+        let output = child.wait_with_output().expect("wait for the tool");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// Run `binary` with `args` and `stdin` (None: stdin is /dev/null, as under CI).
+    pub fn run(&self, binary: &str, args: &[&str], stdin: Option<&str>) -> Run {
+        let mut command = self.command(binary, args);
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
         }
         let mut child = command
             .spawn()

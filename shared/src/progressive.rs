@@ -1,0 +1,299 @@
+//! A traffic shift run to its end: each step of a schedule (`crate::schedule`) moves the pointer
+//! through the tool's own step function (which makes it a recorded, compare-and-swap change like
+//! any other), then the alarms (`crate::alarms`) are watched until the next step. Any alarm in
+//! ALARM takes all the traffic back (the tool's abort) and ends the run with exit 3; so does a
+//! signal, unless `--leave`, which keeps the current weight and says how to go on. The state is
+//! the pointer's own (its weights), so running the schedule again continues from where it is.
+
+use crate::alarms::{self, Alarm, Gate};
+use crate::cli::note;
+use crate::error::{Error, ExitCode, Result};
+use crate::schedule::{humane, Schedule};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// What the tool is asked to do to its pointer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Move {
+    /// Send this percentage to the new artifact.
+    Weight(f64),
+    /// All traffic to the new artifact: the pointer holds it, no weights.
+    Finish,
+    /// All traffic back to what the pointer held: no weights.
+    Abort,
+}
+
+/// How the shift is watched.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    pub gate: Gate,
+    /// How often the alarms are read while a step holds.
+    pub poll: Duration,
+    /// On a signal: keep the current weight instead of taking the traffic back.
+    pub leave: bool,
+}
+
+/// How a shift ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    /// The pointer holds the new artifact.
+    Finished,
+    /// An alarm fired: the traffic was taken back.
+    Alarmed(Alarm),
+    /// A signal: the traffic was taken back.
+    Interrupted,
+    /// A signal with `--leave`: the pointer keeps `percent`.
+    Left(f64),
+    /// A step failed (its error already reported and recorded): the pointer is where that
+    /// step left it.
+    Failed(ExitCode),
+}
+
+impl Ended {
+    /// The run's exit code.
+    #[must_use]
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Ended::Finished => ExitCode::Success,
+            Ended::Alarmed(_) => ExitCode::Aws,
+            Ended::Interrupted | Ended::Left(_) => ExitCode::Interrupted,
+            Ended::Failed(code) => *code,
+        }
+    }
+}
+
+/// What a tool supplies for its pointer: how to make a move, and how to read the gate's alarms
+/// in the pointer's environment.
+pub trait Shift {
+    /// Make the move (a recorded change, printed), answering its exit code.
+    fn step(&mut self, to: Move) -> impl Future<Output = Result<ExitCode>>;
+    /// The gate's alarms now.
+    fn alarms(&mut self) -> impl Future<Output = Result<Vec<Alarm>>>;
+}
+
+/// Run `schedule` on a pointer that sends `current` percent to the new artifact now. `subject`
+/// names the pointer in progress lines.
+pub async fn run(
+    subject: &str,
+    schedule: &Schedule,
+    current: f64,
+    watch: &Watch,
+    shift: &mut impl Shift,
+) -> Result<Ended> {
+    let gated = !watch.gate.is_empty();
+    let steps = schedule.from_weight(current);
+    // Before the first step: an alarm already firing moves no traffic (and takes back what a
+    // run before this one sent).
+    if gated {
+        let now = shift.alarms().await?;
+        if let Some(alarm) = alarms::firing(&now, &watch.gate).cloned() {
+            if current > 0.0 {
+                abort(
+                    subject,
+                    shift,
+                    &format!("alarm {} is {}", alarm.name, alarm.state),
+                )
+                .await?;
+            }
+            return Err(alarm_error(subject, &alarm, current > 0.0));
+        }
+        note(&format!("{subject}: alarms {}", alarms::summary(&now)));
+    }
+    if current > 0.0 {
+        note(&format!(
+            "{subject}: {current}% is on the new version already; {} continues from there",
+            schedule.name
+        ));
+    }
+    let total = steps.len();
+    for (i, s) in steps.iter().enumerate() {
+        let last = s.percent >= 100.0;
+        let code = shift
+            .step(if last {
+                Move::Finish
+            } else {
+                Move::Weight(s.percent)
+            })
+            .await?;
+        if code != ExitCode::Success {
+            note(&format!(
+                "{subject}: step {} of {total} ({}%) failed; the pointer is as that step left it \
+                 (run the schedule again to go on, or `canary --abort`)",
+                i + 1,
+                s.percent
+            ));
+            return Ok(Ended::Failed(code));
+        }
+        let at = s.percent;
+        if last {
+            note(&format!("{subject}: 100%: {} finished", schedule.name));
+            return Ok(Ended::Finished);
+        }
+        note(&format!(
+            "{subject}: {}% on the new version (step {} of {total}, {}); next step in {}",
+            s.percent,
+            i + 1,
+            schedule.name,
+            humane(s.wait)
+        ));
+        // Hold the step, watching.
+        let until = Instant::now() + s.wait;
+        loop {
+            if crate::interrupt::requested() {
+                if watch.leave {
+                    note(&format!(
+                        "{subject}: left at {at}% (--leave); run the same command again to go on, \
+                         or `canary --abort` to take the traffic back"
+                    ));
+                    return Ok(Ended::Left(at));
+                }
+                crate::interrupt::handled();
+                abort(subject, shift, "interrupted").await?;
+                return Ok(Ended::Interrupted);
+            }
+            if gated {
+                let now = shift.alarms().await?;
+                if let Some(alarm) = alarms::firing(&now, &watch.gate).cloned() {
+                    abort(
+                        subject,
+                        shift,
+                        &format!("alarm {} is {}", alarm.name, alarm.state),
+                    )
+                    .await?;
+                    crate::cli::report(&alarm_error(subject, &alarm, true));
+                    return Ok(Ended::Alarmed(alarm));
+                }
+                tracing::info!("{subject}: alarms {}", alarms::summary(&now));
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            tokio::time::sleep(left.min(watch.poll)).await;
+        }
+    }
+    Ok(Ended::Finished)
+}
+
+/// Take the traffic back, saying why.
+async fn abort(subject: &str, shift: &mut impl Shift, why: &str) -> Result<()> {
+    note(&format!("{subject}: {why}: taking all traffic back"));
+    match shift.step(Move::Abort).await? {
+        ExitCode::Success => Ok(()),
+        code => Err(Error::Aws {
+            doing: format!("taking the traffic of {subject} back"),
+            message: format!(
+                "the abort failed (exit {}): see its error above",
+                code.code()
+            ),
+        }),
+    }
+}
+
+fn alarm_error(subject: &str, alarm: &Alarm, moved_back: bool) -> Error {
+    Error::Aws {
+        doing: format!("shifting traffic on {subject}"),
+        message: format!(
+            "alarm {} is {} ({}); {}",
+            alarm.name,
+            alarm.state,
+            alarm.reason,
+            if moved_back {
+                "all traffic is back where it came from"
+            } else {
+                "no traffic was moved"
+            }
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alarm(state: &str) -> Alarm {
+        Alarm {
+            name: "errors".into(),
+            state: state.into(),
+            reason: "threshold crossed".into(),
+        }
+    }
+
+    /// A pointer that only remembers its moves, with alarms that turn to ALARM after
+    /// `ok_reads` reads.
+    struct Remembered {
+        moves: Vec<Move>,
+        reads: usize,
+        ok_reads: usize,
+    }
+
+    impl Shift for Remembered {
+        async fn step(&mut self, to: Move) -> Result<ExitCode> {
+            self.moves.push(to);
+            Ok(ExitCode::Success)
+        }
+        async fn alarms(&mut self) -> Result<Vec<Alarm>> {
+            self.reads += 1;
+            Ok(vec![alarm(if self.reads > self.ok_reads {
+                "ALARM"
+            } else {
+                "OK"
+            })])
+        }
+    }
+
+    async fn shift(current: f64, ok_reads: usize) -> (Result<Ended>, Vec<Move>) {
+        let schedule = Schedule::custom(&[10.0, 50.0], Duration::from_millis(30)).unwrap();
+        let watch = Watch {
+            gate: Gate {
+                patterns: vec!["errors".into()],
+                insufficient_data_fails: false,
+            },
+            poll: Duration::from_millis(10),
+            leave: false,
+        };
+        let mut pointer = Remembered {
+            moves: Vec::new(),
+            reads: 0,
+            ok_reads,
+        };
+        let ended = run("f alias prod", &schedule, current, &watch, &mut pointer).await;
+        (ended, pointer.moves)
+    }
+
+    #[tokio::test]
+    async fn a_quiet_shift_takes_every_step_and_finishes() {
+        let (ended, moves) = shift(0.0, usize::MAX).await;
+        assert_eq!(ended.unwrap(), Ended::Finished);
+        assert_eq!(
+            moves,
+            [Move::Weight(10.0), Move::Weight(50.0), Move::Finish]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_alarm_mid_shift_takes_the_traffic_back() {
+        let (ended, moves) = shift(0.0, 2).await;
+        assert!(matches!(ended.unwrap(), Ended::Alarmed(a) if a.state == "ALARM"));
+        assert_eq!(moves.first(), Some(&Move::Weight(10.0)));
+        assert_eq!(moves.last(), Some(&Move::Abort));
+        assert!(!moves.contains(&Move::Finish));
+    }
+
+    #[tokio::test]
+    async fn an_alarm_before_the_first_step_moves_nothing() {
+        let (ended, moves) = shift(0.0, 0).await;
+        assert!(ended
+            .unwrap_err()
+            .to_string()
+            .contains("no traffic was moved"));
+        assert!(moves.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_shift_run_again_continues_from_the_current_weight() {
+        let (ended, moves) = shift(10.0, usize::MAX).await;
+        assert_eq!(ended.unwrap(), Ended::Finished);
+        assert_eq!(moves, [Move::Weight(50.0), Move::Finish]);
+    }
+}

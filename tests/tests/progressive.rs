@@ -1,0 +1,216 @@
+//! Progressive delivery on a Lambda alias against the emulator: a schedule that runs to its
+//! end, an alarm (the emulator's SetAlarmState) that fires mid-schedule and takes all traffic
+//! back, an alarm already firing that moves nothing, a gate that names no alarm, and Ctrl-C in
+//! both modes (take the traffic back; `--leave`, then the same command again goes on from the
+//! weight it left). Intervals are a second or two; the alarms are polled every second.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
+
+use aws_sdk_cloudwatch::types::StateValue;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use test_harness::cloudwatch::{create_alarm, set_state};
+use test_harness::lambda::{alias, create_function, publish, set_alias, update_code};
+use test_harness::{binary, unique, Sandbox};
+
+/// A function with versions 1 and 2: prod on 1, staging (the environment before) on 2, and an
+/// alarm named after it, OK.
+async fn setup() -> (String, String, Sandbox) {
+    let f = unique("shift");
+    create_function(&f, "v1", &[]).await;
+    assert_eq!(publish(&f).await, "1");
+    update_code(&f, "v2").await;
+    assert_eq!(publish(&f).await, "2");
+    set_alias(&f, "prod", "1").await;
+    set_alias(&f, "staging", "2").await;
+    let alarm = format!("{f}-prod-errors");
+    create_alarm(&alarm).await;
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!(
+            "[envs]\norder = [\"staging\", \"prod\"]\n\n[lambda]\nfunctions = [\"{f}\"]\n\n\
+             [canary]\nalarms = [\"{f}-{{env}}-*\"]\n"
+        ),
+    );
+    (f, alarm, sandbox)
+}
+
+/// Wait until the alias sends some traffic to a canary version (the shift has begun).
+async fn until_weighted(f: &str) -> Vec<(String, f64)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((_, weights)) = alias(f, "prod").await {
+            if !weights.is_empty() {
+                return weights;
+            }
+        }
+        assert!(Instant::now() < deadline, "the shift never began");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn actions(run: &test_harness::Run) -> Vec<String> {
+    run.records()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_schedule_runs_to_the_end_watching_the_alarms() {
+    let (f, _alarm, sandbox) = setup().await;
+    let run = sandbox.run(
+        &binary("lambda-promote"),
+        &[
+            "canary",
+            &f,
+            "--env",
+            "prod",
+            "--version",
+            "2",
+            "--steps",
+            "20,60",
+            "--interval",
+            "1s",
+            "--poll-interval",
+            "1s",
+        ],
+        None,
+    );
+    run.expect_code(0);
+    assert_eq!(actions(&run), ["canary", "canary", "promoted"], "{run}");
+    let records = run.records();
+    assert_eq!(records[0]["artifact"]["weights"]["2"], 0.2);
+    assert_eq!(records[1]["artifact"]["weights"]["2"], 0.6);
+    assert_eq!(records[1]["previous"]["weights"]["2"], 0.2);
+    assert_eq!(alias(&f, "prod").await, Some(("2".into(), vec![])));
+    assert!(
+        run.stderr.contains("-prod-errors OK"),
+        "the gate was read\n{run}"
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_mid_schedule_takes_all_traffic_back() {
+    let (f, alarm, sandbox) = setup().await;
+    let child = sandbox.spawn(
+        &binary("lambda-promote"),
+        &[
+            "canary",
+            &f,
+            "--env",
+            "prod",
+            "--version",
+            "2",
+            "--schedule",
+            "Canary10Percent5Minutes",
+            "--poll-interval",
+            "1s",
+        ],
+    );
+    assert_eq!(until_weighted(&f).await, [("2".to_string(), 0.1)]);
+    set_state(&alarm, StateValue::Alarm, "Errors >= 1 for 1 datapoint").await;
+    let run = Sandbox::finish(child);
+    run.expect_code(3);
+    assert_eq!(actions(&run), ["canary", "rolled_back"], "{run}");
+    assert_eq!(
+        alias(&f, "prod").await,
+        Some(("1".into(), vec![])),
+        "back on 1, no weights"
+    );
+    assert!(
+        run.stderr.contains(&alarm) && run.stderr.contains("Errors >= 1"),
+        "{run}"
+    );
+}
+
+#[tokio::test]
+async fn an_alarm_already_firing_moves_no_traffic_and_a_gate_must_match() {
+    let (f, alarm, sandbox) = setup().await;
+    set_state(&alarm, StateValue::Alarm, "already bad").await;
+    let lambda = binary("lambda-promote");
+    let args = [
+        "canary",
+        &f,
+        "--env",
+        "prod",
+        "--version",
+        "2",
+        "--schedule",
+        "AllAtOnce",
+    ];
+    let run = sandbox.run(&lambda, &args, None);
+    run.expect_code(3);
+    assert!(run.stderr.contains("no traffic was moved"), "{run}");
+    assert_eq!(alias(&f, "prod").await, Some(("1".into(), vec![])));
+
+    set_state(&alarm, StateValue::Ok, "fine again").await;
+    let typo = sandbox.run(
+        &lambda,
+        &[&args[..], &["--alarm", "no-such-alarm-*"]].concat(),
+        None,
+    );
+    typo.expect_code(4);
+    assert!(typo.stderr.contains("no-such-alarm-*"), "{typo}");
+    assert_eq!(alias(&f, "prod").await, Some(("1".into(), vec![])));
+
+    // All at once, gated: the alias moves to 2 in one step.
+    let run = sandbox.run(&lambda, &args, None);
+    run.expect_code(0);
+    assert_eq!(actions(&run), ["promoted"], "{run}");
+    assert_eq!(alias(&f, "prod").await, Some(("2".into(), vec![])));
+}
+
+fn interrupt(child: &std::process::Child) {
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn ctrl_c_takes_the_traffic_back_or_with_leave_keeps_it_for_the_next_run() {
+    let (f, _alarm, sandbox) = setup().await;
+    let lambda = binary("lambda-promote");
+    let shift = [
+        "canary",
+        &f,
+        "--env",
+        "prod",
+        "--version",
+        "2",
+        "--steps",
+        "25,50",
+        "--interval",
+        "2s",
+        "--poll-interval",
+        "1s",
+    ];
+    let child = sandbox.spawn(&lambda, &shift);
+    until_weighted(&f).await;
+    interrupt(&child);
+    let run = Sandbox::finish(child);
+    run.expect_code(130);
+    assert_eq!(actions(&run), ["canary", "rolled_back"], "{run}");
+    assert_eq!(alias(&f, "prod").await, Some(("1".into(), vec![])));
+
+    let child = sandbox.spawn(&lambda, &[&shift[..], &["--leave"]].concat());
+    assert_eq!(until_weighted(&f).await, [("2".to_string(), 0.25)]);
+    interrupt(&child);
+    let run = Sandbox::finish(child);
+    run.expect_code(130);
+    assert_eq!(actions(&run), ["canary"], "{run}");
+    assert!(run.stderr.contains("--leave"), "{run}");
+    assert_eq!(
+        alias(&f, "prod").await,
+        Some(("1".into(), vec![("2".into(), 0.25)]))
+    );
+
+    // The same command again goes on from 25%.
+    let run = sandbox.run(&lambda, &shift, None);
+    run.expect_code(0);
+    assert_eq!(actions(&run), ["canary", "promoted"], "{run}");
+    assert_eq!(run.records()[0]["artifact"]["weights"]["2"], 0.5);
+    assert_eq!(alias(&f, "prod").await, Some(("2".into(), vec![])));
+}
