@@ -118,31 +118,8 @@ pub struct CanaryArgs {
     /// Percent of traffic for the canary version (0 < PCT < 100), set once.
     #[arg(long, value_name = "PCT", value_parser = parse_weight, requires = "version")]
     pub weight: Option<f64>,
-    /// Shift the traffic step by step to the end, watching the alarms: CodeDeploy's names
-    /// (Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce, ...). An alarm in
-    /// ALARM takes all traffic back (exit 3).
-    #[arg(long, value_name = "NAME", requires = "version",
-          value_parser = |s: &str| shared::schedule::Schedule::named(s).map(|_| s.to_string()))]
-    pub schedule: Option<String>,
-    /// Custom steps, rising percentages (5,25,50,100), each held for --interval.
-    #[arg(long, value_name = "PCTS", value_delimiter = ',', requires = "version",
-          value_parser = shared::schedule::parse_percent)]
-    pub steps: Vec<f64>,
-    /// How long each of --steps holds: seconds, or with s, m, h.
-    #[arg(long, value_name = "DURATION", default_value = "5m", requires = "steps",
-          value_parser = shared::schedule::parse_duration)]
-    pub interval: std::time::Duration,
-    /// A CloudWatch alarm that stops the shift (repeatable; `*` and `?` allowed), besides
-    /// promote.toml's [canary] alarms for the environment.
-    #[arg(long = "alarm", value_name = "NAME")]
-    pub alarms: Vec<String>,
-    /// On Ctrl-C during a schedule, keep the current weight (default: take all traffic back).
-    #[arg(long)]
-    pub leave: bool,
-    /// How often the alarms are read while a step holds.
-    #[arg(long, value_name = "DURATION", default_value = "10s", hide = true,
-          value_parser = shared::schedule::parse_duration)]
-    pub poll_interval: std::time::Duration,
+    #[command(flatten)]
+    pub shift: shared::progressive::ShiftArgs,
     /// Move the alias to the canary version and clear the weights.
     #[arg(long, conflicts_with_all = ["version", "abort"])]
     pub finish: bool,

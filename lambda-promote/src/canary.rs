@@ -13,8 +13,7 @@ use shared::alarms::{Alarm, Gate};
 use shared::config::Project;
 use shared::engine::{self, Job, Order};
 use shared::output::Output;
-use shared::progressive::{self, Move, Shift, Watch};
-use shared::schedule::Schedule;
+use shared::progressive::{self, Move, Shift};
 use shared::{Error, ExitCode, Result};
 
 pub(crate) async fn run(
@@ -27,11 +26,7 @@ pub(crate) async fn run(
     if let Some(project) = project {
         project.position(&args.env)?;
     }
-    let schedule = match (&args.schedule, args.steps.is_empty()) {
-        (Some(name), _) => Some(Schedule::named(name).map_err(Error::usage)?),
-        (None, false) => Some(Schedule::custom(&args.steps, args.interval).map_err(Error::usage)?),
-        (None, true) => None,
-    };
+    let schedule = args.shift.schedule()?;
     let step = match (&args.version, args.weight, &schedule, args.finish, args.abort) {
         (Some(version), Some(percent), None, false, false) => CanaryStep::Start {
             version: version.clone(),
@@ -110,16 +105,11 @@ pub(crate) async fn run(
         ));
         return engine::promote_one(&adapter, canary.job(step), opts, out).await;
     }
-    let gate = gate(project, &args.env, &args.alarms);
+    let watch = args.shift.watch(project, &args.env);
     let at = clients
         .get(Some(&args.env), canary.function.region.as_deref())
         .await?;
     let current = current_weight(&canary, &at, version).await?;
-    let watch = Watch {
-        gate: gate.clone(),
-        poll: args.poll_interval,
-        leave: args.leave,
-    };
     let subject = canary.pointer.name();
     let mut shift = LambdaShift {
         canary,
@@ -127,7 +117,7 @@ pub(crate) async fn run(
         opts,
         out,
         cloudwatch: at.client.cloudwatch.clone(),
-        gate,
+        gate: watch.gate.clone(),
         weighted: current > 0.0,
     };
     Ok(
@@ -135,19 +125,6 @@ pub(crate) async fn run(
             .await?
             .exit_code(),
     )
-}
-
-/// The alarms a shift in `env` watches: promote.toml's `[canary] alarms` for it, and --alarm.
-fn gate(project: Option<&Project>, env: &str, alarms: &[String]) -> Gate {
-    let section = project.and_then(|p| p.canary.as_ref());
-    let mut patterns: Vec<String> = section
-        .map(|c| c.alarms.iter().map(|a| a.render(env)).collect())
-        .unwrap_or_default();
-    patterns.extend(alarms.iter().cloned());
-    Gate {
-        patterns,
-        insufficient_data_fails: section.is_some_and(|c| c.insufficient_data_fails),
-    }
 }
 
 /// The share of traffic `version` has on the alias now (in percent): where a schedule run

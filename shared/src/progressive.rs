@@ -12,6 +12,68 @@ use crate::schedule::{humane, Schedule};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+/// The command line of a shift, the same in every tool that has a canary: flattened into its
+/// `canary` subcommand beside the tool's own artifact flag (`--version`, `--deployment`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ShiftArgs {
+    /// Shift the traffic step by step to the end, watching the alarms: CodeDeploy's names
+    /// (Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce, ...). An alarm in
+    /// ALARM takes all traffic back (exit 3).
+    #[arg(long, value_name = "NAME",
+          value_parser = |s: &str| Schedule::named(s).map(|_| s.to_string()))]
+    pub schedule: Option<String>,
+    /// Custom steps, rising percentages (5,25,50,100), each held for --interval.
+    #[arg(long, value_name = "PCTS", value_delimiter = ',',
+          value_parser = crate::schedule::parse_percent)]
+    pub steps: Vec<f64>,
+    /// How long each of --steps holds: seconds, or with s, m, h.
+    #[arg(long, value_name = "DURATION", default_value = "5m", requires = "steps",
+          value_parser = crate::schedule::parse_duration)]
+    pub interval: Duration,
+    /// A CloudWatch alarm that stops the shift (repeatable; `*` and `?` allowed), besides
+    /// promote.toml's [canary] alarms for the environment.
+    #[arg(long = "alarm", value_name = "NAME")]
+    pub alarms: Vec<String>,
+    /// On Ctrl-C during a schedule, keep the current weight (default: take all traffic back).
+    #[arg(long)]
+    pub leave: bool,
+    /// How often the alarms are read while a step holds.
+    #[arg(long, value_name = "DURATION", default_value = "10s", hide = true,
+          value_parser = crate::schedule::parse_duration)]
+    pub poll_interval: Duration,
+}
+
+impl ShiftArgs {
+    /// The schedule asked for, if any.
+    pub fn schedule(&self) -> Result<Option<Schedule>> {
+        match (&self.schedule, self.steps.is_empty()) {
+            (Some(name), _) => Schedule::named(name).map(Some).map_err(Error::usage),
+            (None, false) => Schedule::custom(&self.steps, self.interval)
+                .map(Some)
+                .map_err(Error::usage),
+            (None, true) => Ok(None),
+        }
+    }
+
+    /// How a shift in `env` is watched: promote.toml's `[canary] alarms` for it, and --alarm.
+    #[must_use]
+    pub fn watch(&self, project: Option<&crate::config::Project>, env: &str) -> Watch {
+        let section = project.and_then(|p| p.canary.as_ref());
+        let mut patterns: Vec<String> = section
+            .map(|c| c.alarms.iter().map(|a| a.render(env)).collect())
+            .unwrap_or_default();
+        patterns.extend(self.alarms.iter().cloned());
+        Watch {
+            gate: Gate {
+                patterns,
+                insufficient_data_fails: section.is_some_and(|c| c.insufficient_data_fails),
+            },
+            poll: self.poll_interval,
+            leave: self.leave,
+        }
+    }
+}
+
 /// What the tool is asked to do to its pointer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Move {
