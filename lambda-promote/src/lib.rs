@@ -41,7 +41,7 @@ impl Tool for Cli {
   lambda-promote promote --to prod --dry-run         # what would move
   lambda-promote history orders-api --env prod       # versions, descriptions, who holds each
   lambda-promote promote --to staging --description git:4f1c2e9  # by build
-  lambda-promote canary orders-api --env prod --version 8 --schedule Canary10Percent5Minutes  # 10%, then all, unless an alarm fires
+  lambda-promote canary orders-api --env prod --version 8 --schedule Canary10Percent5Minutes
   lambda-promote rollback < promoted.ndjson          # undo what was printed";
     const CHANGES: &'static [&'static str] = &["publish", "promote", "canary", "rollback"];
     fn common(&self) -> &CommonArgs {
