@@ -115,6 +115,15 @@ impl Sandbox {
             .unwrap_or_else(|e| panic!("run {binary}: {e}"))
     }
 
+    /// Send SIGINT to a child of [`Sandbox::spawn`], as Ctrl-C in a terminal would.
+    pub fn interrupt(child: &std::process::Child) {
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -INT {}", child.id());
+    }
+
     /// Wait for a child of [`Sandbox::spawn`] to end: what it printed and its exit code.
     #[must_use]
     pub fn finish(child: std::process::Child) -> Run {

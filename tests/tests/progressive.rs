@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
 
 use aws_sdk_cloudwatch::types::StateValue;
-use std::process::Command;
 use std::time::{Duration, Instant};
 use test_harness::cloudwatch::{create_alarm, set_state};
 use test_harness::lambda::{alias, create_function, publish, set_alias, update_code};
@@ -162,13 +161,6 @@ async fn an_alarm_already_firing_moves_no_traffic_and_a_gate_must_match() {
     assert_eq!(alias(&f, "prod").await, Some(("2".into(), vec![])));
 }
 
-fn interrupt(child: &std::process::Child) {
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-}
-
 #[tokio::test]
 async fn ctrl_c_takes_the_traffic_back_or_with_leave_keeps_it_for_the_next_run() {
     let (f, _alarm, sandbox) = setup().await;
@@ -189,7 +181,7 @@ async fn ctrl_c_takes_the_traffic_back_or_with_leave_keeps_it_for_the_next_run()
     ];
     let child = sandbox.spawn(&lambda, &shift);
     until_weighted(&f).await;
-    interrupt(&child);
+    Sandbox::interrupt(&child);
     let run = Sandbox::finish(child);
     run.expect_code(130);
     assert_eq!(actions(&run), ["canary", "rolled_back"], "{run}");
@@ -197,7 +189,7 @@ async fn ctrl_c_takes_the_traffic_back_or_with_leave_keeps_it_for_the_next_run()
 
     let child = sandbox.spawn(&lambda, &[&shift[..], &["--leave"]].concat());
     assert_eq!(until_weighted(&f).await, [("2".to_string(), 0.25)]);
-    interrupt(&child);
+    Sandbox::interrupt(&child);
     let run = Sandbox::finish(child);
     run.expect_code(130);
     assert_eq!(actions(&run), ["canary"], "{run}");

@@ -6,11 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // reason: tests fail loudly
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use test_harness::ecs::{create_repository, create_service, push_image, Container, REGISTRY};
 use test_harness::lambda::{alias, create_function, publish, set_alias};
-use test_harness::{binary, unique, workspace_root, Emulator, Sandbox};
+use test_harness::{binary, unique, workspace_root, Sandbox};
 
 /// Every command that reads records, per tool.
 fn readers() -> Vec<(String, Vec<&'static str>)> {
@@ -254,39 +253,21 @@ async fn atomic_takes_back_a_run_that_failed() {
 async fn an_interrupted_batch_writes_every_change_and_rolls_back_from_them() {
     let names = functions(40).await;
     let sandbox = Sandbox::new();
-    let mut command = Command::new(binary("lambda-promote"));
-    command
-        .args([
-            "promote",
-            "--from",
-            "staging",
-            "--to",
-            "prod",
-            "--concurrency",
-            "1",
-        ])
-        .args(&names)
-        .current_dir(sandbox.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("AWS_ENDPOINT_URL", &Emulator::shared().endpoint)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap();
+    let mut args = vec![
+        "promote",
+        "--from",
+        "staging",
+        "--to",
+        "prod",
+        "--concurrency",
+        "1",
+    ];
+    args.extend(names.iter().map(String::as_str));
+    let mut child = sandbox.spawn(&binary("lambda-promote"), &args);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    Sandbox::interrupt(&child);
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).unwrap();
     let mut stderr = String::new();

@@ -7,11 +7,10 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
 use test_harness::apigateway::{api_on_three_stages, deploy, set_stage};
 use test_harness::lambda::{alias, code_sha256, create_function, publish, set_alias, update_code};
 use test_harness::s3::{create_bucket, put, versions};
-use test_harness::{binary, schema, unique, Emulator, Run, Sandbox};
+use test_harness::{binary, schema, unique, Run, Sandbox};
 
 /// stdout as one JSON array, each element checked against the record schema.
 #[track_caller]
@@ -306,36 +305,26 @@ async fn an_interrupted_run_still_prints_one_array_of_the_changes_made() {
     }
     let sandbox = Sandbox::new();
     for (to, signals) in [("prod", 1), ("live", 2)] {
-        let mut child = Command::new(binary("lambda-promote"))
-            .args(["promote", "--from", "staging", "--to", to])
-            .args(["--concurrency", "1", "--output", "json"])
-            .args(&names)
-            .current_dir(sandbox.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_ENDPOINT_URL", &Emulator::shared().endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("PROMOTE_RATE_LIMIT", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut args = vec![
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            to,
+            "--concurrency",
+            "1",
+            "--output",
+            "json",
+        ];
+        args.extend(names.iter().map(String::as_str));
+        let mut child = sandbox.spawn(&binary("lambda-promote"), &args);
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         // `[` and the first record come in one write.
         let mut printed = String::new();
         stdout.read_line(&mut printed).unwrap();
         assert_eq!(printed, "[\n");
         for _ in 0..signals {
-            Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status()
-                .unwrap();
+            Sandbox::interrupt(&child);
         }
         stdout.read_to_string(&mut printed).unwrap();
         let mut stderr = String::new();
