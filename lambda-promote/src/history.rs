@@ -6,7 +6,7 @@
 use crate::args::{HistoryArgs, HISTORY_HINT};
 use crate::calls::Clients;
 use crate::function::FunctionRef;
-use crate::{alias_template, Options};
+use crate::{alias_template, env_of_alias};
 use shared::config::Project;
 use shared::engine::Target;
 use shared::lambda::{Alias, Published};
@@ -18,7 +18,6 @@ pub(crate) async fn run(
     args: HistoryArgs,
     project: Option<&Project>,
     clients: &Clients<'_>,
-    _opts: Options,
     out: &mut Output,
 ) -> Result<ExitCode> {
     if let (Some(project), Some(env)) = (project, &args.env) {
@@ -50,13 +49,7 @@ pub(crate) async fn run(
             )));
         }
     }
-    let env_of = |alias: &str| -> Option<String> {
-        if order.is_empty() {
-            Some(alias.to_string())
-        } else {
-            templates.env_of(alias, &order).map(str::to_string)
-        }
-    };
+    let env_of = |alias: &str| env_of_alias(&templates, &order, alias);
     for version in newest_first(versions) {
         let listing = Target {
             // A listing, not a pointer's state: no pointer, so no tool takes it for one.

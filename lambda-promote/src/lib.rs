@@ -105,7 +105,17 @@ pub async fn execute(
             rollback::run(input, clients, opts, out).await
         }
         Command::Status(args) => status::run(args, project, input, clients, opts, out).await,
-        Command::History(args) => history::run(args, project, clients, opts, out).await,
+        Command::History(args) => history::run(args, project, clients, out).await,
+    }
+}
+
+/// The environment an alias belongs to: by promote.toml's alias template and order, or, without
+/// promote.toml, the alias's own name.
+pub(crate) fn env_of_alias(aliases: &Template, order: &[String], alias: &str) -> Option<String> {
+    if order.is_empty() {
+        Some(alias.to_string())
+    } else {
+        aliases.env_of(alias, order).map(str::to_string)
     }
 }
 

@@ -5,7 +5,7 @@ use crate::args::StatusArgs;
 use crate::args::STATUS_HINT;
 use crate::calls::{Clients, Located};
 use crate::function::{FunctionRef, TOML_HINT};
-use crate::{alias_template, existing_code_sha256, Options, Pointer};
+use crate::{alias_template, env_of_alias, existing_code_sha256, Options, Pointer};
 use shared::batch::{self, Work};
 use shared::config::{Project, Template};
 use shared::input::Input;
@@ -169,14 +169,10 @@ async fn status_one(
     Ok(found
         .iter()
         .map(|alias| {
-            // Without promote.toml an environment's alias is its own name.
-            let env = item.env.clone().or_else(|| {
-                if order.is_empty() {
-                    Some(alias.name.clone())
-                } else {
-                    aliases.env_of(&alias.name, order).map(str::to_string)
-                }
-            });
+            let env = item
+                .env
+                .clone()
+                .or_else(|| env_of_alias(aliases, order, &alias.name));
             let pointer = Pointer {
                 function: item.function.clone(),
                 alias: alias.name.clone(),
