@@ -117,7 +117,6 @@ pub(crate) async fn run(
         opts,
         out,
         cloudwatch: at.client.cloudwatch.clone(),
-        gate: watch.gate.clone(),
         weighted: current > 0.0,
     };
     Ok(
@@ -182,7 +181,6 @@ struct LambdaShift<'a, 'b, 'o> {
     opts: Options,
     out: &'o mut Output,
     cloudwatch: aws_sdk_cloudwatch::Client,
-    gate: Gate,
     /// Whether the version has traffic on the alias (a step made, or a run before this one).
     weighted: bool,
 }
@@ -218,7 +216,7 @@ impl Shift for LambdaShift<'_, '_, '_> {
         Ok(code)
     }
 
-    async fn alarms(&mut self) -> Result<Vec<Alarm>> {
-        shared::alarms::read(&self.cloudwatch, &self.gate).await
+    async fn alarms(&mut self, gate: &Gate) -> Result<Vec<Alarm>> {
+        shared::alarms::read(&self.cloudwatch, gate).await
     }
 }

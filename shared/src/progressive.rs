@@ -129,8 +129,8 @@ impl Ended {
 pub trait Shift {
     /// Make the move (a recorded change, printed), answering its exit code.
     fn step(&mut self, to: Move) -> impl Future<Output = Result<ExitCode>>;
-    /// The gate's alarms now.
-    fn alarms(&mut self) -> impl Future<Output = Result<Vec<Alarm>>>;
+    /// The alarms `gate` watches, as they are now.
+    fn alarms(&mut self, gate: &Gate) -> impl Future<Output = Result<Vec<Alarm>>>;
 }
 
 /// Run `schedule` on a pointer that sends `current` percent to the new artifact now. `subject`
@@ -147,7 +147,7 @@ pub async fn run(
     // Before the first step: an alarm already firing moves no traffic (and takes back what a
     // run before this one sent).
     if gated {
-        let now = shift.alarms().await?;
+        let now = shift.alarms(&watch.gate).await?;
         if let Some(alarm) = alarms::firing(&now, &watch.gate).cloned() {
             if current > 0.0 {
                 abort(
@@ -169,6 +169,9 @@ pub async fn run(
     }
     let total = steps.len();
     for (i, s) in steps.iter().enumerate() {
+        if let Some(ended) = reader_gone(subject, current_or(i, &steps, current)) {
+            return Ok(ended);
+        }
         let last = s.percent >= 100.0;
         let code = shift
             .step(if last {
@@ -201,6 +204,9 @@ pub async fn run(
         // Hold the step, watching.
         let until = Instant::now() + s.wait;
         loop {
+            if let Some(ended) = reader_gone(subject, at) {
+                return Ok(ended);
+            }
             if crate::interrupt::requested() {
                 if watch.leave {
                     note(&format!(
@@ -214,7 +220,7 @@ pub async fn run(
                 return Ok(Ended::Interrupted);
             }
             if gated {
-                let now = shift.alarms().await?;
+                let now = shift.alarms(&watch.gate).await?;
                 if let Some(alarm) = alarms::firing(&now, &watch.gate).cloned() {
                     abort(
                         subject,
@@ -235,6 +241,24 @@ pub async fn run(
         }
     }
     Ok(Ended::Finished)
+}
+
+/// What the pointer sends before step `i`: the step before's percentage, or `current`.
+fn current_or(i: usize, steps: &[crate::schedule::Step], current: f64) -> f64 {
+    i.checked_sub(1)
+        .map_or(current, |before| steps[before].percent)
+}
+
+/// A closed stdout (`| head -1`) ends the shift where it is: no new change may start, since its
+/// record could not be delivered (the engine would not make it), and that includes an abort.
+fn reader_gone(subject: &str, at: f64) -> Option<Ended> {
+    (crate::interrupt::stdout_closed() || crate::output::stdout_reader_gone()).then(|| {
+        note(&format!(
+            "{subject}: stdout was closed: the shift stops at {at}% (no new change starts); run \
+             the same command again to go on, or `canary --abort`"
+        ));
+        Ended::Failed(ExitCode::Aws)
+    })
 }
 
 /// Take the traffic back, saying why.
@@ -294,7 +318,7 @@ mod tests {
             self.moves.push(to);
             Ok(ExitCode::Success)
         }
-        async fn alarms(&mut self) -> Result<Vec<Alarm>> {
+        async fn alarms(&mut self, _gate: &Gate) -> Result<Vec<Alarm>> {
             self.reads += 1;
             Ok(vec![alarm(if self.reads > self.ok_reads {
                 "ALARM"

@@ -206,3 +206,43 @@ async fn ctrl_c_takes_the_traffic_back_or_with_leave_keeps_it_for_the_next_run()
     assert_eq!(run.records()[0]["artifact"]["weights"]["2"], 0.5);
     assert_eq!(alias(&f, "prod").await, Some(("2".into(), vec![])));
 }
+
+/// `| head -1`: the reader leaves after the first step's record. No later step is made (its
+/// record could not be delivered), stderr says where the shift stopped, the run exits 3, and the
+/// alias, read back, is at the first step.
+#[tokio::test]
+async fn a_reader_that_leaves_stops_the_shift_where_it_is() {
+    let (f, _alarm, sandbox) = setup().await;
+    let lambda = binary("lambda-promote");
+    let (codes, run) = sandbox.pipe(
+        &[
+            (
+                lambda.as_str(),
+                &[
+                    "canary",
+                    &f,
+                    "--env",
+                    "prod",
+                    "--version",
+                    "2",
+                    "--steps",
+                    "30,60",
+                    "--interval",
+                    "1s",
+                    "--poll-interval",
+                    "1s",
+                ],
+            ),
+            ("head", &["-1"]),
+        ],
+        None,
+    );
+    assert_eq!(codes, [3, 0], "{run}");
+    assert_eq!(actions(&run), ["canary"], "{run}");
+    assert!(run.stderr.contains("the shift stops at 30%"), "{run}");
+    assert!(!run.stderr.contains("finished"), "{run}");
+    assert_eq!(
+        alias(&f, "prod").await,
+        Some(("1".into(), vec![("2".into(), 0.3)]))
+    );
+}
