@@ -414,7 +414,8 @@ impl Lambda<'_> {
         // The order: traffic goes only to what the environment before holds (abort takes
         // traffic back, and is exempt as rollback is).
         let verdict = match (&step, &target.env) {
-            (CanaryStep::Abort, _) | (_, None) => Verdict::ALLOWED,
+            // A revert takes a finished shift back, as rollback would.
+            (CanaryStep::Abort | CanaryStep::Revert { .. }, _) | (_, None) => Verdict::ALLOWED,
             (_, Some(env)) => {
                 let canary = match &step {
                     CanaryStep::Start { version, .. } => version.clone(),

@@ -105,15 +105,18 @@ pub(crate) async fn run(
         ));
         return engine::promote_one(&adapter, canary.job(step), opts, out).await;
     }
-    let watch = args.shift.watch(project, &args.env);
     let at = clients
         .get(Some(&args.env), canary.function.region.as_deref())
         .await?;
-    let current = current_weight(&canary, &at, version).await?;
+    let watch = args
+        .shift
+        .watch(project, &args.env, Some(at.client.lambda.clone()));
+    let (current, from) = current_weight(&canary, &at, version).await?;
     let subject = canary.pointer.name();
     let mut shift = LambdaShift {
         canary,
         version: version.clone(),
+        from,
         opts,
         out,
         cloudwatch: at.client.cloudwatch.clone(),
@@ -127,17 +130,18 @@ pub(crate) async fn run(
 }
 
 /// The share of traffic `version` has on the alias now (in percent): where a schedule run
-/// again goes on from. A canary of another version is not this shift's to move.
+/// again goes on from; and the version the alias holds (where a failed post-traffic hook moves
+/// it back to). A canary of another version is not this shift's to move.
 async fn current_weight(
     canary: &Canary<'_, '_>,
     at: &crate::calls::Located,
     version: &str,
-) -> Result<f64> {
+) -> Result<(f64, Option<String>)> {
     let pointer = &canary.pointer;
     let Some(alias) =
         shared::lambda::get_alias(&at.client.lambda, &pointer.function.id, &pointer.alias).await?
     else {
-        return Ok(0.0);
+        return Ok((0.0, None));
     };
     if let Some(other) = alias.weights.keys().find(|v| *v != version) {
         return Err(Error::precondition(format!(
@@ -146,7 +150,10 @@ async fn current_weight(
             pointer.name()
         )));
     }
-    Ok(alias.weights.get(version).map_or(0.0, |w| w * 100.0))
+    Ok((
+        alias.weights.get(version).map_or(0.0, |w| w * 100.0),
+        Some(alias.version).filter(|v| v != version),
+    ))
 }
 
 /// One alias's canary: each step a job for the engine.
@@ -178,6 +185,8 @@ impl Canary<'_, '_> {
 struct LambdaShift<'a, 'b, 'o> {
     canary: Canary<'a, 'b>,
     version: String,
+    /// The version the alias held when the shift began.
+    from: Option<String>,
     opts: Options,
     out: &'o mut Output,
     cloudwatch: aws_sdk_cloudwatch::Client,
@@ -208,6 +217,19 @@ impl Shift for LambdaShift<'_, '_, '_> {
                 }),
             ),
             Move::Abort => canary.job(CanaryStep::Abort),
+            Move::Revert => match &self.from {
+                Some(from) => canary.job(CanaryStep::Revert {
+                    version: from.clone(),
+                    finished: self.version.clone(),
+                }),
+                None => {
+                    return Err(Error::precondition(format!(
+                        "{}: the alias held no other version before the shift; it stays on {}",
+                        canary.pointer.name(),
+                        self.version
+                    )))
+                }
+            },
         };
         let code = engine::promote_one(canary.adapter, job, self.opts, self.out).await?;
         if matches!(to, Move::Weight(_)) && code == ExitCode::Success {
@@ -218,5 +240,17 @@ impl Shift for LambdaShift<'_, '_, '_> {
 
     async fn alarms(&mut self, gate: &Gate) -> Result<Vec<Alarm>> {
         shared::alarms::read(&self.cloudwatch, gate).await
+    }
+
+    fn candidates(&self) -> Vec<serde_json::Value> {
+        let pointer = &self.canary.pointer;
+        vec![serde_json::json!({
+            "service": "lambda",
+            "function": pointer.function.id,
+            "alias": pointer.alias,
+            "version": self.version,
+            "previous_version": self.from,
+            "region": self.canary.function.region,
+        })]
     }
 }

@@ -272,6 +272,9 @@ pub enum CanaryStep {
     Finish,
     /// Clear the weights, leave the alias's version.
     Abort,
+    /// Move the alias back to `version` from `finished`, the version a finished shift left it
+    /// on (a post-traffic hook failed). Only from there: an alias moved since is not ours.
+    Revert { version: String, finished: String },
 }
 
 /// Decide a canary step on an alias that holds `now`. Returns the new routing and the record's
@@ -282,6 +285,12 @@ pub fn canary(
     now: &Routing,
     expect: Option<&str>,
 ) -> Result<Option<(Routing, Action)>> {
+    // --expect names what the alias held before the shift; the revert of a finished shift
+    // checks what the finish left instead.
+    let expect = match step {
+        CanaryStep::Revert { finished, .. } => Some(finished.as_str()),
+        _ => expect,
+    };
     if let Some(expected) = expect {
         if now.version != expected {
             return Err(Error::precondition(format!(
@@ -327,6 +336,7 @@ pub fn canary(
             }
         }
         CanaryStep::Abort => (Routing::plain(&now.version), Action::RolledBack),
+        CanaryStep::Revert { version, .. } => (Routing::plain(version), Action::RolledBack),
     };
     Ok((next != *now).then_some((next, action)))
 }
@@ -517,6 +527,16 @@ mod tests {
         assert_eq!(back, Routing::plain("6"));
         assert_eq!(action, Action::RolledBack);
         assert_eq!(canary("a", &CanaryStep::Abort, &now, None).unwrap(), None);
+        // A finished shift moved back: only from the version it finished on.
+        let revert = CanaryStep::Revert {
+            version: "1".into(),
+            finished: "2".into(),
+        };
+        let (back, action) = canary("a", &revert, &Routing::plain("2"), Some("1"))
+            .unwrap()
+            .unwrap();
+        assert_eq!((back, action), (Routing::plain("1"), Action::RolledBack));
+        assert!(canary("a", &revert, &Routing::plain("3"), None).is_err());
     }
 
     #[test]

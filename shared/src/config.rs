@@ -42,6 +42,11 @@ pub struct Project {
 pub struct CanarySection {
     pub alarms: Vec<Template>,
     pub insufficient_data_fails: bool,
+    /// `pre_traffic = "orders-{env}-smoke"`: the validation function invoked before any
+    /// traffic moves (besides `--pre-traffic`).
+    pub pre_traffic: Option<Template>,
+    /// `post_traffic`: the one invoked once all traffic is on the new artifact.
+    pub post_traffic: Option<Template>,
 }
 
 /// `[s3]`: the application's objects, `s3://BUCKET/KEY` with `{env}`.
@@ -362,6 +367,16 @@ impl Project {
                         }
                     },
                 },
+                pre_traffic: section
+                    .pre_traffic
+                    .as_ref()
+                    .map(|f| template(f, "pre_traffic"))
+                    .transpose()?,
+                post_traffic: section
+                    .post_traffic
+                    .as_ref()
+                    .map(|f| template(f, "post_traffic"))
+                    .transpose()?,
             }),
         };
 
@@ -498,6 +513,8 @@ struct RawCanary {
     #[serde(default)]
     alarms: Vec<Spanned<String>>,
     insufficient_data: Option<Spanned<String>>,
+    pre_traffic: Option<Spanned<String>>,
+    post_traffic: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

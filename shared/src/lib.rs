@@ -22,6 +22,8 @@ pub mod ecs;
 pub mod engine;
 pub mod error;
 pub mod glob;
+#[cfg(feature = "progressive")]
+pub mod hooks;
 pub mod image;
 pub mod input;
 pub mod interrupt;
@@ -31,7 +33,7 @@ pub mod lambda;
 mod man;
 pub mod memo;
 pub mod output;
-#[cfg(feature = "cloudwatch")]
+#[cfg(feature = "progressive")]
 pub mod progressive;
 pub mod rate;
 pub mod record;

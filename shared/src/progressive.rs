@@ -8,7 +8,9 @@
 use crate::alarms::{self, Alarm, Gate};
 use crate::cli::note;
 use crate::error::{Error, ExitCode, Result};
+use crate::hooks::{self, Failed, Hook, Hooks, Stage};
 use crate::schedule::{humane, Schedule};
+use serde_json::Value;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,22 @@ pub struct ShiftArgs {
     /// On Ctrl-C during a schedule, keep the current weight (default: take all traffic back).
     #[arg(long)]
     pub leave: bool,
+    /// A Lambda function (name or ARN) that validates the candidate before any traffic moves:
+    /// it fails by raising an error or answering {"status": "Failed", "reason": ...}; then no
+    /// traffic moves (exit 3). Repeatable.
+    #[arg(long = "pre-traffic", value_name = "FUNCTION")]
+    pub pre_traffic: Vec<String>,
+    /// A Lambda function that validates once all traffic is on the candidate; a failure takes
+    /// the traffic back (exit 3). Repeatable.
+    #[arg(long = "post-traffic", value_name = "FUNCTION")]
+    pub post_traffic: Vec<String>,
+    /// A command (run with sh -c) whose exit status decides before any traffic moves; it gets
+    /// the candidate as JSON on stdin and in PROMOTE_HOOK_PAYLOAD. Repeatable.
+    #[arg(long = "pre-traffic-cmd", value_name = "CMD")]
+    pub pre_traffic_cmd: Vec<String>,
+    /// A command whose exit status decides once all traffic is on the candidate.
+    #[arg(long = "post-traffic-cmd", value_name = "CMD")]
+    pub post_traffic_cmd: Vec<String>,
     /// How often the alarms are read while a step holds.
     #[arg(long, value_name = "DURATION", default_value = "10s", hide = true,
           value_parser = crate::schedule::parse_duration)]
@@ -55,19 +73,58 @@ impl ShiftArgs {
         }
     }
 
-    /// How a shift in `env` is watched: promote.toml's `[canary] alarms` for it, and --alarm.
+    /// Whether the command line asks for a hook (the tool then needs a Lambda client).
     #[must_use]
-    pub fn watch(&self, project: Option<&crate::config::Project>, env: &str) -> Watch {
+    pub fn has_hooks(&self) -> bool {
+        !(self.pre_traffic.is_empty()
+            && self.post_traffic.is_empty()
+            && self.pre_traffic_cmd.is_empty()
+            && self.post_traffic_cmd.is_empty())
+    }
+
+    /// How a shift in `env` is watched: promote.toml's `[canary] alarms` and hooks for it, then
+    /// --alarm and the hook flags. `lambda` is the environment's client, for hook functions.
+    #[must_use]
+    pub fn watch(
+        &self,
+        project: Option<&crate::config::Project>,
+        env: &str,
+        lambda: Option<aws_sdk_lambda::Client>,
+    ) -> Watch {
         let section = project.and_then(|p| p.canary.as_ref());
         let mut patterns: Vec<String> = section
             .map(|c| c.alarms.iter().map(|a| a.render(env)).collect())
             .unwrap_or_default();
         patterns.extend(self.alarms.iter().cloned());
+        let from_toml = |f: Option<&crate::config::Template>| {
+            f.map(|t| Hook::Function(t.render(env))).into_iter()
+        };
+        let stage =
+            |toml: Option<&crate::config::Template>, functions: &[String], cmds: &[String]| {
+                from_toml(toml)
+                    .chain(functions.iter().cloned().map(Hook::Function))
+                    .chain(cmds.iter().cloned().map(Hook::Command))
+                    .collect()
+            };
         Watch {
             gate: Gate {
                 patterns,
                 insufficient_data_fails: section.is_some_and(|c| c.insufficient_data_fails),
             },
+            hooks: Hooks {
+                pre: stage(
+                    section.and_then(|c| c.pre_traffic.as_ref()),
+                    &self.pre_traffic,
+                    &self.pre_traffic_cmd,
+                ),
+                post: stage(
+                    section.and_then(|c| c.post_traffic.as_ref()),
+                    &self.post_traffic,
+                    &self.post_traffic_cmd,
+                ),
+                lambda,
+            },
+            env: env.to_string(),
             poll: self.poll_interval,
             leave: self.leave,
         }
@@ -83,12 +140,19 @@ pub enum Move {
     Finish,
     /// All traffic back to what the pointer held: no weights.
     Abort,
+    /// After `Finish`: the pointer back on the artifact it held before the shift began (a
+    /// post-traffic hook failed).
+    Revert,
 }
 
 /// How the shift is watched.
 #[derive(Debug, Clone)]
 pub struct Watch {
     pub gate: Gate,
+    /// The validations before traffic moves and once it all has.
+    pub hooks: Hooks,
+    /// The environment the pointers are in (told to the hooks).
+    pub env: String,
     /// How often the alarms are read while a step holds.
     pub poll: Duration,
     /// On a signal: keep the current weight instead of taking the traffic back.
@@ -102,6 +166,8 @@ pub enum Ended {
     Finished,
     /// An alarm fired: the traffic was taken back.
     Alarmed(Alarm),
+    /// The post-traffic hook failed: the pointer was moved back.
+    Rejected(Failed),
     /// A signal: the traffic was taken back.
     Interrupted,
     /// A signal with `--leave`: the pointer keeps `percent`.
@@ -117,7 +183,7 @@ impl Ended {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Ended::Finished => ExitCode::Success,
-            Ended::Alarmed(_) => ExitCode::Aws,
+            Ended::Alarmed(_) | Ended::Rejected(_) => ExitCode::Aws,
             Ended::Interrupted | Ended::Left(_) => ExitCode::Interrupted,
             Ended::Failed(code) => *code,
         }
@@ -131,6 +197,8 @@ pub trait Shift {
     fn step(&mut self, to: Move) -> impl Future<Output = Result<ExitCode>>;
     /// The alarms `gate` watches, as they are now.
     fn alarms(&mut self, gate: &Gate) -> impl Future<Output = Result<Vec<Alarm>>>;
+    /// What the hooks are told about the pointers and the artifact each is about to get.
+    fn candidates(&self) -> Vec<Value>;
 }
 
 /// Run `schedule` on a pointer that sends `current` percent to the new artifact now. `subject`
@@ -144,6 +212,9 @@ pub async fn run(
 ) -> Result<Ended> {
     let gated = !watch.gate.is_empty();
     let steps = schedule.from_weight(current);
+    // Validate, then move: a hook function that does not exist is found now, not once all the
+    // traffic has moved.
+    watch.hooks.check().await?;
     // Before the first step: an alarm already firing moves no traffic (and takes back what a
     // run before this one sent).
     if gated {
@@ -160,6 +231,20 @@ pub async fn run(
             return Err(alarm_error(subject, &alarm, current > 0.0));
         }
         note(&format!("{subject}: alarms {}", alarms::summary(&now)));
+    }
+    if !steps.is_empty() {
+        let payload = hooks::payload(
+            Stage::PreTraffic,
+            &watch.env,
+            &schedule.name,
+            &shift.candidates(),
+        );
+        if let Some(failed) = watch.hooks.run(Stage::PreTraffic, &payload).await? {
+            if current > 0.0 {
+                abort(subject, shift, &failed.to_string()).await?;
+            }
+            return Err(hook_error(subject, &failed, current > 0.0));
+        }
     }
     if current > 0.0 {
         note(&format!(
@@ -192,7 +277,7 @@ pub async fn run(
         let at = s.percent;
         if last {
             note(&format!("{subject}: 100%: {} finished", schedule.name));
-            return Ok(Ended::Finished);
+            return post_traffic(subject, schedule, watch, shift).await;
         }
         note(&format!(
             "{subject}: {}% on the new version (step {} of {total}, {}); next step in {}",
@@ -241,6 +326,66 @@ pub async fn run(
         }
     }
     Ok(Ended::Finished)
+}
+
+/// Once all traffic is on the candidate: the post-traffic hooks, and the pointer moved back if
+/// one fails.
+async fn post_traffic(
+    subject: &str,
+    schedule: &Schedule,
+    watch: &Watch,
+    shift: &mut impl Shift,
+) -> Result<Ended> {
+    if watch.hooks.post.is_empty() {
+        return Ok(Ended::Finished);
+    }
+    let payload = hooks::payload(
+        Stage::PostTraffic,
+        &watch.env,
+        &schedule.name,
+        &shift.candidates(),
+    );
+    let Some(failed) = watch.hooks.run(Stage::PostTraffic, &payload).await? else {
+        return Ok(Ended::Finished);
+    };
+    if let Some(ended) = reader_gone(subject, 100.0) {
+        return Ok(ended);
+    }
+    if crate::interrupt::requested() && watch.leave {
+        note(&format!(
+            "{subject}: left at 100% (--leave) while the post-traffic hook ran ({failed})"
+        ));
+        return Ok(Ended::Left(100.0));
+    }
+    crate::interrupt::handled();
+    note(&format!("{subject}: {failed}: moving the pointer back"));
+    match shift.step(Move::Revert).await? {
+        ExitCode::Success => {
+            crate::cli::report(&hook_error(subject, &failed, true));
+            Ok(Ended::Rejected(failed))
+        }
+        code => Err(Error::Aws {
+            doing: format!("moving {subject} back"),
+            message: format!(
+                "{failed}, and moving it back failed (exit {}): see its error above",
+                code.code()
+            ),
+        }),
+    }
+}
+
+fn hook_error(subject: &str, failed: &Failed, moved_back: bool) -> Error {
+    Error::Aws {
+        doing: format!("shifting traffic on {subject}"),
+        message: format!(
+            "{failed}; {}",
+            if moved_back {
+                "all traffic is back where it came from"
+            } else {
+                "no traffic was moved"
+            }
+        ),
+    }
 }
 
 /// What the pointer sends before step `i`: the step before's percentage, or `current`.
@@ -318,6 +463,9 @@ mod tests {
             self.moves.push(to);
             Ok(ExitCode::Success)
         }
+        fn candidates(&self) -> Vec<Value> {
+            vec![serde_json::json!({"function": "f", "version": "2"})]
+        }
         async fn alarms(&mut self, _gate: &Gate) -> Result<Vec<Alarm>> {
             self.reads += 1;
             Ok(vec![alarm(if self.reads > self.ok_reads {
@@ -329,12 +477,18 @@ mod tests {
     }
 
     async fn shift(current: f64, ok_reads: usize) -> (Result<Ended>, Vec<Move>) {
+        hooked(current, ok_reads, Hooks::default()).await
+    }
+
+    async fn hooked(current: f64, ok_reads: usize, hooks: Hooks) -> (Result<Ended>, Vec<Move>) {
         let schedule = Schedule::custom(&[10.0, 50.0], Duration::from_millis(30)).unwrap();
         let watch = Watch {
             gate: Gate {
                 patterns: vec!["errors".into()],
                 insufficient_data_fails: false,
             },
+            hooks,
+            env: "prod".into(),
             poll: Duration::from_millis(10),
             leave: false,
         };
@@ -381,5 +535,54 @@ mod tests {
         let (ended, moves) = shift(10.0, usize::MAX).await;
         assert_eq!(ended.unwrap(), Ended::Finished);
         assert_eq!(moves, [Move::Weight(50.0), Move::Finish]);
+    }
+
+    fn commands(pre: &str, post: &str) -> Hooks {
+        Hooks {
+            pre: vec![Hook::Command(pre.into())],
+            post: vec![Hook::Command(post.into())],
+            lambda: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_pre_traffic_hook_moves_nothing() {
+        let (ended, moves) = hooked(0.0, usize::MAX, commands("exit 1", "true")).await;
+        let error = ended.unwrap_err().to_string();
+        assert!(
+            error.contains("pre-traffic hook command `exit 1` failed: it exited with 1")
+                && error.contains("no traffic was moved"),
+            "{error}"
+        );
+        assert!(moves.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_pre_traffic_hook_on_a_resumed_shift_takes_the_traffic_back() {
+        let (ended, moves) = hooked(10.0, usize::MAX, commands("exit 1", "true")).await;
+        assert!(ended.is_err());
+        assert_eq!(moves, [Move::Abort]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_post_traffic_hook_moves_the_pointer_back() {
+        let (ended, moves) = hooked(0.0, usize::MAX, commands("true", "exit 4")).await;
+        assert!(matches!(ended.unwrap(), Ended::Rejected(f) if f.reason == "it exited with 4"));
+        assert_eq!(
+            moves,
+            [
+                Move::Weight(10.0),
+                Move::Weight(50.0),
+                Move::Finish,
+                Move::Revert
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn passing_hooks_let_the_shift_finish() {
+        let (ended, moves) = hooked(0.0, usize::MAX, commands("true", "true")).await;
+        assert_eq!(ended.unwrap(), Ended::Finished);
+        assert_eq!(moves.last(), Some(&Move::Finish));
     }
 }

@@ -27,6 +27,7 @@ impl Emulator {
                 _ => start(),
             };
             wait_ready(&endpoint);
+            configure(&endpoint);
             Emulator { endpoint }
         })
     }
@@ -81,6 +82,15 @@ fn start() -> String {
         .spawn()
         .expect("start the emulator");
     format!("http://127.0.0.1:{port}")
+}
+
+/// Lambda invocations without Docker, as `scripts/emulator start` sets them (idempotent, so a
+/// process given PROMOTE_TEST_ENDPOINT sets it again harmlessly): a function answers its payload,
+/// or the next result queued with [`crate::lambda::queue_result`].
+fn configure(endpoint: &str) {
+    ureq::post(&format!("{endpoint}/moto-api/config"))
+        .send(r#"{"lambda": {"use_docker": false}}"#)
+        .expect("configure the emulator's Lambda invocations");
 }
 
 fn wait_ready(endpoint: &str) {

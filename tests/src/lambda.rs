@@ -244,3 +244,21 @@ pub async fn code_sha256(name: &str, version: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// Queue the answer of the next Lambda invocation in the emulator (account 123456789012,
+/// us-east-1), whichever function it is: a hook's verdict. The queue is the emulator's one for
+/// all functions, so a test that queues must be the only one invoking (only the hook test does).
+pub fn queue_result(result: &str) {
+    let body = serde_json::json!({
+        "results": [result],
+        "region": "us-east-1",
+        "account_id": "123456789012",
+    });
+    ureq::post(&format!(
+        "{}/moto-api/static/lambda-simple/response",
+        Emulator::shared().endpoint
+    ))
+    .header("Content-Type", "application/json")
+    .send(body.to_string())
+    .expect("queue a Lambda result in the emulator");
+}

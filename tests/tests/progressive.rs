@@ -9,7 +9,7 @@
 use aws_sdk_cloudwatch::types::StateValue;
 use std::time::{Duration, Instant};
 use test_harness::cloudwatch::{create_alarm, set_state};
-use test_harness::lambda::{alias, create_function, publish, set_alias, update_code};
+use test_harness::lambda::{alias, create_function, publish, queue_result, set_alias, update_code};
 use test_harness::{binary, unique, Sandbox};
 
 /// A function with versions 1 and 2: prod on 1, staging (the environment before) on 2, and an
@@ -245,4 +245,111 @@ async fn a_reader_that_leaves_stops_the_shift_where_it_is() {
         alias(&f, "prod").await,
         Some(("1".into(), vec![("2".into(), 0.3)]))
     );
+}
+
+/// The hooks. The emulator invokes functions without Docker (`scripts/emulator` sets that up):
+/// a function answers its own payload (a pass: it has no `status`), or the result this test
+/// queues first (`{"status": "Failed"}`). Only this test invokes functions, so the queue is its
+/// own.
+#[tokio::test]
+async fn hooks_validate_before_any_traffic_moves_and_once_all_of_it_has() {
+    let (f, _alarm, sandbox) = setup().await;
+    let smoke = format!("{f}-smoke");
+    create_function(&smoke, "smoke", &[]).await;
+    let lambda = binary("lambda-promote");
+    let shift = [
+        "canary",
+        &f,
+        "--env",
+        "prod",
+        "--version",
+        "2",
+        "--steps",
+        "50",
+        "--interval",
+        "1s",
+        "--poll-interval",
+        "1s",
+    ];
+
+    // A failing pre-traffic validation moves no traffic.
+    queue_result(r#"{"status": "Failed", "reason": "checkout returns 500"}"#);
+    let run = sandbox.run(
+        &lambda,
+        &[&shift[..], &["--pre-traffic", &smoke]].concat(),
+        None,
+    );
+    run.expect_code(3);
+    assert!(run.records().is_empty(), "{run}");
+    assert!(
+        run.stderr.contains("checkout returns 500") && run.stderr.contains("no traffic was moved"),
+        "{run}"
+    );
+    assert_eq!(alias(&f, "prod").await, Some(("1".into(), vec![])));
+
+    // A hook function that does not exist is found before anything moves.
+    let run = sandbox.run(
+        &lambda,
+        &[&shift[..], &["--post-traffic", "no-such-hook"]].concat(),
+        None,
+    );
+    run.expect_code(4);
+    assert!(run.stderr.contains("no-such-hook"), "{run}");
+    assert_eq!(alias(&f, "prod").await, Some(("1".into(), vec![])));
+
+    // The pre-traffic function passes (it answers its payload); the post-traffic command is
+    // given the candidate and fails: the alias goes back to 1.
+    let run = sandbox.run(
+        &lambda,
+        &[
+            &shift[..],
+            &[
+                "--pre-traffic",
+                &smoke,
+                "--post-traffic-cmd",
+                "cat > post.json; echo checked; exit 1",
+            ],
+        ]
+        .concat(),
+        None,
+    );
+    run.expect_code(3);
+    assert_eq!(
+        actions(&run),
+        ["canary", "promoted", "rolled_back"],
+        "{run}"
+    );
+    assert_eq!(run.records()[2]["artifact"]["version"], "1");
+    assert_eq!(alias(&f, "prod").await, Some(("1".into(), vec![])));
+    assert!(
+        run.stderr.contains("checked") && run.stderr.contains("it exited with 1"),
+        "the hook's stdout goes to stderr\n{run}"
+    );
+    let payload: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path().join("post.json")).unwrap())
+            .unwrap();
+    assert_eq!(payload["hook"], "post-traffic");
+    assert_eq!(payload["env"], "prod");
+    assert_eq!(payload["candidates"][0]["function"], f.as_str());
+    assert_eq!(payload["candidates"][0]["version"], "2");
+    assert_eq!(payload["candidates"][0]["previous_version"], "1");
+
+    // Both pass: the shift finishes on 2.
+    let run = sandbox.run(
+        &lambda,
+        &[
+            &shift[..],
+            &[
+                "--pre-traffic",
+                &smoke,
+                "--post-traffic-cmd",
+                "test \"$PROMOTE_HOOK\" = post-traffic",
+            ],
+        ]
+        .concat(),
+        None,
+    );
+    run.expect_code(0);
+    assert_eq!(actions(&run), ["canary", "promoted"], "{run}");
+    assert_eq!(alias(&f, "prod").await, Some(("2".into(), vec![])));
 }
