@@ -96,6 +96,54 @@ pub(crate) struct Move {
     copy: Option<Box<copy::Planned>>,
 }
 
+impl Move {
+    /// The version a promotion moves an existing alias to, for a shift of traffic to it
+    /// instead: a traffic shift needs the alias, and the version in the alias's own function.
+    pub(crate) fn shifted_version(&self) -> Result<(String, Located)> {
+        let name = self.pointer.name();
+        match (&self.step, &self.copy) {
+            (_, Some(_)) => Err(Error::precondition(format!(
+                "{name}: {} has no version with this code yet, and a traffic shift moves traffic \
+                 between versions that exist: promote without --canary to copy it, or publish it \
+                 there; nothing changed",
+                place(&self.at)
+            ))),
+            (Step::Update(routing), None) => Ok((routing.version.clone(), self.at.clone())),
+            (Step::Create(_), None) => Err(Error::precondition(format!(
+                "{name} does not exist yet: a traffic shift needs the alias; promote without \
+                 --canary first; nothing changed"
+            ))),
+            (_, None) => Err(Error::precondition(format!(
+                "{name}: not a move to a version; nothing changed"
+            ))),
+        }
+    }
+}
+
+impl Source {
+    /// The function in the environment before that names the version (what a canary step's
+    /// check of the order reads).
+    pub(crate) fn chain_function(&self, target: &FunctionRef) -> FunctionRef {
+        let function = match self {
+            Source::Alias { function, .. } => function.clone(),
+            Source::Version { chain_function, .. } | Source::Canary { chain_function, .. } => {
+                chain_function.clone()
+            }
+            Source::Record { written, .. } => FunctionRef {
+                region: written
+                    .region
+                    .clone()
+                    .or_else(|| written.function.region.clone()),
+                ..written.function.clone()
+            },
+        };
+        FunctionRef {
+            region: function.region.or_else(|| target.region.clone()),
+            ..function
+        }
+    }
+}
+
 /// The Lambda adapter of one run.
 pub(crate) struct Lambda<'a> {
     pub clients: &'a Clients<'a>,

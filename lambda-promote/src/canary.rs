@@ -10,8 +10,9 @@ use crate::function::{map_function, FunctionRef};
 use crate::plan::CanaryStep;
 use crate::{alias_template, Options, Pointer};
 use shared::alarms::{Alarm, Gate};
+use shared::batch::Work;
 use shared::config::Project;
-use shared::engine::{self, Job, Order};
+use shared::engine::{self, Job, Order, Settings};
 use shared::output::Output;
 use shared::progressive::{self, Move, Shift};
 use shared::{Error, ExitCode, Result};
@@ -88,7 +89,6 @@ pub(crate) async fn run(
         copy_bucket: None,
     };
     let canary = Canary {
-        adapter: &adapter,
         pointer,
         function,
         chain_function,
@@ -111,60 +111,161 @@ pub(crate) async fn run(
     let watch = args
         .shift
         .watch(project, &args.env, Some(at.client.lambda.clone()));
-    let (current, from) = current_weight(&canary, &at, version).await?;
-    let subject = canary.pointer.name();
+    let member = Member::of(canary, version, &at).await?;
+    let subject = member.canary.pointer.name();
+    shift(
+        &adapter,
+        vec![member],
+        &subject,
+        &schedule,
+        &watch,
+        opts,
+        out,
+    )
+    .await
+}
+
+/// Run `schedule` on `members` together: every step moves all of them (one engine run, so each
+/// is checked before any is written), the alarms are read once for all, and an alarm, a failed
+/// hook or a signal takes all of them back.
+pub(crate) async fn shift(
+    adapter: &Lambda<'_>,
+    members: Vec<Member>,
+    subject: &str,
+    schedule: &shared::schedule::Schedule,
+    watch: &progressive::Watch,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    let Some(first) = members.first() else {
+        return Ok(ExitCode::Success);
+    };
+    let at = adapter
+        .clients
+        .get(
+            first.canary.pointer.env.as_deref(),
+            first.canary.function.region.as_deref(),
+        )
+        .await?;
+    // Where a run again goes on from: the least any member has (one that has more is set to
+    // the step's weight with the others).
+    let current = members
+        .iter()
+        .map(|m| m.current)
+        .fold(f64::INFINITY, f64::min);
     let mut shift = LambdaShift {
-        canary,
-        version: version.clone(),
-        from,
+        adapter,
+        members,
         opts,
         out,
         cloudwatch: at.client.cloudwatch.clone(),
-        weighted: current > 0.0,
     };
     Ok(
-        progressive::run(&subject, &schedule, current, &watch, &mut shift)
+        progressive::run(subject, schedule, current, watch, &mut shift)
             .await?
             .exit_code(),
     )
 }
 
-/// The share of traffic `version` has on the alias now (in percent): where a schedule run
-/// again goes on from; and the version the alias holds (where a failed post-traffic hook moves
-/// it back to). A canary of another version is not this shift's to move.
-async fn current_weight(
-    canary: &Canary<'_, '_>,
-    at: &crate::calls::Located,
-    version: &str,
-) -> Result<(f64, Option<String>)> {
-    let pointer = &canary.pointer;
-    let Some(alias) =
-        shared::lambda::get_alias(&at.client.lambda, &pointer.function.id, &pointer.alias).await?
-    else {
-        return Ok((0.0, None));
-    };
-    if let Some(other) = alias.weights.keys().find(|v| *v != version) {
-        return Err(Error::precondition(format!(
-            "{} sends traffic to version {other} already: finish or abort that canary first; \
-             nothing changed",
-            pointer.name()
-        )));
+/// One alias of a shift: its steps, the version it shifts to, and where it stands.
+pub(crate) struct Member {
+    canary: Canary,
+    version: String,
+    /// The version the alias held when the shift began (where a failed post-traffic hook moves
+    /// it back to).
+    from: Option<String>,
+    /// The share of traffic (percent) the version has now: where a run again goes on from.
+    current: f64,
+    /// Whether the version has traffic on the alias (a step made, or a run before this one).
+    weighted: bool,
+}
+
+impl Member {
+    /// Read where `canary`'s alias stands. A canary of another version is not this shift's to
+    /// move.
+    pub(crate) async fn of(
+        canary: Canary,
+        version: &str,
+        at: &crate::calls::Located,
+    ) -> Result<Self> {
+        let pointer = &canary.pointer;
+        let alias =
+            shared::lambda::get_alias(&at.client.lambda, &pointer.function.id, &pointer.alias)
+                .await?;
+        let (current, from) = match alias {
+            None => (0.0, None),
+            Some(alias) => {
+                if let Some(other) = alias.weights.keys().find(|v| *v != version) {
+                    return Err(Error::precondition(format!(
+                        "{} sends traffic to version {other} already: finish or abort that \
+                         canary first; nothing changed",
+                        pointer.name()
+                    )));
+                }
+                (
+                    alias.weights.get(version).map_or(0.0, |w| w * 100.0),
+                    Some(alias.version).filter(|v| v != version),
+                )
+            }
+        };
+        Ok(Member {
+            canary,
+            version: version.to_string(),
+            from,
+            current,
+            weighted: current > 0.0,
+        })
     }
-    Ok((
-        alias.weights.get(version).map_or(0.0, |w| w * 100.0),
-        Some(alias.version).filter(|v| v != version),
-    ))
+
+    /// This member's part of a move (`None`: it has nothing to do for it).
+    fn job(&self, to: Move) -> Option<Job<Item>> {
+        let canary = &self.canary;
+        match to {
+            Move::Weight(percent) => Some(canary.job(CanaryStep::Start {
+                version: self.version.clone(),
+                percent,
+            })),
+            Move::Finish if self.weighted => Some(canary.job(CanaryStep::Finish)),
+            // All at once: the alias moves to the version, checked against the order as a
+            // promotion of it is.
+            Move::Finish => Some(Job::new(
+                canary.pointer.target(canary.function.region.as_deref()),
+                Ok(Item {
+                    target: canary.pointer.clone(),
+                    source: Source::Version {
+                        version: Named::Number(self.version.clone()),
+                        chain_function: canary.chain_function.clone(),
+                    },
+                    function: canary.function.clone(),
+                }),
+            )),
+            Move::Abort => self.weighted.then(|| canary.job(CanaryStep::Abort)),
+            Move::Revert => match &self.from {
+                Some(from) => Some(canary.job(CanaryStep::Revert {
+                    version: from.clone(),
+                    finished: self.version.clone(),
+                })),
+                None => {
+                    shared::cli::note(&format!(
+                        "{}: the alias held no other version before the shift; it stays on {}",
+                        canary.pointer.name(),
+                        self.version
+                    ));
+                    None
+                }
+            },
+        }
+    }
 }
 
 /// One alias's canary: each step a job for the engine.
-struct Canary<'a, 'b> {
-    adapter: &'a Lambda<'b>,
-    pointer: Pointer,
-    function: FunctionRef,
-    chain_function: FunctionRef,
+pub(crate) struct Canary {
+    pub pointer: Pointer,
+    pub function: FunctionRef,
+    pub chain_function: FunctionRef,
 }
 
-impl Canary<'_, '_> {
+impl Canary {
     fn job(&self, step: CanaryStep) -> Job<Item> {
         Job::new(
             self.pointer.target(self.function.region.as_deref()),
@@ -180,60 +281,38 @@ impl Canary<'_, '_> {
     }
 }
 
-/// A schedule on one alias: each move a canary step through the engine (checked against the
-/// order, printed, journaled), the alarms read in the alias's environment.
+/// A schedule on a set of aliases: each move one engine run over all of them (checked against
+/// the order, printed, journaled), the alarms read in their environment.
 struct LambdaShift<'a, 'b, 'o> {
-    canary: Canary<'a, 'b>,
-    version: String,
-    /// The version the alias held when the shift began.
-    from: Option<String>,
+    adapter: &'a Lambda<'b>,
+    members: Vec<Member>,
     opts: Options,
     out: &'o mut Output,
     cloudwatch: aws_sdk_cloudwatch::Client,
-    /// Whether the version has traffic on the alias (a step made, or a run before this one).
-    weighted: bool,
 }
 
 impl Shift for LambdaShift<'_, '_, '_> {
     async fn step(&mut self, to: Move) -> Result<ExitCode> {
-        let canary = &self.canary;
-        let job = match to {
-            Move::Weight(percent) => canary.job(CanaryStep::Start {
-                version: self.version.clone(),
-                percent,
-            }),
-            Move::Finish if self.weighted => canary.job(CanaryStep::Finish),
-            // All at once: the alias moves to the version, checked against the order as a
-            // promotion of it is.
-            Move::Finish => Job::new(
-                canary.pointer.target(canary.function.region.as_deref()),
-                Ok(Item {
-                    target: canary.pointer.clone(),
-                    source: Source::Version {
-                        version: Named::Number(self.version.clone()),
-                        chain_function: canary.chain_function.clone(),
-                    },
-                    function: canary.function.clone(),
-                }),
-            ),
-            Move::Abort => canary.job(CanaryStep::Abort),
-            Move::Revert => match &self.from {
-                Some(from) => canary.job(CanaryStep::Revert {
-                    version: from.clone(),
-                    finished: self.version.clone(),
-                }),
-                None => {
-                    return Err(Error::precondition(format!(
-                        "{}: the alias held no other version before the shift; it stays on {}",
-                        canary.pointer.name(),
-                        self.version
-                    )))
-                }
-            },
+        let work: Vec<Work<'_, Job<Item>>> = self
+            .members
+            .iter()
+            .filter_map(|m| m.job(to))
+            .map(Work::Own)
+            .collect();
+        if work.is_empty() {
+            return Ok(ExitCode::Success);
+        }
+        // Together: a member that fails its check stops the step for all (none is written),
+        // and a failed write takes back the step's others.
+        let settings = Settings {
+            atomic: self.members.len() > 1,
+            ..Settings::of(self.opts, false, false)
         };
-        let code = engine::promote_one(canary.adapter, job, self.opts, self.out).await?;
+        let code = engine::promote(self.adapter, work, settings, self.out).await?;
         if matches!(to, Move::Weight(_)) && code == ExitCode::Success {
-            self.weighted = true;
+            for member in &mut self.members {
+                member.weighted = true;
+            }
         }
         Ok(code)
     }
@@ -243,14 +322,91 @@ impl Shift for LambdaShift<'_, '_, '_> {
     }
 
     fn candidates(&self) -> Vec<serde_json::Value> {
-        let pointer = &self.canary.pointer;
-        vec![serde_json::json!({
-            "service": "lambda",
-            "function": pointer.function.id,
-            "alias": pointer.alias,
-            "version": self.version,
-            "previous_version": self.from,
-            "region": self.canary.function.region,
-        })]
+        self.members
+            .iter()
+            .map(|m| {
+                let pointer = &m.canary.pointer;
+                serde_json::json!({
+                    "service": "lambda",
+                    "function": pointer.function.id,
+                    "alias": pointer.alias,
+                    "version": m.version,
+                    "previous_version": m.from,
+                    "region": m.canary.function.region,
+                })
+            })
+            .collect()
     }
+}
+
+/// `promote --canary SCHEDULE`: the release's aliases shift together. Every item is read and
+/// decided as a promotion (`prepare`: the version each alias would move to, checked against
+/// the order), then the traffic shifts to those versions step by step, through `steps`' canary
+/// moves. Anything that would make the promotion fail stops it before any traffic moves.
+#[allow(clippy::too_many_arguments)] // reason: the run's facts, each one a plain value
+pub(crate) async fn release(
+    prepare: &Lambda<'_>,
+    steps: &Lambda<'_>,
+    work: Vec<Work<'_, Job<Item>>>,
+    schedule: &shared::schedule::Schedule,
+    watch: &progressive::Watch,
+    subject: &str,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    use shared::engine::{Adapter, Prepared};
+    let mut members = Vec::new();
+    let mut settled = Vec::new();
+    for entry in work {
+        let job = match entry {
+            Work::PassThrough(passage) => {
+                out.pass(&passage)?;
+                continue;
+            }
+            Work::Own(job) => job,
+        };
+        let item = job.item?;
+        let canary = Canary {
+            pointer: item.target.clone(),
+            function: item.function.clone(),
+            chain_function: item.source.chain_function(&item.function),
+        };
+        match prepare.prepare(&job.target, item).await? {
+            // Holds the version already: it has nothing to shift.
+            Prepared::Settled(records) => settled.extend(records),
+            Prepared::Move { apply, .. } => {
+                let (version, at) = apply.shifted_version()?;
+                members.push(Member::of(canary, &version, &at).await?);
+            }
+        }
+    }
+    for record in &settled {
+        out.record(record)?;
+    }
+    if members.is_empty() {
+        shared::cli::note("every alias holds its version already: no traffic to shift");
+        return Ok(ExitCode::Success);
+    }
+    if opts.dry_run {
+        shared::cli::note(&format!(
+            "{subject}: would shift traffic on {} alias{} by {}",
+            members.len(),
+            if members.len() == 1 { "" } else { "es" },
+            schedule.name
+        ));
+        let first = schedule.from_weight(0.0).first().map_or(Move::Finish, |s| {
+            if s.percent >= 100.0 {
+                Move::Finish
+            } else {
+                Move::Weight(s.percent)
+            }
+        });
+        let work = members
+            .iter()
+            .filter_map(|m| m.job(first))
+            .map(Work::Own)
+            .collect();
+        return engine::promote(steps, work, Settings::of(opts, false, false), out).await;
+    }
+    shift(steps, members, subject, schedule, watch, opts, out).await
 }

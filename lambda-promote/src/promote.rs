@@ -183,6 +183,33 @@ pub(crate) async fn run(
         }
     }
 
+    if let Some(schedule) = args.shift.schedule()? {
+        // The canary steps' own check of the order: what the environment before holds now,
+        // unless the work is records (checked as records, above) or --force.
+        let steps = Lambda {
+            clients,
+            expect: args.expect.as_deref(),
+            chain: match (&source, &env_before, args.force) {
+                (engine::Source::Records | engine::Source::Nothing, _, _)
+                | (_, None, _)
+                | (_, _, true) => None,
+                (_, Some(env), false) => Some((env.clone(), aliases.clone(), order)),
+            },
+            version_env: None,
+            dry_run: opts.dry_run,
+            shared_registry: None,
+            copy_bucket: None,
+        };
+        let at = clients.get(Some(&args.to), None).await?;
+        let watch = args
+            .shift
+            .watch(project, &args.to, Some(at.client.lambda.clone()));
+        let subject = format!("{} in {}", target_alias, args.to);
+        return crate::canary::release(
+            &adapter, &steps, work, &schedule, &watch, &subject, opts, out,
+        )
+        .await;
+    }
     engine::promote(
         &adapter,
         work,

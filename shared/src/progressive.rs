@@ -21,7 +21,7 @@ pub struct ShiftArgs {
     /// Shift the traffic step by step to the end, watching the alarms: CodeDeploy's names
     /// (Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce, ...). An alarm in
     /// ALARM takes all traffic back (exit 3).
-    #[arg(long, value_name = "NAME",
+    #[arg(long, value_name = "NAME", visible_alias = "canary",
           value_parser = |s: &str| Schedule::named(s).map(|_| s.to_string()))]
     pub schedule: Option<String>,
     /// Custom steps, rising percentages (5,25,50,100), each held for --interval.

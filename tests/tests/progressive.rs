@@ -353,3 +353,97 @@ async fn hooks_validate_before_any_traffic_moves_and_once_all_of_it_has() {
     assert_eq!(actions(&run), ["canary", "promoted"], "{run}");
     assert_eq!(alias(&f, "prod").await, Some(("2".into(), vec![])));
 }
+
+/// Ten functions, one release: `promote --to prod --canary` shifts every alias together (each
+/// step one canary record per alias), one alarm fires mid-shift, and all ten go back. Then the
+/// release manifest from staging (`status --env staging`) shifts them all to the end.
+#[tokio::test]
+async fn a_release_shifts_together_and_one_alarm_takes_every_alias_back() {
+    let base = unique("release");
+    let functions: Vec<String> = (0..10).map(|i| format!("{base}-{i}")).collect();
+    for f in &functions {
+        create_function(f, "v1", &[]).await;
+        assert_eq!(publish(f).await, "1");
+        update_code(f, "v2").await;
+        assert_eq!(publish(f).await, "2");
+        set_alias(f, "prod", "1").await;
+        set_alias(f, "staging", "2").await;
+    }
+    let alarm = format!("{base}-prod-latency");
+    create_alarm(&alarm).await;
+    let sandbox = Sandbox::new();
+    let list = functions
+        .iter()
+        .map(|f| format!("\"{f}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    sandbox.write(
+        "promote.toml",
+        &format!(
+            "[envs]\norder = [\"staging\", \"prod\"]\n\n[lambda]\nfunctions = [{list}]\n\n\
+             [canary]\nalarms = [\"{base}-{{env}}-*\"]\n"
+        ),
+    );
+    let lambda = binary("lambda-promote");
+    let shift = [
+        "promote",
+        "--to",
+        "prod",
+        "--canary",
+        "Canary10Percent5Minutes",
+        "--poll-interval",
+        "1s",
+    ];
+
+    let child = sandbox.spawn(&lambda, &shift);
+    until_weighted(functions.last().unwrap()).await;
+    for f in &functions {
+        assert_eq!(
+            alias(f, "prod").await,
+            Some(("1".into(), vec![("2".into(), 0.1)])),
+            "every alias takes the first step before the alarms are watched"
+        );
+    }
+    set_state(&alarm, StateValue::Alarm, "p99 latency 2.3 s").await;
+    let run = Sandbox::finish(child);
+    run.expect_code(3);
+    let acts = actions(&run);
+    assert_eq!(acts.iter().filter(|a| *a == "canary").count(), 10, "{run}");
+    assert_eq!(
+        acts.iter().filter(|a| *a == "rolled_back").count(),
+        10,
+        "{run}"
+    );
+    for f in &functions {
+        assert_eq!(alias(f, "prod").await, Some(("1".into(), vec![])), "{f}");
+    }
+    assert!(run.stderr.contains("p99 latency 2.3 s"), "{run}");
+
+    // The manifest from staging, shifted to the end once the alarm is quiet.
+    set_state(&alarm, StateValue::Ok, "recovered").await;
+    let manifest = sandbox.run(&lambda, &["status", "--env", "staging"], None);
+    manifest.expect_code(0);
+    let run = sandbox.run(
+        &lambda,
+        &[
+            "promote",
+            "--to",
+            "prod",
+            "--steps",
+            "50",
+            "--interval",
+            "1s",
+            "--poll-interval",
+            "1s",
+        ],
+        Some(&manifest.stdout),
+    );
+    run.expect_code(0);
+    let acts = actions(&run);
+    assert_eq!(acts.len(), 20, "{run}");
+    assert!(acts[..10].iter().all(|a| a == "canary"), "{run}");
+    assert!(acts[10..].iter().all(|a| a == "promoted"), "{run}");
+    for f in &functions {
+        assert_eq!(alias(f, "prod").await, Some(("2".into(), vec![])), "{f}");
+    }
+}
