@@ -41,7 +41,7 @@ pub(crate) enum Source {
 
 /// The environment before the stage's, and its stage: what the order checks a named deployment
 /// against.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Before {
     pub env: String,
     pub stage: String,
@@ -123,7 +123,9 @@ impl Apigateway<'_> {
         before: Option<Before>,
     ) -> Result<Prepared<Move>> {
         let now = artifact_of(&existing_stage(&at, &stage).await?);
-        if let CanaryStep::Start { deployment_id, .. } = &step {
+        if let CanaryStep::Start { deployment_id, .. } | CanaryStep::AllAtOnce { deployment_id } =
+            &step
+        {
             if !shared::apigateway::deployment_exists(&at.client, &stage.api, deployment_id).await?
             {
                 return Err(Error::precondition(format!(
@@ -143,10 +145,12 @@ impl Apigateway<'_> {
         // The order: traffic goes only to what the environment before runs (abort takes the
         // traffic back, and is exempt as rollback is).
         let verdict = match (&step, &before) {
-            (CanaryStep::Abort, _) | (_, None) => Verdict::ALLOWED,
-            (CanaryStep::Start { deployment_id, .. }, Some(before)) => {
-                self.check_held(&stage, deployment_id, before).await?
-            }
+            // A revert takes a finished shift back, as rollback would.
+            (CanaryStep::Abort | CanaryStep::Revert { .. }, _) | (_, None) => Verdict::ALLOWED,
+            (
+                CanaryStep::Start { deployment_id, .. } | CanaryStep::AllAtOnce { deployment_id },
+                Some(before),
+            ) => self.check_held(&stage, deployment_id, before).await?,
             (CanaryStep::Finish, Some(before)) => {
                 self.check_held(&stage, &next.deployment_id, before).await?
             }

@@ -82,6 +82,7 @@ pub struct PromoteArgs {
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("step").required(true).args(["deployment", "finish", "abort"])))]
+#[command(group(clap::ArgGroup::new("how").args(["weight", "schedule", "steps"])))]
 pub struct CanaryArgs {
     /// REST API id or name (default: promote.toml's).
     #[arg(value_name = "API")]
@@ -91,13 +92,15 @@ pub struct CanaryArgs {
     pub env: String,
     /// The deployment the canary sends traffic to: with promote.toml's order, the one the
     /// environment before runs.
-    #[arg(long, value_name = "ID", requires = "weight")]
+    #[arg(long, value_name = "ID", requires = "how")]
     pub deployment: Option<String>,
     /// Percent of the stage's traffic for the canary (0 < PCT < 100). `--percent` is the old
     /// spelling, still accepted.
     #[arg(long, alias = "percent", value_name = "PCT", value_parser = parse_percent,
           requires = "deployment")]
     pub weight: Option<f64>,
+    #[command(flatten)]
+    pub shift: shared::progressive::ShiftArgs,
     /// Make the canary's deployment the stage's deployment and remove the canary, in one update.
     /// `--promote` is the old spelling, still accepted.
     #[arg(long, alias = "promote", conflicts_with_all = ["deployment", "abort"])]

@@ -1,15 +1,18 @@
 //! `canary`: put a canary on a stage, promote it (the canary's deployment becomes the stage's and
-//! the canary is removed, in one UpdateStage call), or abort it. Each step is one move made
-//! through the engine (so it is checked against the order, printed, journaled and dry-run like a
-//! promotion), and its record can be rolled back.
+//! the canary is removed, in one UpdateStage call), or abort it; or run a schedule of such steps
+//! to the end, watching alarms (`shared::progressive`). Each step is one move made through the
+//! engine (so it is checked against the order, printed, journaled and dry-run like a promotion),
+//! and its record can be rolled back.
 
 use crate::adapter::{Apigateway, Before, Item, Source};
 use crate::args::CanaryArgs;
 use crate::plan::CanaryStep;
 use crate::{api_in, api_named, check_env, stage_template, Clients, Options, StageRef};
+use shared::alarms::{Alarm, Gate};
 use shared::config::Project;
 use shared::engine::{self, Job, Order};
 use shared::output::Output;
+use shared::progressive::{self, Move, Shift};
 use shared::{Error, ExitCode, Result};
 
 pub(crate) async fn run(
@@ -20,16 +23,22 @@ pub(crate) async fn run(
     out: &mut Output,
 ) -> Result<ExitCode> {
     check_env(project, &args.env)?;
-    let step = match (&args.deployment, args.weight, args.finish, args.abort) {
-        (Some(deployment_id), Some(percent), false, false) => CanaryStep::Start {
+    let schedule = args.shift.schedule()?;
+    let step = match (&args.deployment, args.weight, &schedule, args.finish, args.abort) {
+        (Some(deployment_id), Some(percent), None, false, false) => CanaryStep::Start {
             deployment_id: deployment_id.clone(),
             percent,
         },
-        (None, None, true, false) => CanaryStep::Finish,
-        (None, None, false, true) => CanaryStep::Abort,
+        // A schedule's first step (the shift below takes it from there).
+        (Some(deployment_id), None, Some(schedule), false, false) => CanaryStep::Start {
+            deployment_id: deployment_id.clone(),
+            percent: schedule.steps[0].percent.min(99.0),
+        },
+        (None, None, None, true, false) => CanaryStep::Finish,
+        (None, None, None, false, true) => CanaryStep::Abort,
         _ => {
             return Err(Error::usage(
-                "give --deployment ID --weight PCT, or --finish, or --abort",
+                "give --deployment ID with --weight PCT, --schedule NAME or --steps PCTS; or --finish, or --abort",
             ))
         }
     };
@@ -47,18 +56,143 @@ pub(crate) async fn run(
         env: Some(args.env.clone()),
         region: named.region.clone(),
     };
-    let job = Job::new(
-        stage.target(at.region.as_deref()),
-        id.map(|_| Item {
-            stage,
-            source: Source::Canary { step, before },
-        }),
-    );
     let adapter = Apigateway {
         clients,
         expect: None,
         order,
         dry_run: opts.dry_run,
     };
-    engine::promote_one(&adapter, job, opts, out).await
+    let item = |step: CanaryStep| Item {
+        stage: stage.clone(),
+        source: Source::Canary {
+            step,
+            before: before.clone(),
+        },
+    };
+    let job = |step: CanaryStep| Job::new(stage.target(at.region.as_deref()), Ok(item(step)));
+    let (schedule, deployment) = match (schedule, &args.deployment, id) {
+        (Some(schedule), Some(deployment), Ok(_)) if !opts.dry_run => (schedule, deployment),
+        (schedule, _, id) => {
+            if let (Some(schedule), Some(deployment)) = (&schedule, &args.deployment) {
+                // What the first step would do; the rest depends on the alarms.
+                shared::cli::note(&format!(
+                    "{}: would shift traffic to deployment {deployment} by {}",
+                    stage.name(),
+                    schedule.name
+                ));
+            }
+            // A failed lookup of the API is the step's `error` record.
+            let job = Job::new(stage.target(at.region.as_deref()), id.map(|_| item(step)));
+            return engine::promote_one(&adapter, job, opts, out).await;
+        }
+    };
+    let now = shared::apigateway::get_stage(&at.client, &stage.api, &stage.stage)
+        .await?
+        .ok_or_else(|| {
+            Error::precondition(format!(
+                "{} does not exist: deploy or promote to it first; nothing changed",
+                stage.name()
+            ))
+        })?;
+    let current = match &now.canary {
+        Some(canary) if canary.deployment_id == *deployment => canary.percent,
+        Some(canary) => {
+            return Err(Error::precondition(format!(
+                "{} has a canary of deployment {} already: finish or abort it first; nothing \
+                 changed",
+                stage.name(),
+                canary.deployment_id
+            )))
+        }
+        None => 0.0,
+    };
+    // The alarms and the hook functions are other services, with the stage's credentials.
+    let config = clients
+        .config(Some(&args.env), stage.region.as_deref())
+        .await?
+        .ok_or_else(|| Error::usage("a schedule needs CloudWatch in the stage's environment"))?;
+    let watch = args.shift.watch(
+        project,
+        &args.env,
+        Some(aws_sdk_lambda::Client::new(&config)),
+    );
+    let subject = stage.name();
+    let mut shift = StageShift {
+        adapter: &adapter,
+        job: &job,
+        stage: &stage,
+        deployment: deployment.clone(),
+        from: Some(now.deployment_id).filter(|d| d != deployment),
+        weighted: current > 0.0,
+        opts,
+        out,
+        cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+    };
+    Ok(
+        progressive::run(&subject, &schedule, current, &watch, &mut shift)
+            .await?
+            .exit_code(),
+    )
+}
+
+/// A schedule on one stage: each move a canary step through the engine, the alarms read in the
+/// stage's environment.
+struct StageShift<'a, 'b, 'o, J> {
+    adapter: &'a Apigateway<'b>,
+    /// A canary step as the engine's job.
+    job: &'a J,
+    stage: &'a StageRef,
+    deployment: String,
+    /// The deployment the stage ran when the shift began.
+    from: Option<String>,
+    /// Whether the canary has traffic (a step made, or a run before this one).
+    weighted: bool,
+    opts: Options,
+    out: &'o mut Output,
+    cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+impl<J: Fn(CanaryStep) -> Job<Item>> Shift for StageShift<'_, '_, '_, J> {
+    async fn step(&mut self, to: Move) -> Result<ExitCode> {
+        let step = match to {
+            Move::Weight(percent) => CanaryStep::Start {
+                deployment_id: self.deployment.clone(),
+                percent,
+            },
+            Move::Finish if self.weighted => CanaryStep::Finish,
+            // All at once: the stage moves to the deployment, checked against the order.
+            Move::Finish => CanaryStep::AllAtOnce {
+                deployment_id: self.deployment.clone(),
+            },
+            Move::Abort if !self.weighted => return Ok(ExitCode::Success),
+            Move::Abort => CanaryStep::Abort,
+            Move::Revert => match &self.from {
+                Some(from) => CanaryStep::Revert {
+                    deployment_id: from.clone(),
+                    finished: self.deployment.clone(),
+                },
+                None => return Ok(ExitCode::Success),
+            },
+        };
+        let code = engine::promote_one(self.adapter, (self.job)(step), self.opts, self.out).await?;
+        if matches!(to, Move::Weight(_)) && code == ExitCode::Success {
+            self.weighted = true;
+        }
+        Ok(code)
+    }
+
+    async fn alarms(&mut self, gate: &Gate) -> Result<Vec<Alarm>> {
+        shared::alarms::read(&self.cloudwatch, gate).await
+    }
+
+    fn candidates(&self) -> Vec<serde_json::Value> {
+        vec![serde_json::json!({
+            "service": "apigateway",
+            "api": self.stage.api,
+            "stage": self.stage.stage,
+            "deployment": self.deployment,
+            "previous_deployment": self.from,
+            "region": self.stage.region,
+        })]
+    }
 }

@@ -124,6 +124,17 @@ pub enum CanaryStep {
     /// Make the canary's deployment the stage's and remove the canary.
     Finish,
     Abort,
+    /// All the traffic to `deployment_id` in one update (a schedule's AllAtOnce): the stage runs
+    /// it, with no canary.
+    AllAtOnce {
+        deployment_id: String,
+    },
+    /// Put the stage back on `deployment_id` from `finished`, the deployment a finished shift
+    /// left it on (a post-traffic hook failed). Only from there: a stage moved since is not ours.
+    Revert {
+        deployment_id: String,
+        finished: String,
+    },
 }
 
 /// Decide a canary step on a stage running `now`: the stage's artifact afterwards and the record's
@@ -176,6 +187,32 @@ pub fn canary(
             },
             Action::RolledBack,
         ),
+        CanaryStep::AllAtOnce { deployment_id } => (
+            ApigatewayArtifact {
+                deployment_id: deployment_id.clone(),
+                canary: None,
+            },
+            Action::Promoted,
+        ),
+        CanaryStep::Revert {
+            deployment_id,
+            finished,
+        } => {
+            if now.deployment_id != *finished {
+                return Err(Error::precondition(format!(
+                    "{stage} runs deployment {}, not {finished} as the shift left it: it was \
+                     moved since; nothing changed",
+                    now.deployment_id
+                )));
+            }
+            (
+                ApigatewayArtifact {
+                    deployment_id: deployment_id.clone(),
+                    canary: None,
+                },
+                Action::RolledBack,
+            )
+        }
     };
     Ok((next != *now).then_some((next, action)))
 }

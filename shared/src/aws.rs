@@ -496,8 +496,9 @@ enum ClientSource<'a, C> {
         aws: &'a Aws,
         make: fn(&SdkConfig) -> C,
     },
-    /// One client for everything (tests with SDK-level mocks).
-    Fixed(Located<C>),
+    /// One client for everything (tests with SDK-level mocks), and the configuration other
+    /// services' clients are made from, when the test gives one.
+    Fixed(Located<C>, Option<Box<SdkConfig>>),
 }
 
 impl<C> std::fmt::Debug for Clients<'_, C> {
@@ -520,20 +521,47 @@ impl<'a, C: Clone> Clients<'a, C> {
     #[must_use]
     pub fn fixed(client: C, region: &str) -> Clients<'static, C> {
         Clients {
-            source: ClientSource::Fixed(Located {
-                client,
-                region: Some(region.to_string()),
-                settings: EnvSettings::default(),
-                account: None,
-            }),
+            source: ClientSource::Fixed(
+                Located {
+                    client,
+                    region: Some(region.to_string()),
+                    settings: EnvSettings::default(),
+                    account: None,
+                },
+                None,
+            ),
             cache: tokio::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// [`Clients::fixed`], where the clients of other services (a traffic shift's alarms and
+    /// hooks) are made from `config`: a test that mocks one service and emulates the others.
+    #[must_use]
+    pub fn sharing(mut self, config: SdkConfig) -> Self {
+        if let ClientSource::Fixed(_, other) = &mut self.source {
+            *other = Some(Box::new(config));
+        }
+        self
+    }
+
+    /// The configuration of `env` (in `region`): for a client of another service than the
+    /// tool's own, acting with the same credentials. `None` for fixed clients not
+    /// [`sharing`](Clients::sharing) one.
+    pub async fn config(
+        &self,
+        env: Option<&str>,
+        region: Option<&str>,
+    ) -> Result<Option<SdkConfig>> {
+        match &self.source {
+            ClientSource::Fixed(_, config) => Ok(config.as_deref().cloned()),
+            ClientSource::Aws { aws, .. } => aws.config_in(env, region).await.map(Some),
         }
     }
 
     /// The client for `env`, in `region` when an ARN, a URI or a record names one.
     pub async fn get(&self, env: Option<&str>, region: Option<&str>) -> Result<Located<C>> {
         let (aws, make) = match &self.source {
-            ClientSource::Fixed(located) => return Ok(located.clone()),
+            ClientSource::Fixed(located, _) => return Ok(located.clone()),
             ClientSource::Aws { aws, make } => (aws, make),
         };
         let mut settings = aws.settings(env);

@@ -69,7 +69,12 @@ impl ShiftArgs {
             (None, false) => Schedule::custom(&self.steps, self.interval)
                 .map(Some)
                 .map_err(Error::usage),
-            (None, true) => Ok(None),
+            (None, true) if self.alarms.is_empty() && !self.leave && !self.has_hooks() => Ok(None),
+            // Nothing would watch them: say so rather than move traffic unwatched.
+            (None, true) => Err(Error::usage(
+                "--alarm, --leave and the traffic hooks watch a shift: give a schedule \
+                 (--canary/--schedule NAME or --steps PCTS)",
+            )),
         }
     }
 
