@@ -185,6 +185,10 @@ impl<J: Fn(CanaryStep) -> Job<Item>> Shift for StageShift<'_, '_, '_, J> {
         shared::alarms::read(&self.cloudwatch, gate).await
     }
 
+    fn annotate(&mut self, shift: Option<serde_json::Value>) {
+        self.out.annotate("shift", shift);
+    }
+
     fn candidates(&self) -> Vec<serde_json::Value> {
         vec![serde_json::json!({
             "service": "apigateway",

@@ -321,6 +321,10 @@ impl Shift for LambdaShift<'_, '_, '_> {
         shared::alarms::read(&self.cloudwatch, gate).await
     }
 
+    fn annotate(&mut self, shift: Option<serde_json::Value>) {
+        self.out.annotate("shift", shift);
+    }
+
     fn candidates(&self) -> Vec<serde_json::Value> {
         self.members
             .iter()

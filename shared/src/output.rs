@@ -123,6 +123,8 @@ pub struct Output {
     array_closed: bool,
     /// This output is the process's stdout (a second signal may close its array).
     process_stdout: bool,
+    /// A field every change record written while it is set carries (a traffic shift's step).
+    annotation: Option<(&'static str, Value)>,
 }
 
 /// Whether stdout is a pipe whose reader has gone: the kernel reports an error condition on a
@@ -193,6 +195,7 @@ impl Output {
             elements: 0,
             array_closed: false,
             process_stdout: false,
+            annotation: None,
         }
     }
 
@@ -296,7 +299,24 @@ impl Output {
         self.deliver(record)
     }
 
+    /// Add `key: value` to every change record written from now on (`None`: no longer). A
+    /// traffic shift says this way which step of which schedule a change was, and the alarms'
+    /// states then, so a CI log shows the whole shift.
+    pub fn annotate(&mut self, key: &'static str, value: Option<Value>) {
+        self.annotation = value.map(|v| (key, v));
+    }
+
     fn deliver(&mut self, record: &Record) -> Result<()> {
+        let annotated;
+        let record = match &self.annotation {
+            Some((key, value)) if record.is_change() => {
+                let mut with = record.clone();
+                with.extra.insert((*key).to_string(), value.clone());
+                annotated = with;
+                &annotated
+            }
+            _ => record,
+        };
         let change = record.is_change();
         if change {
             if let Some(changes) = &mut self.changes {

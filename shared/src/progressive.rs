@@ -132,6 +132,7 @@ impl ShiftArgs {
             env: env.to_string(),
             poll: self.poll_interval,
             leave: self.leave,
+            live: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         }
     }
 }
@@ -162,6 +163,8 @@ pub struct Watch {
     pub poll: Duration,
     /// On a signal: keep the current weight instead of taking the traffic back.
     pub leave: bool,
+    /// Redraw a line on stderr while a step holds (stderr is a terminal).
+    pub live: bool,
 }
 
 /// How a shift ended.
@@ -204,6 +207,9 @@ pub trait Shift {
     fn alarms(&mut self, gate: &Gate) -> impl Future<Output = Result<Vec<Alarm>>>;
     /// What the hooks are told about the pointers and the artifact each is about to get.
     fn candidates(&self) -> Vec<Value>;
+    /// Mark the change records of the moves that follow with `shift` (the step, the alarms'
+    /// states, the time), or no longer (`None`): `Output::annotate`.
+    fn annotate(&mut self, shift: Option<Value>);
 }
 
 /// Run `schedule` on a pointer that sends `current` percent to the new artifact now. `subject`
@@ -222,8 +228,10 @@ pub async fn run(
     watch.hooks.check().await?;
     // Before the first step: an alarm already firing moves no traffic (and takes back what a
     // run before this one sent).
+    let mut seen: Vec<Alarm> = Vec::new();
     if gated {
         let now = shift.alarms(&watch.gate).await?;
+        seen.clone_from(&now);
         if let Some(alarm) = alarms::firing(&now, &watch.gate).cloned() {
             if current > 0.0 {
                 abort(
@@ -258,11 +266,23 @@ pub async fn run(
         ));
     }
     let total = steps.len();
+    let live = watch.live;
     for (i, s) in steps.iter().enumerate() {
         if let Some(ended) = reader_gone(subject, current_or(i, &steps, current)) {
             return Ok(ended);
         }
         let last = s.percent >= 100.0;
+        shift.annotate(Some(serde_json::json!({
+            "schedule": schedule.name,
+            "step": i + 1,
+            "of": total,
+            "percent": s.percent.min(100.0),
+            "alarms": seen
+                .iter()
+                .map(|a| (a.name.clone(), Value::String(a.state.clone())))
+                .collect::<serde_json::Map<_, _>>(),
+            "at": now(),
+        })));
         let code = shift
             .step(if last {
                 Move::Finish
@@ -311,6 +331,7 @@ pub async fn run(
             }
             if gated {
                 let now = shift.alarms(&watch.gate).await?;
+                seen.clone_from(&now);
                 if let Some(alarm) = alarms::firing(&now, &watch.gate).cloned() {
                     abort(
                         subject,
@@ -324,10 +345,32 @@ pub async fn run(
                 tracing::info!("{subject}: alarms {}", alarms::summary(&now));
             }
             let left = until.saturating_duration_since(Instant::now());
+            if live {
+                // One line, redrawn: where the shift stands and what it watches.
+                eprint!(
+                    "\r\x1b[2K{subject}: {at}% (step {} of {total}); next step in {}{}",
+                    i + 1,
+                    humane(Duration::from_secs(left.as_secs())),
+                    if seen.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; alarms {}", alarms::summary(&seen))
+                    }
+                );
+            }
             if left.is_zero() {
+                if live {
+                    eprintln!();
+                }
                 break;
             }
-            tokio::time::sleep(left.min(watch.poll)).await;
+            // On a terminal the line counts down each second; the alarms are read at --poll.
+            let nap = if live {
+                Duration::from_secs(1)
+            } else {
+                watch.poll
+            };
+            tokio::time::sleep(left.min(nap)).await;
         }
     }
     Ok(Ended::Finished)
@@ -364,6 +407,9 @@ async fn post_traffic(
     }
     crate::interrupt::handled();
     note(&format!("{subject}: {failed}: moving the pointer back"));
+    shift.annotate(Some(
+        serde_json::json!({ "aborted": failed.to_string(), "at": now() }),
+    ));
     match shift.step(Move::Revert).await? {
         ExitCode::Success => {
             crate::cli::report(&hook_error(subject, &failed, true));
@@ -411,9 +457,17 @@ fn reader_gone(subject: &str, at: f64) -> Option<Ended> {
     })
 }
 
+/// Now, as records write a time.
+fn now() -> String {
+    aws_smithy_types::DateTime::from(std::time::SystemTime::now())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+}
+
 /// Take the traffic back, saying why.
 async fn abort(subject: &str, shift: &mut impl Shift, why: &str) -> Result<()> {
     note(&format!("{subject}: {why}: taking all traffic back"));
+    shift.annotate(Some(serde_json::json!({ "aborted": why, "at": now() })));
     match shift.step(Move::Abort).await? {
         ExitCode::Success => Ok(()),
         code => Err(Error::Aws {
@@ -471,6 +525,7 @@ mod tests {
         fn candidates(&self) -> Vec<Value> {
             vec![serde_json::json!({"function": "f", "version": "2"})]
         }
+        fn annotate(&mut self, _shift: Option<Value>) {}
         async fn alarms(&mut self, _gate: &Gate) -> Result<Vec<Alarm>> {
             self.reads += 1;
             Ok(vec![alarm(if self.reads > self.ok_reads {
@@ -496,6 +551,7 @@ mod tests {
             env: "prod".into(),
             poll: Duration::from_millis(10),
             leave: false,
+            live: false,
         };
         let mut pointer = Remembered {
             moves: Vec::new(),

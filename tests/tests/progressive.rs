@@ -83,6 +83,16 @@ async fn a_schedule_runs_to_the_end_watching_the_alarms() {
     assert_eq!(records[0]["artifact"]["weights"]["2"], 0.2);
     assert_eq!(records[1]["artifact"]["weights"]["2"], 0.6);
     assert_eq!(records[1]["previous"]["weights"]["2"], 0.2);
+    // Each step's record says which step it was and what the alarms said then.
+    let alarm = format!("{f}-prod-errors");
+    for (i, record) in records.iter().enumerate() {
+        let shift = &record["shift"];
+        assert_eq!(shift["step"], i + 1, "{record}");
+        assert_eq!(shift["of"], 3);
+        assert_eq!(shift["alarms"][&alarm], "OK", "{record}");
+        assert!(shift["at"].as_str().unwrap().starts_with("20"), "{record}");
+    }
+    assert_eq!(records[2]["shift"]["percent"], 100.0);
     assert_eq!(alias(&f, "prod").await, Some(("2".into(), vec![])));
     assert!(
         run.stderr.contains("-prod-errors OK"),
@@ -113,6 +123,14 @@ async fn an_alarm_mid_schedule_takes_all_traffic_back() {
     let run = Sandbox::finish(child);
     run.expect_code(3);
     assert_eq!(actions(&run), ["canary", "rolled_back"], "{run}");
+    let aborted = run.records()[1]["shift"]["aborted"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        aborted.contains(&alarm) && aborted.contains("ALARM"),
+        "{run}"
+    );
     assert_eq!(
         alias(&f, "prod").await,
         Some(("1".into(), vec![])),
