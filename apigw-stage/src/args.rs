@@ -81,7 +81,7 @@ pub struct PromoteArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("step").required(true).args(["deployment", "finish", "abort"])))]
+#[command(group(clap::ArgGroup::new("step").required(true).args(["deployment", "finish", "abort", "status"])))]
 #[command(group(clap::ArgGroup::new("how").args(["weight", "schedule", "steps"])))]
 pub struct CanaryArgs {
     /// REST API id or name (default: promote.toml's).
@@ -108,6 +108,9 @@ pub struct CanaryArgs {
     /// Remove the canary; the stage keeps its deployment.
     #[arg(long, conflicts_with_all = ["deployment", "finish"])]
     pub abort: bool,
+    /// Where the stage's canary stands: its record, and how to go on. Changes nothing.
+    #[arg(long, conflicts_with_all = ["deployment", "finish", "abort"])]
+    pub status: bool,
     /// Send traffic to (or --finish on) a deployment the environment before does not run.
     #[arg(long)]
     pub force: bool,

@@ -23,6 +23,9 @@ pub(crate) async fn run(
     out: &mut Output,
 ) -> Result<ExitCode> {
     check_env(project, &args.env)?;
+    if args.status {
+        return status(args, project, clients, opts, out).await;
+    }
     let schedule = args.shift.schedule()?;
     let step = match (&args.deployment, args.weight, &schedule, args.finish, args.abort) {
         (Some(deployment_id), Some(percent), None, false, false) => CanaryStep::Start {
@@ -133,6 +136,49 @@ pub(crate) async fn run(
             .await?
             .exit_code(),
     )
+}
+
+/// `canary --status`: the stage's `resolved` record, and a line on where its traffic is and how
+/// to go on (the state of a schedule is the stage's own canary settings).
+async fn status(
+    args: &CanaryArgs,
+    project: Option<&Project>,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    let named = api_named(args.api.as_deref(), project, &args.env)?;
+    let (at, id) = api_in(clients, &args.env, &named).await?;
+    let stage = stage_template(project).render(&args.env);
+    if let Ok(id) = &id {
+        match shared::apigateway::get_stage(&at.client, id, &stage).await? {
+            None => shared::cli::note(&format!("API {id} has no stage {stage}")),
+            Some(now) => match &now.canary {
+                None => shared::cli::note(&format!(
+                    "stage {stage}: no canary; all traffic on deployment {}",
+                    now.deployment_id
+                )),
+                Some(canary) => shared::cli::note(&format!(
+                    "stage {stage}: deployment {} has {}% of the traffic, deployment {} the \
+                     rest; run the schedule again to go on from there, --finish to move all of \
+                     it, --abort to take it back",
+                    canary.deployment_id, canary.percent, now.deployment_id
+                )),
+            },
+        }
+    }
+    crate::status::run(
+        &crate::args::StatusArgs {
+            api: args.api.clone(),
+            env: Some(args.env.clone()),
+        },
+        project,
+        None,
+        clients,
+        opts,
+        out,
+    )
+    .await
 }
 
 /// A schedule on one stage: each move a canary step through the engine, the alarms read in the

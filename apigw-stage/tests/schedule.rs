@@ -245,3 +245,18 @@ async fn a_failed_post_traffic_command_puts_the_stage_back_on_its_deployment() {
         ]
     );
 }
+
+#[tokio::test]
+async fn status_says_where_the_canary_stands_and_changes_nothing() {
+    let stage = Arc::new(Mutex::new(Stage {
+        deployment: "d1".into(),
+        canary: Some(("d2".into(), 25.0)),
+        ..Stage::default()
+    }));
+    let (code, records) = run(&stage, &["canary", "orders", "--env", "prod", "--status"]).await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["action"], "resolved");
+    assert_eq!(records[0]["artifact"]["canary"]["percent"], 25.0);
+    assert!(stage.lock().unwrap().updates.is_empty());
+}

@@ -108,7 +108,7 @@ pub struct PromoteArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("step").required(true).args(["version", "finish", "abort"])))]
+#[command(group(clap::ArgGroup::new("step").required(true).args(["version", "finish", "abort", "status"])))]
 #[command(group(clap::ArgGroup::new("how").args(["weight", "schedule", "steps"])))]
 pub struct CanaryArgs {
     /// Function name, partial ARN (ACCOUNT:function:NAME) or ARN.
@@ -131,6 +131,10 @@ pub struct CanaryArgs {
     /// Clear the weights: all traffic back to the alias's version.
     #[arg(long, conflicts_with_all = ["version", "finish"])]
     pub abort: bool,
+    /// Where the alias's canary stands: its record (the weights), and how to go on. Changes
+    /// nothing.
+    #[arg(long, conflicts_with_all = ["version", "finish", "abort"])]
+    pub status: bool,
     /// Refuse (exit 4) unless the alias's main version is this one now.
     #[arg(long, value_name = "VERSION", value_parser = parse_version)]
     pub expect: Option<String>,

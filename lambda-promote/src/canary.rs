@@ -27,6 +27,9 @@ pub(crate) async fn run(
     if let Some(project) = project {
         project.position(&args.env)?;
     }
+    if args.status {
+        return status(&args, project, clients, opts, out).await;
+    }
     let schedule = args.shift.schedule()?;
     let step = match (&args.version, args.weight, &schedule, args.finish, args.abort) {
         (Some(version), Some(percent), None, false, false) => CanaryStep::Start {
@@ -119,6 +122,52 @@ pub(crate) async fn run(
         &subject,
         &schedule,
         &watch,
+        opts,
+        out,
+    )
+    .await
+}
+
+/// `canary --status`: the alias's `resolved` record, and a line on where its traffic is and
+/// how to go on (the state of a schedule is the alias's own weights).
+async fn status(
+    args: &CanaryArgs,
+    project: Option<&Project>,
+    clients: &Clients<'_>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    let function =
+        FunctionRef::parse(&args.function, crate::args::CANARY_HINT).map_err(Error::usage)?;
+    let alias = alias_template(project).render(&args.env);
+    let at = clients
+        .get(Some(&args.env), function.region.as_deref())
+        .await?;
+    let name = format!("{} alias {alias}", function.name);
+    match shared::lambda::get_alias(&at.client.lambda, &function.id, &alias).await? {
+        None => shared::cli::note(&format!("{name} does not exist")),
+        Some(now) => match now.weights.iter().next() {
+            None => shared::cli::note(&format!(
+                "{name}: no canary; all traffic on version {}",
+                now.version
+            )),
+            Some((version, weight)) => shared::cli::note(&format!(
+                "{name}: version {version} has {}% of the traffic, version {} the rest; run the \
+                 schedule again to go on from there, --finish to move all of it, --abort to \
+                 take it back",
+                weight * 100.0,
+                now.version
+            )),
+        },
+    }
+    crate::status::run(
+        crate::args::StatusArgs {
+            functions: vec![args.function.clone()],
+            env: Some(args.env.clone()),
+        },
+        project,
+        None,
+        clients,
         opts,
         out,
     )

@@ -216,6 +216,18 @@ async fn ctrl_c_takes_the_traffic_back_or_with_leave_keeps_it_for_the_next_run()
         alias(&f, "prod").await,
         Some(("1".into(), vec![("2".into(), 0.25)]))
     );
+    // --status says where it stands, and changes nothing.
+    let status = sandbox.run(&lambda, &["canary", &f, "--env", "prod", "--status"], None);
+    status.expect_code(0);
+    assert!(
+        status.stderr.contains("version 2 has 25% of the traffic"),
+        "{status}"
+    );
+    assert_eq!(
+        status.record()["artifact"]["weights"]["2"],
+        0.25,
+        "{status}"
+    );
 
     // The same command again goes on from 25%.
     let run = sandbox.run(&lambda, &shift, None);
