@@ -437,7 +437,9 @@ pub(crate) async fn release(
         out.record(record)?;
     }
     if members.is_empty() {
-        shared::cli::note("every alias holds its version already: no traffic to shift");
+        if !settled.is_empty() {
+            shared::cli::note("every alias holds its version already: no traffic to shift");
+        }
         return Ok(ExitCode::Success);
     }
     if opts.dry_run {

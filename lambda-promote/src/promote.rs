@@ -31,6 +31,8 @@ pub(crate) async fn run(
             project.position(from)?;
         }
     }
+    // A traffic shift's flags are checked with the rest of the command line.
+    let schedule = args.shift.schedule()?;
     let order = Order::of(project, args.force);
     let source = engine::source::decide(
         "lambda-promote",
@@ -183,7 +185,7 @@ pub(crate) async fn run(
         }
     }
 
-    if let Some(schedule) = args.shift.schedule()? {
+    if let Some(schedule) = schedule {
         // The canary steps' own check of the order: what the environment before holds now,
         // unless the work is records (checked as records, above) or --force.
         let steps = Lambda {
