@@ -1,7 +1,9 @@
 //! `canary`: weighted routing on one alias. Start sends a share of traffic to another version;
 //! finish moves the alias to it; abort takes the weights off. Each step is one compare-and-swap
 //! update of the alias, made through the engine (so it is checked against the order, printed,
-//! journaled and dry-run like a promotion), and its record can be rolled back.
+//! journaled and dry-run like a promotion), and its record can be rolled back. A schedule runs
+//! such steps to the end (`shared::progressive`), on one alias or, for `promote --canary`, on
+//! every alias of a release together ([`release`]).
 
 use crate::adapter::{Item, Lambda, Named, Source};
 use crate::args::CanaryArgs;
