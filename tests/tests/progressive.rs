@@ -465,10 +465,24 @@ async fn a_release_shifts_together_and_one_alarm_takes_every_alias_back() {
             "1s",
             "--poll-interval",
             "1s",
+            "--pre-traffic-cmd",
+            "cat > pre.json",
         ],
         Some(&manifest.stdout),
     );
     run.expect_code(0);
+    // One validation for the release, told every alias and the version it is about to get.
+    let pre: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sandbox.path().join("pre.json")).unwrap())
+            .unwrap();
+    let candidates = pre["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 10, "{pre}");
+    assert!(
+        candidates
+            .iter()
+            .all(|c| c["version"] == "2" && c["previous_version"] == "1" && c["alias"] == "prod"),
+        "{pre}"
+    );
     let acts = actions(&run);
     assert_eq!(acts.len(), 20, "{run}");
     assert!(acts[..10].iter().all(|a| a == "canary"), "{run}");
