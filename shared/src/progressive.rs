@@ -313,7 +313,13 @@ pub async fn run(
         ));
         // Hold the step, watching.
         let until = Instant::now() + s.wait;
+        let mut read_at: Option<Instant> = None;
         loop {
+            if live {
+                // The countdown line is only up while the shift sleeps: cleared before anything
+                // else is said.
+                eprint!("\r\x1b[2K");
+            }
             if let Some(ended) = reader_gone(subject, at) {
                 return Ok(ended);
             }
@@ -329,7 +335,8 @@ pub async fn run(
                 abort(subject, shift, "interrupted").await?;
                 return Ok(Ended::Interrupted);
             }
-            if gated {
+            if gated && read_at.is_none_or(|t| t.elapsed() >= watch.poll) {
+                read_at = Some(Instant::now());
                 let now = shift.alarms(&watch.gate).await?;
                 seen.clone_from(&now);
                 if let Some(alarm) = alarms::firing(&now, &watch.gate).cloned() {
@@ -350,7 +357,9 @@ pub async fn run(
                 eprint!(
                     "\r\x1b[2K{subject}: {at}% (step {} of {total}); next step in {}{}",
                     i + 1,
-                    humane(Duration::from_secs(left.as_secs())),
+                    humane(Duration::from_secs(
+                        left.as_secs() + u64::from(left.subsec_nanos() > 0)
+                    )),
                     if seen.is_empty() {
                         String::new()
                     } else {
@@ -360,7 +369,7 @@ pub async fn run(
             }
             if left.is_zero() {
                 if live {
-                    eprintln!();
+                    eprint!("\r\x1b[2K");
                 }
                 break;
             }
