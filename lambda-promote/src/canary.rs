@@ -229,6 +229,8 @@ pub(crate) struct Member {
     current: f64,
     /// Whether the version has traffic on the alias (a step made, or a run before this one).
     weighted: bool,
+    /// The order refused the version and --force let it through: the records say so.
+    forced: bool,
 }
 
 impl Member {
@@ -265,11 +267,22 @@ impl Member {
             from,
             current,
             weighted: current > 0.0,
+            forced: false,
         })
     }
 
     /// This member's part of a move (`None`: it has nothing to do for it).
     fn job(&self, to: Move) -> Option<Job<Item>> {
+        let forced = engine::Verdict {
+            forced: self.forced,
+        };
+        self.move_job(to).map(|job| match to {
+            Move::Weight(_) | Move::Finish => job.verdict(forced),
+            Move::Abort | Move::Revert => job,
+        })
+    }
+
+    fn move_job(&self, to: Move) -> Option<Job<Item>> {
         let canary = &self.canary;
         match to {
             Move::Weight(percent) => Some(canary.job(CanaryStep::Start {
@@ -429,9 +442,11 @@ pub(crate) async fn release(
         match prepare.prepare(&job.target, item).await? {
             // Holds the version already: it has nothing to shift.
             Prepared::Settled(records) => settled.extend(records),
-            Prepared::Move { apply, .. } => {
+            Prepared::Move { apply, verdict, .. } => {
                 let (version, at) = apply.shifted_version()?;
-                members.push(Member::of(canary, &version, &at).await?);
+                let mut member = Member::of(canary, &version, &at).await?;
+                member.forced = verdict.forced || job.verdict.forced;
+                members.push(member);
             }
         }
     }

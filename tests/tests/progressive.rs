@@ -491,3 +491,40 @@ async fn a_release_shifts_together_and_one_alarm_takes_every_alias_back() {
         assert_eq!(alias(f, "prod").await, Some(("2".into(), vec![])), "{f}");
     }
 }
+
+/// `promote --canary` keeps the chain: a version staging does not hold is refused before any
+/// traffic moves, and with --force every step's record says it was forced.
+#[tokio::test]
+async fn a_release_shift_keeps_the_chain_unless_forced() {
+    let (f, _alarm, sandbox) = setup().await;
+    update_code(&f, "v3").await;
+    assert_eq!(publish(&f).await, "3");
+    let lambda = binary("lambda-promote");
+    let shift = [
+        "promote",
+        &f,
+        "--to",
+        "prod",
+        "--version",
+        "3",
+        "--steps",
+        "50",
+        "--interval",
+        "1s",
+        "--poll-interval",
+        "1s",
+    ];
+    let run = sandbox.run(&lambda, &shift, None);
+    run.expect_code(4);
+    assert!(
+        run.records().iter().all(|r| r["action"] != "canary"),
+        "{run}"
+    );
+    assert_eq!(alias(&f, "prod").await, Some(("1".into(), vec![])));
+
+    let run = sandbox.run(&lambda, &[&shift[..], &["--force"]].concat(), None);
+    run.expect_code(0);
+    assert_eq!(actions(&run), ["canary", "promoted"], "{run}");
+    assert!(run.records().iter().all(|r| r["forced"] == true), "{run}");
+    assert_eq!(alias(&f, "prod").await, Some(("3".into(), vec![])));
+}
