@@ -237,7 +237,7 @@ pub async fn run(
                 abort(
                     subject,
                     shift,
-                    &format!("alarm {} is {}", alarm.name, alarm.state),
+                    &format!("alarm {} is {} ({})", alarm.name, alarm.state, alarm.reason),
                 )
                 .await?;
             }
@@ -343,7 +343,7 @@ pub async fn run(
                     abort(
                         subject,
                         shift,
-                        &format!("alarm {} is {}", alarm.name, alarm.state),
+                        &format!("alarm {} is {} ({})", alarm.name, alarm.state, alarm.reason),
                     )
                     .await?;
                     crate::cli::report(&alarm_error(subject, &alarm, true));

@@ -128,7 +128,7 @@ async fn an_alarm_mid_schedule_takes_all_traffic_back() {
         .unwrap()
         .to_string();
     assert!(
-        aborted.contains(&alarm) && aborted.contains("ALARM"),
+        aborted.contains(&alarm) && aborted.contains("ALARM") && aborted.contains("Errors >= 1"),
         "{run}"
     );
     assert_eq!(
