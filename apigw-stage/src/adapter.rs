@@ -76,6 +76,32 @@ enum Write {
     },
 }
 
+impl Move {
+    /// The deployment a promotion moves the stage to, for a shift of traffic to it instead. A
+    /// shift needs the stage, and a deployment of its own API (not one an import would make).
+    pub(crate) fn shifted_deployment(&self) -> Result<(String, Located)> {
+        let name = self.stage.name();
+        match &self.write {
+            Write::Stage(Step::Update(_), record) => record
+                .artifact
+                .as_ref()
+                .and_then(|a| a.get("deployment_id"))
+                .and_then(serde_json::Value::as_str)
+                .map(|d| (d.to_string(), self.at.clone()))
+                .ok_or_else(|| Error::precondition(format!("{name}: no deployment to shift to"))),
+            Write::Stage(..) => Err(Error::precondition(format!(
+                "{name} does not exist yet: a traffic shift needs the stage; promote without \
+                 --canary first; nothing changed"
+            ))),
+            Write::Import(_) | Write::Deploy { .. } => Err(Error::precondition(format!(
+                "{name}: the deployment must first be imported into this account or region, and \
+                 a traffic shift moves traffic between deployments that exist: promote without \
+                 --canary; nothing changed"
+            ))),
+        }
+    }
+}
+
 /// The API Gateway adapter of one run.
 pub(crate) struct Apigateway<'a> {
     pub clients: &'a Clients<'a>,

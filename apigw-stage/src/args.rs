@@ -57,6 +57,10 @@ pub struct PromoteArgs {
     /// REST API id or name. Default: the `apigateway` records on stdin, else promote.toml's.
     #[arg(value_name = "API")]
     pub api: Option<String>,
+    /// `--canary SCHEDULE` (or --steps): shift the stage's traffic to the deployment step by
+    /// step, watching the alarms, instead of all at once.
+    #[command(flatten)]
+    pub shift: shared::progressive::ShiftArgs,
     /// The environment whose stage moves.
     #[arg(long, value_name = "ENV", value_parser = parse_env)]
     pub to: String,

@@ -72,7 +72,6 @@ pub(crate) async fn run(
             before: before.clone(),
         },
     };
-    let job = |step: CanaryStep| Job::new(stage.target(at.region.as_deref()), Ok(item(step)));
     let (schedule, deployment) = match (schedule, &args.deployment, id) {
         (Some(schedule), Some(deployment), Ok(_)) if !opts.dry_run => (schedule, deployment),
         (schedule, _, id) => {
@@ -89,6 +88,27 @@ pub(crate) async fn run(
             return engine::promote_one(&adapter, job, opts, out).await;
         }
     };
+    let watch = args.shift.watch(project, &args.env, None);
+    shift(
+        &adapter, &stage, &at, deployment, &schedule, watch, before, opts, out,
+    )
+    .await
+}
+
+/// Run `schedule` on `stage`, shifting its traffic to `deployment`; each step is checked
+/// against `before` (the environment before, when the order names one and no --force).
+#[allow(clippy::too_many_arguments)] // reason: the run's facts, each one a plain value
+async fn shift(
+    adapter: &Apigateway<'_>,
+    stage: &StageRef,
+    at: &crate::calls::Located,
+    deployment: &str,
+    schedule: &shared::schedule::Schedule,
+    mut watch: progressive::Watch,
+    before: Option<Before>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
     let now = shared::apigateway::get_stage(&at.client, &stage.api, &stage.stage)
         .await?
         .ok_or_else(|| {
@@ -110,21 +130,30 @@ pub(crate) async fn run(
         None => 0.0,
     };
     // The alarms and the hook functions are other services, with the stage's credentials.
-    let config = clients
-        .config(Some(&args.env), stage.region.as_deref())
+    let config = adapter
+        .clients
+        .config(stage.env.as_deref(), stage.region.as_deref())
         .await?
         .ok_or_else(|| Error::usage("a schedule needs CloudWatch in the stage's environment"))?;
-    let watch = args.shift.watch(
-        project,
-        &args.env,
-        Some(aws_sdk_lambda::Client::new(&config)),
-    );
+    watch.hooks.lambda = Some(aws_sdk_lambda::Client::new(&config));
+    let job = |step: CanaryStep| {
+        Job::new(
+            stage.target(at.region.as_deref()),
+            Ok(Item {
+                stage: stage.clone(),
+                source: Source::Canary {
+                    step,
+                    before: before.clone(),
+                },
+            }),
+        )
+    };
     let subject = stage.name();
     let mut shift = StageShift {
-        adapter: &adapter,
+        adapter,
         job: &job,
-        stage: &stage,
-        deployment: deployment.clone(),
+        stage,
+        deployment: deployment.to_string(),
         from: Some(now.deployment_id).filter(|d| d != deployment),
         weighted: current > 0.0,
         opts,
@@ -132,10 +161,98 @@ pub(crate) async fn run(
         cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
     };
     Ok(
-        progressive::run(&subject, &schedule, current, &watch, &mut shift)
+        progressive::run(&subject, schedule, current, &watch, &mut shift)
             .await?
             .exit_code(),
     )
+}
+
+/// `promote --canary SCHEDULE`: the promotion is read and decided as usual (`prepare`: the
+/// deployment the stage would move to, checked against the order), then the stage's traffic
+/// shifts to it step by step. Anything that would make the promotion fail stops it before any
+/// traffic moves.
+#[allow(clippy::too_many_arguments)] // reason: the run's facts, each one a plain value
+pub(crate) async fn release(
+    adapter: &Apigateway<'_>,
+    work: Vec<shared::batch::Work<'_, Job<Item>>>,
+    schedule: &shared::schedule::Schedule,
+    watch: progressive::Watch,
+    before: Option<Before>,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    use shared::engine::{Adapter, Prepared};
+    let mut moves = Vec::new();
+    for entry in work {
+        let job = match entry {
+            shared::batch::Work::PassThrough(passage) => {
+                out.pass(&passage)?;
+                continue;
+            }
+            shared::batch::Work::Own(job) => job,
+        };
+        let item = job.item?;
+        let stage = item.stage.clone();
+        match adapter.prepare(&job.target, item).await? {
+            Prepared::Settled(records) => {
+                for record in &records {
+                    out.record(record)?;
+                }
+            }
+            Prepared::Move { apply, .. } => {
+                let (deployment, at) = apply.shifted_deployment()?;
+                moves.push((stage, deployment, at));
+            }
+        }
+    }
+    let (stage, deployment, at) = match moves.len() {
+        0 => return Ok(ExitCode::Success),
+        1 => moves.remove(0),
+        n => {
+            return Err(Error::usage(format!(
+                "promote --canary shifts one stage, and the input moves {n}: promote them one at a \
+                 time"
+            )))
+        }
+    };
+    if opts.dry_run {
+        shared::cli::note(&format!(
+            "{}: would shift traffic to deployment {deployment} by {}",
+            stage.name(),
+            schedule.name
+        ));
+        let first = schedule.steps[0].percent;
+        let step = if first >= 100.0 {
+            CanaryStep::AllAtOnce {
+                deployment_id: deployment,
+            }
+        } else {
+            CanaryStep::Start {
+                deployment_id: deployment,
+                percent: first,
+            }
+        };
+        let job = Job::new(
+            stage.target(at.region.as_deref()),
+            Ok(Item {
+                stage: stage.clone(),
+                source: Source::Canary { step, before },
+            }),
+        );
+        return engine::promote_one(adapter, job, opts, out).await;
+    }
+    shift(
+        adapter,
+        &stage,
+        &at,
+        &deployment,
+        schedule,
+        watch,
+        before,
+        opts,
+        out,
+    )
+    .await
 }
 
 /// `canary --status`: the stage's `resolved` record, and a line on where its traffic is and how

@@ -37,6 +37,8 @@ pub(crate) async fn run(
              stages of one API are what apigw-stage promotes between",
         ));
     }
+    // A traffic shift's flags are checked with the rest of the command line.
+    let schedule = args.shift.schedule()?;
     let order = Order::of(project, args.force);
     let source = engine::source::decide(
         "apigw-stage",
@@ -143,6 +145,22 @@ pub(crate) async fn run(
         }
     }
 
+    if let Some(schedule) = schedule {
+        // The canary steps' own check of the order: what the environment before runs now,
+        // unless the work is records (checked as records, above) or --force.
+        let before = match (&source, args.force) {
+            (engine::Source::Records | engine::Source::Nothing, _) | (_, true) => None,
+            _ => adapter
+                .order
+                .before(&args.to)?
+                .map(|env| crate::adapter::Before {
+                    stage: stages.render(env),
+                    env: env.to_string(),
+                }),
+        };
+        let watch = args.shift.watch(project, &args.to, None);
+        return crate::canary::release(&adapter, work, &schedule, watch, before, opts, out).await;
+    }
     engine::promote(
         &adapter,
         work,

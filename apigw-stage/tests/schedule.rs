@@ -91,6 +91,14 @@ fn rules(stage: &Shared) -> Vec<Rule> {
 }
 
 async fn run(stage: &Shared, args: &[&str]) -> (ExitCode, Vec<serde_json::Value>) {
+    run_with(stage, args, None).await
+}
+
+async fn run_with(
+    stage: &Shared,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> (ExitCode, Vec<serde_json::Value>) {
     let cli =
         Cli::try_parse_from(std::iter::once("apigw-stage").chain(args.iter().copied())).unwrap();
     let rules = rules(stage);
@@ -103,7 +111,8 @@ async fn run(stage: &Shared, args: &[&str]) -> (ExitCode, Vec<serde_json::Value>
         concurrency: 1,
         ..Options::default()
     };
-    let code = match execute(cli.command, None, None, &clients, opts, &mut out).await {
+    let input = stdin.map(|t| shared::input::Input::from_text("stdin", t).unwrap());
+    let code = match execute(cli.command, None, input.as_ref(), &clients, opts, &mut out).await {
         Ok(code) => code,
         Err(e) => e.exit_code(),
     };
@@ -259,4 +268,60 @@ async fn status_says_where_the_canary_stands_and_changes_nothing() {
     assert_eq!(records[0]["action"], "resolved");
     assert_eq!(records[0]["artifact"]["canary"]["percent"], 25.0);
     assert!(stage.lock().unwrap().updates.is_empty());
+}
+
+/// `promote --canary`: the manifest's deployment, shifted onto the stage step by step.
+#[tokio::test]
+async fn promote_with_a_schedule_shifts_the_stage_to_the_manifests_deployment() {
+    let stage = on_d1();
+    let manifest = r#"{"service":"apigateway","action":"resolved","resource":"api1","env":"staging","pointer":"staging","artifact":{"deployment_id":"d2"}}"#;
+    let (code, records) = run_with(
+        &stage,
+        &[
+            "promote",
+            "--to",
+            "prod",
+            "--canary",
+            "Canary10Percent5Minutes",
+            "--dry-run",
+        ],
+        Some(manifest),
+    )
+    .await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(records[0]["action"], "planned", "{records:?}");
+    assert!(
+        stage.lock().unwrap().updates.is_empty(),
+        "a dry run writes nothing"
+    );
+
+    let (code, records) = run_with(
+        &stage,
+        &[
+            "promote",
+            "--to",
+            "prod",
+            "--steps",
+            "40",
+            "--interval",
+            "1s",
+            "--poll-interval",
+            "1s",
+        ],
+        Some(manifest),
+    )
+    .await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(actions(&records), ["canary", "promoted"]);
+    let s = stage.lock().unwrap();
+    assert_eq!(
+        s.updates,
+        [
+            vec![
+                "replace /canarySettings/deploymentId d2",
+                "replace /canarySettings/percentTraffic 40"
+            ],
+            vec!["replace /deploymentId d2", "remove /canarySettings"],
+        ]
+    );
 }
