@@ -78,7 +78,7 @@ impl ShiftArgs {
         }
     }
 
-    /// Whether the command line asks for a hook (the tool then needs a Lambda client).
+    /// Whether the command line asks for a validation hook.
     #[must_use]
     pub fn has_hooks(&self) -> bool {
         !(self.pre_traffic.is_empty()
