@@ -17,6 +17,7 @@ use crate::{read_running, read_what_runs, tag_target, wait, Clients, Options, Se
 use aws_sdk_ecs::types::{Tag, TaskDefinition};
 use shared::batch::Outcome;
 use shared::ecr::{registry_host, Image, ImageId};
+use shared::ecs::DeploymentGates;
 use shared::engine::{Adapter, Change, Order, Prepared, Target, Verdict};
 use shared::image::{is_digest, ImageRef};
 use shared::record::{ContainerImage, EcrArtifact, EcsArtifact};
@@ -79,6 +80,13 @@ impl Revision {
     }
 }
 
+/// The deployment gates a promotion sets: the configuration sent, and the record's field.
+#[derive(Debug)]
+pub(crate) struct Gates {
+    configuration: aws_sdk_ecs::types::DeploymentConfiguration,
+    field: serde_json::Value,
+}
+
 /// A decided write.
 #[derive(Debug)]
 pub(crate) enum Move {
@@ -88,6 +96,8 @@ pub(crate) enum Move {
         revision: Box<Revision>,
         previous: EcsArtifact,
         copies: Vec<crate::copy::Copy>,
+        /// `--alarm`: the deployment configuration to send with the update.
+        gates: Option<Gates>,
     },
     /// Register the revision (unless the definition is `pinned` already, with that ARN); with
     /// `previous`, make the service run it.
@@ -143,6 +153,9 @@ pub(crate) struct EcsPin<'a> {
     /// promote.toml's `[ecr] registry`: the registry every environment pulls from (account,
     /// region), whose images are never copied.
     shared_registry: Option<(String, String)>,
+    /// `--alarm`: the CloudWatch alarms (resolved to names) a promotion's deployment is gated
+    /// on, with the circuit breaker.
+    alarms: Option<Vec<String>>,
 }
 
 impl<'a> EcsPin<'a> {
@@ -158,7 +171,14 @@ impl<'a> EcsPin<'a> {
             force: false,
             order: Order::new(&[], false),
             shared_registry: None,
+            alarms: None,
         }
+    }
+
+    /// Gate each promotion's deployment on these alarms (and the circuit breaker).
+    pub fn gated(mut self, alarms: Option<Vec<String>>) -> Self {
+        self.alarms = alarms;
+        self
     }
 
     /// The registry every environment shares, if promote.toml names one.
@@ -297,6 +317,25 @@ impl<'a> EcsPin<'a> {
                 }
             }
         }
+        // --alarm: the same UpdateService sets the deployment's alarms and circuit breaker,
+        // both rolling back; the record says what the service had before.
+        let gates = match &self.alarms {
+            None => None,
+            Some(names) => {
+                let before = running.state.deployment_configuration.as_ref();
+                let set = DeploymentGates::rolling_back(names);
+                let mut field = serde_json::to_value(&set).unwrap_or_default();
+                field["previous"] =
+                    serde_json::to_value(DeploymentGates::of(before)).unwrap_or_default();
+                record
+                    .extra
+                    .insert("deployment_alarms".into(), field.clone());
+                Some(Gates {
+                    configuration: set.applied_to(before)?,
+                    field,
+                })
+            }
+        };
         Ok(Prepared::to(
             Move::Promote {
                 revision: Box::new(Revision {
@@ -308,6 +347,7 @@ impl<'a> EcsPin<'a> {
                 }),
                 previous,
                 copies,
+                gates,
             },
             record,
         ))
@@ -691,6 +731,7 @@ impl Adapter for EcsPin<'_> {
                 revision,
                 previous,
                 copies,
+                gates,
             } => {
                 // The copies first, each proven the source's digest: a failed one pins nothing.
                 let copied = match crate::copy::run_all(&revision.at, &copies).await {
@@ -707,8 +748,14 @@ impl Adapter for EcsPin<'_> {
                     images,
                     ..
                 } = *revision;
-                if let Err(e) =
-                    calls::update_service(&at, &service.cluster, &service.service, &arn).await
+                if let Err(e) = calls::update_service(
+                    &at,
+                    &service.cluster,
+                    &service.service,
+                    &arn,
+                    gates.as_ref().map(|g| &g.configuration),
+                )
+                .await
                 {
                     return Err(e).into();
                 }
@@ -724,6 +771,9 @@ impl Adapter for EcsPin<'_> {
                         "copied_from".into(),
                         crate::copy::field(&copies, Some(&copied)),
                     );
+                }
+                if let Some(gates) = gates {
+                    record.extra.insert("deployment_alarms".into(), gates.field);
                 }
                 self.deployed(&at, &service, &arn, vec![record]).await
             }
@@ -757,7 +807,7 @@ impl Adapter for EcsPin<'_> {
                     return Ok(vec![published]).into();
                 };
                 if let Err(e) =
-                    calls::update_service(&at, &service.cluster, &service.service, &arn).await
+                    calls::update_service(&at, &service.cluster, &service.service, &arn, None).await
                 {
                     // The new revision exists but nothing runs it: say so, the service did not
                     // change.
@@ -773,9 +823,14 @@ impl Adapter for EcsPin<'_> {
                 task_definition,
                 record,
             } => {
-                if let Err(e) =
-                    calls::update_service(&at, &service.cluster, &service.service, &task_definition)
-                        .await
+                if let Err(e) = calls::update_service(
+                    &at,
+                    &service.cluster,
+                    &service.service,
+                    &task_definition,
+                    None,
+                )
+                .await
                 {
                     return Err(e).into();
                 }

@@ -159,6 +159,11 @@ pub struct PromoteArgs {
     /// still says the run failed.
     #[arg(long)]
     pub atomic: bool,
+    /// A CloudWatch alarm that stops the deployment (repeatable; `*`, `?` and `{env}`
+    /// allowed): the UpdateService sets it as the service's deployment alarm, and the circuit
+    /// breaker, both with rollback, so ECS rolls a bad deployment back by itself.
+    #[arg(long = "alarm", value_name = "NAME")]
+    pub alarms: Vec<String>,
     #[command(flatten)]
     pub wait: WaitArgs,
 }

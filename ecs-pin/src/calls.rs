@@ -236,6 +236,7 @@ pub async fn update_service(
     cluster: &str,
     service: &str,
     task_definition: &str,
+    deployment: Option<&aws_sdk_ecs::types::DeploymentConfiguration>,
 ) -> Result<()> {
     at.client
         .ecs
@@ -243,6 +244,7 @@ pub async fn update_service(
         .cluster(cluster)
         .service(service)
         .task_definition(task_definition)
+        .set_deployment_configuration(deployment.cloned())
         .send()
         .await
         .map(|_| ())

@@ -414,6 +414,7 @@ mod tests {
             desired: 2,
             running: 2,
             deployments,
+            deployment_configuration: None,
         }
     }
 

@@ -119,6 +119,7 @@ pub(crate) async fn run(
         }
     }
 
+    let adapter = adapter.gated(deployment_alarms(args, clients).await?);
     engine::promote(
         &adapter,
         work,
@@ -126,6 +127,32 @@ pub(crate) async fn run(
         out,
     )
     .await
+}
+
+/// `--alarm`: the alarms, by name, that --to's CloudWatch has for the patterns (`{env}` is --to),
+/// read before anything is written. A pattern that matches no alarm is exit 4: a typo must not
+/// leave a deployment ungated.
+async fn deployment_alarms(
+    args: &PromoteArgs,
+    clients: &Clients<'_>,
+) -> Result<Option<Vec<String>>> {
+    if args.alarms.is_empty() {
+        return Ok(None);
+    }
+    let gate = shared::alarms::Gate {
+        patterns: args
+            .alarms
+            .iter()
+            .map(|a| a.replace("{env}", &args.to))
+            .collect(),
+        insufficient_data_fails: false,
+    };
+    let config = clients
+        .config(Some(&args.to), None)
+        .await?
+        .ok_or_else(|| Error::usage("--alarm needs CloudWatch in --to's environment"))?;
+    let found = shared::alarms::read(&aws_sdk_cloudwatch::Client::new(&config), &gate).await?;
+    Ok(Some(found.into_iter().map(|a| a.name).collect()))
 }
 
 /// An ecs record from stdin as an item: its digests are run in the same service (or the one

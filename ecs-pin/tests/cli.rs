@@ -1334,3 +1334,83 @@ async fn with_no_task_running_the_digests_come_from_ecr_with_a_warning() {
     assert_eq!(record["digest_note"], Value::Null, "{record}");
     assert_eq!(record["artifact"]["images"][0]["digest"], app.v2.as_str());
 }
+
+/// `promote --alarm`: the UpdateService that moves prod also sets its deployment alarms (the
+/// patterns resolved to names, `{env}` being prod) and the circuit breaker, both rolling back,
+/// read back from the emulator (which keeps a service's deploymentConfiguration). The record
+/// says what was set and what the service had before; a pattern that matches no alarm changes
+/// nothing.
+#[tokio::test]
+async fn promote_with_alarms_sets_the_deployment_alarms_and_circuit_breaker() {
+    let app = App::new().await;
+    let sandbox = Sandbox::new();
+    sandbox.write("promote.toml", &app.toml());
+    let errors = format!("{}-prod-5xx", app.prefix);
+    let latency = format!("{}-prod-latency", app.prefix);
+    test_harness::cloudwatch::create_alarm(&errors).await;
+    test_harness::cloudwatch::create_alarm(&latency).await;
+    let before = app.running("prod").await;
+    let pattern = format!("{}-{{env}}-*", app.prefix);
+    let deployment = || async {
+        ecs::ecs()
+            .describe_services()
+            .cluster(app.cluster("prod"))
+            .services("web")
+            .send()
+            .await
+            .unwrap()
+            .services()[0]
+            .deployment_configuration()
+            .cloned()
+    };
+
+    let typo = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--alarm", "no-such-*"],
+        None,
+    );
+    typo.expect_code(4);
+    assert!(typo.stderr.contains("no-such-*"), "{typo}");
+    assert_eq!(app.running("prod").await, before, "nothing changed");
+
+    let plan = sandbox
+        .run(
+            BIN,
+            &["promote", "--to", "prod", "--alarm", &pattern, "--dry-run"],
+            None,
+        )
+        .expect_code(0)
+        .record();
+    assert_eq!(plan["action"], "planned");
+    assert_eq!(
+        plan["deployment_alarms"]["alarms"],
+        json!([errors, latency])
+    );
+    assert_eq!(
+        app.running("prod").await,
+        before,
+        "a dry run writes nothing"
+    );
+
+    let record = sandbox
+        .run(BIN, &["promote", "--to", "prod", "--alarm", &pattern], None)
+        .expect_code(0)
+        .record();
+    assert_eq!(record["action"], "promoted");
+    assert_eq!(
+        record["deployment_alarms"],
+        json!({
+            "alarms": [errors, latency], "enable": true, "rollback": true,
+            "circuit_breaker": {"enable": true, "rollback": true},
+            "previous": {"alarms": [], "enable": false, "rollback": false,
+                         "circuit_breaker": {"enable": false, "rollback": false}},
+        })
+    );
+    let config = deployment().await.expect("a deployment configuration");
+    let alarms = config.alarms().unwrap();
+    assert_eq!(alarms.alarm_names(), [errors.clone(), latency.clone()]);
+    assert!(alarms.enable() && alarms.rollback());
+    let breaker = config.deployment_circuit_breaker().unwrap();
+    assert!(breaker.enable() && breaker.rollback());
+    assert_ne!(app.running("prod").await, before, "and the service moved");
+}

@@ -27,6 +27,21 @@ pub struct Gate {
 }
 
 impl Gate {
+    /// The gate of a shift in `env`: promote.toml's `[canary] alarms` rendered for it, then
+    /// the command line's `--alarm` patterns.
+    #[must_use]
+    pub fn of(project: Option<&crate::config::Project>, env: &str, alarms: &[String]) -> Gate {
+        let section = project.and_then(|p| p.canary.as_ref());
+        let mut patterns: Vec<String> = section
+            .map(|c| c.alarms.iter().map(|a| a.render(env)).collect())
+            .unwrap_or_default();
+        patterns.extend(alarms.iter().cloned());
+        Gate {
+            patterns,
+            insufficient_data_fails: section.is_some_and(|c| c.insufficient_data_fails),
+        }
+    }
+
     /// Whether there is anything to watch.
     #[must_use]
     pub fn is_empty(&self) -> bool {

@@ -5,7 +5,7 @@
 use crate::arn::{EcsCluster, EcsService};
 use crate::aws::aws_error;
 use crate::config::Template;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::memo::ReadOnce;
 use aws_sdk_ecs::types::{Tag, TaskDefinition, TaskDefinitionField};
 use aws_sdk_ecs::Client;
@@ -65,6 +65,112 @@ pub struct ServiceState {
     pub desired: i32,
     pub running: i32,
     pub deployments: Vec<Deployment>,
+    /// How the service deploys: its alarms, circuit breaker and strategy (ROLLING, BLUE_GREEN,
+    /// LINEAR, CANARY), as ECS reports them.
+    pub deployment_configuration: Option<aws_sdk_ecs::types::DeploymentConfiguration>,
+}
+
+/// A service's deployment gates: the CloudWatch alarms that stop a deployment and the circuit
+/// breaker, each with whether ECS rolls back when it trips. What a promotion's record says it
+/// set, and what the service had before.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DeploymentGates {
+    pub alarms: Vec<String>,
+    pub enable: bool,
+    pub rollback: bool,
+    pub circuit_breaker: CircuitBreaker,
+}
+
+/// The deployment circuit breaker: ECS stops a deployment whose tasks keep failing to start.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+impl DeploymentGates {
+    /// The gates of a deployment configuration as ECS reports it.
+    #[must_use]
+    pub fn of(config: Option<&aws_sdk_ecs::types::DeploymentConfiguration>) -> Self {
+        let alarms = config.and_then(|c| c.alarms());
+        let breaker = config.and_then(|c| c.deployment_circuit_breaker());
+        DeploymentGates {
+            alarms: alarms.map(|a| a.alarm_names().to_vec()).unwrap_or_default(),
+            enable: alarms.is_some_and(|a| a.enable()),
+            rollback: alarms.is_some_and(|a| a.rollback()),
+            circuit_breaker: CircuitBreaker {
+                enable: breaker.is_some_and(|b| b.enable()),
+                rollback: breaker.is_some_and(|b| b.rollback()),
+            },
+        }
+    }
+
+    /// What `ecs-pin promote --alarm` sets: these alarms and the circuit breaker, both rolling
+    /// the deployment back.
+    #[must_use]
+    pub fn rolling_back(alarms: &[String]) -> Self {
+        DeploymentGates {
+            alarms: alarms.to_vec(),
+            enable: true,
+            rollback: true,
+            circuit_breaker: CircuitBreaker {
+                enable: true,
+                rollback: true,
+            },
+        }
+    }
+
+    /// `config` with these gates in it, everything else of it (percentages, strategy, bake
+    /// time, hooks) as it was: UpdateService replaces the whole configuration it is given.
+    pub fn applied_to(
+        &self,
+        config: Option<&aws_sdk_ecs::types::DeploymentConfiguration>,
+    ) -> Result<aws_sdk_ecs::types::DeploymentConfiguration> {
+        use aws_sdk_ecs::types::{
+            DeploymentAlarms, DeploymentCircuitBreaker, DeploymentConfiguration,
+        };
+        let mut builder = DeploymentConfiguration::builder();
+        if let Some(c) = config {
+            builder = builder
+                .set_maximum_percent(c.maximum_percent())
+                .set_minimum_healthy_percent(c.minimum_healthy_percent())
+                .set_strategy(c.strategy().cloned())
+                .set_bake_time_in_minutes(c.bake_time_in_minutes())
+                .set_linear_configuration(c.linear_configuration().cloned())
+                .set_canary_configuration(c.canary_configuration().cloned());
+            if !c.lifecycle_hooks().is_empty() {
+                builder = builder.set_lifecycle_hooks(Some(c.lifecycle_hooks().to_vec()));
+            }
+        }
+        let alarms = DeploymentAlarms::builder()
+            .set_alarm_names(Some(self.alarms.clone()))
+            .enable(self.enable)
+            .rollback(self.rollback)
+            .build()
+            .map_err(|e| Error::usage(format!("the deployment alarms: {e}")))?;
+        Ok(builder
+            .alarms(alarms)
+            .deployment_circuit_breaker(
+                DeploymentCircuitBreaker::builder()
+                    .enable(self.circuit_breaker.enable)
+                    .rollback(self.circuit_breaker.rollback)
+                    .build(),
+            )
+            .build())
+    }
+}
+
+impl ServiceState {
+    /// ECS's own staged strategy (BLUE_GREEN, LINEAR or CANARY), whose deployment is followed
+    /// through DescribeServiceDeployments; `None` for a rolling deployment.
+    #[must_use]
+    pub fn staged_strategy(&self) -> Option<&str> {
+        self.deployment_configuration
+            .as_ref()
+            .and_then(|c| c.strategy())
+            .map(|s| s.as_str())
+            .filter(|s| *s != "ROLLING")
+    }
 }
 
 /// One deployment of a service, as ECS reports it.
@@ -193,6 +299,7 @@ fn state_of(cluster: &str, service: &str, found: &aws_sdk_ecs::types::Service) -
                 failed_tasks: d.failed_tasks(),
             })
             .collect(),
+        deployment_configuration: found.deployment_configuration().cloned(),
     }
 }
 

@@ -97,10 +97,6 @@ impl ShiftArgs {
         lambda: Option<aws_sdk_lambda::Client>,
     ) -> Watch {
         let section = project.and_then(|p| p.canary.as_ref());
-        let mut patterns: Vec<String> = section
-            .map(|c| c.alarms.iter().map(|a| a.render(env)).collect())
-            .unwrap_or_default();
-        patterns.extend(self.alarms.iter().cloned());
         let from_toml = |f: Option<&crate::config::Template>| {
             f.map(|t| Hook::Function(t.render(env))).into_iter()
         };
@@ -112,10 +108,7 @@ impl ShiftArgs {
                     .collect()
             };
         Watch {
-            gate: Gate {
-                patterns,
-                insufficient_data_fails: section.is_some_and(|c| c.insufficient_data_fails),
-            },
+            gate: Gate::of(project, env, &self.alarms),
             hooks: Hooks {
                 pre: stage(
                     section.and_then(|c| c.pre_traffic.as_ref()),
