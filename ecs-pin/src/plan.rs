@@ -222,6 +222,67 @@ pub enum Rollout {
     RolledBack(String),
 }
 
+/// How a service deployment of one of ECS's staged strategies (BLUE_GREEN, LINEAR, CANARY)
+/// is doing: done only when ECS says SUCCESSFUL; a rollback (requested, going or done) or a stop
+/// is the end of ours, with every reason ECS gives.
+#[must_use]
+pub fn staged(strategy: &str, d: &shared::ecs::ServiceDeployment) -> Rollout {
+    let mut why: Vec<String> = Vec::new();
+    if !d.triggered_alarms.is_empty() {
+        why.push(format!(
+            "alarm{} {} went into ALARM",
+            if d.triggered_alarms.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            d.triggered_alarms.join(", ")
+        ));
+    }
+    if let Some((failed, threshold)) = d.breaker_tripped {
+        why.push(format!(
+            "the circuit breaker tripped ({failed} failed tasks, threshold {threshold})"
+        ));
+    }
+    for (hook, how) in &d.failed_hooks {
+        why.push(format!(
+            "the lifecycle hook {hook} {how}{}",
+            d.lifecycle_stage
+                .as_ref()
+                .map_or(String::new(), |s| format!(" at {s}"))
+        ));
+    }
+    for reason in [&d.rollback_reason, &d.status_reason].into_iter().flatten() {
+        if !why.iter().any(|w| w == reason) {
+            why.push(reason.clone());
+        }
+    }
+    let why = if why.is_empty() {
+        "ECS gave no reason".to_string()
+    } else {
+        why.join("; ")
+    };
+    match d.status.as_str() {
+        "SUCCESSFUL" => Rollout::Completed,
+        "ROLLBACK_SUCCESSFUL" => Rollout::RolledBack(why),
+        "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" => {
+            Rollout::RolledBack(format!("{why} (the rollback is under way)"))
+        }
+        "ROLLBACK_FAILED" => Rollout::Failed(format!("{why}; and ECS's rollback failed too")),
+        "STOPPED" | "STOP_REQUESTED" => Rollout::Failed(format!("it was stopped: {why}")),
+        status => Rollout::InProgress(format!(
+            "{strategy} deployment {}{}",
+            status.to_lowercase().replace('_', " "),
+            d.lifecycle_stage
+                .as_ref()
+                .map_or(String::new(), |s| format!(
+                    ", {}",
+                    s.to_lowercase().replace('_', " ")
+                ))
+        )),
+    }
+}
+
 /// Read a service's deployments for the one that rolls out `ours`.
 #[must_use]
 pub fn rollout(ours: &str, service: &ServiceState) -> Rollout {
@@ -434,5 +495,58 @@ mod tests {
         assert_eq!(rollout(ours, &failed), Rollout::Failed("reason".into()));
         let rolled = service(vec![deployment("PRIMARY", "web:1", Some("IN_PROGRESS"))]);
         assert!(matches!(rollout(ours, &rolled), Rollout::RolledBack(r) if r.contains("web:1")));
+    }
+
+    #[test]
+    fn a_staged_deployment_is_done_only_when_ecs_says_successful() {
+        use shared::ecs::ServiceDeployment;
+        let going = ServiceDeployment {
+            status: "IN_PROGRESS".into(),
+            lifecycle_stage: Some("PRODUCTION_TRAFFIC_SHIFT".into()),
+            ..ServiceDeployment::default()
+        };
+        assert_eq!(
+            staged("CANARY", &going),
+            Rollout::InProgress("CANARY deployment in progress, production traffic shift".into())
+        );
+        let done = ServiceDeployment {
+            status: "SUCCESSFUL".into(),
+            ..ServiceDeployment::default()
+        };
+        assert_eq!(staged("LINEAR", &done), Rollout::Completed);
+        let alarmed = ServiceDeployment {
+            status: "ROLLBACK_SUCCESSFUL".into(),
+            triggered_alarms: vec!["web-5xx".into()],
+            status_reason: Some("rolled back".into()),
+            ..ServiceDeployment::default()
+        };
+        assert_eq!(
+            staged("BLUE_GREEN", &alarmed),
+            Rollout::RolledBack("alarm web-5xx went into ALARM; rolled back".into())
+        );
+        let hooked = ServiceDeployment {
+            status: "ROLLBACK_IN_PROGRESS".into(),
+            lifecycle_stage: Some("POST_TEST_TRAFFIC_SHIFT".into()),
+            failed_hooks: vec![(
+                "arn:aws:lambda:eu-west-1:1:function:smoke".into(),
+                "failed".into(),
+            )],
+            ..ServiceDeployment::default()
+        };
+        assert!(matches!(
+            staged("BLUE_GREEN", &hooked),
+            Rollout::RolledBack(r) if r.contains("function:smoke failed at POST_TEST_TRAFFIC_SHIFT")
+                && r.contains("under way")
+        ));
+        let stopped = ServiceDeployment {
+            status: "ROLLBACK_FAILED".into(),
+            breaker_tripped: Some((3, 3)),
+            ..ServiceDeployment::default()
+        };
+        assert!(matches!(
+            staged("LINEAR", &stopped),
+            Rollout::Failed(r) if r.contains("circuit breaker tripped (3 failed tasks, threshold 3)")
+                && r.contains("rollback failed too")
+        ));
     }
 }

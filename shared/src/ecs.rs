@@ -509,3 +509,189 @@ mod names {
         );
     }
 }
+
+/// One service deployment of ECS's own staged strategies (BLUE_GREEN, LINEAR, CANARY), as
+/// DescribeServiceDeployments reports it, in plain values.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceDeployment {
+    pub arn: String,
+    /// PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED, STOP_REQUESTED, ROLLBACK_REQUESTED,
+    /// ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED.
+    pub status: String,
+    pub status_reason: Option<String>,
+    /// Where it is: SCALE_UP, TEST_TRAFFIC_SHIFT, PRODUCTION_TRAFFIC_SHIFT, BAKE_TIME, ...
+    pub lifecycle_stage: Option<String>,
+    /// The alarms that triggered a rollback.
+    pub triggered_alarms: Vec<String>,
+    /// The circuit breaker tripped: the tasks that failed, of the threshold.
+    pub breaker_tripped: Option<(i32, i32)>,
+    /// The lifecycle hooks that failed or timed out: their target (a Lambda function) and how.
+    pub failed_hooks: Vec<(String, String)>,
+    pub rollback_reason: Option<String>,
+    /// The service revision it rolls out.
+    pub target_revision: Option<String>,
+}
+
+/// The service deployments of a service, newest first: their ARNs and target revisions.
+pub async fn list_service_deployments(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Vec<(String, Option<String>)>> {
+    let out = client
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                format!("failed to list the deployments of {cluster}/{service}"),
+                &e,
+            )
+        })?;
+    let mut briefs: Vec<_> = out.service_deployments().to_vec();
+    briefs.sort_by(|a, b| b.created_at().cmp(&a.created_at()));
+    Ok(briefs
+        .iter()
+        .map(|b| {
+            (
+                b.service_deployment_arn().unwrap_or_default().to_string(),
+                b.target_service_revision_arn().map(str::to_string),
+            )
+        })
+        .collect())
+}
+
+/// The task definition a service revision runs.
+pub async fn revision_task_definition(client: &Client, revision: &str) -> Result<Option<String>> {
+    let out = client
+        .describe_service_revisions()
+        .service_revision_arns(revision)
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                format!("failed to describe service revision {revision}"),
+                &e,
+            )
+        })?;
+    Ok(out
+        .service_revisions()
+        .first()
+        .and_then(|r| r.task_definition())
+        .map(str::to_string))
+}
+
+/// One service deployment, now.
+pub async fn describe_service_deployment(
+    client: &Client,
+    arn: &str,
+) -> Result<Option<ServiceDeployment>> {
+    use aws_sdk_ecs::types::{
+        DeploymentLifecycleHookStatus, ServiceDeploymentRollbackMonitorsStatus,
+    };
+    let out = client
+        .describe_service_deployments()
+        .service_deployment_arns(arn)
+        .send()
+        .await
+        .map_err(|e| aws_error(format!("failed to describe service deployment {arn}"), &e))?;
+    Ok(out.service_deployments().first().map(|d| {
+        let triggered = |s: Option<&ServiceDeploymentRollbackMonitorsStatus>| {
+            s == Some(&ServiceDeploymentRollbackMonitorsStatus::Triggered)
+        };
+        ServiceDeployment {
+            arn: d.service_deployment_arn().unwrap_or(arn).to_string(),
+            status: d
+                .status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
+            status_reason: d.status_reason().map(str::to_string),
+            lifecycle_stage: d.lifecycle_stage().map(|s| s.as_str().to_string()),
+            triggered_alarms: d
+                .alarms()
+                .map(|a| a.triggered_alarm_names().to_vec())
+                .unwrap_or_default(),
+            breaker_tripped: d
+                .deployment_circuit_breaker()
+                .filter(|b| triggered(b.status()))
+                .map(|b| (b.failure_count(), b.threshold())),
+            failed_hooks: d
+                .lifecycle_hook_details()
+                .iter()
+                .filter(|h| {
+                    matches!(
+                        h.status(),
+                        Some(
+                            DeploymentLifecycleHookStatus::Failed
+                                | DeploymentLifecycleHookStatus::TimedOut
+                        )
+                    )
+                })
+                .map(|h| {
+                    (
+                        h.target_arn()
+                            .or(h.hook_id())
+                            .unwrap_or("a hook")
+                            .to_string(),
+                        h.status()
+                            .map(|s| s.as_str().to_lowercase())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+            rollback_reason: d.rollback().and_then(|r| r.reason()).map(str::to_string),
+            target_revision: d
+                .target_service_revision()
+                .and_then(|r| r.arn())
+                .map(str::to_string),
+        }
+    }))
+}
+
+/// Why the service's most recently stopped tasks stopped (a few of them): what a rolled-back
+/// deployment's tasks died of.
+pub async fn stopped_reasons(client: &Client, cluster: &str, service: &str) -> Result<Vec<String>> {
+    let listed = client
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(service)
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .max_results(3)
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                format!("failed to list the stopped tasks of {cluster}/{service}"),
+                &e,
+            )
+        })?;
+    if listed.task_arns().is_empty() {
+        return Ok(Vec::new());
+    }
+    let tasks = client
+        .describe_tasks()
+        .cluster(cluster)
+        .set_tasks(Some(listed.task_arns().to_vec()))
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                format!("failed to describe the stopped tasks of {cluster}/{service}"),
+                &e,
+            )
+        })?;
+    Ok(tasks
+        .tasks()
+        .iter()
+        .filter_map(|t| {
+            let reason = t.stopped_reason()?;
+            let id = t
+                .task_arn()
+                .and_then(|a| a.rsplit('/').next())
+                .unwrap_or("a task");
+            Some(format!("{id}: {reason}"))
+        })
+        .collect())
+}
