@@ -279,6 +279,42 @@ mod tests {
         assert!(judge(&json!({"status": "Succeded"})).is_err());
     }
 
+    /// A function that raises: the emulator answers every invocation with a payload and no
+    /// FunctionError, so this one is an SDK-level mock.
+    #[tokio::test]
+    async fn a_function_that_raises_fails_its_hook_with_its_message() {
+        use aws_sdk_lambda::operation::invoke::InvokeOutput;
+        use aws_smithy_mocks::{mock, mock_client, RuleMode};
+        let raised = mock!(aws_sdk_lambda::Client::invoke).then_output(|| {
+            InvokeOutput::builder()
+                .status_code(200)
+                .function_error("Unhandled")
+                .payload(aws_smithy_types::Blob::new(
+                    r#"{"errorMessage": "smoke test: 3 of 5 requests failed", "errorType": "AssertionError"}"#,
+                ))
+                .build()
+        });
+        let hooks = Hooks {
+            pre: vec![Hook::Function("smoke".into())],
+            post: Vec::new(),
+            lambda: Some(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&raised])),
+        };
+        let failed = hooks
+            .run(
+                Stage::PreTraffic,
+                &payload(Stage::PreTraffic, "prod", "AllAtOnce", &[]),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(failed.hook, "pre-traffic hook function smoke");
+        assert_eq!(
+            failed.reason,
+            "the function raised Unhandled: smoke test: 3 of 5 requests failed"
+        );
+        assert_eq!(raised.num_calls(), 1);
+    }
+
     #[tokio::test]
     async fn a_command_hook_is_judged_by_its_exit_status_and_reads_the_payload() {
         let payload = payload(

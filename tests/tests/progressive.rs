@@ -528,3 +528,79 @@ async fn a_release_shift_keeps_the_chain_unless_forced() {
     assert!(run.records().iter().all(|r| r["forced"] == true), "{run}");
     assert_eq!(alias(&f, "prod").await, Some(("3".into(), vec![])));
 }
+
+/// Ctrl-C during a release shift: every alias goes back; with --leave every alias keeps its
+/// weight, and the same command again goes on from there for all of them.
+#[tokio::test]
+async fn ctrl_c_takes_a_whole_release_back_or_leaves_it_for_the_next_run() {
+    let base = unique("leave");
+    let functions: Vec<String> = (0..3).map(|i| format!("{base}-{i}")).collect();
+    for f in &functions {
+        create_function(f, "v1", &[]).await;
+        assert_eq!(publish(f).await, "1");
+        update_code(f, "v2").await;
+        assert_eq!(publish(f).await, "2");
+        set_alias(f, "prod", "1").await;
+        set_alias(f, "staging", "2").await;
+    }
+    let sandbox = Sandbox::new();
+    let list = functions
+        .iter()
+        .map(|f| format!("\"{f}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    sandbox.write(
+        "promote.toml",
+        &format!("[envs]\norder = [\"staging\", \"prod\"]\n\n[lambda]\nfunctions = [{list}]\n"),
+    );
+    let lambda = binary("lambda-promote");
+    let shift = [
+        "promote",
+        "--to",
+        "prod",
+        "--steps",
+        "25,50",
+        "--interval",
+        "2s",
+        "--poll-interval",
+        "1s",
+    ];
+
+    let child = sandbox.spawn(&lambda, &shift);
+    until_weighted(functions.last().unwrap()).await;
+    Sandbox::interrupt(&child);
+    let run = Sandbox::finish(child);
+    run.expect_code(130);
+    assert_eq!(
+        actions(&run).iter().filter(|a| *a == "rolled_back").count(),
+        3,
+        "{run}"
+    );
+    for f in &functions {
+        assert_eq!(alias(f, "prod").await, Some(("1".into(), vec![])), "{f}");
+    }
+
+    let child = sandbox.spawn(&lambda, &[&shift[..], &["--leave"]].concat());
+    for f in &functions {
+        until_weighted(f).await;
+    }
+    Sandbox::interrupt(&child);
+    Sandbox::finish(child).expect_code(130);
+    for f in &functions {
+        assert_eq!(
+            alias(f, "prod").await,
+            Some(("1".into(), vec![("2".into(), 0.25)])),
+            "{f} keeps its weight"
+        );
+    }
+    let run = sandbox.run(&lambda, &shift, None);
+    run.expect_code(0);
+    assert_eq!(
+        actions(&run),
+        ["canary", "canary", "canary", "promoted", "promoted", "promoted"],
+        "it went on from 25%: 50, then all\n{run}"
+    );
+    for f in &functions {
+        assert_eq!(alias(f, "prod").await, Some(("2".into(), vec![])), "{f}");
+    }
+}
