@@ -32,11 +32,10 @@ pub(crate) async fn run(
             deployment_id: deployment_id.clone(),
             percent,
         },
-        // A schedule's first step (the shift below takes it from there).
-        (Some(deployment_id), None, Some(schedule), false, false) => CanaryStep::Start {
-            deployment_id: deployment_id.clone(),
-            percent: schedule.steps[0].percent.min(99.0),
-        },
+        // A schedule's first step (what a dry run shows; the shift below takes it from there).
+        (Some(deployment_id), None, Some(schedule), false, false) => {
+            first_step(schedule, deployment_id.clone())
+        }
         (None, None, None, true, false) => CanaryStep::Finish,
         (None, None, None, false, true) => CanaryStep::Abort,
         _ => {
@@ -93,6 +92,17 @@ pub(crate) async fn run(
         &adapter, &stage, &at, deployment, &schedule, watch, before, opts, out,
     )
     .await
+}
+
+/// The first move of `schedule` to `deployment`: a canary, or the whole stage at once.
+fn first_step(schedule: &shared::schedule::Schedule, deployment_id: String) -> CanaryStep {
+    match schedule.steps.first().map(|s| s.percent) {
+        Some(percent) if percent < 100.0 => CanaryStep::Start {
+            deployment_id,
+            percent,
+        },
+        _ => CanaryStep::AllAtOnce { deployment_id },
+    }
 }
 
 /// Run `schedule` on `stage`, shifting its traffic to `deployment`; each step is checked
@@ -221,17 +231,7 @@ pub(crate) async fn release(
             stage.name(),
             schedule.name
         ));
-        let first = schedule.steps[0].percent;
-        let step = if first >= 100.0 {
-            CanaryStep::AllAtOnce {
-                deployment_id: deployment,
-            }
-        } else {
-            CanaryStep::Start {
-                deployment_id: deployment,
-                percent: first,
-            }
-        };
+        let step = first_step(schedule, deployment);
         let job = Job::new(
             stage.target(at.region.as_deref()),
             Ok(Item {

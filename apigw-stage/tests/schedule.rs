@@ -325,3 +325,32 @@ async fn promote_with_a_schedule_shifts_the_stage_to_the_manifests_deployment() 
         ]
     );
 }
+
+/// A dry run shows the schedule's first move as the real run makes it: all at once is the
+/// stage on the new deployment (not a canary of 100%).
+#[tokio::test]
+async fn a_dry_run_plans_the_first_move_and_writes_nothing() {
+    let stage = on_d1();
+    let (code, records) = run(
+        &stage,
+        &[
+            "canary",
+            "orders",
+            "--env",
+            "prod",
+            "--deployment",
+            "d2",
+            "--schedule",
+            "AllAtOnce",
+            "--dry-run",
+        ],
+    )
+    .await;
+    assert_eq!(code, ExitCode::Success, "{records:?}");
+    assert_eq!(records[0]["action"], "planned");
+    assert_eq!(
+        records[0]["artifact"],
+        serde_json::json!({"deployment_id": "d2"})
+    );
+    assert!(stage.lock().unwrap().updates.is_empty());
+}

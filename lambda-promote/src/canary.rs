@@ -38,7 +38,8 @@ pub(crate) async fn run(
             version: version.clone(),
             percent,
         },
-        // A schedule's first step (the shift below takes it from there).
+        // A schedule's first step, as a dry run shows it (the shift below takes it from there;
+        // AllAtOnce is a promotion, shown by the dry run below).
         (Some(version), None, Some(schedule), false, false) => CanaryStep::Start {
             version: version.clone(),
             percent: schedule.steps[0].percent.min(99.0),
@@ -108,7 +109,12 @@ pub(crate) async fn run(
             canary.pointer.name(),
             schedule.name
         ));
-        return engine::promote_one(&adapter, canary.job(step), opts, out).await;
+        let job = if schedule.steps[0].percent >= 100.0 {
+            canary.promotion(version)
+        } else {
+            canary.job(step)
+        };
+        return engine::promote_one(&adapter, job, opts, out).await;
     }
     let at = clients
         .get(Some(&args.env), canary.function.region.as_deref())
@@ -290,19 +296,7 @@ impl Member {
                 percent,
             })),
             Move::Finish if self.weighted => Some(canary.job(CanaryStep::Finish)),
-            // All at once: the alias moves to the version, checked against the order as a
-            // promotion of it is.
-            Move::Finish => Some(Job::new(
-                canary.pointer.target(canary.function.region.as_deref()),
-                Ok(Item {
-                    target: canary.pointer.clone(),
-                    source: Source::Version {
-                        version: Named::Number(self.version.clone()),
-                        chain_function: canary.chain_function.clone(),
-                    },
-                    function: canary.function.clone(),
-                }),
-            )),
+            Move::Finish => Some(canary.promotion(&self.version)),
             Move::Abort => self.weighted.then(|| canary.job(CanaryStep::Abort)),
             Move::Revert => match &self.from {
                 Some(from) => Some(canary.job(CanaryStep::Revert {
@@ -330,6 +324,22 @@ pub(crate) struct Canary {
 }
 
 impl Canary {
+    /// All at once: the alias moves to `version`, checked against the order as a promotion of
+    /// it is.
+    fn promotion(&self, version: &str) -> Job<Item> {
+        Job::new(
+            self.pointer.target(self.function.region.as_deref()),
+            Ok(Item {
+                target: self.pointer.clone(),
+                source: Source::Version {
+                    version: Named::Number(version.to_string()),
+                    chain_function: self.chain_function.clone(),
+                },
+                function: self.function.clone(),
+            }),
+        )
+    }
+
     fn job(&self, step: CanaryStep) -> Job<Item> {
         Job::new(
             self.pointer.target(self.function.region.as_deref()),

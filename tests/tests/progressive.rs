@@ -172,6 +172,14 @@ async fn an_alarm_already_firing_moves_no_traffic_and_a_gate_must_match() {
     assert!(typo.stderr.contains("no-such-alarm-*"), "{typo}");
     assert_eq!(alias(&f, "prod").await, Some(("1".into(), vec![])));
 
+    // A dry run shows all at once as the promotion it is, and writes nothing.
+    let plan = sandbox.run(&lambda, &[&args[..], &["--dry-run"]].concat(), None);
+    plan.expect_code(0);
+    assert_eq!(plan.record()["action"], "planned", "{plan}");
+    assert_eq!(plan.record()["artifact"]["version"], "2", "{plan}");
+    assert!(plan.record()["artifact"].get("weights").is_none(), "{plan}");
+    assert_eq!(alias(&f, "prod").await, Some(("1".into(), vec![])));
+
     // All at once, gated: the alias moves to 2 in one step.
     let run = sandbox.run(&lambda, &args, None);
     run.expect_code(0);
