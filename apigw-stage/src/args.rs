@@ -23,7 +23,7 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Point --to's stage at the deployment --from's stage runs; its variables stay its own.
     Promote(PromoteArgs),
-    /// Put a canary on a stage, or --promote it, or --abort it.
+    /// Put a canary on a stage (or shift it by a schedule), --finish it, or --abort it.
     Canary(CanaryArgs),
     /// The stage's variables as a `config` record (secret-looking values fingerprinted).
     Vars(EnvArgs),
@@ -57,10 +57,6 @@ pub struct PromoteArgs {
     /// REST API id or name. Default: the `apigateway` records on stdin, else promote.toml's.
     #[arg(value_name = "API")]
     pub api: Option<String>,
-    /// `--canary SCHEDULE` (or --steps): shift the stage's traffic to the deployment step by
-    /// step, watching the alarms, instead of all at once.
-    #[command(flatten)]
-    pub shift: shared::progressive::ShiftArgs,
     /// The environment whose stage moves.
     #[arg(long, value_name = "ENV", value_parser = parse_env)]
     pub to: String,
@@ -82,6 +78,10 @@ pub struct PromoteArgs {
     /// still says the run failed.
     #[arg(long)]
     pub atomic: bool,
+    /// `--canary SCHEDULE` (or --steps): shift the stage's traffic to the deployment step by
+    /// step, watching the alarms, instead of all at once.
+    #[command(flatten)]
+    pub shift: shared::progressive::ShiftArgs,
 }
 
 #[derive(Debug, Args)]
@@ -103,8 +103,6 @@ pub struct CanaryArgs {
     #[arg(long, alias = "percent", value_name = "PCT", value_parser = parse_percent,
           requires = "deployment")]
     pub weight: Option<f64>,
-    #[command(flatten)]
-    pub shift: shared::progressive::ShiftArgs,
     /// Make the canary's deployment the stage's deployment and remove the canary, in one update.
     /// `--promote` is the old spelling, still accepted.
     #[arg(long, alias = "promote", conflicts_with_all = ["deployment", "abort"])]
@@ -118,6 +116,8 @@ pub struct CanaryArgs {
     /// Send traffic to (or --finish on) a deployment the environment before does not run.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub shift: shared::progressive::ShiftArgs,
 }
 
 #[derive(Debug, Args)]

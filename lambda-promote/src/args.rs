@@ -24,7 +24,8 @@ pub enum Command {
     Publish(PublishArgs),
     /// Point an environment's alias at the version the previous environment holds (or --version).
     Promote(PromoteArgs),
-    /// Send part of an alias's traffic to another version; --finish or --abort ends the canary.
+    /// Send part of an alias's traffic to another version, or shift it all by a schedule; --finish
+    /// or --abort ends the canary.
     Canary(CanaryArgs),
     /// Undo the changes described by records on stdin, where the pointer has not moved since.
     Rollback,
@@ -123,8 +124,6 @@ pub struct CanaryArgs {
     /// Percent of traffic for the canary version (0 < PCT < 100), set once.
     #[arg(long, value_name = "PCT", value_parser = parse_weight, requires = "version")]
     pub weight: Option<f64>,
-    #[command(flatten)]
-    pub shift: shared::progressive::ShiftArgs,
     /// Move the alias to the canary version and clear the weights.
     #[arg(long, conflicts_with_all = ["version", "abort"])]
     pub finish: bool,
@@ -141,6 +140,8 @@ pub struct CanaryArgs {
     /// Send traffic to (or finish on) a version the environment before does not hold.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub shift: shared::progressive::ShiftArgs,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 /// The command line of a shift, the same in every tool that has a canary: flattened into its
 /// `canary` subcommand beside the tool's own artifact flag (`--version`, `--deployment`).
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Traffic shift")]
 pub struct ShiftArgs {
     /// Shift the traffic step by step to the end, watching the alarms: CodeDeploy's names
     /// (Canary10Percent5Minutes, Linear10PercentEvery1Minute, AllAtOnce, ...). An alarm in
