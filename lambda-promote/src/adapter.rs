@@ -826,8 +826,8 @@ impl Adapter for Lambda<'_> {
         let now = current.as_ref().map(routing_of);
         let step = plan::rollback(
             &pointer.name(),
-            changed_to.as_ref().map(Routing::of).as_ref(),
-            restore.as_ref().map(Routing::of).as_ref(),
+            changed_to.as_ref().map(crate::plan::routing_of).as_ref(),
+            restore.as_ref().map(crate::plan::routing_of).as_ref(),
             now.as_ref(),
         )?;
         if step == Step::Unchanged {

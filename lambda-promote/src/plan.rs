@@ -3,67 +3,19 @@
 
 use shared::lambda::Published;
 use shared::record::LambdaArtifact;
-use shared::{Action, Error, Result};
-use std::collections::BTreeMap;
+pub use shared::routing::{
+    self as routing, canary, describe, expect_holds, published_action, rollback, version_existed,
+    CanaryStep, Routing, Step,
+};
+use shared::{Error, Result};
 
-/// Where an alias routes traffic: its version and a canary's weights. What a pointer "holds".
-#[derive(Debug, Clone, PartialEq)]
-pub struct Routing {
-    pub version: String,
-    pub weights: BTreeMap<String, f64>,
-}
-
-impl Routing {
-    #[must_use]
-    pub fn plain(version: &str) -> Routing {
-        Routing {
-            version: version.to_string(),
-            weights: BTreeMap::new(),
-        }
+/// What a Lambda artifact routes to.
+#[must_use]
+pub fn routing_of(artifact: &LambdaArtifact) -> Routing {
+    Routing {
+        version: artifact.version.clone(),
+        weights: artifact.weights.clone(),
     }
-
-    #[must_use]
-    pub fn of(artifact: &LambdaArtifact) -> Routing {
-        Routing {
-            version: artifact.version.clone(),
-            weights: artifact.weights.clone(),
-        }
-    }
-
-    fn describe(&self) -> String {
-        if self.weights.is_empty() {
-            format!("version {}", self.version)
-        } else {
-            let canary: Vec<String> = self
-                .weights
-                .iter()
-                .map(|(v, w)| format!("{}% to version {v}", w * 100.0))
-                .collect();
-            format!(
-                "version {} with a canary ({})",
-                self.version,
-                canary.join(", ")
-            )
-        }
-    }
-}
-
-/// What an alias routes to, for messages ("no alias" when there is none).
-pub fn describe(routing: Option<&Routing>) -> String {
-    routing.map_or_else(|| "no alias".to_string(), Routing::describe)
-}
-
-/// What to do with a pointer.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Step {
-    /// It already holds what is wanted: no write.
-    Unchanged,
-    /// Create the alias with this routing.
-    Create(Routing),
-    /// Update the existing alias to this routing.
-    Update(Routing),
-    /// Delete the alias (undoing its creation).
-    Delete,
 }
 
 /// Everything `promote` knows about one function before it writes.
@@ -107,29 +59,15 @@ pub fn promote(facts: &PromoteFacts<'_>) -> Result<Step> {
         &format!("{target_name}: the artifact being promoted"),
     )?;
     expect_holds(target_name, target, expect)?;
-    match target_code_sha256 {
-        None => {
-            return Err(Error::precondition(format!(
-                "{target_name}: the function has no version {}; nothing changed",
-                want.version
-            )))
-        }
-        Some(sha) if sha != want.code_sha256 => {
-            return Err(Error::precondition(format!(
-            "{target_name}: version {} has code_sha256 {sha}, but the artifact being promoted has \
-                 {}: not the same bits, so nothing changed",
-            want.version, want.code_sha256
-        )))
-        }
-        Some(_) => {}
-    }
-    let wanted = Routing::plain(&want.version);
-    Ok(match target {
-        None => Step::Create(wanted),
-        Some(now) if *now == wanted => Step::Unchanged,
-        // Same version but a canary running: promoting settles the alias on the version alone.
-        Some(_) => Step::Update(wanted),
-    })
+    routing::same_bits(
+        target_name,
+        "function",
+        &want.version,
+        "code_sha256",
+        &want.code_sha256,
+        target_code_sha256,
+    )?;
+    Ok(routing::settle(&want.version, target))
 }
 
 /// The largest package a copy uploads in the request itself (UpdateFunctionCode's ZipFile).
@@ -218,155 +156,10 @@ pub fn version_described(
     Ok(newest.version.clone())
 }
 
-/// `--expect`: the target must hold that version now.
-pub fn expect_holds(
-    target_name: &str,
-    target: Option<&Routing>,
-    expect: Option<&str>,
-) -> Result<()> {
-    match expect {
-        Some(expected) if target.map(|t| t.version.as_str()) != Some(expected) => {
-            Err(Error::precondition(format!(
-                "{target_name} holds {}, not version {expected} as --expect says; nothing changed",
-                describe(target)
-            )))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Undo one change: the pointer was moved from `restore` to `changed_to` (`None`: no alias).
-/// Only where the pointer still holds `changed_to` is it moved back; where it already holds
-/// `restore` nothing is left to do; anything else means someone moved it since, and it is left
-/// alone (exit 4).
-pub fn rollback(
-    name: &str,
-    changed_to: Option<&Routing>,
-    restore: Option<&Routing>,
-    now: Option<&Routing>,
-) -> Result<Step> {
-    if now == changed_to {
-        return Ok(match (restore, now) {
-            (None, None) => Step::Unchanged,
-            (None, Some(_)) => Step::Delete,
-            (Some(r), None) => Step::Create(r.clone()),
-            (Some(r), Some(_)) => Step::Update(r.clone()),
-        });
-    }
-    if now == restore {
-        return Ok(Step::Unchanged);
-    }
-    Err(Error::precondition(format!(
-        "{name} holds {}, not {} as the record says: it was moved since, so it is left as it is",
-        describe(now),
-        describe(changed_to)
-    )))
-}
-
-/// One step of a canary's life.
-#[derive(Debug, Clone, PartialEq)]
-pub enum CanaryStep {
-    /// Send `percent` of the traffic to `version`.
-    Start { version: String, percent: f64 },
-    /// Move the alias to the canary version, clear the weights.
-    Finish,
-    /// Clear the weights, leave the alias's version.
-    Abort,
-    /// Move the alias back to `version` from `finished`, the version a finished shift left it
-    /// on (a post-traffic hook failed). Only from there: an alias moved since is not ours.
-    Revert { version: String, finished: String },
-}
-
-/// Decide a canary step on an alias that holds `now`. Returns the new routing and the record's
-/// action, or `None` when nothing needs to change.
-pub fn canary(
-    name: &str,
-    step: &CanaryStep,
-    now: &Routing,
-    expect: Option<&str>,
-) -> Result<Option<(Routing, Action)>> {
-    // --expect names what the alias held before the shift; the revert of a finished shift
-    // checks what the finish left instead.
-    let expect = match step {
-        CanaryStep::Revert { finished, .. } => Some(finished.as_str()),
-        _ => expect,
-    };
-    if let Some(expected) = expect {
-        if now.version != expected {
-            return Err(Error::precondition(format!(
-                "{name} holds {}, not version {expected} as --expect says; nothing changed",
-                now.describe()
-            )));
-        }
-    }
-    let (next, action) = match step {
-        CanaryStep::Start { version, percent } => {
-            if *version == now.version {
-                return Err(Error::usage(format!(
-                    "{name} already holds version {version}: a canary sends traffic to another version"
-                )));
-            }
-            let mut weights = BTreeMap::new();
-            weights.insert(version.clone(), percent / 100.0);
-            (
-                Routing {
-                    version: now.version.clone(),
-                    weights,
-                },
-                Action::Canary,
-            )
-        }
-        CanaryStep::Finish => {
-            let mut canaries = now.weights.keys();
-            match (canaries.next(), canaries.next()) {
-                (Some(version), None) => (Routing::plain(version), Action::Promoted),
-                (None, _) => {
-                    return Err(Error::precondition(format!(
-                        "{name} has no canary to finish (it holds {})",
-                        now.describe()
-                    )))
-                }
-                (Some(_), Some(_)) => {
-                    return Err(Error::precondition(format!(
-                        "{name} routes to several canary versions ({}); finish by promoting one \
-                         with `lambda-promote promote --version N`",
-                        now.describe()
-                    )))
-                }
-            }
-        }
-        CanaryStep::Abort => (Routing::plain(&now.version), Action::RolledBack),
-        CanaryStep::Revert { version, .. } => (Routing::plain(version), Action::RolledBack),
-    };
-    Ok((next != *now).then_some((next, action)))
-}
-
-/// Whether the version PublishVersion answered with was there before the call: Lambda hands
-/// back the newest version, unchanged, when neither $LATEST's code nor its configuration changed
-/// since it. `newest_before` is the highest version listed just before the call.
-#[must_use]
-pub fn version_existed(version: &str, newest_before: Option<u64>) -> bool {
-    match (version.parse::<u64>(), newest_before) {
-        (Ok(v), Some(newest)) => v <= newest,
-        _ => false,
-    }
-}
-
-/// The action of a `publish` record: a new version is `published`; an existing one is
-/// `unchanged` when the alias (if any) already held it, and `promoted` when the alias had to
-/// move to it (a change `rollback` undoes, but no new artifact).
-#[must_use]
-pub fn published_action(existed: bool, alias_moved: bool) -> Action {
-    match (existed, alias_moved) {
-        (false, _) => Action::Published,
-        (true, false) => Action::Unchanged,
-        (true, true) => Action::Promoted,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn artifact(version: &str, sha: &str) -> LambdaArtifact {
         LambdaArtifact {
@@ -459,117 +252,6 @@ mod tests {
         );
         let e = promote(&facts(&want, Some("A"), None, Some("5"))).unwrap_err();
         assert!(e.to_string().contains("holds no alias"), "{e}");
-    }
-
-    #[test]
-    fn rollback_restores_only_what_still_holds_the_change() {
-        let v6 = Routing::plain("6");
-        let v7 = Routing::plain("7");
-        let v9 = Routing::plain("9");
-        assert_eq!(
-            rollback("a", Some(&v7), Some(&v6), Some(&v7)).unwrap(),
-            Step::Update(v6.clone())
-        );
-        assert_eq!(
-            rollback("a", Some(&v7), Some(&v6), Some(&v6)).unwrap(),
-            Step::Unchanged
-        );
-        let e = rollback("a", Some(&v7), Some(&v6), Some(&v9)).unwrap_err();
-        assert_eq!(e.exit_code().code(), 4);
-        assert!(
-            e.to_string().contains("holds version 9, not version 7"),
-            "{e}"
-        );
-        // The change created the alias: undoing it deletes the alias.
-        assert_eq!(
-            rollback("a", Some(&v7), None, Some(&v7)).unwrap(),
-            Step::Delete
-        );
-        assert_eq!(
-            rollback("a", Some(&v7), None, None).unwrap(),
-            Step::Unchanged
-        );
-        // The change deleted the alias: undoing it creates it again.
-        assert_eq!(
-            rollback("a", None, Some(&v6), None).unwrap(),
-            Step::Create(v6.clone())
-        );
-        // Weights count: a canary that was put on is taken off.
-        let c = canary_on("6", "7", 0.1);
-        assert_eq!(
-            rollback("a", Some(&c), Some(&v6), Some(&c)).unwrap(),
-            Step::Update(v6)
-        );
-    }
-
-    #[test]
-    fn canary_start_finish_abort() {
-        let now = Routing::plain("6");
-        let start = CanaryStep::Start {
-            version: "7".into(),
-            percent: 10.0,
-        };
-        let (next, action) = canary("a", &start, &now, None).unwrap().unwrap();
-        assert_eq!(next, canary_on("6", "7", 0.1));
-        assert_eq!(action, Action::Canary);
-        // The same canary again: nothing to do.
-        assert_eq!(canary("a", &start, &next, None).unwrap(), None);
-
-        let (done, action) = canary("a", &CanaryStep::Finish, &next, None)
-            .unwrap()
-            .unwrap();
-        assert_eq!(done, Routing::plain("7"));
-        assert_eq!(action, Action::Promoted);
-
-        let (back, action) = canary("a", &CanaryStep::Abort, &next, None)
-            .unwrap()
-            .unwrap();
-        assert_eq!(back, Routing::plain("6"));
-        assert_eq!(action, Action::RolledBack);
-        assert_eq!(canary("a", &CanaryStep::Abort, &now, None).unwrap(), None);
-        // A finished shift moved back: only from the version it finished on.
-        let revert = CanaryStep::Revert {
-            version: "1".into(),
-            finished: "2".into(),
-        };
-        let (back, action) = canary("a", &revert, &Routing::plain("2"), Some("1"))
-            .unwrap()
-            .unwrap();
-        assert_eq!((back, action), (Routing::plain("1"), Action::RolledBack));
-        assert!(canary("a", &revert, &Routing::plain("3"), None).is_err());
-    }
-
-    #[test]
-    fn canary_refusals() {
-        let now = Routing::plain("6");
-        let same = CanaryStep::Start {
-            version: "6".into(),
-            percent: 10.0,
-        };
-        assert_eq!(
-            canary("a", &same, &now, None)
-                .unwrap_err()
-                .exit_code()
-                .code(),
-            2
-        );
-        let e = canary("a", &CanaryStep::Finish, &now, None).unwrap_err();
-        assert_eq!(e.exit_code().code(), 4);
-        let e = canary("a", &CanaryStep::Abort, &now, Some("5")).unwrap_err();
-        assert_eq!(e.exit_code().code(), 4);
-    }
-
-    #[test]
-    fn a_version_published_before_the_call_is_not_new() {
-        assert!(!version_existed("1", None));
-        assert!(!version_existed("4", Some(3)));
-        assert!(version_existed("3", Some(3)));
-        assert!(version_existed("2", Some(3)));
-        assert!(!version_existed("$LATEST", Some(3)));
-        assert_eq!(published_action(false, true), Action::Published);
-        assert_eq!(published_action(false, false), Action::Published);
-        assert_eq!(published_action(true, false), Action::Unchanged);
-        assert_eq!(published_action(true, true), Action::Promoted);
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub mod output;
 pub mod progressive;
 pub mod rate;
 pub mod record;
+pub mod routing;
 #[cfg(feature = "s3")]
 pub mod s3;
 #[cfg(feature = "s3")]
