@@ -35,7 +35,8 @@ impl Gate {
         let mut patterns: Vec<String> = section
             .map(|c| c.alarms.iter().map(|a| a.render(env)).collect())
             .unwrap_or_default();
-        patterns.extend(alarms.iter().cloned());
+        // `--alarm 'orders-{env}-*'`, as promote.toml and ecs-pin's --alarm spell it.
+        patterns.extend(alarms.iter().map(|a| a.replace("{env}", env)));
         Gate {
             patterns,
             insufficient_data_fails: section.is_some_and(|c| c.insufficient_data_fails),
@@ -136,6 +137,16 @@ mod tests {
             state: state.into(),
             reason: String::new(),
         }
+    }
+
+    #[test]
+    fn an_alarm_flag_names_the_environment_as_promote_toml_does() {
+        let gate = Gate::of(
+            None,
+            "prod",
+            &["orders-{env}-*".into(), "shared-5xx".into()],
+        );
+        assert_eq!(gate.patterns, ["orders-prod-*", "shared-5xx"]);
     }
 
     #[test]

@@ -296,6 +296,80 @@ impl LambdaFunction {
     }
 }
 
+/// A Step Functions state machine: `NAME` or `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME`,
+/// with what an ARN names after it (a version number or an alias) kept apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateMachine {
+    pub name: String,
+    /// A version or alias the ARN named after the state machine (`…:orders-flow:3`).
+    pub qualifier: Option<String>,
+    /// The partition an ARN names (`aws` for a name alone).
+    pub partition: String,
+    pub place: Place,
+}
+
+/// Characters Step Functions allows in state machine and alias names (1 to 80 of them).
+fn sfn_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 80
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+impl StateMachine {
+    /// Parse a state machine as Step Functions names it.
+    ///
+    /// # Errors
+    /// A message naming the text when it is neither a state machine name nor its ARN.
+    pub fn parse(text: &str) -> Result<StateMachine, String> {
+        let bad = || {
+            format!(
+                "{text:?} is not a state machine: NAME or \
+                 arn:aws:states:REGION:ACCOUNT:stateMachine:NAME"
+            )
+        };
+        let Some(arn) = arn_of(text, "states", "a Step Functions state machine")? else {
+            return if sfn_name(text) {
+                Ok(StateMachine {
+                    name: text.to_string(),
+                    qualifier: None,
+                    partition: "aws".into(),
+                    place: Place::default(),
+                })
+            } else {
+                Err(bad())
+            };
+        };
+        let rest = arn.resource.strip_prefix("stateMachine:").ok_or_else(bad)?;
+        let (name, qualifier) = match rest.split_once(':') {
+            Some((name, qualifier)) => (name, Some(qualifier.to_string())),
+            None => (rest, None),
+        };
+        if !sfn_name(name) || qualifier.as_deref().is_some_and(|q| !sfn_name(q)) {
+            return Err(bad());
+        }
+        Ok(StateMachine {
+            name: name.to_string(),
+            qualifier,
+            partition: arn.partition.clone(),
+            place: Place::of(&arn),
+        })
+    }
+
+    /// The state machine's ARN in `region` and `account` (an ARN's own, where it named them).
+    #[must_use]
+    pub fn arn(&self, region: &str, account: &str) -> String {
+        format!(
+            "arn:{}:states:{}:{}:stateMachine:{}",
+            self.partition,
+            self.place.region.as_deref().unwrap_or(region),
+            self.place.account.as_deref().unwrap_or(account),
+            self.name
+        )
+    }
+}
+
 /// An API Gateway REST API: its id or name, or its ARN `arn:aws:apigateway:REGION::/restapis/ID`.
 /// A name is any text API Gateway accepts, so only an ARN is parsed; telling an id from a name
 /// needs AWS (`shared::apigateway::find_api`).
@@ -390,6 +464,30 @@ impl ApigwStage {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn state_machines_by_name_or_arn_with_qualifiers_apart() {
+        let name = StateMachine::parse("orders-flow").unwrap();
+        assert_eq!(
+            (name.name.as_str(), name.qualifier.as_deref()),
+            ("orders-flow", None)
+        );
+        assert_eq!(
+            name.arn("eu-west-1", "111111111111"),
+            "arn:aws:states:eu-west-1:111111111111:stateMachine:orders-flow"
+        );
+        let arn = "arn:aws:states:us-east-1:222222222222:stateMachine:orders-flow";
+        let parsed = StateMachine::parse(arn).unwrap();
+        assert_eq!(parsed.place.region.as_deref(), Some("us-east-1"));
+        assert_eq!(parsed.arn("eu-west-1", "111111111111"), arn);
+        let version = StateMachine::parse(&format!("{arn}:3")).unwrap();
+        assert_eq!(version.qualifier.as_deref(), Some("3"));
+        assert!(StateMachine::parse("arn:aws:lambda:us-east-1:1:function:f")
+            .unwrap_err()
+            .contains("lambda ARN"));
+        assert!(StateMachine::parse("orders flow").is_err());
+        assert!(StateMachine::parse("arn:aws:states:us-east-1:2:activity:x").is_err());
+    }
     use super::*;
 
     #[test]

@@ -25,6 +25,7 @@ pub struct Project {
     pub ecs: Option<EcsSection>,
     pub apigateway: Option<ApigatewaySection>,
     pub s3: Option<S3Section>,
+    pub stepfunctions: Option<StepfunctionsSection>,
     /// `[ecr]`: how the environments' registries relate.
     pub ecr: Option<EcrSection>,
     /// `[ssm] path`: each environment's Parameter Store path, `/orders/{env}/`.
@@ -62,6 +63,14 @@ pub struct S3Section {
 pub struct EcrSection {
     /// The shared registry: (account, region).
     pub registry: Option<(String, String)>,
+}
+
+/// `[stepfunctions]`: the application's state machines (by name or ARN, `{env}` allowed) and
+/// how an environment names its alias, as for Lambda.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepfunctionsSection {
+    pub state_machines: Vec<Template>,
+    pub alias: Template,
 }
 
 /// `[apigateway]`: the REST API (id or name) and how an environment names its stage.
@@ -270,6 +279,21 @@ impl Project {
             }),
         };
 
+        let stepfunctions = match file.stepfunctions {
+            None => None,
+            Some(section) => Some(StepfunctionsSection {
+                state_machines: section
+                    .state_machines
+                    .iter()
+                    .map(|m| template(m, "state_machines"))
+                    .collect::<Result<_>>()?,
+                alias: match &section.alias {
+                    Some(alias) => template(alias, "alias")?,
+                    None => Template::env_name(),
+                },
+            }),
+        };
+
         let ecs = match file.ecs {
             None => None,
             Some(section) => Some(EcsSection {
@@ -388,6 +412,7 @@ impl Project {
             ecs,
             apigateway,
             s3,
+            stepfunctions,
             ecr,
             ssm_path,
             secrets_prefix,
@@ -501,6 +526,7 @@ struct RawFile {
     ecs: Option<RawEcs>,
     apigateway: Option<RawApigateway>,
     s3: Option<RawS3>,
+    stepfunctions: Option<RawStepfunctions>,
     ecr: Option<RawEcr>,
     ssm: Option<RawSsm>,
     secrets: Option<RawSecrets>,
@@ -533,6 +559,14 @@ struct RawSecrets {
 #[serde(deny_unknown_fields)]
 struct RawEcr {
     registry: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStepfunctions {
+    #[serde(default)]
+    state_machines: Vec<Spanned<String>>,
+    alias: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -630,6 +664,9 @@ rest_api = "orders"
 [s3]
 objects = ["s3://orders-artifacts/{env}/web.zip"]
 
+[stepfunctions]
+state_machines = ["orders-flow"]
+
 [ssm]
 path = "/orders/{env}/"
 
@@ -659,6 +696,13 @@ prefix = "orders/{env}/"
         assert_eq!(
             p.s3.unwrap().objects[0].render("dev"),
             "s3://orders-artifacts/dev/web.zip"
+        );
+        let sfn = p.stepfunctions.unwrap();
+        assert_eq!(sfn.state_machines[0].render("prod"), "orders-flow");
+        assert_eq!(
+            sfn.alias.render("prod"),
+            "prod",
+            "the alias defaults to the name"
         );
         assert_eq!(p.ssm_path.unwrap().render("prod"), "/orders/prod/");
         assert_eq!(p.secrets_prefix.unwrap().render("prod"), "orders/prod/");

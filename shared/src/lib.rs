@@ -46,6 +46,8 @@ pub mod schedule;
 pub mod secrets;
 #[cfg(feature = "secretsmanager")]
 pub mod secretsmanager;
+#[cfg(feature = "stepfunctions")]
+pub mod sfn;
 #[cfg(feature = "ssm")]
 pub mod ssm;
 

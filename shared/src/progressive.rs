@@ -33,8 +33,8 @@ pub struct ShiftArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", requires = "steps",
           value_parser = crate::schedule::parse_duration)]
     pub interval: Duration,
-    /// A CloudWatch alarm that stops the shift (repeatable; `*` and `?` allowed), besides
-    /// promote.toml's [canary] alarms for the environment.
+    /// A CloudWatch alarm that stops the shift (repeatable; `*` and `?` allowed, `{env}` is the
+    /// environment's name), besides promote.toml's [canary] alarms for the environment.
     #[arg(long = "alarm", value_name = "NAME")]
     pub alarms: Vec<String>,
     /// On Ctrl-C during a schedule, keep the current weight (default: take all traffic back).

@@ -17,17 +17,19 @@ pub enum Service {
     Ecs,
     Apigateway,
     S3,
+    Stepfunctions,
     Config,
 }
 
 impl Service {
     /// Every service, in the order the docs list them.
-    pub const ALL: [Service; 6] = [
+    pub const ALL: [Service; 7] = [
         Service::Lambda,
         Service::Ecr,
         Service::Ecs,
         Service::Apigateway,
         Service::S3,
+        Service::Stepfunctions,
         Service::Config,
     ];
 
@@ -40,6 +42,7 @@ impl Service {
             Service::Ecs => "ecs",
             Service::Apigateway => "apigateway",
             Service::S3 => "s3",
+            Service::Stepfunctions => "stepfunctions",
             Service::Config => "config",
         }
     }
@@ -354,6 +357,23 @@ pub struct S3Artifact {
     pub checksum: Option<String>,
 }
 
+/// The artifact of a Step Functions alias: a published state machine version, named by its ARN
+/// and proven by the hash of its definition (a version cannot cross accounts or regions: its
+/// copy is another version with the same definition). `weights` holds a canary's second version
+/// and its share of the traffic in percent (a whole number, as Step Functions spells it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SfnArtifact {
+    /// The version number as a string ("3"): the last part of its ARN.
+    pub version: String,
+    /// `arn:aws:states:REGION:ACCOUNT:stateMachine:NAME:3`
+    pub version_arn: String,
+    /// Hex SHA-256 of the version's definition, exactly as Step Functions keeps it.
+    pub definition_sha256: String,
+    /// Weighted routing to a second version: version -> percent of traffic.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub weights: std::collections::BTreeMap<String, u8>,
+}
+
 /// Any artifact type as a record's JSON value.
 pub fn to_value<T: Serialize>(artifact: &T) -> Value {
     serde_json::to_value(artifact).unwrap_or(Value::Null)
@@ -386,7 +406,7 @@ mod tests {
         let err = "lamda".parse::<Service>().unwrap_err();
         assert!(err.contains("\"lamda\""), "{err}");
         assert!(
-            err.contains("lambda, ecr, ecs, apigateway, s3, config"),
+            err.contains("lambda, ecr, ecs, apigateway, s3, stepfunctions, config"),
             "{err}"
         );
     }

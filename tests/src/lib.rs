@@ -18,6 +18,7 @@ pub mod proxy;
 pub mod run;
 pub mod s3;
 pub mod schema;
+pub mod sfn;
 pub mod zip;
 
 pub use emulator::Emulator;

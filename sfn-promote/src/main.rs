@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    shared::cli::main::<sfn_promote::Cli>(env!("CARGO_CRATE_NAME"))
+}
