@@ -630,19 +630,16 @@ impl Adapter for Sfn<'_> {
             }
             Step::Unchanged => Ok(()),
         };
-        let written = match written {
+        let written = match (written, &step) {
             // A create refused as "exists" may be its own earlier attempt, whose answer was
             // lost: if the alias holds exactly what was wanted, the write happened.
-            Err(e) if e.exit_code() == ExitCode::Precondition => {
-                match (
-                    &step,
-                    sfn::get_alias(&at.client.sfn, &machine_arn, &pointer.alias).await,
-                ) {
-                    (Step::Create(wanted), Ok(Some(alias))) if alias.routing == *wanted => Ok(()),
+            (Err(e), Step::Create(wanted)) if e.exit_code() == ExitCode::Precondition => {
+                match sfn::get_alias(&at.client.sfn, &machine_arn, &pointer.alias).await {
+                    Ok(Some(alias)) if alias.routing == *wanted => Ok(()),
                     _ => Err(e),
                 }
             }
-            other => other,
+            (other, _) => other,
         };
         match written {
             Ok(()) => {

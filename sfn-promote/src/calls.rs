@@ -30,6 +30,25 @@ impl Services {
     }
 }
 
+impl Services {
+    /// `sfn` (a mock, in tests of SDK-level answers), with CloudWatch and Lambda clients that
+    /// have no credentials and no endpoint to reach.
+    #[must_use]
+    pub fn sfn_only(sfn: Client) -> Self {
+        let region = sfn.config().region().cloned();
+        let unreachable = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(region)
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+        Services {
+            sfn,
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&unreachable),
+            lambda: aws_sdk_lambda::Client::new(&unreachable),
+        }
+    }
+}
+
 /// The clients per environment and region.
 pub type Clients<'a> = shared::aws::Clients<'a, Services>;
 /// An environment's clients and where they point.
