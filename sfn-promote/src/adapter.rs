@@ -2,8 +2,10 @@
 //! alias, an artifact a published version and the hash of its definition; a move is one
 //! CreateStateMachineAlias, UpdateStateMachineAlias or DeleteStateMachineAlias, after the alias
 //! is read again (`calls`: Step Functions has no compare-and-swap of its own). A version of
-//! another account or region is copied: its definition is published as a version of the target
-//! state machine, which the alias then moves to once its hash is proven the same. Reading and
+//! another state machine (in another account or region, or one state machine per environment:
+//! version numbers belong to one state machine) is copied: its definition is published as a
+//! version of the target state machine, which the alias then moves to once its hash is proven
+//! the same. Reading and
 //! deciding happen in `prepare`, the writes in `apply`.
 
 use crate::calls::{self, Clients, Located};
@@ -133,9 +135,9 @@ impl<'a> Sfn<'a> {
     }
 
     /// What the environment before holds, for the order's check of `version`. `in_target`: the
-    /// version is the target state machine's (a canary's); where that is another account or
-    /// region than the environment before, version numbers mean nothing across them, and the
-    /// version must hold the definition the environment before's holds.
+    /// version is the target state machine's (a canary's); where that is another state machine
+    /// (another account or region, or one per environment), version numbers mean nothing across
+    /// them, and the version must hold the definition the environment before's holds.
     async fn check_held(
         &self,
         subject: &str,
@@ -152,7 +154,9 @@ impl<'a> Sfn<'a> {
             .await?
             .map(|a| a.routing);
         let same = match (in_target, &held) {
-            (Some((at, target_arn)), Some(h)) if !source_at.same_place(at) => {
+            (Some((at, target_arn)), Some(h))
+                if !source_at.same_place(at) || source_arn != target_arn =>
+            {
                 let held_sha =
                     sfn::existing_sha256(&source_at.client.sfn, &source_arn, &h.version).await?;
                 sfn::describe(&at.client.sfn, &sfn::version_arn(target_arn, version))
@@ -349,7 +353,8 @@ impl<'a> Sfn<'a> {
                 let differs = |named: Option<&String>, there: Option<&String>| {
                     named.is_some() && there.is_some() && named != there
                 };
-                if !differs(written.account.as_ref(), at.account.as_ref())
+                if written.machine.name == target.machine.name
+                    && !differs(written.account.as_ref(), at.account.as_ref())
                     && !differs(written.machine.region.as_ref(), at.region.as_ref())
                 {
                     return Ok((Wanted::Here(artifact), Verdict::ALLOWED));
@@ -401,7 +406,7 @@ impl<'a> Sfn<'a> {
                     .await?;
                 if let Some(env) = &self.version_env {
                     let (source_at, source_arn) = self.located(Some(env), &chain_machine).await?;
-                    if !source_at.same_place(at) {
+                    if !source_at.same_place(at) || source_arn != machine_arn {
                         let copy = Self::read_version(
                             &source_at,
                             &source_arn,
@@ -451,7 +456,7 @@ impl<'a> Sfn<'a> {
                     &machine.to_string(),
                 )
                 .await?;
-                if source_at.same_place(at) {
+                if source_at.same_place(at) && source_arn == machine_arn {
                     return Ok((
                         Wanted::Here(SfnArtifact {
                             version: held.routing.version,

@@ -427,3 +427,48 @@ async fn promote_into_another_account_and_region_publishes_the_same_definition_t
 async fn routing_in(client: &aws_sdk_sfn::Client, arn: &str) -> Option<Vec<(String, i32)>> {
     alias(client, arn, "prod").await
 }
+
+#[tokio::test]
+async fn one_state_machine_per_environment_takes_a_copy_of_the_definition() {
+    let base = unique("flow");
+    let c = client();
+    let staging = create(
+        &c,
+        &format!("{base}-staging"),
+        &definition("one"),
+        DEFAULT_ACCOUNT,
+    )
+    .await;
+    assert_eq!(sfn::publish(&c, &staging, &definition("two")).await, "2");
+    set_alias(&c, &staging, "staging", &[("2", 100)]).await;
+    let prod = create(
+        &c,
+        &format!("{base}-prod"),
+        &definition("one"),
+        DEFAULT_ACCOUNT,
+    )
+    .await;
+    set_alias(&c, &prod, "prod", &[("1", 100)]).await;
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!(
+            "[envs]\norder = [\"staging\", \"prod\"]\n\n[stepfunctions]\nstate_machines = [\"{base}-{{env}}\"]\n"
+        ),
+    );
+    // Version 2 of staging's state machine is not version 2 of prod's (it has none): the
+    // definition is published there, as prod's version 2, and proven by its hash.
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    let record = run.expect_code(0).record();
+    assert_eq!(record["resource"], format!("{base}-prod"));
+    assert_eq!(record["copied_from"]["version_arn"], format!("{staging}:2"));
+    assert_eq!(record["artifact"]["version_arn"], format!("{prod}:2"));
+    assert_eq!(
+        definition_of(&c, &format!("{prod}:2")).await,
+        definition("two")
+    );
+    assert_eq!(routing(&prod, "prod").await, plain("2"));
+    // Promoting again: prod holds that definition already.
+    let again = sandbox.run(BIN, &["promote", "--to", "prod"], None);
+    assert_eq!(actions(again.expect_code(0)), ["unchanged"]);
+}
