@@ -6,7 +6,8 @@ use shared::cli::CommonArgs;
 /// Compare the configuration of two environments, everywhere it lives, never printing a secret.
 ///
 /// Lambda environment variables (of the version each alias points at), ECS container environment
-/// and secrets' references, API Gateway stage variables, Parameter Store and Secrets Manager. One
+/// and secrets' references, API Gateway stage variables, Step Functions definitions (of the
+/// version each alias routes to, value by value), Parameter Store and Secrets Manager. One
 /// `config` record per key: its status (same, differs, parallel, only_in_a, only_in_b, crossed)
 /// and both values, secret ones as keyed fingerprints. Exit 1 when there is drift.
 ///
@@ -95,6 +96,7 @@ pub enum Source {
     Lambda,
     Ecs,
     Apigateway,
+    Stepfunctions,
     Ssm,
     Secrets,
 }
@@ -106,6 +108,7 @@ impl Source {
             Source::Lambda => "lambda",
             Source::Ecs => "ecs",
             Source::Apigateway => "apigateway",
+            Source::Stepfunctions => "stepfunctions",
             Source::Ssm => "ssm",
             Source::Secrets => "secrets",
         }

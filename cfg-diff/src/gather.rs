@@ -17,6 +17,7 @@ pub struct Services {
     pub ecr: aws_sdk_ecr::Client,
     pub ecs: aws_sdk_ecs::Client,
     pub apigateway: aws_sdk_apigateway::Client,
+    pub sfn: aws_sdk_sfn::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     /// S3 (`cfg-diff release`: the objects of promote.toml's [s3]).
@@ -35,6 +36,7 @@ pub fn clients(aws: &shared::aws::Aws) -> Clients<'_> {
         ecr: aws_sdk_ecr::Client::new(c),
         ecs: aws_sdk_ecs::Client::new(c),
         apigateway: aws_sdk_apigateway::Client::new(c),
+        sfn: aws_sdk_sfn::Client::new(c),
         ssm: aws_sdk_ssm::Client::new(c),
         secrets: aws_sdk_secretsmanager::Client::new(c),
         s3: shared::s3_stream::client(c),
@@ -90,11 +92,29 @@ pub struct Unreadable {
 /// Where one environment's configuration of one resource is.
 #[derive(Debug, Clone)]
 pub enum Place {
-    Lambda { function: String, alias: String },
-    Ecs { cluster: String, service: String },
-    Apigateway { api: String, stage: String },
-    Ssm { path: String },
-    Secrets { prefix: String },
+    Lambda {
+        function: String,
+        alias: String,
+    },
+    Ecs {
+        cluster: String,
+        service: String,
+    },
+    Apigateway {
+        api: String,
+        stage: String,
+    },
+    /// A state machine (name or ARN) and the alias whose version's definition is read.
+    Stepfunctions {
+        machine: String,
+        alias: String,
+    },
+    Ssm {
+        path: String,
+    },
+    Secrets {
+        prefix: String,
+    },
 }
 
 fn value(key: &str, text: impl Into<String>) -> Value {
@@ -104,9 +124,11 @@ fn value(key: &str, text: impl Into<String>) -> Value {
     }
 }
 
-/// Read one side.
-pub async fn read(services: &Services, place: &Place) -> Result<Side> {
+/// Read one side, with `at`'s clients.
+pub async fn read(at: &Located, place: &Place) -> Result<Side> {
+    let services = &at.client;
     match place {
+        Place::Stepfunctions { machine, alias } => stepfunctions(at, machine, alias).await,
         Place::Lambda { function, alias } => lambda(services, function, alias).await,
         Place::Ecs { cluster, service } => ecs(services, cluster, service).await,
         Place::Apigateway { api, stage } => apigateway(services, api, stage).await,
@@ -138,6 +160,76 @@ async fn lambda(services: &Services, function: &str, alias: &str) -> Result<Side
         .map(|(k, v)| (k.clone(), value(k, v.clone())))
         .collect();
     Ok(side)
+}
+
+/// A state machine's definition as its alias's version holds it, one key per value
+/// (`States/Charge/Resource`): the ARNs of the resources it calls, its retries, its timeouts.
+/// No alias (or no state machine): absent.
+async fn stepfunctions(at: &Located, machine: &str, alias: &str) -> Result<Side> {
+    let parsed = shared::arn::StateMachine::parse(machine).map_err(shared::Error::usage)?;
+    let mut side = Side {
+        resource: format!("{}:{alias}", parsed.name),
+        ..Side::default()
+    };
+    let (Some(region), Some(account)) = (&at.region, &at.account) else {
+        return Err(shared::Error::usage(format!(
+            "state machine {machine}: the account and region of the credentials are not known, \
+             so name it by ARN"
+        )));
+    };
+    let arn = parsed.arn(region, account);
+    let sfn = &at.client.sfn;
+    let Some(found) = shared::sfn::get_alias(sfn, &arn, alias).await? else {
+        return Ok(side);
+    };
+    let version = found.routing.version;
+    let Some(described) =
+        shared::sfn::describe(sfn, &shared::sfn::version_arn(&arn, &version)).await?
+    else {
+        return Ok(side);
+    };
+    side.present = true;
+    let sha = described.definition_sha256();
+    side.artifact = Some(format!("version {version} definition_sha256 {sha}"));
+    side.code = Some(sha);
+    let definition: serde_json::Value =
+        serde_json::from_str(&described.definition).unwrap_or(serde_json::Value::Null);
+    let mut values = BTreeMap::new();
+    flatten("", &definition, &mut values);
+    side.values = values;
+    Ok(side)
+}
+
+/// A definition's values, keyed by their path: objects by field, arrays by index.
+fn flatten(path: &str, json: &serde_json::Value, into: &mut BTreeMap<String, Value>) {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}/{key}")
+        }
+    };
+    match json {
+        serde_json::Value::Object(fields) => {
+            for (key, value) in fields {
+                flatten(&join(key), value, into);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, value) in items.iter().enumerate() {
+                flatten(&join(&i.to_string()), value, into);
+            }
+        }
+        serde_json::Value::String(text) => {
+            let last = path.rsplit('/').next().unwrap_or(path);
+            into.insert(path.to_string(), value(last, text.clone()));
+        }
+        serde_json::Value::Null => {}
+        other => {
+            let last = path.rsplit('/').next().unwrap_or(path);
+            into.insert(path.to_string(), value(last, other.to_string()));
+        }
+    }
 }
 
 /// The ECS reads of a run in one account and region: cfg-diff changes nothing, so what it has

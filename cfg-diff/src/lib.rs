@@ -31,7 +31,12 @@ use shared::{Action, Error, ExitCode, Record, Result, Service};
 use std::collections::BTreeSet;
 
 impl Tool for Cli {
-    const SERVICES: &'static [Service] = &[Service::Lambda, Service::Ecs, Service::Apigateway];
+    const SERVICES: &'static [Service] = &[
+        Service::Lambda,
+        Service::Ecs,
+        Service::Apigateway,
+        Service::Stepfunctions,
+    ];
     const EXAMPLES: &'static str = "\
   cfg-diff staging prod --output table            # everywhere config lives
   cfg-diff staging prod --source ssm,secrets      # only those places
@@ -122,7 +127,7 @@ pub async fn execute(
             };
             let origin = format!("{}:{}", input.origin(), raw.line);
             match raw.service {
-                Service::Lambda | Service::Ecs | Service::Apigateway => {
+                Service::Lambda | Service::Ecs | Service::Apigateway | Service::Stepfunctions => {
                     let record = raw.parse(input.origin())?;
                     if let Some(unit) = unit_from_record(&record, &origin, cli, project)? {
                         if wanted(unit.source) {
@@ -186,7 +191,7 @@ pub async fn execute(
             return Ok(ExitCode::Success);
         }
         return Err(Error::usage(
-            "nothing to compare: pipe lambda, ecs or apigateway records in, or describe the app in promote.toml \
+            "nothing to compare: pipe lambda, ecs, apigateway or stepfunctions records in, or describe the app in promote.toml \
              (or pass --ssm-path / --secrets-prefix)",
         ));
     }
@@ -249,7 +254,7 @@ fn template(pattern: &str, flag: &str) -> Result<Template> {
 
 async fn read(clients: &Clients<'_>, env: &str, place: &Place) -> Result<Side> {
     let at = clients.get(Some(env), None).await?;
-    let mut side = gather::read(&at.client, place).await?;
+    let mut side = gather::read(&at, place).await?;
     side.account = at.account;
     side.region = at.region;
     Ok(side)
@@ -339,8 +344,32 @@ fn unit_from_record(
                 },
             }
         }
+        Service::Stepfunctions => {
+            let machines = project
+                .and_then(|p| p.stepfunctions.as_ref())
+                .map(|s| s.state_machines.clone())
+                .unwrap_or_default();
+            let alias = sfn_alias(project);
+            Unit {
+                source: Source::Stepfunctions,
+                a: Place::Stepfunctions {
+                    machine: map(&machines, &record.resource, a),
+                    alias: alias.render(a),
+                },
+                b: Place::Stepfunctions {
+                    machine: map(&machines, &record.resource, b),
+                    alias: alias.render(b),
+                },
+            }
+        }
         _ => return Ok(None),
     }))
+}
+
+fn sfn_alias(project: Option<&Project>) -> Template {
+    project
+        .and_then(|p| p.stepfunctions.as_ref())
+        .map_or_else(Template::env_name, |s| s.alias.clone())
 }
 
 fn lambda_alias(project: Option<&Project>) -> Template {
@@ -385,6 +414,21 @@ fn units_from_project(project: &Project, cli: &Cli) -> Result<Vec<Unit>> {
                 b: Place::Ecs {
                     cluster: ecs.cluster.render(b),
                     service: s.render(b),
+                },
+            });
+        }
+    }
+    if let Some(sfn) = &project.stepfunctions {
+        for m in &sfn.state_machines {
+            units.push(Unit {
+                source: Source::Stepfunctions,
+                a: Place::Stepfunctions {
+                    machine: m.render(a),
+                    alias: sfn.alias.render(a),
+                },
+                b: Place::Stepfunctions {
+                    machine: m.render(b),
+                    alias: sfn.alias.render(b),
                 },
             });
         }
@@ -481,13 +525,29 @@ fn compare_unit(
         }
         (true, true) => {}
     }
+    // A Lambda version's environment is baked into it, and travels with it, only where both
+    // environments run one function: with one function per environment (`api-{env}`), or a
+    // function of that name in each environment's own account or region (a promotion copies
+    // the code and publishes it with the target's configuration), versions never travel, and
+    // each keeps its own values. A Step Functions version's definition likewise travels with
+    // it where both environments are aliases of one state machine.
+    let one_place = a.account == b.account && a.region == b.region;
+    let one_owner = one_place
+        && match (&unit.a, &unit.b) {
+            (Place::Lambda { function: fa, .. }, Place::Lambda { function: fb, .. }) => fa == fb,
+            (
+                Place::Stepfunctions { machine: ma, .. },
+                Place::Stepfunctions { machine: mb, .. },
+            ) => ma == mb,
+            _ => false,
+        };
+    let baked = one_owner;
     let mut records = Vec::new();
     if let (Some(x), Some(y)) = (&a.artifact, &b.artifact) {
-        // In one function a version is the artifact (its configuration is baked into it); in
-        // two accounts or regions, the same code under two version numbers (a promotion's copy)
-        // is the same artifact.
-        let one_place = a.account == b.account && a.region == b.region;
-        let status = if x == y || (!one_place && a.code.is_some() && a.code == b.code) {
+        // In one function (or state machine) a version is the artifact; across two, version
+        // numbers mean nothing, and the same code (or definition) under two of them (a
+        // promotion's copy) is the same artifact.
+        let status = if x == y || (!one_owner && a.code.is_some() && a.code == b.code) {
             Status::Same
         } else {
             Status::Differs
@@ -500,17 +560,6 @@ fn compare_unit(
             None,
         ));
     }
-    // A Lambda version's environment is baked into it, and travels with it, only where both
-    // environments run one function: with one function per environment (`api-{env}`), or a
-    // function of that name in each environment's own account or region (a promotion copies
-    // the code and publishes it with the target's configuration), versions never travel, and
-    // each keeps its own values.
-    let one_function = a.account == b.account && a.region == b.region;
-    let baked = one_function
-        && matches!(
-            (&unit.a, &unit.b),
-            (Place::Lambda { function: fa, .. }, Place::Lambda { function: fb, .. }) if fa == fb
-        );
     let keys: BTreeSet<&String> = a
         .values
         .keys()

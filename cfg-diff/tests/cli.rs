@@ -979,3 +979,108 @@ async fn colour_on_a_terminal_follows_no_color_term_and_the_flag() {
     let forced = sandbox.run(BIN, &["staging", "prod", "--output", "table"], None);
     assert!(forced.stdout.contains(escape), "{forced}");
 }
+
+/// A definition calling `function` with `retries`, and `extra` states.
+fn flow(function: &str, retries: u32, extra: &str) -> String {
+    format!(
+        r#"{{"StartAt":"Charge","States":{{"Charge":{{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Parameters":{{"FunctionName":"{function}"}},"Retry":[{{"ErrorEquals":["States.ALL"],"MaxAttempts":{retries}}}],"End":true}}{extra}}}}}"#
+    )
+}
+
+#[tokio::test]
+async fn step_functions_definitions_are_compared_value_by_value() {
+    use test_harness::sfn::{client, create, set_alias};
+    let base = unique("sfnper");
+    let c = client();
+    let account = test_harness::accounts::DEFAULT_ACCOUNT;
+    let fn_arn = |env: &str| format!("arn:aws:lambda:us-east-1:{account}:function:charge-{env}");
+    let staging = create(
+        &c,
+        &format!("{base}-staging"),
+        &flow(&fn_arn("staging"), 2, ""),
+        account,
+    )
+    .await;
+    let prod = create(
+        &c,
+        &format!("{base}-prod"),
+        &flow(
+            &fn_arn("prod"),
+            3,
+            r#","Notify":{"Type":"Task","Resource":"arn:aws:sns:us-east-1:123456789012:alerts-staging","End":true}"#,
+        ),
+        account,
+    )
+    .await;
+    set_alias(&c, &staging, "staging", &[("1", 100)]).await;
+    set_alias(&c, &prod, "prod", &[("1", 100)]).await;
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!(
+            "[envs]\norder = [\"staging\", \"prod\"]\n[stepfunctions]\nstate_machines = [\"{base}-{{env}}\"]\n"
+        ),
+    );
+    let run = sandbox.run(BIN, &["staging", "prod"], None);
+    run.expect_code(1);
+    let keys = by_key(&run.records());
+    assert_eq!(
+        keys["stepfunctions:States/Charge/Parameters/FunctionName"].0, "parallel",
+        "each environment's definition names its own function: healthy"
+    );
+    assert_eq!(
+        keys["stepfunctions:States/Charge/Retry/0/MaxAttempts"].0,
+        "differs"
+    );
+    assert_eq!(keys["stepfunctions:States/Charge/Resource"].0, "same");
+    let notify = &keys["stepfunctions:States/Notify/Resource"];
+    assert_eq!(notify.0, "only_in_b");
+    assert_eq!(keys["stepfunctions:(artifact)"].0, "differs");
+
+    // prod's definition naming staging's function is crossed.
+    test_harness::sfn::publish(&c, &prod, &flow(&fn_arn("staging"), 2, "")).await;
+    set_alias(&c, &prod, "prod", &[("2", 100)]).await;
+    let run = sandbox.run(BIN, &["staging", "prod", "--source", "stepfunctions"], None);
+    run.expect_code(1);
+    let records = run.records();
+    let crossed = records
+        .iter()
+        .find(|r| r["key"] == "States/Charge/Parameters/FunctionName")
+        .unwrap();
+    assert_eq!(crossed["status"], "crossed");
+    assert_eq!(crossed["note"], "prod's value names staging");
+    // The same definition in both: the artifact is the same, by its hash.
+    let artifact = records.iter().find(|r| r["key"] == "(artifact)").unwrap();
+    assert_eq!(artifact["status"], "same", "{artifact}");
+}
+
+#[tokio::test]
+async fn one_state_machine_s_aliases_carry_their_definition_with_every_promotion() {
+    use test_harness::sfn::{client, create, set_alias};
+    let name = unique("sfnone");
+    let c = client();
+    let account = test_harness::accounts::DEFAULT_ACCOUNT;
+    let arn = create(&c, &name, &flow("charge-staging", 2, ""), account).await;
+    set_alias(&c, &arn, "staging", &[("1", 100)]).await;
+    set_alias(&c, &arn, "prod", &[("1", 100)]).await;
+    let sandbox = Sandbox::new();
+    // The records of sfn-promote status, piped in, name what to compare.
+    let status = format!(
+        r#"{{"service":"stepfunctions","action":"resolved","resource":"{name}","env":"staging","pointer":"staging"}}"#
+    );
+    let run = sandbox.run(BIN, &["staging", "prod"], Some(&status));
+    run.expect_code(1);
+    let records = run.records();
+    let function = records
+        .iter()
+        .find(|r| r["key"] == "States/Charge/Parameters/FunctionName")
+        .unwrap();
+    assert_eq!(function["status"], "crossed", "{function}");
+    assert!(
+        function["note"]
+            .as_str()
+            .unwrap()
+            .contains("baked into the artifact"),
+        "{function}"
+    );
+}

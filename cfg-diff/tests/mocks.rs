@@ -53,6 +53,12 @@ fn services(secrets: Client) -> Services {
                 .region(region.clone())
                 .build(),
         ),
+        sfn: aws_sdk_sfn::Client::from_conf(
+            aws_sdk_sfn::Config::builder()
+                .behavior_version_latest()
+                .region(region.clone())
+                .build(),
+        ),
         ssm: aws_sdk_ssm::Client::from_conf(
             aws_sdk_ssm::Config::builder()
                 .behavior_version_latest()
