@@ -41,7 +41,7 @@ impl Tool for Cli {
   sfn-promote promote --to prod < release.ndjson     # exactly the manifest
   sfn-promote promote --to prod --dry-run            # what would move
   sfn-promote history orders-flow --env prod         # versions, descriptions, who holds each
-  sfn-promote canary orders-flow --env prod --version 8 --schedule Linear10PercentEvery1Minute --alarm 'orders-{env}-*'
+  sfn-promote canary orders-flow --env prod --version 8 --steps 10,50 --alarm 'orders-{env}-*'
   sfn-promote rollback < promoted.ndjson             # undo what was printed";
     const CHANGES: &'static [&'static str] = &["publish", "promote", "canary", "rollback"];
     fn common(&self) -> &CommonArgs {

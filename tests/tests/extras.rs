@@ -5,11 +5,12 @@
 
 use test_harness::{binary, workspace_root, Sandbox};
 
-const TOOLS: [&str; 5] = [
+const TOOLS: [&str; 6] = [
     "lambda-promote",
     "ecs-pin",
     "apigw-stage",
     "s3-version",
+    "sfn-promote",
     "cfg-diff",
 ];
 
@@ -243,7 +244,7 @@ fn scripts_man_writes_a_page_for_every_tool_and_subcommand_and_each_parses() {
 #[test]
 fn one_vocabulary_across_the_tools() {
     let sandbox = Sandbox::offline();
-    let changes: [(&str, &[&str], &[&str]); 4] = [
+    let changes: [(&str, &[&str], &[&str]); 5] = [
         (
             "lambda-promote",
             &["publish", "promote", "canary", "rollback"],
@@ -263,6 +264,11 @@ fn one_vocabulary_across_the_tools() {
             "s3-version",
             &["promote", "rollback"],
             &["status", "history", "resolve", "check"],
+        ),
+        (
+            "sfn-promote",
+            &["publish", "promote", "canary", "rollback"],
+            &["status", "history"],
         ),
     ];
     let offers_dry_run = |help: &str| {

@@ -161,6 +161,7 @@ fn a_long_stream_of_other_services_passes_through_every_tool_unchanged() {
         ),
         ("apigw-stage", vec!["promote", "--to", "prod"]),
         ("s3-version", vec!["promote", "--to", "prod"]),
+        ("sfn-promote", vec!["promote", "--to", "prod"]),
         ("lambda-promote", vec!["rollback"]),
         ("s3-version", vec!["status"]),
     ] {

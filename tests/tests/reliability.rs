@@ -25,6 +25,8 @@ fn readers() -> Vec<(String, Vec<&'static str>)> {
         (binary("apigw-stage"), vec!["rollback"]),
         (binary("s3-version"), vec!["promote", "--to", "prod"]),
         (binary("s3-version"), vec!["rollback"]),
+        (binary("sfn-promote"), vec!["promote", "--to", "prod"]),
+        (binary("sfn-promote"), vec!["rollback"]),
         (binary("cfg-diff"), vec!["staging", "prod"]),
     ]
 }
@@ -99,7 +101,7 @@ fn the_bad_input_corpus_is_refused_by_every_tool_before_any_call() {
         }
         assert!(run.stdout.is_empty(), "{run}");
     }
-    assert_eq!(checked, 9 * 8);
+    assert_eq!(checked, readers().len() * 8);
 }
 
 #[test]
@@ -124,7 +126,13 @@ fn a_bad_promote_toml_is_refused_by_every_tool_naming_file_line_and_key() {
             "promote.toml",
             &std::fs::read_to_string(corpus.join(file)).unwrap(),
         );
-        for tool in ["lambda-promote", "ecs-pin", "apigw-stage", "s3-version"] {
+        for tool in [
+            "lambda-promote",
+            "ecs-pin",
+            "apigw-stage",
+            "s3-version",
+            "sfn-promote",
+        ] {
             let run = sandbox.run(&binary(tool), &["status", "--env", "prod"], None);
             assert_eq!(run.code, 2, "{tool} with {file}\n{run}");
             assert!(
@@ -153,6 +161,15 @@ fn no_credentials_and_an_unreachable_endpoint_fail_fast_with_exit_3() {
             vec!["status", "api", "--env", "prod"],
         ),
         (binary("s3-version"), vec!["resolve", "s3://bucket/key"]),
+        (
+            binary("sfn-promote"),
+            vec![
+                "status",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:flow",
+                "--env",
+                "prod",
+            ],
+        ),
         (
             binary("cfg-diff"),
             vec!["staging", "prod", "--ssm-path", "/a/{env}/"],
