@@ -13,6 +13,7 @@ use test_harness::ecs::{
 };
 use test_harness::lambda::{alias, code_sha256, create_function, publish, set_alias, update_code};
 use test_harness::s3::{create_bucket, get, put};
+use test_harness::sfn;
 use test_harness::{binary, unique, workspace_root, Sandbox};
 
 struct App {
@@ -20,6 +21,8 @@ struct App {
     /// The REST API's name (promote.toml names it so) and id (the emulator is read by id).
     api: String,
     api_id: String,
+    /// The state machine's ARN.
+    machine: String,
 }
 
 impl App {
@@ -38,7 +41,7 @@ impl App {
             "[envs]\norder = [\"dev\", \"staging\", \"prod\"]\n\n[lambda]\nfunctions = [\"{n}-api\"]\n\n\
              [ecs]\ncluster = \"{n}-{{env}}\"\nservices = [\"web\"]\n\n[apigateway]\nrest_api = \"{}\"\n\n\
              [s3]\nobjects = [\"s3://{n}-art/{{env}}/site.zip\"]\n\n[ssm]\npath = \"/{n}/{{env}}/\"\n\n\
-             [secrets]\nprefix = \"{n}/{{env}}/\"\n",
+             [secrets]\nprefix = \"{n}/{{env}}/\"\n\n[stepfunctions]\nstate_machines = [\"{n}-flow\"]\n",
             self.api
         )
     }
@@ -65,8 +68,11 @@ impl App {
             .await
             .map(|o| o.0)
             .unwrap_or_default();
+        let flow = sfn::alias(&sfn::client(), &self.machine, env)
+            .await
+            .unwrap_or_default();
         format!(
-            "lambda {version} {sha}\necs {} {environment:?}\napigateway {deployment} {variables:?}\ns3 {}",
+            "lambda {version} {sha}\necs {} {environment:?}\napigateway {deployment} {variables:?}\ns3 {}\nstepfunctions {flow:?}",
             container.image().unwrap(),
             String::from_utf8_lossy(&bundle)
         )
@@ -135,6 +141,19 @@ async fn seed() -> App {
         )
         .await;
     }
+    // Step Functions: version 1 everywhere, version 2 built and in dev.
+    let c = sfn::client();
+    let machine = sfn::create(
+        &c,
+        &format!("{name}-flow"),
+        &sfn::definition("build-1"),
+        test_harness::accounts::DEFAULT_ACCOUNT,
+    )
+    .await;
+    sfn::publish(&c, &machine, &sfn::definition("build-2")).await;
+    for (env, v) in [("dev", "2"), ("staging", "1"), ("prod", "1")] {
+        sfn::set_alias(&c, &machine, env, &[(v, 100)]).await;
+    }
     // Configuration.
     for env in ["staging", "prod"] {
         put_parameter(
@@ -156,7 +175,12 @@ async fn seed() -> App {
         .await;
     }
     let api = format!("{name}-orders");
-    App { name, api, api_id }
+    App {
+        name,
+        api,
+        api_id,
+        machine,
+    }
 }
 
 fn sandbox(app: &App) -> Sandbox {
@@ -179,20 +203,27 @@ fn sandbox(app: &App) -> Sandbox {
 async fn a_release_is_promoted_checked_and_rolled_back_across_every_tool() {
     let app = seed().await;
     let sandbox = sandbox(&app);
-    let tools = ["lambda-promote", "ecs-pin", "apigw-stage", "s3-version"].map(binary);
+    let tools = [
+        "lambda-promote",
+        "ecs-pin",
+        "apigw-stage",
+        "s3-version",
+        "sfn-promote",
+    ]
+    .map(binary);
 
     // dev -> staging: the manifest of what dev runs, piped through every tool.
     let (codes, manifest) = sandbox.pipe(
         &[(
             "bash",
-            &["-c", "lambda-promote status --env dev; ecs-pin --resolve-digest --env dev; apigw-stage status --env dev; s3-version status --env dev"],
+            &["-c", "lambda-promote status --env dev; ecs-pin --resolve-digest --env dev; apigw-stage status --env dev; s3-version status --env dev; sfn-promote status --env dev"],
         )],
         None,
     );
     assert_eq!(codes, [0], "{manifest}");
     assert_eq!(
         manifest.records().len(),
-        4,
+        5,
         "one record per pointer\n{manifest}"
     );
     let (codes, promoted) = sandbox.pipe(
@@ -201,12 +232,13 @@ async fn a_release_is_promoted_checked_and_rolled_back_across_every_tool() {
             (&tools[1], &["promote", "--to", "staging"]),
             (&tools[2], &["promote", "--to", "staging"]),
             (&tools[3], &["promote", "--to", "staging"]),
+            (&tools[4], &["promote", "--to", "staging"]),
         ],
         Some(&manifest.stdout),
     );
-    assert_eq!(codes, [0, 0, 0, 0], "{promoted}");
+    assert_eq!(codes, [0, 0, 0, 0, 0], "{promoted}");
     let records = promoted.records();
-    assert_eq!(records.len(), 4, "{promoted}");
+    assert_eq!(records.len(), 5, "{promoted}");
     assert!(
         records
             .iter()
@@ -238,7 +270,7 @@ async fn a_release_is_promoted_checked_and_rolled_back_across_every_tool() {
     let run = make("promote", &[]);
     run.expect_code(0);
     let promoted = std::fs::read_to_string(sandbox.path().join("promoted-prod.ndjson")).unwrap();
-    assert_eq!(promoted.lines().count(), 4, "{promoted}");
+    assert_eq!(promoted.lines().count(), 5, "{promoted}");
     // A later dry run, and a repeat that finds nothing to change, keep their own records and
     // leave promoted-prod.ndjson, what rollback undoes, as the real promotion wrote it.
     make(
@@ -300,6 +332,16 @@ async fn a_release_is_promoted_checked_and_rolled_back_across_every_tool() {
         "s3 site 2 (dev upload)",
         "dev's exact bytes, through staging"
     );
+    assert_eq!(
+        line(&prod, "stepfunctions"),
+        line(&staging, "stepfunctions"),
+        "the same version of the one state machine"
+    );
+    assert_eq!(
+        line(&prod, "stepfunctions"),
+        "stepfunctions [(\"2\", 100)]",
+        "dev's version, through staging"
+    );
     // ...with its own configuration.
     assert!(
         line(&prod, "ecs").contains("DB_HOST=db.prod.internal"),
@@ -330,7 +372,7 @@ async fn a_release_is_promoted_checked_and_rolled_back_across_every_tool() {
         .into_iter()
         .filter(|r| r["key"] == "(artifact)")
         .collect::<Vec<_>>();
-    assert_eq!(artifact.len(), 2, "Lambda and ECS\n{diff}");
+    assert_eq!(artifact.len(), 3, "Lambda, ECS and Step Functions\n{diff}");
     assert!(
         artifact.iter().all(|r| r["status"] == "same"),
         "prod runs staging's artifacts\n{diff}"
@@ -339,7 +381,7 @@ async fn a_release_is_promoted_checked_and_rolled_back_across_every_tool() {
     // And back: every pointer where it was.
     make("rollback", &[]).expect_code(0);
     let rolled = std::fs::read_to_string(sandbox.path().join("rolled-back-prod.ndjson")).unwrap();
-    assert_eq!(rolled.lines().count(), 4, "{rolled}");
+    assert_eq!(rolled.lines().count(), 5, "{rolled}");
     let after = app.runs("prod").await;
     assert_eq!(line(&after, "lambda"), line(&before, "lambda"));
     assert_eq!(
@@ -352,6 +394,10 @@ async fn a_release_is_promoted_checked_and_rolled_back_across_every_tool() {
         deployment(&line(&before, "apigateway"))
     );
     assert_eq!(line(&after, "s3"), line(&before, "s3"));
+    assert_eq!(
+        line(&after, "stepfunctions"),
+        line(&before, "stepfunctions")
+    );
 }
 
 /// A value of action.yml, or nothing.
