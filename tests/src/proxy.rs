@@ -300,6 +300,21 @@ impl Request {
             ("apigateway", "PATCH") if segments.get(2) == Some(&"stages") => {
                 Some(format!("apigateway {}/{}", segments[1], segments.get(3)?))
             }
+            // Step Functions' alias writes, by the alias's ARN (a create by its name).
+            ("states", "POST")
+                if matches!(
+                    self.operation().as_str(),
+                    "UpdateStateMachineAlias"
+                        | "DeleteStateMachineAlias"
+                        | "CreateStateMachineAlias"
+                ) =>
+            {
+                let req: serde_json::Value = serde_json::from_str(&body).ok()?;
+                let alias = req["stateMachineAliasArn"]
+                    .as_str()
+                    .or_else(|| req["name"].as_str())?;
+                Some(format!("stepfunctions {alias}"))
+            }
             ("s3", "PUT") if self.header("x-amz-copy-source").is_some() => {
                 Some(format!("s3 {}", segments.join("/")))
             }

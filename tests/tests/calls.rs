@@ -5,6 +5,7 @@
 
 use test_harness::lambda::{create_function, publish, set_alias, update_code};
 use test_harness::proxy::{FaultProxy, Faults};
+use test_harness::sfn;
 use test_harness::{binary, unique, Emulator, Sandbox};
 
 #[tokio::test]
@@ -34,6 +35,50 @@ async fn a_lambda_promotion_makes_five_calls() {
     assert_eq!(counts.writes.len(), 1);
     // One set of credentials for both environments: the account is asked for once.
     assert_eq!(counts.sts, 1);
+}
+
+#[tokio::test]
+async fn an_sfn_promotion_makes_seven_calls_and_an_unchanged_one_four() {
+    let name = unique("calls");
+    let c = sfn::client();
+    let arn = sfn::create(&c, &name, &sfn::definition("one"), "123456789012").await;
+    sfn::publish(&c, &arn, &sfn::definition("two")).await;
+    sfn::set_alias(&c, &arn, "staging", &[("2", 100)]).await;
+    sfn::set_alias(&c, &arn, "prod", &[("1", 100)]).await;
+    let proxy = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    let mut sandbox = Sandbox::new();
+    sandbox.env("AWS_ENDPOINT_URL", &proxy.endpoint);
+    let promote = [
+        "promote",
+        name.as_str(),
+        "--from",
+        "staging",
+        "--to",
+        "prod",
+    ];
+    sandbox
+        .run(&binary("sfn-promote"), &promote, None)
+        .expect_code(0);
+    let counts = proxy.counts();
+    let calls: u64 = counts.requests.values().sum();
+    // The alias staging and its version's definition; the alias prod and the version it would
+    // move to; prod's current version (`previous`); prod again just before the write (no
+    // compare-and-swap on an alias); UpdateStateMachineAlias.
+    assert_eq!(calls, 7, "{:?}", counts.requests);
+    assert_eq!(counts.writes.len(), 1);
+    let again = FaultProxy::start(&Emulator::shared().endpoint, Faults::default());
+    sandbox.env("AWS_ENDPOINT_URL", &again.endpoint);
+    sandbox
+        .run(&binary("sfn-promote"), &promote, None)
+        .expect_code(0);
+    let counts = again.counts();
+    assert_eq!(
+        counts.requests.values().sum::<u64>(),
+        4,
+        "{:?}",
+        counts.requests
+    );
+    assert!(counts.writes.is_empty());
 }
 
 /// `--rate-limit` paces a batch: 8 promotions (40 Lambda calls) at 20 a second with a burst of
