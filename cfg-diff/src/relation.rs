@@ -113,6 +113,36 @@ fn order<T: Ord>(this: Option<T>, before: Option<T>) -> Relation {
     }
 }
 
+/// A Step Functions alias's version, as the judgement needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SfnHeld {
+    /// The state machine's ARN.
+    pub machine: String,
+    pub version: String,
+    pub definition_sha256: String,
+    pub published: Option<aws_smithy_types::DateTime>,
+}
+
+/// A Step Functions alias. In one state machine (same ARN) versions are numbered in order and the
+/// numbers decide. Across two (one per environment, or another account or region) the same
+/// definition is the same artifact; otherwise the versions' publication decides, as S3's
+/// LastModified does: a copy is published when it is promoted, so an environment not promoted
+/// since the one before took a newer definition holds an older version.
+#[must_use]
+pub fn stepfunctions(this: &SfnHeld, before: &SfnHeld) -> Relation {
+    let number = |v: &str| v.parse::<u64>().ok();
+    if this.machine == before.machine {
+        return order(number(&this.version), number(&before.version));
+    }
+    if this.definition_sha256 == before.definition_sha256 {
+        return Relation::Same;
+    }
+    match order(this.published, before.published) {
+        Relation::Same => Relation::Drifted,
+        other => other,
+    }
+}
+
 /// What an ECS service runs, as the judgement needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EcsHeld {
@@ -222,6 +252,49 @@ pub fn s3(this: &S3Held, before: &S3Held, same_place: SamePlace) -> Relation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sf(machine: &str, version: &str, sha: &str, at: i64) -> SfnHeld {
+        SfnHeld {
+            machine: machine.into(),
+            version: version.into(),
+            definition_sha256: sha.into(),
+            published: Some(aws_smithy_types::DateTime::from_secs(at)),
+        }
+    }
+
+    #[test]
+    fn step_functions_versions_by_number_in_one_state_machine_else_by_definition_and_time() {
+        let before = sf("m", "3", "b", 100);
+        assert_eq!(
+            stepfunctions(&sf("m", "3", "b", 100), &before),
+            Relation::Same
+        );
+        assert_eq!(
+            stepfunctions(&sf("m", "2", "a", 50), &before),
+            Relation::Behind
+        );
+        assert_eq!(
+            stepfunctions(&sf("m", "4", "c", 200), &before),
+            Relation::Ahead
+        );
+        // Another state machine: the definition decides, then the publication.
+        assert_eq!(
+            stepfunctions(&sf("p", "1", "b", 300), &before),
+            Relation::Same
+        );
+        assert_eq!(
+            stepfunctions(&sf("p", "1", "a", 50), &before),
+            Relation::Behind
+        );
+        assert_eq!(
+            stepfunctions(&sf("p", "9", "c", 200), &before),
+            Relation::Ahead
+        );
+        assert_eq!(
+            stepfunctions(&sf("p", "9", "c", 100), &before),
+            Relation::Drifted
+        );
+    }
 
     fn l(function: &str, version: &str, code: &str) -> LambdaHeld {
         LambdaHeld {

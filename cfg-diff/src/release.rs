@@ -6,7 +6,7 @@
 
 use crate::args::ReleaseArgs;
 use crate::gather::{self, Clients, Services};
-use crate::relation::{self, ApigatewayHeld, EcsHeld, LambdaHeld, Relation, S3Held};
+use crate::relation::{self, ApigatewayHeld, EcsHeld, LambdaHeld, Relation, S3Held, SfnHeld};
 use crate::view;
 use futures::StreamExt;
 use serde_json::{json, Value as Json};
@@ -24,6 +24,7 @@ pub enum Kind {
     Ecs,
     Apigateway,
     S3,
+    Stepfunctions,
 }
 
 impl Kind {
@@ -34,6 +35,7 @@ impl Kind {
             Kind::Ecs => "ecs",
             Kind::Apigateway => "apigateway",
             Kind::S3 => "s3",
+            Kind::Stepfunctions => "stepfunctions",
         }
     }
 
@@ -43,6 +45,7 @@ impl Kind {
             Kind::Ecs => Service::Ecs,
             Kind::Apigateway => Service::Apigateway,
             Kind::S3 => Service::S3,
+            Kind::Stepfunctions => Service::Stepfunctions,
         }
     }
 }
@@ -102,6 +105,7 @@ pub enum Facts {
     /// The stage, and its API's deployments, newest first.
     Apigateway(ApigatewayHeld, Vec<String>),
     S3(S3Held),
+    Stepfunctions(SfnHeld),
 }
 
 /// One environment's cell of a pointer's row.
@@ -169,6 +173,16 @@ pub fn pointers(project: &Project) -> Vec<Pointer> {
             });
         }
     }
+    if let Some(sfn) = &project.stepfunctions {
+        for m in &sfn.state_machines {
+            all.push(Pointer {
+                kind: Kind::Stepfunctions,
+                resource: m.clone(),
+                pointer: sfn.alias.clone(),
+                owner: None,
+            });
+        }
+    }
     all
 }
 
@@ -208,7 +222,7 @@ pub async fn run(
     let pointers = pointers(project);
     if pointers.is_empty() {
         return Err(Error::usage(
-            "nothing to show: promote.toml lists no [lambda], [ecs], [apigateway] or [s3] pointers",
+            "nothing to show: promote.toml lists no [lambda], [ecs], [apigateway], [s3] or [stepfunctions] pointers",
         ));
     }
     // Every (pointer, environment) read concurrently, in their order.
@@ -335,7 +349,7 @@ async fn read_cell(clients: &Clients<'_>, pointer: &Pointer, env: &str) -> Cell 
     };
     cell.account.clone_from(&at.account);
     cell.region.clone_from(&at.region);
-    let read = read_one(&at.client, pointer, env).await;
+    let read = read_one(&at, pointer, env).await;
     cell.at = Some(at);
     cell.read = match read {
         // What does not exist (a function, an API, a key) is a missing pointer, not a failure.
@@ -348,12 +362,41 @@ async fn read_cell(clients: &Clients<'_>, pointer: &Pointer, env: &str) -> Cell 
     cell
 }
 
-async fn read_one(
-    services: &Services,
-    pointer: &Pointer,
-    env: &str,
-) -> Result<Option<(Json, Facts)>> {
+async fn read_one(at: &Located, pointer: &Pointer, env: &str) -> Result<Option<(Json, Facts)>> {
+    let services = &at.client;
     match pointer.kind {
+        Kind::Stepfunctions => {
+            let (name, alias) = pointer.names(env);
+            let machine = shared::arn::StateMachine::parse(&name).map_err(Error::usage)?;
+            let (Some(region), Some(account)) = (&at.region, &at.account) else {
+                return Err(Error::usage(format!(
+                    "state machine {name}: the account and region of the credentials are not \
+                     known, so name it by ARN"
+                )));
+            };
+            let arn = machine.arn(region, account);
+            let Some(held) = shared::sfn::get_alias(&services.sfn, &arn, &alias).await? else {
+                return Ok(None);
+            };
+            let version = held.routing.version.clone();
+            let described =
+                shared::sfn::describe(&services.sfn, &shared::sfn::version_arn(&arn, &version))
+                    .await?;
+            let sha = described
+                .as_ref()
+                .map(shared::sfn::Described::definition_sha256)
+                .unwrap_or_default();
+            let artifact = held.artifact(&arn, sha.clone());
+            Ok(Some((
+                shared::record::to_value(&artifact),
+                Facts::Stepfunctions(SfnHeld {
+                    machine: arn,
+                    version,
+                    definition_sha256: sha,
+                    published: described.and_then(|d| d.created_at),
+                }),
+            )))
+        }
         Kind::Lambda => {
             let function = pointer.resource.render(env);
             let alias = pointer.pointer.render(env);
@@ -534,6 +577,10 @@ async fn judge(row: &mut Row) {
                         relation::apigateway(t, b, same_place, history)
                     }
                     (Facts::S3(t), Facts::S3(b)) => relation::s3(t, b, same_place),
+                    // A state machine's ARN names its account and region: no place to compare.
+                    (Facts::Stepfunctions(t), Facts::Stepfunctions(b)) => {
+                        relation::stepfunctions(t, b)
+                    }
                     _ => Relation::Unknown,
                 }
             }

@@ -39,6 +39,16 @@ fn holds(kind: Kind, cell: &Cell) -> Vec<String> {
                 }
             }
         }
+        Kind::Stepfunctions => {
+            lines.push(format!("version {}", text("version")));
+            lines.push("definition_sha256".to_string());
+            lines.push(text("definition_sha256"));
+            if let Some(Json::Object(weights)) = artifact.get("weights") {
+                for (version, percent) in weights {
+                    lines.push(format!("canary: version {version} at {percent}%"));
+                }
+            }
+        }
         Kind::Ecs => {
             lines.push("task_definition".to_string());
             lines.push(text("task_definition"));
@@ -113,7 +123,7 @@ fn pointer_lines(row: &Row) -> Vec<String> {
     let mut lines = vec![p.kind.as_str().to_string(), p.resource()];
     let pointer = p.pointer();
     match p.kind {
-        Kind::Lambda => lines.push(format!("alias {pointer}")),
+        Kind::Lambda | Kind::Stepfunctions => lines.push(format!("alias {pointer}")),
         Kind::Apigateway => lines.push(format!("stage {pointer}")),
         Kind::Ecs | Kind::S3 => {}
     }

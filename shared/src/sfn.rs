@@ -240,6 +240,8 @@ pub struct Described {
     pub revision_id: Option<String>,
     pub description: Option<String>,
     pub created: Option<String>,
+    /// When it was created (a version: published), to order two versions in time.
+    pub created_at: Option<aws_smithy_types::DateTime>,
 }
 
 impl Described {
@@ -262,6 +264,7 @@ pub async fn describe(client: &Client, arn: &str) -> Result<Option<Described>> {
             revision_id: out.revision_id().map(str::to_string),
             description: out.description().map(str::to_string),
             created: Some(out.creation_date().to_string()),
+            created_at: Some(*out.creation_date()),
         })),
         Err(e)
             if e.as_service_error()

@@ -621,3 +621,54 @@ async fn an_environment_that_cannot_be_read_is_shown_and_exits_3() {
     );
     assert!(proxy.counts().injected.values().sum::<u64>() > 0);
 }
+
+#[tokio::test]
+async fn step_functions_aliases_are_in_the_release_by_version_and_definition() {
+    use test_harness::sfn;
+    let base = unique("relsfn");
+    let c = sfn::client();
+    let account = test_harness::accounts::DEFAULT_ACCOUNT;
+    // One state machine: dev on 2, staging on 2, prod on 1 (behind).
+    let one = sfn::create(&c, &format!("{base}-one"), &sfn::definition("a"), account).await;
+    sfn::publish(&c, &one, &sfn::definition("b")).await;
+    for (env, v) in [("dev", "2"), ("staging", "2"), ("prod", "1")] {
+        sfn::set_alias(&c, &one, env, &[(v, 100)]).await;
+    }
+    // One per environment: staging's definition copied into prod's (same), dev's differs.
+    for (env, marker) in [("dev", "new"), ("staging", "old"), ("prod", "old")] {
+        let arn = sfn::create(
+            &c,
+            &format!("{base}-{env}"),
+            &sfn::definition(marker),
+            account,
+        )
+        .await;
+        sfn::set_alias(&c, &arn, env, &[("1", 100)]).await;
+    }
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "promote.toml",
+        &format!(
+            "[envs]\norder = [\"dev\", \"staging\", \"prod\"]\n\n[stepfunctions]\n\
+             state_machines = [\"{base}-one\", \"{base}-{{env}}\"]\n"
+        ),
+    );
+    let run = sandbox.run(&binary("cfg-diff"), &["release", "--check", "prod"], None);
+    run.expect_code(1);
+    let records = run.records();
+    let one_row = relations(&records, "stepfunctions", "-one");
+    assert_eq!(one_row[1], "same", "{run}");
+    assert_eq!(one_row[2], "behind", "{run}");
+    assert_eq!(
+        entry(&records, "stepfunctions", "-one", "prod")["artifact"]["version"],
+        "1"
+    );
+    let per_env = relations(&records, "stepfunctions", "-{env}");
+    assert_eq!(
+        per_env[2], "same",
+        "the same definition in another state machine is the same artifact\n{run}"
+    );
+    assert_ne!(per_env[1], "same", "{run}");
+    let table = sandbox.run(&binary("cfg-diff"), &["release", "--output", "table"], None);
+    assert!(table.stdout.contains("definition_sha256"), "{table}");
+}
