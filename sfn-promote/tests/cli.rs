@@ -472,3 +472,46 @@ async fn one_state_machine_per_environment_takes_a_copy_of_the_definition() {
     let again = sandbox.run(BIN, &["promote", "--to", "prod"], None);
     assert_eq!(actions(again.expect_code(0)), ["unchanged"]);
 }
+
+#[tokio::test]
+async fn atomic_makes_no_write_when_one_state_machine_fails_its_checks() {
+    let (name, arn, sandbox) = setup().await;
+    let missing = unique("nosuch");
+    let run = sandbox.run(
+        BIN,
+        &["promote", &name, &missing, "--to", "prod", "--atomic"],
+        None,
+    );
+    run.expect_code(4);
+    assert!(run.stderr.contains("--atomic"), "{run}");
+    assert_eq!(routing(&arn, "prod").await, plain("1"), "no write at all");
+    let errors: Vec<Value> = run
+        .records()
+        .into_iter()
+        .filter(|r| r["action"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{run}");
+    assert_eq!(errors[0]["resource"], missing.as_str());
+}
+
+#[tokio::test]
+async fn an_error_upstream_stops_the_promotion_and_travels_on() {
+    let (_name, arn, sandbox) = setup().await;
+    let manifest = sandbox.run(BIN, &["status", "--env", "staging"], None);
+    let failed = r#"{"service":"lambda","action":"error","resource":"orders-api","env":"staging","message":"boom","exit_code":3}"#;
+    let input = format!("{}{failed}\n", manifest.expect_code(0).stdout);
+    let run = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&input));
+    run.expect_code(3);
+    assert_eq!(routing(&arn, "prod").await, plain("1"), "nothing changed");
+    assert!(
+        run.records().iter().any(|r| r["action"] == "error"),
+        "the failure is passed on\n{run}"
+    );
+    let skipped = sandbox.run(
+        BIN,
+        &["promote", "--to", "prod", "--skip-failed"],
+        Some(&input),
+    );
+    skipped.expect_code(0);
+    assert_eq!(routing(&arn, "prod").await, plain("2"));
+}

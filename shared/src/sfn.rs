@@ -179,6 +179,17 @@ pub async fn get_alias(client: &Client, machine_arn: &str, alias: &str) -> Resul
         {
             Ok(None)
         }
+        // Not in the operation's model, but what Step Functions answers for an alias of a state
+        // machine that does not exist: exit 4, naming it, as every tool says of a missing
+        // resource.
+        Err(e)
+            if e.as_service_error().is_some_and(|s| {
+                aws_sdk_sfn::error::ProvideErrorMetadata::code(s)
+                    == Some("StateMachineDoesNotExist")
+            }) =>
+        {
+            Err(missing(machine_arn))
+        }
         Err(e) => Err(aws_error(format!("failed to read alias {arn}"), &e)),
     }
 }
