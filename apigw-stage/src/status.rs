@@ -172,13 +172,10 @@ pub(crate) async fn run(
                 .iter()
                 .map(|stage| {
                     // Without promote.toml a stage's environment is its own name.
-                    let env = args.env.clone().or_else(|| {
-                        if order.is_empty() {
-                            Some(stage.name.clone())
-                        } else {
-                            stages.env_of(&stage.name, order).map(str::to_string)
-                        }
-                    });
+                    let env = args
+                        .env
+                        .clone()
+                        .or_else(|| stages.env_of_pointer(&stage.name, order));
                     let pointer = StageRef {
                         api: id.clone(),
                         stage: stage.name.clone(),

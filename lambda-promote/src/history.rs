@@ -3,10 +3,10 @@
 //! those where it is a canary); with --env, `current` marks the one that environment's alias
 //! holds. The same listing as apigw-stage's and s3-version's `history`.
 
+use crate::alias_template;
 use crate::args::{HistoryArgs, HISTORY_HINT};
 use crate::calls::Clients;
 use crate::function::FunctionRef;
-use crate::{alias_template, env_of_alias};
 use shared::config::Project;
 use shared::engine::Target;
 use shared::lambda::{Alias, Published};
@@ -49,7 +49,7 @@ pub(crate) async fn run(
             )));
         }
     }
-    let env_of = |alias: &str| env_of_alias(&templates, &order, alias);
+    let env_of = |alias: &str| templates.env_of_pointer(alias, &order);
     for version in newest_first(versions) {
         let listing = Target {
             // A listing, not a pointer's state: no pointer, so no tool takes it for one.

@@ -109,16 +109,6 @@ pub async fn execute(
     }
 }
 
-/// The environment an alias belongs to: by promote.toml's alias template and order, or, without
-/// promote.toml, the alias's own name.
-pub(crate) fn env_of_alias(aliases: &Template, order: &[String], alias: &str) -> Option<String> {
-    if order.is_empty() {
-        Some(alias.to_string())
-    } else {
-        aliases.env_of(alias, order).map(str::to_string)
-    }
-}
-
 /// One alias of one function: the pointer a record is about.
 #[derive(Debug, Clone)]
 pub(crate) struct Pointer {

@@ -5,7 +5,7 @@ use crate::args::StatusArgs;
 use crate::args::STATUS_HINT;
 use crate::calls::{Clients, Located};
 use crate::function::{FunctionRef, TOML_HINT};
-use crate::{alias_template, env_of_alias, existing_code_sha256, Options, Pointer};
+use crate::{alias_template, existing_code_sha256, Options, Pointer};
 use shared::batch::{self, Work};
 use shared::config::{Project, Template};
 use shared::input::Input;
@@ -172,7 +172,7 @@ async fn status_one(
             let env = item
                 .env
                 .clone()
-                .or_else(|| env_of_alias(aliases, order, &alias.name));
+                .or_else(|| aliases.env_of_pointer(&alias.name, order));
             let pointer = Pointer {
                 function: item.function.clone(),
                 alias: alias.name.clone(),

@@ -6,7 +6,7 @@
 use crate::args::{HistoryArgs, HISTORY_HINT};
 use crate::calls::Clients;
 use crate::machine::MachineRef;
-use crate::{alias_template, env_of_alias, place};
+use crate::{alias_template, place};
 use shared::config::Project;
 use shared::engine::Target;
 use shared::output::Output;
@@ -71,7 +71,7 @@ pub(crate) async fn run(
             &described,
             &aliases,
             env_alias.as_deref(),
-            |alias| env_of_alias(&templates, &order, alias),
+            |alias| templates.env_of_pointer(alias, &order),
         );
         record.account.clone_from(&at.account);
         out.record(&record)?;

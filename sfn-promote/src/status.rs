@@ -4,7 +4,7 @@
 use crate::args::{StatusArgs, STATUS_HINT};
 use crate::calls::Clients;
 use crate::machine::{MachineRef, TOML_HINT};
-use crate::{alias_template, env_of_alias, machine_templates, Options, Pointer};
+use crate::{alias_template, machine_templates, Options, Pointer};
 use shared::batch::{self, Work};
 use shared::config::{Project, Template};
 use shared::input::Input;
@@ -164,7 +164,7 @@ async fn status_one(
                 env: item
                     .env
                     .clone()
-                    .or_else(|| env_of_alias(aliases, order, &alias.name)),
+                    .or_else(|| aliases.env_of_pointer(&alias.name, order)),
             };
             let artifact = alias.artifact(
                 &machine_arn,

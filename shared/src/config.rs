@@ -167,6 +167,18 @@ impl Template {
             .map(String::as_str)
             .find(|env| self.render(env) == name)
     }
+
+    /// The environment a pointer named `name` belongs to: by this template and `order`, or,
+    /// without promote.toml's order, the pointer's own name (an alias or stage named after its
+    /// environment).
+    #[must_use]
+    pub fn env_of_pointer(&self, name: &str, order: &[String]) -> Option<String> {
+        if order.is_empty() {
+            Some(name.to_string())
+        } else {
+            self.env_of(name, order).map(str::to_string)
+        }
+    }
 }
 
 /// The same resource in another environment: the name that the template which names `name` in
@@ -673,6 +685,18 @@ path = "/orders/{env}/"
 [secrets]
 prefix = "orders/{env}/"
 "#;
+
+    #[test]
+    fn a_pointer_s_environment_is_found_by_its_template_or_is_its_name() {
+        let live = Template::parse("live-{env}").unwrap();
+        let order = ["staging".to_string(), "prod".to_string()];
+        assert_eq!(
+            live.env_of_pointer("live-prod", &order).as_deref(),
+            Some("prod")
+        );
+        assert_eq!(live.env_of_pointer("other", &order), None);
+        assert_eq!(live.env_of_pointer("qa", &[]).as_deref(), Some("qa"));
+    }
 
     #[test]
     fn reads_the_documented_example() {
