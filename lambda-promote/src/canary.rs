@@ -11,12 +11,12 @@ use crate::calls::Clients;
 use crate::function::{map_function, FunctionRef};
 use crate::plan::CanaryStep;
 use crate::{alias_template, Options, Pointer};
-use shared::alarms::{Alarm, Gate};
+use shared::alias_shift::{shift, AliasCanary, Member};
 use shared::batch::Work;
 use shared::config::Project;
-use shared::engine::{self, Job, Order, Settings};
+use shared::engine::{self, Job, Order};
 use shared::output::Output;
-use shared::progressive::{self, Move, Shift};
+use shared::progressive;
 use shared::{Error, ExitCode, Result};
 
 pub(crate) async fn run(
@@ -100,7 +100,7 @@ pub(crate) async fn run(
         chain_function,
     };
     let (Some(schedule), Some(version)) = (schedule, &args.version) else {
-        return engine::promote_one(&adapter, canary.job(step), opts, out).await;
+        return engine::promote_one(&adapter, canary.step(step), opts, out).await;
     };
     if opts.dry_run {
         // What the first step would do; the rest depends on the alarms.
@@ -112,7 +112,7 @@ pub(crate) async fn run(
         let job = if schedule.steps[0].percent >= 100.0 {
             canary.promotion(version)
         } else {
-            canary.job(step)
+            canary.step(step)
         };
         return engine::promote_one(&adapter, job, opts, out).await;
     }
@@ -122,14 +122,22 @@ pub(crate) async fn run(
     let watch = args
         .shift
         .watch(project, &args.env, Some(at.client.lambda.clone()));
-    let member = Member::of(canary, version, &at).await?;
-    let subject = member.canary.pointer.name();
+    let now = shared::lambda::get_alias(
+        &at.client.lambda,
+        &canary.pointer.function.id,
+        &canary.pointer.alias,
+    )
+    .await?
+    .map(|a| crate::routing_of(&a));
+    let subject = canary.pointer.name();
+    let member = Member::of(canary, version, now.as_ref())?;
     shift(
         &adapter,
         vec![member],
         &subject,
         &schedule,
         &watch,
+        at.client.cloudwatch.clone(),
         opts,
         out,
     )
@@ -182,140 +190,6 @@ async fn status(
     .await
 }
 
-/// Run `schedule` on `members` together: every step moves all of them (one engine run, so each
-/// is checked before any is written), the alarms are read once for all, and an alarm, a failed
-/// hook or a signal takes all of them back.
-pub(crate) async fn shift(
-    adapter: &Lambda<'_>,
-    members: Vec<Member>,
-    subject: &str,
-    schedule: &shared::schedule::Schedule,
-    watch: &progressive::Watch,
-    opts: Options,
-    out: &mut Output,
-) -> Result<ExitCode> {
-    let Some(first) = members.first() else {
-        return Ok(ExitCode::Success);
-    };
-    let at = adapter
-        .clients
-        .get(
-            first.canary.pointer.env.as_deref(),
-            first.canary.function.region.as_deref(),
-        )
-        .await?;
-    // Where a run again goes on from: the least any member has (one that has more is set to
-    // the step's weight with the others).
-    let current = members
-        .iter()
-        .map(|m| m.current)
-        .fold(f64::INFINITY, f64::min);
-    let mut shift = LambdaShift {
-        adapter,
-        members,
-        opts,
-        out,
-        cloudwatch: at.client.cloudwatch.clone(),
-    };
-    Ok(
-        progressive::run(subject, schedule, current, watch, &mut shift)
-            .await?
-            .exit_code(),
-    )
-}
-
-/// One alias of a shift: its steps, the version it shifts to, and where it stands.
-pub(crate) struct Member {
-    canary: Canary,
-    version: String,
-    /// The version the alias held when the shift began (where a failed post-traffic hook moves
-    /// it back to).
-    from: Option<String>,
-    /// The share of traffic (percent) the version has now: where a run again goes on from.
-    current: f64,
-    /// Whether the version has traffic on the alias (a step made, or a run before this one).
-    weighted: bool,
-    /// The order refused the version and --force let it through: the records say so.
-    forced: bool,
-}
-
-impl Member {
-    /// Read where `canary`'s alias stands. A canary of another version is not this shift's to
-    /// move.
-    pub(crate) async fn of(
-        canary: Canary,
-        version: &str,
-        at: &crate::calls::Located,
-    ) -> Result<Self> {
-        let pointer = &canary.pointer;
-        let alias =
-            shared::lambda::get_alias(&at.client.lambda, &pointer.function.id, &pointer.alias)
-                .await?;
-        let (current, from) = match alias {
-            None => (0.0, None),
-            Some(alias) => {
-                if let Some(other) = alias.weights.keys().find(|v| *v != version) {
-                    return Err(Error::precondition(format!(
-                        "{} sends traffic to version {other} already: finish or abort that \
-                         canary first; nothing changed",
-                        pointer.name()
-                    )));
-                }
-                (
-                    alias.weights.get(version).map_or(0.0, |w| w * 100.0),
-                    Some(alias.version).filter(|v| v != version),
-                )
-            }
-        };
-        Ok(Member {
-            canary,
-            version: version.to_string(),
-            from,
-            current,
-            weighted: current > 0.0,
-            forced: false,
-        })
-    }
-
-    /// This member's part of a move (`None`: it has nothing to do for it).
-    fn job(&self, to: Move) -> Option<Job<Item>> {
-        let forced = engine::Verdict {
-            forced: self.forced,
-        };
-        self.move_job(to).map(|job| match to {
-            Move::Weight(_) | Move::Finish => job.verdict(forced),
-            Move::Abort | Move::Revert => job,
-        })
-    }
-
-    fn move_job(&self, to: Move) -> Option<Job<Item>> {
-        let canary = &self.canary;
-        match to {
-            Move::Weight(percent) => Some(canary.job(CanaryStep::Start {
-                version: self.version.clone(),
-                percent,
-            })),
-            Move::Finish if self.weighted => Some(canary.job(CanaryStep::Finish)),
-            Move::Finish => Some(canary.promotion(&self.version)),
-            Move::Abort => self.weighted.then(|| canary.job(CanaryStep::Abort)),
-            Move::Revert => match &self.from {
-                Some(from) => Some(canary.job(CanaryStep::Revert {
-                    version: from.clone(),
-                    finished: self.version.clone(),
-                })),
-                None => {
-                    shared::cli::note(&format!(
-                        "{}: the alias held no other version before the shift; it stays on {}",
-                        canary.pointer.name(),
-                        self.version
-                    ));
-                    None
-                }
-            },
-        }
-    }
-}
-
 /// One alias's canary: each step a job for the engine.
 pub(crate) struct Canary {
     pub pointer: Pointer,
@@ -323,9 +197,23 @@ pub(crate) struct Canary {
     pub chain_function: FunctionRef,
 }
 
-impl Canary {
-    /// All at once: the alias moves to `version`, checked against the order as a promotion of
-    /// it is.
+impl AliasCanary for Canary {
+    type Item = Item;
+
+    fn step(&self, step: CanaryStep) -> Job<Item> {
+        Job::new(
+            self.pointer.target(self.function.region.as_deref()),
+            Ok(Item {
+                target: self.pointer.clone(),
+                source: Source::Canary {
+                    step,
+                    chain_function: self.chain_function.clone(),
+                },
+                function: self.function.clone(),
+            }),
+        )
+    }
+
     fn promotion(&self, version: &str) -> Job<Item> {
         Job::new(
             self.pointer.target(self.function.region.as_deref()),
@@ -340,80 +228,19 @@ impl Canary {
         )
     }
 
-    fn job(&self, step: CanaryStep) -> Job<Item> {
-        Job::new(
-            self.pointer.target(self.function.region.as_deref()),
-            Ok(Item {
-                target: self.pointer.clone(),
-                source: Source::Canary {
-                    step,
-                    chain_function: self.chain_function.clone(),
-                },
-                function: self.function.clone(),
-            }),
-        )
-    }
-}
-
-/// A schedule on a set of aliases: each move one engine run over all of them (checked against
-/// the order, printed, journaled), the alarms read in their environment.
-struct LambdaShift<'a, 'b, 'o> {
-    adapter: &'a Lambda<'b>,
-    members: Vec<Member>,
-    opts: Options,
-    out: &'o mut Output,
-    cloudwatch: aws_sdk_cloudwatch::Client,
-}
-
-impl Shift for LambdaShift<'_, '_, '_> {
-    async fn step(&mut self, to: Move) -> Result<ExitCode> {
-        let work: Vec<Work<'_, Job<Item>>> = self
-            .members
-            .iter()
-            .filter_map(|m| m.job(to))
-            .map(Work::Own)
-            .collect();
-        if work.is_empty() {
-            return Ok(ExitCode::Success);
-        }
-        // Together: a member that fails its check stops the step for all (none is written),
-        // and a failed write takes back the step's others.
-        let settings = Settings {
-            atomic: self.members.len() > 1,
-            ..Settings::of(self.opts, false, false)
-        };
-        let code = engine::promote(self.adapter, work, settings, self.out).await?;
-        if matches!(to, Move::Weight(_)) && code == ExitCode::Success {
-            for member in &mut self.members {
-                member.weighted = true;
-            }
-        }
-        Ok(code)
+    fn name(&self) -> String {
+        self.pointer.name()
     }
 
-    async fn alarms(&mut self, gate: &Gate) -> Result<Vec<Alarm>> {
-        shared::alarms::read(&self.cloudwatch, gate).await
-    }
-
-    fn annotate(&mut self, shift: Option<serde_json::Value>) {
-        self.out.annotate("shift", shift);
-    }
-
-    fn candidates(&self) -> Vec<serde_json::Value> {
-        self.members
-            .iter()
-            .map(|m| {
-                let pointer = &m.canary.pointer;
-                serde_json::json!({
-                    "service": "lambda",
-                    "function": pointer.function.id,
-                    "alias": pointer.alias,
-                    "version": m.version,
-                    "previous_version": m.from,
-                    "region": m.canary.function.region,
-                })
-            })
-            .collect()
+    fn candidate(&self, version: &str, from: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
+            "service": "lambda",
+            "function": self.pointer.function.id,
+            "alias": self.pointer.alias,
+            "version": version,
+            "previous_version": from,
+            "region": self.function.region,
+        })
     }
 }
 
@@ -435,6 +262,8 @@ pub(crate) async fn release(
     use shared::engine::{Adapter, Prepared};
     let mut members = Vec::new();
     let mut settled = Vec::new();
+    // The alarms are read where the aliases are: the first one's environment.
+    let mut cloudwatch = None;
     for entry in work {
         let job = match entry {
             Work::PassThrough(passage) => {
@@ -454,7 +283,15 @@ pub(crate) async fn release(
             Prepared::Settled(records) => settled.extend(records),
             Prepared::Move { apply, verdict, .. } => {
                 let (version, at) = apply.shifted_version()?;
-                let mut member = Member::of(canary, &version, &at).await?;
+                let now = shared::lambda::get_alias(
+                    &at.client.lambda,
+                    &canary.pointer.function.id,
+                    &canary.pointer.alias,
+                )
+                .await?
+                .map(|a| crate::routing_of(&a));
+                cloudwatch.get_or_insert_with(|| at.client.cloudwatch.clone());
+                let mut member = Member::of(canary, &version, now.as_ref())?;
                 member.forced = verdict.forced || job.verdict.forced;
                 members.push(member);
             }
@@ -463,32 +300,14 @@ pub(crate) async fn release(
     for record in &settled {
         out.record(record)?;
     }
-    if members.is_empty() {
+    let Some(cloudwatch) = cloudwatch else {
         if !settled.is_empty() {
             shared::cli::note("every alias holds its version already: no traffic to shift");
         }
         return Ok(ExitCode::Success);
-    }
-    if opts.dry_run {
-        shared::cli::note(&format!(
-            "{subject}: would shift traffic on {} alias{} by {}",
-            members.len(),
-            if members.len() == 1 { "" } else { "es" },
-            schedule.name
-        ));
-        let first = schedule.from_weight(0.0).first().map_or(Move::Finish, |s| {
-            if s.percent >= 100.0 {
-                Move::Finish
-            } else {
-                Move::Weight(s.percent)
-            }
-        });
-        let work = members
-            .iter()
-            .filter_map(|m| m.job(first))
-            .map(Work::Own)
-            .collect();
-        return engine::promote(steps, work, Settings::of(opts, false, false), out).await;
-    }
-    shift(steps, members, subject, schedule, watch, opts, out).await
+    };
+    shift(
+        steps, members, subject, schedule, watch, cloudwatch, opts, out,
+    )
+    .await
 }

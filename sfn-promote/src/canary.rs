@@ -2,18 +2,18 @@
 //! version; finish moves the alias to it; abort takes the weight off. Each step is one write of
 //! the alias made through the engine (checked against the order, printed, journaled and dry-run
 //! like a promotion), and its record can be rolled back. A schedule runs such steps to the end,
-//! gated on alarms and hooks (`shared::progressive`): this module supplies only the moves.
+//! gated on alarms and hooks (`shared::progressive`, through `shared::alias_shift`, as
+//! lambda-promote's do): this module says only how a step of one alias becomes a job.
 
 use crate::adapter::{Item, Sfn, Source};
 use crate::args::{CanaryArgs, CANARY_HINT};
 use crate::calls::Clients;
 use crate::machine::{map_machine, MachineRef};
 use crate::{alias_template, machine_templates, Options, Pointer};
-use shared::alarms::{Alarm, Gate};
+use shared::alias_shift::{shift, AliasCanary, Member};
 use shared::config::Project;
-use shared::engine::{self, Job, Order, Verdict};
+use shared::engine::{self, Job, Order};
 use shared::output::Output;
-use shared::progressive::{self, Move, Shift};
 use shared::routing::CanaryStep;
 use shared::schedule::Schedule;
 use shared::{Error, ExitCode, Result};
@@ -78,7 +78,7 @@ pub(crate) async fn run(
         chain_machine,
     };
     let (Some(schedule), Some(version)) = (schedule, &args.version) else {
-        return engine::promote_one(&adapter, canary.job(step), opts, out).await;
+        return engine::promote_one(&adapter, canary.step(step), opts, out).await;
     };
     if opts.dry_run {
         // What the first step would do; the rest depends on the alarms.
@@ -90,7 +90,7 @@ pub(crate) async fn run(
         let job = if schedule.steps[0].percent >= 100.0 {
             canary.promotion(version)
         } else {
-            canary.job(step)
+            canary.step(step)
         };
         return engine::promote_one(&adapter, job, opts, out).await;
     }
@@ -101,9 +101,8 @@ pub(crate) async fn run(
     let watch = args
         .shift
         .watch(project, &args.env, Some(at.client.lambda.clone()));
-    // Where the alias stands: a run again goes on from its canary's weight; a canary of
-    // another version is not this shift's to move.
-    let alias = shared::sfn::get_alias(&at.client.sfn, &machine_arn, &canary.pointer.alias)
+    // Where the alias stands: a run again goes on from its canary's weight.
+    let now = shared::sfn::get_alias(&at.client.sfn, &machine_arn, &canary.pointer.alias)
         .await?
         .ok_or_else(|| {
             Error::precondition(format!(
@@ -112,34 +111,19 @@ pub(crate) async fn run(
                 args.env
             ))
         })?;
-    if let Some(other) = alias.routing.weights.keys().find(|v| *v != version) {
-        return Err(Error::precondition(format!(
-            "{} sends executions to version {other} already: finish or abort that canary \
-             first; nothing changed",
-            canary.pointer.name()
-        )));
-    }
-    let current = alias
-        .routing
-        .weights
-        .get(version)
-        .map_or(0.0, |w| w * 100.0);
     let subject = canary.pointer.name();
-    let mut shift = SfnShift {
-        adapter: &adapter,
-        from: Some(alias.routing.version.clone()).filter(|v| v != version),
-        weighted: current > 0.0,
-        version: version.clone(),
-        canary,
+    let member = Member::of(canary, version, Some(&now.routing))?;
+    shift(
+        &adapter,
+        vec![member],
+        &subject,
+        &schedule,
+        &watch,
+        at.client.cloudwatch.clone(),
         opts,
         out,
-        cloudwatch: at.client.cloudwatch.clone(),
-    };
-    Ok(
-        progressive::run(&subject, &schedule, current, &watch, &mut shift)
-            .await?
-            .exit_code(),
     )
+    .await
 }
 
 /// Step Functions splits an alias's executions by whole percentages: a schedule's steps must be
@@ -207,8 +191,10 @@ struct Canary {
     chain_machine: MachineRef,
 }
 
-impl Canary {
-    fn job(&self, step: CanaryStep) -> Job<Item> {
+impl AliasCanary for Canary {
+    type Item = Item;
+
+    fn step(&self, step: CanaryStep) -> Job<Item> {
         Job::new(
             self.pointer.target(self.pointer.machine.region.as_deref()),
             Ok(Item {
@@ -221,8 +207,6 @@ impl Canary {
         )
     }
 
-    /// All at once: the alias moves to `version`, checked against the order as a promotion of
-    /// it is.
     fn promotion(&self, version: &str) -> Job<Item> {
         Job::new(
             self.pointer.target(self.pointer.machine.region.as_deref()),
@@ -235,77 +219,19 @@ impl Canary {
             }),
         )
     }
-}
 
-/// A schedule on one alias: each move one engine run (checked against the order, printed,
-/// journaled), the alarms read in the alias's environment.
-struct SfnShift<'a, 'b, 'o> {
-    adapter: &'a Sfn<'b>,
-    canary: Canary,
-    version: String,
-    /// The version the alias held when the shift began (where a failed post-traffic hook moves
-    /// it back to).
-    from: Option<String>,
-    /// Whether the version has executions on the alias (a step made, or a run before this one).
-    weighted: bool,
-    opts: Options,
-    out: &'o mut Output,
-    cloudwatch: aws_sdk_cloudwatch::Client,
-}
-
-impl Shift for SfnShift<'_, '_, '_> {
-    async fn step(&mut self, to: Move) -> Result<ExitCode> {
-        let canary = &self.canary;
-        let job = match to {
-            Move::Weight(percent) => canary.job(CanaryStep::Start {
-                version: self.version.clone(),
-                percent,
-            }),
-            Move::Finish if self.weighted => canary.job(CanaryStep::Finish),
-            Move::Finish => canary.promotion(&self.version),
-            Move::Abort if self.weighted => canary.job(CanaryStep::Abort),
-            Move::Abort => return Ok(ExitCode::Success),
-            Move::Revert => match &self.from {
-                Some(from) => canary
-                    .job(CanaryStep::Revert {
-                        version: from.clone(),
-                        finished: self.version.clone(),
-                    })
-                    .verdict(Verdict::ALLOWED),
-                None => {
-                    shared::cli::note(&format!(
-                        "{}: the alias held no other version before the shift; it stays on {}",
-                        canary.pointer.name(),
-                        self.version
-                    ));
-                    return Ok(ExitCode::Success);
-                }
-            },
-        };
-        let code = engine::promote_one(self.adapter, job, self.opts, self.out).await?;
-        if matches!(to, Move::Weight(_)) && code == ExitCode::Success {
-            self.weighted = true;
-        }
-        Ok(code)
+    fn name(&self) -> String {
+        self.pointer.name()
     }
 
-    async fn alarms(&mut self, gate: &Gate) -> Result<Vec<Alarm>> {
-        shared::alarms::read(&self.cloudwatch, gate).await
-    }
-
-    fn annotate(&mut self, shift: Option<serde_json::Value>) {
-        self.out.annotate("shift", shift);
-    }
-
-    fn candidates(&self) -> Vec<serde_json::Value> {
-        let pointer = &self.canary.pointer;
-        vec![serde_json::json!({
+    fn candidate(&self, version: &str, from: Option<&str>) -> serde_json::Value {
+        serde_json::json!({
             "service": "stepfunctions",
-            "state_machine": pointer.machine.name,
-            "alias": pointer.alias,
-            "version": self.version,
-            "previous_version": self.from,
-            "region": pointer.machine.region,
-        })]
+            "state_machine": self.pointer.machine.name,
+            "alias": self.pointer.alias,
+            "version": version,
+            "previous_version": from,
+            "region": self.pointer.machine.region,
+        })
     }
 }

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "cloudwatch")]
 pub mod alarms;
+#[cfg(feature = "progressive")]
+pub mod alias_shift;
 #[cfg(feature = "apigateway")]
 pub mod apigateway;
 pub mod arn;
