@@ -120,6 +120,34 @@ impl Move {
     }
 }
 
+impl shared::alias_shift::Release for Lambda<'_> {
+    type Canary = crate::canary::Canary;
+
+    fn canary_of(&self, item: &Item) -> crate::canary::Canary {
+        crate::canary::Canary {
+            pointer: item.target.clone(),
+            function: item.function.clone(),
+            chain_function: item.source.chain_function(&item.function),
+        }
+    }
+
+    async fn shifted(&self, apply: &Move) -> Result<shared::alias_shift::Shifted> {
+        let (version, at) = apply.shifted_version()?;
+        let now = shared::lambda::get_alias(
+            &at.client.lambda,
+            &apply.pointer.function.id,
+            &apply.pointer.alias,
+        )
+        .await?
+        .map(|a| routing_of(&a));
+        Ok(shared::alias_shift::Shifted {
+            version,
+            now,
+            cloudwatch: at.client.cloudwatch.clone(),
+        })
+    }
+}
+
 impl Source {
     /// The function in the environment before that names the version (what a canary step's
     /// check of the order reads).

@@ -2,8 +2,8 @@
 //! finish moves the alias to it; abort takes the weights off. Each step is one compare-and-swap
 //! update of the alias, made through the engine (so it is checked against the order, printed,
 //! journaled and dry-run like a promotion), and its record can be rolled back. A schedule runs
-//! such steps to the end (`shared::progressive`), on one alias or, for `promote --canary`, on
-//! every alias of a release together ([`release`]).
+//! such steps to the end (`shared::progressive`, through `shared::alias_shift`), on one alias
+//! or, for `promote --canary`, on every alias of a release together (`alias_shift::release`).
 
 use crate::adapter::{Item, Lambda, Named, Source};
 use crate::args::CanaryArgs;
@@ -12,11 +12,9 @@ use crate::function::{map_function, FunctionRef};
 use crate::plan::CanaryStep;
 use crate::{alias_template, Options, Pointer};
 use shared::alias_shift::{shift, AliasCanary, Member};
-use shared::batch::Work;
 use shared::config::Project;
 use shared::engine::{self, Job, Order};
 use shared::output::Output;
-use shared::progressive;
 use shared::{Error, ExitCode, Result};
 
 pub(crate) async fn run(
@@ -242,72 +240,4 @@ impl AliasCanary for Canary {
             "region": self.function.region,
         })
     }
-}
-
-/// `promote --canary SCHEDULE`: the release's aliases shift together. Every item is read and
-/// decided as a promotion (`prepare`: the version each alias would move to, checked against
-/// the order), then the traffic shifts to those versions step by step, through `steps`' canary
-/// moves. Anything that would make the promotion fail stops it before any traffic moves.
-#[allow(clippy::too_many_arguments)] // reason: the run's facts, each one a plain value
-pub(crate) async fn release(
-    prepare: &Lambda<'_>,
-    steps: &Lambda<'_>,
-    work: Vec<Work<'_, Job<Item>>>,
-    schedule: &shared::schedule::Schedule,
-    watch: &progressive::Watch,
-    subject: &str,
-    opts: Options,
-    out: &mut Output,
-) -> Result<ExitCode> {
-    use shared::engine::{Adapter, Prepared};
-    let mut members = Vec::new();
-    let mut settled = Vec::new();
-    // The alarms are read where the aliases are: the first one's environment.
-    let mut cloudwatch = None;
-    for entry in work {
-        let job = match entry {
-            Work::PassThrough(passage) => {
-                out.pass(&passage)?;
-                continue;
-            }
-            Work::Own(job) => job,
-        };
-        let item = job.item?;
-        let canary = Canary {
-            pointer: item.target.clone(),
-            function: item.function.clone(),
-            chain_function: item.source.chain_function(&item.function),
-        };
-        match prepare.prepare(&job.target, item).await? {
-            // Holds the version already: it has nothing to shift.
-            Prepared::Settled(records) => settled.extend(records),
-            Prepared::Move { apply, verdict, .. } => {
-                let (version, at) = apply.shifted_version()?;
-                let now = shared::lambda::get_alias(
-                    &at.client.lambda,
-                    &canary.pointer.function.id,
-                    &canary.pointer.alias,
-                )
-                .await?
-                .map(|a| crate::routing_of(&a));
-                cloudwatch.get_or_insert_with(|| at.client.cloudwatch.clone());
-                let mut member = Member::of(canary, &version, now.as_ref())?;
-                member.forced = verdict.forced || job.verdict.forced;
-                members.push(member);
-            }
-        }
-    }
-    for record in &settled {
-        out.record(record)?;
-    }
-    let Some(cloudwatch) = cloudwatch else {
-        if !settled.is_empty() {
-            shared::cli::note("every alias holds its version already: no traffic to shift");
-        }
-        return Ok(ExitCode::Success);
-    };
-    shift(
-        steps, members, subject, schedule, watch, cloudwatch, opts, out,
-    )
-    .await
 }

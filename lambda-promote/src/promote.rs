@@ -207,7 +207,7 @@ pub(crate) async fn run(
             .shift
             .watch(project, &args.to, Some(at.client.lambda.clone()));
         let subject = format!("{} in {}", target_alias, args.to);
-        return crate::canary::release(
+        return shared::alias_shift::release(
             &adapter, &steps, work, &schedule, &watch, &subject, opts, out,
         )
         .await;

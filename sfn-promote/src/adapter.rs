@@ -65,6 +65,56 @@ pub(crate) struct Item {
     pub source: Source,
 }
 
+impl shared::alias_shift::Release for Sfn<'_> {
+    type Canary = crate::canary::Canary;
+
+    fn canary_of(&self, item: &Item) -> crate::canary::Canary {
+        let chain_machine = match &item.source {
+            Source::Alias { machine, .. } => machine.clone(),
+            Source::Version { chain_machine, .. } | Source::Canary { chain_machine, .. } => {
+                chain_machine.clone()
+            }
+            Source::Record { written, .. } => written.machine.clone(),
+        };
+        crate::canary::Canary {
+            pointer: item.target.clone(),
+            chain_machine,
+        }
+    }
+
+    async fn shifted(&self, apply: &Move) -> Result<shared::alias_shift::Shifted> {
+        let name = apply.pointer.name();
+        let version = match (&apply.step, &apply.copy) {
+            (_, Some(copy)) => {
+                return Err(Error::precondition(format!(
+                    "{name}: {} holds the definition of {} in no version yet, and a traffic \
+                     shift moves executions between versions that exist: promote without \
+                     --canary to copy it; nothing changed",
+                    place(&apply.at),
+                    copy.from
+                )))
+            }
+            (Step::Update(routing), None) => routing.version.clone(),
+            (Step::Create(_), None) => {
+                return Err(Error::precondition(format!(
+                    "{name} does not exist yet: a traffic shift needs the alias; promote without \
+                     --canary first; nothing changed"
+                )))
+            }
+            _ => {
+                return Err(Error::precondition(format!(
+                    "{name}: not a move to a version; nothing changed"
+                )))
+            }
+        };
+        Ok(shared::alias_shift::Shifted {
+            version,
+            now: apply.seen.clone(),
+            cloudwatch: apply.at.client.cloudwatch.clone(),
+        })
+    }
+}
+
 /// A version in another account or region, to copy into the target state machine.
 #[derive(Debug, Clone)]
 pub(crate) struct Copy {

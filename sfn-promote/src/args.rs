@@ -99,6 +99,11 @@ pub struct PromoteArgs {
     /// still says the run failed.
     #[arg(long)]
     pub atomic: bool,
+    /// `--canary SCHEDULE` (or --steps): shift the executions of every alias of the release to
+    /// its version step by step, together, watching the alarms; an alarm, a failed hook or
+    /// Ctrl-C takes all of them back.
+    #[command(flatten)]
+    pub shift: shared::progressive::ShiftArgs,
 }
 
 #[derive(Debug, Args)]

@@ -128,7 +128,7 @@ pub(crate) async fn run(
 
 /// Step Functions splits an alias's executions by whole percentages: a schedule's steps must be
 /// whole numbers too (exit 2), not rounded behind the user's back.
-fn whole_percents(schedule: &Schedule) -> Result<()> {
+pub(crate) fn whole_percents(schedule: &Schedule) -> Result<()> {
     match schedule.steps.iter().find(|s| s.percent.fract() != 0.0) {
         Some(step) => Err(Error::usage(format!(
             "{}: a step of {}% is not a whole percentage, and Step Functions splits executions \
@@ -186,9 +186,9 @@ async fn status(
 }
 
 /// One alias's canary: each step a job for the engine.
-struct Canary {
-    pointer: Pointer,
-    chain_machine: MachineRef,
+pub(crate) struct Canary {
+    pub pointer: Pointer,
+    pub chain_machine: MachineRef,
 }
 
 impl AliasCanary for Canary {

@@ -31,6 +31,11 @@ pub(crate) async fn run(
             project.position(from)?;
         }
     }
+    // A traffic shift's flags are checked with the rest of the command line.
+    let schedule = args.shift.schedule()?;
+    if let Some(schedule) = &schedule {
+        crate::canary::whole_percents(schedule)?;
+    }
     let order = Order::of(project, args.force);
     let source = engine::source::decide(
         "sfn-promote",
@@ -156,6 +161,30 @@ pub(crate) async fn run(
                 work.push(Work::Own(from_args(target, source)?));
             }
         }
+    }
+    if let Some(schedule) = schedule {
+        // The canary steps' own check of the order: what the environment before holds now,
+        // unless the work is records (checked as records, above) or --force.
+        let steps = Sfn {
+            clients,
+            expect: args.expect.as_deref(),
+            chain: match (&source, &env_before, args.force) {
+                (engine::Source::Records | engine::Source::Nothing, _, _)
+                | (_, None, _)
+                | (_, _, true) => None,
+                (_, Some(env), false) => Some((env.clone(), aliases.clone(), order)),
+            },
+            version_env: None,
+        };
+        let at = clients.get(Some(&args.to), None).await?;
+        let watch = args
+            .shift
+            .watch(project, &args.to, Some(at.client.lambda.clone()));
+        let subject = format!("{target_alias} in {}", args.to);
+        return shared::alias_shift::release(
+            &adapter, &steps, work, &schedule, &watch, &subject, opts, out,
+        )
+        .await;
     }
     engine::promote(
         &adapter,

@@ -515,3 +515,53 @@ async fn an_error_upstream_stops_the_promotion_and_travels_on() {
     skipped.expect_code(0);
     assert_eq!(routing(&arn, "prod").await, plain("2"));
 }
+
+#[tokio::test]
+async fn promote_canary_shifts_every_alias_of_the_release_together() {
+    let (name, arn, sandbox) = setup().await;
+    let c = client();
+    let other = format!("{name}-b");
+    let other_arn = create(&c, &other, &definition("b-one"), DEFAULT_ACCOUNT).await;
+    assert_eq!(
+        sfn::publish(&c, &other_arn, &definition("b-two")).await,
+        "2"
+    );
+    set_alias(&c, &other_arn, "prod", &[("1", 100)]).await;
+    set_alias(&c, &other_arn, "staging", &[("2", 100)]).await;
+    let alarm = format!("{name}-prod-errors");
+    create_alarm(&alarm).await;
+    sandbox.write(
+        "promote.toml",
+        &format!(
+            "[envs]\norder = [\"staging\", \"prod\"]\n\n[stepfunctions]\nstate_machines = [\"{name}\", \"{other}\"]\n\n[canary]\nalarms = [\"{name}-{{env}}-*\"]\n"
+        ),
+    );
+    let run = sandbox.run(
+        BIN,
+        &[
+            "promote",
+            "--to",
+            "prod",
+            "--steps",
+            "40",
+            "--interval",
+            "1s",
+            "--poll-interval",
+            "1s",
+        ],
+        None,
+    );
+    run.expect_code(0);
+    assert_eq!(
+        actions(&run),
+        ["canary", "canary", "promoted", "promoted"],
+        "{run}"
+    );
+    assert_eq!(run.records()[0]["artifact"]["weights"]["2"], 40);
+    assert_eq!(run.records()[1]["shift"]["alarms"][&alarm], "OK", "{run}");
+    assert_eq!(routing(&arn, "prod").await, plain("2"));
+    assert_eq!(routing(&other_arn, "prod").await, plain("2"));
+    // Whole percents only, checked before anything is read.
+    let half = sandbox.run(BIN, &["promote", "--to", "prod", "--steps", "12.5"], None);
+    half.expect_code(2);
+}

@@ -7,13 +7,14 @@
 use crate::alarms::{Alarm, Gate};
 use crate::batch::Work;
 use crate::cli::Options;
-use crate::engine::{self, Adapter, Job, Settings, Verdict};
+use crate::engine::{self, Adapter, Job, Prepared, Settings, Verdict};
 use crate::error::{Error, ExitCode, Result};
 use crate::output::Output;
 use crate::progressive::{Move, Shift};
 use crate::routing::{CanaryStep, Routing};
 use crate::schedule::Schedule;
 use serde_json::Value;
+use std::future::Future;
 
 /// One alias a shift moves, as its tool makes jobs of it.
 pub trait AliasCanary {
@@ -180,6 +181,84 @@ where
             .await?
             .exit_code(),
     )
+}
+
+/// An adapter whose promotions can shift traffic instead of moving an alias at once
+/// (`promote --canary`): what the canary of an item is, and where a decided promotion would
+/// shift the alias's traffic to.
+pub trait Release: Adapter {
+    type Canary: AliasCanary<Item = Self::Item>;
+    /// The canary of `item`, whose steps move the alias the promotion of `item` would.
+    fn canary_of(&self, item: &Self::Item) -> Self::Canary;
+    /// Where a promotion decided by `prepare` shifts instead: the version the alias's traffic
+    /// goes to, what it routes as now, and the client of the alarms in its environment. A
+    /// promotion that cannot be a shift (the alias does not exist yet, the artifact must first
+    /// be copied) is refused here, before any traffic moves.
+    fn shifted(&self, apply: &Self::Move) -> impl Future<Output = Result<Shifted>>;
+}
+
+/// Where a promotion would shift an alias's traffic to.
+#[derive(Debug)]
+pub struct Shifted {
+    pub version: String,
+    pub now: Option<Routing>,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+/// `promote --canary SCHEDULE`: the release's aliases shift together. Every item is read and
+/// decided as a promotion by `prepare` (the version each alias would move to, checked against
+/// the order), then the traffic shifts to those versions step by step through `steps`' canary
+/// moves. Anything that would make the promotion fail stops it before any traffic moves; an
+/// alias that holds its version already is `unchanged`.
+#[allow(clippy::too_many_arguments)] // reason: the run's facts, each one a plain value
+pub async fn release<A: Release>(
+    prepare: &A,
+    steps: &A,
+    work: Vec<Work<'_, Job<A::Item>>>,
+    schedule: &Schedule,
+    watch: &crate::progressive::Watch,
+    subject: &str,
+    opts: Options,
+    out: &mut Output,
+) -> Result<ExitCode> {
+    let mut members = Vec::new();
+    let mut settled = Vec::new();
+    // The alarms are read where the aliases are: the first one's environment.
+    let mut cloudwatch = None;
+    for entry in work {
+        let job = match entry {
+            Work::PassThrough(passage) => {
+                out.pass(&passage)?;
+                continue;
+            }
+            Work::Own(job) => job,
+        };
+        let item = job.item?;
+        let canary = prepare.canary_of(&item);
+        match prepare.prepare(&job.target, item).await? {
+            Prepared::Settled(records) => settled.extend(records),
+            Prepared::Move { apply, verdict, .. } => {
+                let shifted = prepare.shifted(&apply).await?;
+                cloudwatch.get_or_insert(shifted.cloudwatch);
+                let mut member = Member::of(canary, &shifted.version, shifted.now.as_ref())?;
+                member.forced = verdict.forced || job.verdict.forced;
+                members.push(member);
+            }
+        }
+    }
+    for record in &settled {
+        out.record(record)?;
+    }
+    let Some(cloudwatch) = cloudwatch else {
+        if !settled.is_empty() {
+            crate::cli::note("every alias holds its version already: no traffic to shift");
+        }
+        return Ok(ExitCode::Success);
+    };
+    shift(
+        steps, members, subject, schedule, watch, cloudwatch, opts, out,
+    )
+    .await
 }
 
 /// A schedule on a set of aliases: each move one engine run over all of them.
