@@ -728,11 +728,21 @@ impl Adapter for Sfn<'_> {
         _record: &Record,
         value: &Value,
     ) -> std::result::Result<SfnArtifact, String> {
-        serde_json::from_value(value.clone()).map_err(|e| {
+        let artifact: SfnArtifact = serde_json::from_value(value.clone()).map_err(|e| {
             format!(
                 "a stepfunctions artifact {{\"version\", \"version_arn\", \"definition_sha256\"}}: {e}"
             )
-        })
+        })?;
+        // A version is a published number: the state machine itself (its unpublished
+        // definition) changes with every deploy, and is never an artifact.
+        let published = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+        if !published(&artifact.version) || artifact.weights.keys().any(|v| !published(v)) {
+            return Err(format!(
+                "a stepfunctions artifact: version {:?} is not a published version number",
+                artifact.version
+            ));
+        }
+        Ok(artifact)
     }
 
     async fn prepare_undo(&self, change: Change<Pointer, SfnArtifact>) -> Result<Prepared<Move>> {

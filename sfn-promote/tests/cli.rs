@@ -178,6 +178,16 @@ async fn a_record_whose_definition_differs_is_refused_and_bad_input_names_the_li
         plain("1"),
         "validate, then write"
     );
+
+    // The state machine's unpublished definition is never an artifact.
+    let mut latest = record.clone();
+    latest["artifact"]["version"] = Value::from("");
+    let refused = sandbox.run(BIN, &["promote", "--to", "prod"], Some(&latest.to_string()));
+    refused.expect_code(2);
+    assert!(
+        refused.stderr.contains("not a published version number"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]
