@@ -11,7 +11,7 @@ use crate::calls::Clients;
 use crate::function::{map_function, FunctionRef};
 use crate::plan::CanaryStep;
 use crate::{alias_template, Options, Pointer};
-use shared::alias_shift::{shift, AliasCanary, Member};
+use shared::alias_shift::{self, shift, AliasCanary, Asked, Member};
 use shared::config::Project;
 use shared::engine::{self, Job, Order};
 use shared::output::Output;
@@ -30,26 +30,13 @@ pub(crate) async fn run(
     if args.status {
         return status(&args, project, clients, opts, out).await;
     }
-    let schedule = args.shift.schedule()?;
-    let step = match (&args.version, args.weight, &schedule, args.finish, args.abort) {
-        (Some(version), Some(percent), None, false, false) => CanaryStep::Start {
-            version: version.clone(),
-            percent,
-        },
-        // A schedule's first step, as a dry run shows it (the shift below takes it from there;
-        // AllAtOnce is a promotion, shown by the dry run below).
-        (Some(version), None, Some(schedule), false, false) => CanaryStep::Start {
-            version: version.clone(),
-            percent: schedule.steps[0].percent.min(99.0),
-        },
-        (None, None, None, true, false) => CanaryStep::Finish,
-        (None, None, None, false, true) => CanaryStep::Abort,
-        _ => {
-            return Err(Error::usage(
-                "give --version N with --weight PCT, --schedule NAME or --steps PCTS; or --finish, or --abort",
-            ))
-        }
-    };
+    let asked = alias_shift::asked(
+        args.version.as_deref(),
+        args.weight,
+        args.shift.schedule()?,
+        args.finish,
+        args.abort,
+    )?;
     let function =
         FunctionRef::parse(&args.function, crate::args::CANARY_HINT).map_err(Error::usage)?;
     let aliases = alias_template(project);
@@ -97,23 +84,13 @@ pub(crate) async fn run(
         function,
         chain_function,
     };
-    let (Some(schedule), Some(version)) = (schedule, &args.version) else {
-        return engine::promote_one(&adapter, canary.step(step), opts, out).await;
+    let (version, schedule) = match asked {
+        Asked::Step(step) => {
+            return engine::promote_one(&adapter, canary.step(step), opts, out).await
+        }
+        Asked::Shift { version, schedule } => (version, schedule),
     };
-    if opts.dry_run {
-        // What the first step would do; the rest depends on the alarms.
-        shared::cli::note(&format!(
-            "{}: would shift traffic to version {version} by {}",
-            canary.pointer.name(),
-            schedule.name
-        ));
-        let job = if schedule.steps[0].percent >= 100.0 {
-            canary.promotion(version)
-        } else {
-            canary.step(step)
-        };
-        return engine::promote_one(&adapter, job, opts, out).await;
-    }
+    // Where the alias stands, for a dry run too: the shift goes on from its weight.
     let at = clients
         .get(Some(&args.env), canary.function.region.as_deref())
         .await?;
@@ -128,7 +105,7 @@ pub(crate) async fn run(
     .await?
     .map(|a| crate::routing_of(&a));
     let subject = canary.pointer.name();
-    let member = Member::of(canary, version, now.as_ref())?;
+    let member = Member::of(canary, &version, now.as_ref())?;
     shift(
         &adapter,
         vec![member],

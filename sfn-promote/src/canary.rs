@@ -10,7 +10,7 @@ use crate::args::{CanaryArgs, CANARY_HINT};
 use crate::calls::Clients;
 use crate::machine::{map_machine, MachineRef};
 use crate::{alias_template, machine_templates, Options, Pointer};
-use shared::alias_shift::{shift, AliasCanary, Member};
+use shared::alias_shift::{self, shift, AliasCanary, Asked, Member};
 use shared::config::Project;
 use shared::engine::{self, Job, Order};
 use shared::output::Output;
@@ -41,24 +41,13 @@ pub(crate) async fn run(
     if let Some(schedule) = &schedule {
         whole_percents(schedule)?;
     }
-    let step = match (&args.version, args.weight, &schedule, args.finish, args.abort) {
-        (Some(version), Some(percent), None, false, false) => CanaryStep::Start {
-            version: version.clone(),
-            percent,
-        },
-        // A schedule's first step, as a dry run shows it (the shift takes it from there).
-        (Some(version), None, Some(schedule), false, false) => CanaryStep::Start {
-            version: version.clone(),
-            percent: schedule.steps[0].percent.min(99.0),
-        },
-        (None, None, None, true, false) => CanaryStep::Finish,
-        (None, None, None, false, true) => CanaryStep::Abort,
-        _ => {
-            return Err(Error::usage(
-                "give --version N with --weight PCT, --schedule NAME or --steps PCTS; or --finish, or --abort",
-            ))
-        }
-    };
+    let asked = alias_shift::asked(
+        args.version.as_deref(),
+        args.weight,
+        schedule,
+        args.finish,
+        args.abort,
+    )?;
     let order = Order::of(project, args.force);
     let before = order.before(&args.env)?.map(str::to_string);
     // The state machine that holds the version in the environment before.
@@ -77,23 +66,12 @@ pub(crate) async fn run(
         pointer,
         chain_machine,
     };
-    let (Some(schedule), Some(version)) = (schedule, &args.version) else {
-        return engine::promote_one(&adapter, canary.step(step), opts, out).await;
+    let (version, schedule) = match asked {
+        Asked::Step(step) => {
+            return engine::promote_one(&adapter, canary.step(step), opts, out).await
+        }
+        Asked::Shift { version, schedule } => (version, schedule),
     };
-    if opts.dry_run {
-        // What the first step would do; the rest depends on the alarms.
-        shared::cli::note(&format!(
-            "{}: would shift executions to version {version} by {}",
-            canary.pointer.name(),
-            schedule.name
-        ));
-        let job = if schedule.steps[0].percent >= 100.0 {
-            canary.promotion(version)
-        } else {
-            canary.step(step)
-        };
-        return engine::promote_one(&adapter, job, opts, out).await;
-    }
     let at = clients
         .get(Some(&args.env), machine.region.as_deref())
         .await?;
@@ -101,7 +79,7 @@ pub(crate) async fn run(
     let watch = args
         .shift
         .watch(project, &args.env, Some(at.client.lambda.clone()));
-    // Where the alias stands: a run again goes on from its canary's weight.
+    // Where the alias stands, for a dry run too: a run again goes on from its canary's weight.
     let now = shared::sfn::get_alias(&at.client.sfn, &machine_arn, &canary.pointer.alias)
         .await?
         .ok_or_else(|| {
@@ -112,7 +90,7 @@ pub(crate) async fn run(
             ))
         })?;
     let subject = canary.pointer.name();
-    let member = Member::of(canary, version, Some(&now.routing))?;
+    let member = Member::of(canary, &version, Some(&now.routing))?;
     shift(
         &adapter,
         vec![member],

@@ -199,6 +199,32 @@ async fn a_dry_run_plans_and_changes_nothing() {
     assert_eq!(record["planned_action"], "promoted");
     assert_eq!(record["artifact"]["version"], "2");
     assert_eq!(routing(&arn, "prod").await, plain("1"));
+
+    // A schedule's dry run plans its first step, and moves nothing either.
+    let name = record["resource"].as_str().unwrap();
+    let shift = sandbox.run(
+        BIN,
+        &[
+            "--dry-run",
+            "canary",
+            name,
+            "--env",
+            "prod",
+            "--version",
+            "2",
+            "--steps",
+            "30,60",
+        ],
+        None,
+    );
+    let planned = shift.expect_code(0).record();
+    assert_eq!(planned["planned_action"], "canary", "{shift}");
+    assert_eq!(planned["artifact"]["weights"]["2"], 30, "{shift}");
+    assert!(
+        shift.stderr.contains("would shift traffic to version 2"),
+        "{shift}"
+    );
+    assert_eq!(routing(&arn, "prod").await, plain("1"));
 }
 
 #[tokio::test]

@@ -16,6 +16,44 @@ use crate::schedule::Schedule;
 use serde_json::Value;
 use std::future::Future;
 
+/// What a `canary` command line asks of one alias.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Asked {
+    /// One step: `--version N --weight PCT`, `--finish` or `--abort`.
+    Step(CanaryStep),
+    /// `--version N` with a schedule: shift the traffic to N step by step, to the end.
+    Shift { version: String, schedule: Schedule },
+}
+
+/// Read a `canary` command line's flags (clap has checked which go together; this is the rest),
+/// before anything is read from AWS.
+///
+/// # Errors
+/// A usage error (exit 2) for any other combination.
+pub fn asked(
+    version: Option<&str>,
+    weight: Option<f64>,
+    schedule: Option<Schedule>,
+    finish: bool,
+    abort: bool,
+) -> Result<Asked> {
+    match (version, weight, schedule, finish, abort) {
+        (Some(version), Some(percent), None, false, false) => Ok(Asked::Step(CanaryStep::Start {
+            version: version.to_string(),
+            percent,
+        })),
+        (Some(version), None, Some(schedule), false, false) => Ok(Asked::Shift {
+            version: version.to_string(),
+            schedule,
+        }),
+        (None, None, None, true, false) => Ok(Asked::Step(CanaryStep::Finish)),
+        (None, None, None, false, true) => Ok(Asked::Step(CanaryStep::Abort)),
+        _ => Err(Error::usage(
+            "give --version N with --weight PCT, --schedule NAME or --steps PCTS; or --finish, or --abort",
+        )),
+    }
+}
+
 /// One alias a shift moves, as its tool makes jobs of it.
 pub trait AliasCanary {
     /// The tool's unit of work for its adapter.
@@ -150,12 +188,21 @@ where
         return Ok(ExitCode::Success);
     }
     if opts.dry_run {
-        crate::cli::note(&format!(
-            "{subject}: would shift traffic on {} alias{} by {}",
-            members.len(),
-            if members.len() == 1 { "" } else { "es" },
-            schedule.name
-        ));
+        // What the first step would do (from where each alias stands); the rest depends on the
+        // alarms.
+        match members.as_slice() {
+            [one] => crate::cli::note(&format!(
+                "{}: would shift traffic to version {} by {}",
+                one.canary.name(),
+                one.version,
+                schedule.name
+            )),
+            _ => crate::cli::note(&format!(
+                "{subject}: would shift traffic on {} aliases by {}",
+                members.len(),
+                schedule.name
+            )),
+        }
         let work = members
             .iter()
             .filter_map(|m| m.job(m.first(schedule)))
@@ -343,6 +390,30 @@ mod tests {
         fn candidate(&self, version: &str, from: Option<&str>) -> Value {
             serde_json::json!({"version": version, "previous_version": from})
         }
+    }
+
+    #[test]
+    fn a_canary_command_line_is_one_step_or_a_shift() {
+        let schedule = Schedule::named("Canary10Percent5Minutes").unwrap();
+        assert_eq!(
+            asked(Some("2"), Some(10.0), None, false, false).unwrap(),
+            Asked::Step(CanaryStep::Start {
+                version: "2".into(),
+                percent: 10.0
+            })
+        );
+        assert!(matches!(
+            asked(Some("2"), None, Some(schedule.clone()), false, false).unwrap(),
+            Asked::Shift { version, .. } if version == "2"
+        ));
+        assert_eq!(
+            asked(None, None, None, true, false).unwrap(),
+            Asked::Step(CanaryStep::Finish)
+        );
+        // A schedule says where to go: it cannot finish or abort.
+        let refused = asked(None, None, Some(schedule), true, false).unwrap_err();
+        assert_eq!(refused.exit_code(), ExitCode::Usage);
+        assert!(asked(Some("2"), None, None, false, false).is_err());
     }
 
     fn item(job: Option<Job<String>>) -> Option<String> {
