@@ -67,6 +67,28 @@ impl FunctionRef {
     }
 }
 
+impl shared::alias_status::Owner for FunctionRef {
+    fn parse(text: &str, hint: &str) -> Result<FunctionRef, String> {
+        FunctionRef::parse(text, hint)
+    }
+
+    fn of_record(resource: &str, region: Option<&str>) -> Result<FunctionRef, String> {
+        let function = FunctionRef::of_record(resource)?;
+        Ok(FunctionRef {
+            region: function.region.or_else(|| region.map(str::to_string)),
+            ..function
+        })
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+}
+
 /// The function `function` of environment `from` is in environment `to`: the promote.toml
 /// template that renders to it in `from`, rendered for `to` (in whatever form the file names
 /// it, ARN and region included); the same function when no template varies by environment.

@@ -4,9 +4,10 @@
 use crate::args::StatusArgs;
 use crate::args::STATUS_HINT;
 use crate::calls::{Clients, Located};
-use crate::function::{FunctionRef, TOML_HINT};
+use crate::function::FunctionRef;
 use crate::{alias_template, existing_code_sha256, Options, Pointer};
-use shared::batch::{self, Work};
+use shared::alias_status;
+use shared::batch;
 use shared::config::{Project, Template};
 use shared::input::Input;
 use shared::lambda::Alias;
@@ -14,13 +15,7 @@ use shared::output::Output;
 use shared::{Action, Error, ExitCode, Record, Result, Service};
 use std::collections::BTreeMap;
 
-/// One function to show: one alias of it, or all of them.
-#[derive(Debug)]
-struct Item {
-    function: FunctionRef,
-    alias: Option<String>,
-    env: Option<String>,
-}
+type Item = alias_status::Item<FunctionRef>;
 
 pub(crate) async fn run(
     args: StatusArgs,
@@ -34,100 +29,31 @@ pub(crate) async fn run(
         project.position(env)?;
     }
     let aliases = alias_template(project);
-    let alias_for = |env: &Option<String>| env.as_ref().map(|e| aliases.render(e));
-
-    let mut work: Vec<Work<'_, Item>> = Vec::new();
-    if !args.functions.is_empty() {
-        for name in &args.functions {
-            work.push(Work::Own(Item {
-                function: FunctionRef::parse(name, STATUS_HINT).map_err(Error::usage)?,
-                alias: alias_for(&args.env),
-                env: args.env.clone(),
-            }));
-        }
-    } else if let Some(input) = input {
-        for item in input.items(&[Service::Lambda]) {
-            let Some(record) = batch::own(item, &mut work) else {
-                continue;
-            };
-            let parsed = record.parse(input.origin())?;
-            let origin = format!("{}:{}", input.origin(), record.line);
-            let function = FunctionRef::of_record(&parsed.resource)
-                .map_err(|e| Error::bad_input(&origin, format!("`resource`: {e}")))?;
-            // --env names the alias; without it, the alias the record names.
-            let (alias, env) = match &args.env {
-                Some(_) => (alias_for(&args.env), args.env.clone()),
-                None => (parsed.pointer.clone(), parsed.env.clone()),
-            };
-            work.push(Work::Own(Item {
-                function: FunctionRef {
-                    region: function.region.or(parsed.region),
-                    ..function
-                },
-                alias,
-                env,
-            }));
-        }
-    } else if let Some(lambda) = project
+    let templates = project
         .and_then(|p| p.lambda.as_ref())
-        .filter(|l| !l.functions.is_empty())
-    {
-        let envs: Vec<Option<String>> = match &args.env {
-            Some(env) => vec![Some(env.clone())],
-            None => project.map_or_else(Vec::new, |p| p.order.iter().cloned().map(Some).collect()),
-        };
-        for template in &lambda.functions {
-            let one_place = project.is_none_or(Project::one_place);
-            if args.env.is_none() && !template.varies_by_env() && one_place {
-                // One function for all environments, in one account and region: list all its
-                // aliases at once. (Environments in accounts or regions of their own each have
-                // a function of that name: each is read with its environment's credentials.)
-                work.push(Work::Own(Item {
-                    function: FunctionRef::parse(template.pattern(), TOML_HINT)
-                        .map_err(Error::usage)?,
-                    alias: None,
-                    env: None,
-                }));
-                continue;
-            }
-            for env in &envs {
-                let name = env
-                    .as_ref()
-                    .map_or_else(|| template.pattern().to_string(), |e| template.render(e));
-                work.push(Work::Own(Item {
-                    function: FunctionRef::parse(&name, TOML_HINT).map_err(Error::usage)?,
-                    alias: alias_for(env),
-                    env: env.clone(),
-                }));
-            }
-        }
-    } else {
-        return Err(Error::usage(
-            "nothing to show: name a FUNCTION, pipe lambda records in, or list functions under \
+        .map(|l| l.functions.clone())
+        .unwrap_or_default();
+    let work = alias_status::work(
+        &alias_status::Asked {
+            service: Service::Lambda,
+            names: &args.functions,
+            env: args.env.as_deref(),
+            aliases: &aliases,
+            templates: &templates,
+            hint: STATUS_HINT,
+            toml_hint: crate::function::TOML_HINT,
+            nothing:
+                "nothing to show: name a FUNCTION, pipe lambda records in, or list functions under \
              [lambda] in promote.toml",
-        ));
-    }
+        },
+        project,
+        input,
+    )?;
 
     let order = project.map(|p| p.order.clone()).unwrap_or_default();
     let ctx = (&aliases, order.as_slice());
-    // A pointer that cannot be read is an `error` record too: `status | promote` then refuses
-    // instead of promoting the rest of the manifest in silence.
-    let describe = |item: &Item| batch::Described {
-        key: None,
-        subject: Some({
-            let mut target = shared::engine::Target::new(
-                Service::Lambda,
-                &item.function.name,
-                item.alias.clone().unwrap_or_default(),
-            )
-            .env(item.env.as_deref())
-            .region(item.function.region.as_deref());
-            if item.alias.is_none() {
-                target.pointer = None;
-            }
-            target
-        }),
-    };
+    // A pointer that cannot be read is an `error` record too.
+    let describe = alias_status::describe(Service::Lambda);
     batch::run_described(work, opts.concurrency, out, describe, |item| async move {
         status_one(item, clients, ctx).await
     })
@@ -140,15 +66,15 @@ async fn status_one(
     (aliases, order): (&Template, &[String]),
 ) -> Result<Vec<Record>> {
     let at = clients
-        .get(item.env.as_deref(), item.function.region.as_deref())
+        .get(item.env.as_deref(), item.owner.region.as_deref())
         .await?;
-    let function = &item.function.id;
+    let function = &item.owner.id;
     let found: Vec<Alias> = match &item.alias {
         Some(alias) => vec![
             shared::lambda::get_alias(&at.client.lambda, function, alias)
                 .await?
                 .ok_or_else(|| {
-                    Error::precondition(format!("{} has no alias {alias}", item.function))
+                    Error::precondition(format!("{} has no alias {alias}", item.owner))
                 })?,
         ],
         None => shared::lambda::list_aliases(&at.client.lambda, function).await?,
@@ -174,7 +100,7 @@ async fn status_one(
                 .clone()
                 .or_else(|| aliases.env_of_pointer(&alias.name, order));
             let pointer = Pointer {
-                function: item.function.clone(),
+                function: item.owner.clone(),
                 alias: alias.name.clone(),
                 env,
             };

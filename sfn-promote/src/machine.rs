@@ -91,6 +91,24 @@ impl MachineRef {
     }
 }
 
+impl shared::alias_status::Owner for MachineRef {
+    fn parse(text: &str, hint: &str) -> std::result::Result<MachineRef, String> {
+        MachineRef::parse(text, hint)
+    }
+
+    fn of_record(resource: &str, region: Option<&str>) -> std::result::Result<MachineRef, String> {
+        MachineRef::of_record(resource).map(|m| m.in_region(region))
+    }
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+}
+
 /// The state machine `machine` of environment `from` is in environment `to`: the promote.toml
 /// template that renders to it in `from`, rendered for `to`; the same state machine when no
 /// template varies by environment.

@@ -6,6 +6,7 @@
 pub mod alarms;
 #[cfg(feature = "progressive")]
 pub mod alias_shift;
+pub mod alias_status;
 #[cfg(feature = "apigateway")]
 pub mod apigateway;
 pub mod arn;
