@@ -24,43 +24,33 @@ pub(crate) async fn run(
     }
     let function =
         FunctionRef::parse(&args.function, crate::args::PUBLISH_HINT).map_err(Error::usage)?;
-    let target = Pointer {
-        function: function.clone(),
-        alias: args
-            .env
-            .as_ref()
-            .map(|env| alias_template(project).render(env))
-            .unwrap_or_default(),
-        env: args.env.clone(),
-    };
+    let alias = args
+        .env
+        .as_ref()
+        .map(|env| alias_template(project).render(env));
+    let mut failed = shared::engine::Target::new(
+        Service::Lambda,
+        &function.name,
+        alias.clone().unwrap_or_default(),
+    )
+    .env(args.env.as_deref())
+    .region(function.region.as_deref());
+    failed.pointer = alias;
     // A new version enters the first environment only; the others get it by promotion.
-    let forced = match &args.env {
-        Some(env) => Order::of(project, args.force)
-            .check_new(&format!("publish {function} --env {env}"), env)
-            .map(|verdict| verdict.forced),
-        None => Ok(false),
-    };
-    let published = match forced {
-        Ok(forced) => publish(args, project, &function, clients, opts)
-            .await
-            .map(|record| record.forced(forced)),
-        Err(e) => Err(e),
-    };
-    match published {
-        Ok(record) => {
-            out.record(&record)?;
-            Ok(ExitCode::Success)
-        }
-        Err(e) => {
-            // The failure travels down the pipe as a record too.
-            let mut failed = target.target(function.region.as_deref());
-            if failed.pointer.as_deref() == Some("") {
-                failed.pointer = None;
-            }
-            out.record(&failed.error(&e))?;
-            Err(e)
-        }
-    }
+    let subject = format!(
+        "publish {function} --env {}",
+        args.env.as_deref().unwrap_or_default()
+    );
+    let env = args.env.clone();
+    shared::engine::publish(
+        &Order::of(project, args.force),
+        &subject,
+        env.as_deref(),
+        failed,
+        out,
+        publish(args, project, &function, clients, opts),
+    )
+    .await
 }
 
 async fn publish(

@@ -23,37 +23,32 @@ pub(crate) async fn run(
         project.position(env)?;
     }
     let machine = MachineRef::parse(&args.state_machine, PUBLISH_HINT).map_err(Error::usage)?;
+    let alias = args
+        .env
+        .as_ref()
+        .map(|env| alias_template(project).render(env));
+    let mut failed = shared::engine::Target::new(
+        Service::Stepfunctions,
+        &machine.name,
+        alias.clone().unwrap_or_default(),
+    )
+    .env(args.env.as_deref())
+    .region(machine.region.as_deref());
+    failed.pointer = alias;
     // A new version enters the first environment only; the others get it by promotion.
-    let forced = match &args.env {
-        Some(env) => Order::of(project, args.force)
-            .check_new(&format!("publish {machine} --env {env}"), env)
-            .map(|verdict| verdict.forced),
-        None => Ok(false),
-    };
-    let published = match forced {
-        Ok(forced) => publish(&args, project, &machine, clients, opts)
-            .await
-            .map(|record| record.forced(forced)),
-        Err(e) => Err(e),
-    };
-    match published {
-        Ok(record) => {
-            out.record(&record)?;
-            Ok(ExitCode::Success)
-        }
-        Err(e) => {
-            // The failure travels down the pipe as a record too.
-            let mut failed = shared::engine::Target::new(Service::Stepfunctions, &machine.name, "")
-                .env(args.env.as_deref())
-                .region(machine.region.as_deref());
-            failed.pointer = args
-                .env
-                .as_ref()
-                .map(|env| alias_template(project).render(env));
-            out.record(&failed.error(&e))?;
-            Err(e)
-        }
-    }
+    let subject = format!(
+        "publish {machine} --env {}",
+        args.env.as_deref().unwrap_or_default()
+    );
+    shared::engine::publish(
+        &Order::of(project, args.force),
+        &subject,
+        args.env.as_deref(),
+        failed,
+        out,
+        publish(&args, project, &machine, clients, opts),
+    )
+    .await
 }
 
 async fn publish(

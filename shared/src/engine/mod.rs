@@ -248,6 +248,42 @@ impl Settings {
     }
 }
 
+/// A new artifact made outside the two phases (`publish`, whose version number is known only
+/// once it is made): it enters only the first environment of the order (`env`, the one whose
+/// pointer also moves to it), unless `--force`, and the record then says `forced`. `make` runs
+/// only when the order allows it; its record is written (and journaled), and a failure is
+/// written too, as an `error` record about `failed`, so that it travels down the pipe.
+pub async fn publish<F>(
+    order: &Order<'_>,
+    subject: &str,
+    env: Option<&str>,
+    failed: Target,
+    out: &mut Output,
+    make: F,
+) -> Result<ExitCode>
+where
+    F: Future<Output = Result<Record>>,
+{
+    let forced = match env {
+        Some(env) => order.check_new(subject, env).map(|verdict| verdict.forced),
+        None => Ok(false),
+    };
+    let made = match forced {
+        Ok(forced) => make.await.map(|record| record.forced(forced)),
+        Err(e) => Err(e),
+    };
+    match made {
+        Ok(record) => {
+            out.record(&record)?;
+            Ok(ExitCode::Success)
+        }
+        Err(e) => {
+            out.record(&failed.error(&e))?;
+            Err(e)
+        }
+    }
+}
+
 /// One move through the engine (a canary step, a tag, a deploy): checked against the order,
 /// dry-run, journaled and written (or written as an `error` record) like any promotion.
 pub async fn promote_one<A: Adapter>(
